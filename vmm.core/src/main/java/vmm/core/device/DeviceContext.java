@@ -1,0 +1,41 @@
+package vmm.core.device;
+
+import java.util.Map;
+
+import vmm.core.memory.GuestMemory;
+
+/**
+ * What a provider gets when asked for a model: the instance's identity and
+ * configuration, and the guest memory it may DMA into. Immutable.
+ */
+public interface DeviceContext {
+    /** The instance's stable name (its Configuration Admin PID, or the name a test gave it). */
+    String instanceId();
+
+    /** The instance's configuration properties, as the user wrote them. */
+    Map<String, Object> configuration();
+
+    GuestMemory memory();
+
+    /** A configuration value as a string, or {@code fallback} when absent. */
+    default String property(String key, String fallback) {
+        Object v = configuration().get(key);
+        return v == null ? fallback : String.valueOf(v);
+    }
+
+    /**
+     * A configuration value as a long.
+     *
+     * @throws IllegalArgumentException naming the key and the value when it is not a number
+     */
+    default long longProperty(String key, long fallback) {
+        Object v = configuration().get(key);
+        if (v == null) return fallback;
+        if (v instanceof Number n) return n.longValue();
+        try {
+            return Long.decode(String.valueOf(v).trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("device " + instanceId() + ": " + key + "=" + v + " is not a number");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+package vmm.core.pci;
+
+import vmm.core.irq.InterruptLine;
+
+/**
+ * The bus's side of one attached function, handed to the device that
+ * attached it: its interrupts and what the guest has programmed. Thread-safe.
+ */
+public interface PciFunction {
+    PciAddress address();
+
+    PciFunctionSpec spec();
+
+    /** The INTx line after routing; raising it while the guest set Interrupt Disable only records status. */
+    InterruptLine intx();
+
+    /**
+     * Signals MSI-X vector {@code vector}: delivered now if MSI-X is enabled
+     * and neither the function nor the vector is masked, otherwise its
+     * pending bit is set and it is delivered when unmasked. Returns false
+     * (and does nothing) when MSI-X is disabled or the vector is out of range.
+     */
+    boolean signalMsiX(int vector);
+
+    /** Signals MSI vector {@code vector} (0-based within the enabled count); false when MSI is disabled. */
+    boolean signalMsi(int vector);
+
+    boolean msixEnabled();
+
+    boolean msiEnabled();
+
+    /** Whether the guest set Bus Master Enable; a device must not DMA when it is clear. */
+    boolean busMasterEnabled();
+
+    /** The guest-physical or port address BAR {@code index} decodes at, or -1 when it is not decoded. */
+    long barAddress(int index);
+
+    /** Config-space offset of the {@code i}-th capability of {@link PciFunctionSpec#capabilities()}. */
+    int capabilityOffset(int i);
+
+    /** Removes the function from the bus, unregistering its BARs and lowering its INTx. Idempotent. */
+    void detach();
+}

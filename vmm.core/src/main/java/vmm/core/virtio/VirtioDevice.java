@@ -1,0 +1,60 @@
+package vmm.core.virtio;
+
+import vmm.core.device.DeviceModel;
+
+/**
+ * The device-specific part of a virtio device: its ID, features, config
+ * space and queue handling. The transport (virtio-pci in the VM, or
+ * vhost-user towards another VMM) owns everything else: status, feature
+ * negotiation, queue setup, interrupts. The same implementation serves every
+ * transport.
+ *
+ * <p>Threading: {@link #queueNotify(int)}, {@link #readConfig} and
+ * {@link #writeConfig} are called on vCPU threads, possibly concurrently for
+ * different queues; the lifecycle methods and {@link #activate} are called
+ * one at a time and never concurrently with {@link #queueNotify(int)}.
+ */
+public interface VirtioDevice extends DeviceModel {
+    /** The virtio device ID (section 5 of the specification), for example 4 for an entropy device. */
+    int deviceId();
+
+    /**
+     * Feature bits the device offers, device-specific ones and the ring
+     * features it can use ({@link VirtioFeatures#RING_INDIRECT_DESC},
+     * {@link VirtioFeatures#RING_EVENT_IDX}). The transport adds
+     * {@link VirtioFeatures#VERSION_1} and offers nothing the device did not.
+     */
+    long deviceFeatures();
+
+    /** Number of virtqueues, at least 1. */
+    int queueCount();
+
+    /** Largest size queue {@code queue} may have, a power of two up to 32768. */
+    int maxQueueSize(int queue);
+
+    /** Bytes of device-specific configuration space. */
+    int configSize();
+
+    /**
+     * Reads {@code size} (1, 2, 4 or 8) bytes of config space at
+     * {@code offset}; the transport guarantees {@code offset + size <= configSize()}.
+     */
+    long readConfig(int offset, int size);
+
+    /** Writes config space; writes to read-only fields are ignored. Same bounds as {@link #readConfig}. */
+    void writeConfig(int offset, int size, long value);
+
+    /**
+     * The driver set DRIVER_OK: features are final and the enabled queues
+     * are in {@code context}. Also called, with the same context, on a new
+     * implementation that takes over a running device in a hot swap.
+     */
+    void activate(VirtioContext context);
+
+    /**
+     * The driver notified queue {@code queue} (an enabled queue of an active
+     * device). The device pops chains from {@code context.queue(queue)},
+     * here or on its own threads. A spurious notify must be harmless.
+     */
+    void queueNotify(int queue);
+}
