@@ -1,0 +1,31 @@
+package vmm.core.machine;
+
+import vmm.core.pci.PciAddress;
+
+/**
+ * A configured device instance as an OSGi service, one per Configuration
+ * Admin factory configuration of PID {@code vmm.device}; for shells,
+ * monitoring and tests. Thread-safe; values are a snapshot of the moment.
+ */
+public interface DeviceInstanceInfo {
+    /** Service property holding the instance id (the configuration's name). */
+    String INSTANCE_ID = "vmm.device.instance";
+
+    String id();
+
+    String type();
+
+    PciAddress address();
+
+    /** The implementation serving now, or null before the first provider arrived. */
+    String implementation();
+
+    /** ACTIVE, DETACHED, or null before the first provider arrived. */
+    DeviceInstance.Status status();
+
+    /** Swaps and re-attachments so far. */
+    int swapCount();
+
+    /** The live instance, or null before the first provider arrived. */
+    DeviceInstance instance();
+}

@@ -1,0 +1,80 @@
+package vmm.core.machine;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import vmm.core.bus.IoPortBus;
+import vmm.core.bus.MmioBus;
+import vmm.core.device.DeviceProvider;
+import vmm.core.irq.IrqChip;
+import vmm.core.memory.GuestMemory;
+import vmm.core.pci.PciAddress;
+import vmm.core.pci.PciBus;
+
+/**
+ * One virtual machine's devices and address spaces: guest memory, the
+ * I/O-port and MMIO buses, the PCI bus, and the interrupt controller they
+ * deliver to. It knows nothing of CPUs: a hypervisor back end runs vCPUs
+ * against it, and the test kit drives it with no CPU at all. Thread-safe.
+ */
+public final class Machine implements AutoCloseable {
+    private final GuestMemory memory;
+    private final IrqChip irqChip;
+    private final IoPortBus ioPorts = new IoPortBus();
+    private final MmioBus mmio = new MmioBus();
+    private final PciBus pci;
+    private final List<DeviceInstance> instances = new CopyOnWriteArrayList<>();
+
+    /** Assembles a machine over {@code memory}; the machine closes the memory when it is closed. */
+    public Machine(GuestMemory memory, IrqChip irqChip) {
+        this.memory = memory;
+        this.irqChip = irqChip;
+        this.pci = new PciBus(ioPorts, mmio, irqChip);
+    }
+
+    public GuestMemory memory() { return memory; }
+
+    public IrqChip irqChip() { return irqChip; }
+
+    public IoPortBus ioPorts() { return ioPorts; }
+
+    public MmioBus mmio() { return mmio; }
+
+    public PciBus pci() { return pci; }
+
+    /**
+     * Plugs a new device instance into PCI slot {@code address}, implemented
+     * by {@code provider}; the instance keeps its identity when later moved
+     * to another provider with {@link DeviceInstance#swapTo}.
+     *
+     * @throws IllegalArgumentException when the configuration is unusable or the provider's model is of an unsupported kind
+     * @throws IllegalStateException    when the slot or instance id is already taken
+     */
+    public DeviceInstance plug(String instanceId, String type, PciAddress address, Map<String, Object> configuration,
+                               String implementation, DeviceProvider provider) {
+        for (DeviceInstance d : instances)
+            if (d.id().equals(instanceId)) throw new IllegalStateException("device instance " + instanceId + " already exists");
+        DeviceInstance d = DeviceInstance.plug(this, instanceId, type, address, configuration, implementation, provider);
+        instances.add(d);
+        return d;
+    }
+
+    /** Called by an instance when it is removed. */
+    void forget(DeviceInstance d) {
+        instances.remove(d);
+    }
+
+    /** The plugged instances, in plug order. */
+    public List<DeviceInstance> instances() {
+        return List.copyOf(instances);
+    }
+
+    /** Removes every device, then releases guest memory. */
+    @Override
+    public void close() {
+        for (DeviceInstance d : new ArrayList<>(instances)) d.remove();
+        memory.close();
+    }
+}

@@ -1,0 +1,97 @@
+package vmm.testing;
+
+import java.util.HashMap;
+import java.util.Map;
+
+import vmm.core.device.DeviceProvider;
+import vmm.core.machine.DeviceInstance;
+import vmm.core.machine.Machine;
+import vmm.core.memory.GuestMemory;
+import vmm.core.pci.PciAddress;
+
+/**
+ * A machine without a CPU: real guest memory, buses and PCI from the core,
+ * an {@link InterruptRecorder} in place of the interrupt controller, a
+ * firmware-like {@link PciHarness} and an allocator for driver structures.
+ * A test plugs devices, then drives them with {@link #virtio(PciAddress)}.
+ * Close it to stop the devices and free guest memory.
+ */
+public final class TestMachine implements AutoCloseable {
+    /** Default guest RAM: enough for rings and buffers of many requests. */
+    public static final long DEFAULT_MEMORY = 16L << 20;
+    /** Driver structures are allocated from here up; below is left for tests to use by address. */
+    public static final long ALLOCATOR_BASE = 1L << 20;
+
+    private final Machine machine;
+    private final InterruptRecorder interrupts;
+    private final GuestAllocator allocator;
+    private final PciHarness pci;
+    private final Map<PciAddress, PciHarness.Function> assigned = new HashMap<>();
+    private final boolean borrowed;
+
+    private TestMachine(Machine machine, InterruptRecorder interrupts, boolean borrowed) {
+        this.machine = machine;
+        this.interrupts = interrupts;
+        this.borrowed = borrowed;
+        long top = machine.memory().regions().getLast().guestEnd();
+        this.allocator = new GuestAllocator(machine.memory(), Math.min(ALLOCATOR_BASE, top / 2), top);
+        this.pci = new PciHarness(machine.pci());
+    }
+
+    private static TestMachine over(GuestMemory memory) {
+        InterruptRecorder r = new InterruptRecorder();
+        return new TestMachine(new Machine(memory, r), r, false);
+    }
+
+    /** A machine with {@link #DEFAULT_MEMORY} of RAM at address 0. */
+    public static TestMachine create() {
+        return create(DEFAULT_MEMORY);
+    }
+
+    /** A machine with {@code ramBytes} of RAM at address 0. */
+    public static TestMachine create(long ramBytes) {
+        return over(GuestMemory.ofSize(ramBytes));
+    }
+
+    /** A machine over a memory layout the test built (for example two adjacent regions). */
+    public static TestMachine create(GuestMemory memory) {
+        return over(memory);
+    }
+
+    /**
+     * A machine over memory and buses someone else assembled (inside an
+     * OSGi framework, the core's machine service), recording on {@code interrupts}
+     * — which must be that machine's interrupt controller.
+     */
+    public static TestMachine attach(Machine machine, InterruptRecorder interrupts) {
+        return new TestMachine(machine, interrupts, true);
+    }
+
+    public Machine machine() { return machine; }
+    public InterruptRecorder interrupts() { return interrupts; }
+    public GuestMemory memory() { return machine.memory(); }
+    public GuestAllocator allocator() { return allocator; }
+    public PciHarness pci() { return pci; }
+
+    /** Plugs a device of {@code type} at {@code address}, served by {@code provider} under the name "impl". */
+    public DeviceInstance plug(String type, PciAddress address, DeviceProvider provider) {
+        return plug(type, address, provider, "impl", Map.of());
+    }
+
+    /** Plugs a device with an implementation name and configuration. */
+    public DeviceInstance plug(String type, PciAddress address, DeviceProvider provider, String implementation,
+                               Map<String, Object> configuration) {
+        return machine.plug(type + "@" + address, type, address, configuration, implementation, provider);
+    }
+
+    /** Assigns the function's resources (once) and returns a driver for it, not yet initialized. */
+    public VirtioDriver virtio(PciAddress address) {
+        return new VirtioDriver(this, assigned.computeIfAbsent(address, pci::assign));
+    }
+
+    /** Stops every device and frees guest memory (unless the machine belongs to someone else). */
+    @Override
+    public void close() {
+        if (!borrowed) machine.close();
+    }
+}

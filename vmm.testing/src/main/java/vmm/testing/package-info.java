@@ -1,0 +1,11 @@
+/**
+ * The device test kit, what QEMU's qtest/libqos is for QEMU: a
+ * {@link vmm.testing.TestMachine} with no CPU, a firmware-like
+ * {@link vmm.testing.PciHarness}, a {@link vmm.testing.VirtioDriver} that
+ * follows the specification's driver-initialization sequence, the
+ * {@link vmm.testing.TestMachineExtension} for JUnit 5, and
+ * {@link vmm.testing.VmmAssertions} for AssertJ.
+ */
+@org.osgi.annotation.bundle.Export
+@org.osgi.annotation.versioning.Version("1.0.0")
+package vmm.testing;
