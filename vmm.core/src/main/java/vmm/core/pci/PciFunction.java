@@ -32,10 +32,17 @@ public interface PciFunction {
     /** Whether the guest set Bus Master Enable; a device must not DMA when it is clear. */
     boolean busMasterEnabled();
 
-    /** The guest-physical or port address BAR {@code index} decodes at, or -1 when it is not decoded. */
+    /**
+     * The guest-physical or port address BAR {@code index} decodes at, or -1
+     * when it is not decoded (also for the upper register of a 64-bit BAR);
+     * IllegalArgumentException for an index outside 0..5.
+     */
     long barAddress(int index);
 
-    /** Config-space offset of the {@code i}-th capability of {@link PciFunctionSpec#capabilities()}. */
+    /**
+     * Config-space offset of the {@code i}-th capability of
+     * {@link PciFunctionSpec#capabilities()}; IndexOutOfBoundsException when there is none.
+     */
     int capabilityOffset(int i);
 
     /** Removes the function from the bus, unregistering its BARs and lowering its INTx. Idempotent. */

@@ -1,0 +1,176 @@
+package vmm.core.pci;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+import vmm.core.bus.IoPortBus;
+import vmm.core.bus.MmioBus;
+import vmm.core.irq.IrqChip;
+
+/**
+ * The PCI segment of the VM: which function sits at which address, and the
+ * configuration-space mechanics every function shares (type 0 header,
+ * capability list, BAR sizing and relocation, expansion ROM, MSI, MSI-X and
+ * INTx), so that a device only describes itself with a
+ * {@link PciFunctionSpec} and answers its BARs with a {@link BarHandler}.
+ *
+ * <p>The bus does not decode a configuration mechanism itself (port
+ * 0xCF8/0xCFC or ECAM); whatever does calls {@link #configRead} and
+ * {@link #configWrite} with a decoded address, offset and size.
+ *
+ * <p>Thread-safe: configuration accesses may come from several vCPU threads
+ * and signals from device threads at the same time. Each function serializes
+ * its own state; no lock of the bus is held while a {@link BarHandler} runs.
+ * Guest mistakes (a BAR placed over another device, writes to read-only
+ * registers) are absorbed and at most logged on the {@code vmm.pci} logger;
+ * only mistakes of the VMM's own code throw.
+ */
+public final class PciBus {
+    private final IoPortBus io;
+    private final MmioBus mmio;
+    private final IrqChip irq;
+    private final IntxRouting routing;
+    private final ConcurrentSkipListMap<PciAddress, AttachedFunction> functions = new ConcurrentSkipListMap<>();
+    /** How many functions drive each GSI; INTx lines are wire-ORed, as open-drain PIRQ lines are. */
+    private final Map<Integer, Integer> gsiDrivers = new HashMap<>();
+
+    /** A bus with {@link IntxRouting#standard()} INTx routing. */
+    public PciBus(IoPortBus io, MmioBus mmio, IrqChip irq) {
+        this(io, mmio, irq, IntxRouting.standard());
+    }
+
+    /** A bus whose BARs decode on {@code io} and {@code mmio} and whose interrupts go to {@code irq}. */
+    public PciBus(IoPortBus io, MmioBus mmio, IrqChip irq, IntxRouting routing) {
+        this.io = Objects.requireNonNull(io, "io");
+        this.mmio = Objects.requireNonNull(mmio, "mmio");
+        this.irq = Objects.requireNonNull(irq, "irq");
+        this.routing = Objects.requireNonNull(routing, "routing");
+    }
+
+    /**
+     * Places a function at {@code address}. It starts as after reset: no
+     * decode, MSI and MSI-X disabled, INTx low. Called by the device's
+     * lifecycle, on any thread. {@code handler} may be null only when the
+     * spec has no BARs; {@code owner} names the device in bus listings and
+     * messages.
+     *
+     * @throws IllegalStateException    when {@code address} is already used
+     * @throws IllegalArgumentException when the capabilities do not fit in
+     *                                  configuration space, or the ROM or MSI-X
+     *                                  offsets are too large to be decoded
+     */
+    public PciFunction attach(String owner, PciAddress address, PciFunctionSpec spec, BarHandler handler) {
+        Objects.requireNonNull(owner, "owner");
+        Objects.requireNonNull(address, "address");
+        Objects.requireNonNull(spec, "spec");
+        if (handler == null && !spec.bars().isEmpty())
+            throw new NullPointerException(owner + " at " + address + ": a function with BARs needs a BarHandler");
+        AttachedFunction f = new AttachedFunction(this, irq, routing, owner, address, spec, handler);
+        AttachedFunction there = functions.putIfAbsent(address, f);
+        if (there != null)
+            throw new IllegalStateException(address + " is already used by " + there.owner()
+                    + "; cannot attach " + owner + " there");
+        return f;
+    }
+
+    /**
+     * A guest configuration read of {@code size} bytes at {@code offset}.
+     * An absent function reads all ones (the master abort a probing OS looks
+     * for); a present one reads 0 in PCIe extended space (0x100 and up).
+     *
+     * @throws IllegalArgumentException when size is not 1, 2 or 4, or offset
+     *                                  is unaligned or not below 4096
+     */
+    public int configRead(PciAddress address, int offset, int size) {
+        checkAccess(offset, size);
+        AttachedFunction f = functions.get(address);
+        return f == null ? (int) AttachedFunction.ones(size) : f.configRead(offset, size);
+    }
+
+    /**
+     * A guest configuration write of the low {@code size} bytes of
+     * {@code value}. Writes to absent functions, read-only bits and extended
+     * space are dropped; a write never throws because of what the guest wrote.
+     *
+     * @throws IllegalArgumentException as for {@link #configRead}
+     */
+    public void configWrite(PciAddress address, int offset, int size, int value) {
+        checkAccess(offset, size);
+        AttachedFunction f = functions.get(address);
+        if (f != null) f.configWrite(offset, size, value);
+    }
+
+    /** The addresses in use, in bus/device/function order; a snapshot. */
+    public List<PciAddress> addresses() {
+        return List.copyOf(functions.keySet());
+    }
+
+    /** The function at {@code address}, or null. */
+    public PciFunction function(PciAddress address) {
+        return functions.get(address);
+    }
+
+    /**
+     * Platform reset of every function: command register 0 (so nothing
+     * decodes), BARs and ROM BAR 0, MSI and MSI-X disabled with every MSI-X
+     * entry masked and no bit pending, INTx low, Interrupt Line and the
+     * other writable registers back to their attach-time values. Devices
+     * reset their own state separately; a device that raised INTx must raise
+     * it again.
+     */
+    public void resetAll() {
+        for (AttachedFunction f : functions.values()) f.reset();
+    }
+
+    @Override
+    public String toString() {
+        return "PciBus" + functions.values();
+    }
+
+    // --- For AttachedFunction -------------------------------------------------
+
+    IoPortBus io() {
+        return io;
+    }
+
+    MmioBus mmio() {
+        return mmio;
+    }
+
+    /** Whether a function other than function 0 of {@code fn0}'s slot is attached. */
+    boolean hasOtherFunctions(PciAddress fn0) {
+        return !functions.subMap(new PciAddress(fn0.bus(), fn0.device(), 1), true,
+                new PciAddress(fn0.bus(), fn0.device(), 7), true).isEmpty();
+    }
+
+    void remove(PciAddress address, AttachedFunction f) {
+        functions.remove(address, f);
+    }
+
+    /**
+     * One function starts or stops driving {@code gsi}. The chip sees only
+     * the OR of all drivers, so it is told on 0-to-1 and 1-to-0 changes only;
+     * holding the lock across the call keeps those edges in order.
+     */
+    void driveGsi(int gsi, boolean drive) {
+        synchronized (gsiDrivers) {
+            int before = gsiDrivers.getOrDefault(gsi, 0);
+            int after = drive ? before + 1 : before - 1;
+            if (after < 0) throw new IllegalStateException("GSI " + gsi + " lowered more often than raised");
+            if (after == 0) gsiDrivers.remove(gsi);
+            else gsiDrivers.put(gsi, after);
+            if ((before == 0) != (after == 0)) irq.setLevel(gsi, after > 0);
+        }
+    }
+
+    private static void checkAccess(int offset, int size) {
+        if (size != 1 && size != 2 && size != 4)
+            throw new IllegalArgumentException("config access size must be 1, 2 or 4, was " + size);
+        if (offset < 0 || offset >= PciRegs.PCI_CFG_SPACE_EXP_SIZE || offset % size != 0)
+            throw new IllegalArgumentException("config access of " + size + " bytes at offset 0x"
+                    + Integer.toHexString(offset) + " is unaligned or outside 0..0xfff");
+    }
+}
