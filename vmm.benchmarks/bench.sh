@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the JMH benchmarks of the core's hot paths and prints their figures.
+# Usage: vmm.benchmarks/bench.sh [JMH options], e.g. -f 1 -wi 2 -i 3 VirtqueueBenchmark
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+. "$root/cnf/jdk.sh"
+(cd "$root" && mvn -B -q -DskipTests -pl vmm.benchmarks -am package)
+cp="$here/target/classes:$(cat "$here/target/runtime.classpath")"
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp" org.openjdk.jmh.Main "$@"
