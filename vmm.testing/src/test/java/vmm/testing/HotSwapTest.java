@@ -1,6 +1,7 @@
 package vmm.testing;
 
 import static vmm.testing.VmmAssertions.assertThat;
+import static vmm.testing.VmmAssertions.assertThatThrownBy;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
