@@ -29,11 +29,16 @@ final class TestRing {
 
     /** Rings for a queue of {@code size} entries laid out from {@code base} (4 KiB aligned is fine). */
     TestRing(GuestMemory memory, int size, long base) {
+        this(memory, size, base, base + 16L * size, (base + 16L * size + 6 + 2L * size + 3) & ~3L);
+    }
+
+    /** Rings at the given addresses (for the legacy layout). */
+    TestRing(GuestMemory memory, int size, long desc, long avail, long used) {
         this.memory = memory;
         this.size = size;
-        this.desc = base;
-        this.avail = base + 16L * size;
-        this.used = (avail + 6 + 2L * size + 3) & ~3L;
+        this.desc = desc;
+        this.avail = avail;
+        this.used = used;
     }
 
     VirtQueue queue(long features) {
