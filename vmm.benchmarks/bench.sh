@@ -5,6 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 . "$root/cnf/jdk.sh"
-(cd "$root" && mvn -B -q -DskipTests -pl vmm.benchmarks -am package)
+vmm_require_jdk
+(cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -DskipTests -pl vmm.benchmarks -am package)
 cp="$here/target/classes:$(cat "$here/target/runtime.classpath")"
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$cp" org.openjdk.jmh.Main "$@"
