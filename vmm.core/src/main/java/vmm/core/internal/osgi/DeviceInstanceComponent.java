@@ -33,7 +33,8 @@ import vmm.core.pci.PciAddress;
  * arrives, swaps to another when the serving one leaves or another is
  * chosen, and holds the device detached while none is there.
  */
-@Component(configurationPid = DeviceInstanceComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE)
+// immediate: the device must exist while configured, not only while someone holds its info service
+@Component(configurationPid = DeviceInstanceComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, immediate = true)
 public final class DeviceInstanceComponent implements DeviceInstanceInfo {
     public static final String PID = "vmm.device";
     private static final System.Logger LOG = System.getLogger("vmm.device");
