@@ -56,6 +56,16 @@ final class FrontendMemory implements AutoCloseable {
                         || Long.MAX_VALUE - uva < size)
                     throw new ProtocolException(String.format("SET_MEM_TABLE: region %d (guest 0x%x, size 0x%x, user 0x%x, offset 0x%x) is out of range",
                             i, gpa, size, uva, offset));
+                // Touching a mapping past the end of its file raises SIGBUS, which would take the whole VMM down.
+                long fileSize;
+                try {
+                    fileSize = Native.fileSize(m.fds()[i]);
+                } catch (IOException e) {
+                    throw new ProtocolException("SET_MEM_TABLE: region " + i + ": " + e.getMessage(), e);
+                }
+                if (offset + size > fileSize)
+                    throw new ProtocolException(String.format("SET_MEM_TABLE: region %d (offset 0x%x, size 0x%x) reaches beyond the end of its file (0x%x bytes)",
+                            i, offset, size, fileSize));
                 // mmap offsets must be page-aligned; the table's need not be, so map from 0 and slice.
                 MemorySegment whole;
                 try {

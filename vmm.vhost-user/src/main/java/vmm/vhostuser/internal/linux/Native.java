@@ -66,6 +66,9 @@ public final class Native {
             CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle MMAP = bind("mmap", ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
             ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
+    private static final MethodHandle FSTAT = bind("fstat", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS);
+    /** struct stat on x86-64: 144 bytes, st_size at 48. */
+    private static final int STAT_SIZE = 144, ST_SIZE = 48;
     private static final MethodHandle MUNMAP = bind("munmap", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
     private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(),
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
@@ -337,6 +340,20 @@ public final class Native {
             MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
             if (p.address() == -1L) throw failure("mmap(fd " + fd + ", offset 0x" + Long.toHexString(offset) + ", size 0x" + Long.toHexString(size) + ")", st);
             return p.reinterpret(size);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The size of the file behind {@code fd} (st_size). */
+    public static long fileSize(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment stat = a.allocate(STAT_SIZE, 8);
+            if ((int) FSTAT.invokeExact(st, fd, stat) < 0) throw failure("fstat(fd " + fd + ")", st);
+            return stat.get(ValueLayout.JAVA_LONG, ST_SIZE);
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
