@@ -22,6 +22,9 @@ final class UserModeLinux {
     static final Path KERNEL = Path.of("/usr/bin/linux.uml");
     static final Path BUSYBOX = Path.of("/bin/busybox");
 
+    /** Key of the results entry holding the last lines of the UML console, for failure messages. */
+    static final String CONSOLE = "console";
+
     private UserModeLinux() {}
 
     /** Why UML cannot run here, or null when it can. */
@@ -35,7 +38,7 @@ final class UserModeLinux {
      * Boots UML with {@code device=socket:virtioId}, loads {@code module}
      * (a path under the UML modules tree, e.g. {@code drivers/block/virtio_blk.ko}),
      * runs {@code commands} (shell, results as {@code echo key=value}) and
-     * returns the results. The UML console goes to {@code dir/console.log}.
+     * returns the results, with the console's last lines under {@link #CONSOLE}.
      */
     static Map<String, String> run(Path dir, Path socket, int virtioId, String module, String commands, long timeoutSeconds)
             throws IOException, InterruptedException {
@@ -65,6 +68,7 @@ final class UserModeLinux {
         }
         if (!Files.exists(result)) throw new AssertionError("user-mode Linux wrote no result; console:\n" + tail(console));
         Map<String, String> out = new LinkedHashMap<>();
+        out.put(CONSOLE, tail(console));
         for (String line : Files.readAllLines(result)) {
             int eq = line.indexOf('=');
             if (eq > 0) out.put(line.substring(0, eq), line.substring(eq + 1));

@@ -43,6 +43,8 @@ public final class Connection implements VirtioContext {
     private long protocolFeatures;
     private boolean protocolFeaturesAcked;
     private volatile FrontendMemory memory;
+    /** Where back-end requests go (config changes), or -1. */
+    private int backendFd = -1;
     private volatile boolean activated;
     private volatile boolean closed;
     private volatile String failure;
@@ -76,7 +78,9 @@ public final class Connection implements VirtioContext {
         this.rings = new Ring[d.queueCount()];
         for (int i = 0; i < rings.length; i++) rings[i] = new Ring(i);
         this.offeredFeatures = d.deviceFeatures() | VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VhostUser.F_PROTOCOL_FEATURES);
+        // BACKEND_REQ carries config-change notices; user-mode Linux also needs it to set up its ring interrupts.
         this.offeredProtocolFeatures = (1L << VhostUser.PROTOCOL_F_REPLY_ACK) | (1L << VhostUser.PROTOCOL_F_CONFIG)
+                | (1L << VhostUser.PROTOCOL_F_BACKEND_REQ)
                 | (1L << VhostUser.PROTOCOL_F_RESET_DEVICE) | (rings.length > 1 ? 1L << VhostUser.PROTOCOL_F_MQ : 0);
     }
 
@@ -165,6 +169,7 @@ public final class Connection implements VirtioContext {
     private void handle(Message m) throws IOException, ProtocolException {
         int expectedFds = switch (m.request()) {
             case VhostUser.SET_MEM_TABLE -> m.fds().length;
+            case VhostUser.SET_BACKEND_REQ_FD -> 1;
             case VhostUser.SET_VRING_KICK, VhostUser.SET_VRING_CALL, VhostUser.SET_VRING_ERR -> Math.min(1, m.fds().length);
             default -> 0;
         };
@@ -189,6 +194,7 @@ public final class Connection implements VirtioContext {
             case VhostUser.SET_VRING_ENABLE -> { vringEnable(m); yield null; }
             case VhostUser.GET_CONFIG -> getConfig(m);
             case VhostUser.SET_CONFIG -> { setConfig(m); yield null; }
+            case VhostUser.SET_BACKEND_REQ_FD -> { setBackendFd(m); yield null; }
             default -> throw new ProtocolException(VhostUser.name(m.request()) + " is not supported by this back-end");
         };
         if (reply != null) {
@@ -211,6 +217,19 @@ public final class Connection implements VirtioContext {
         if ((features & ~offeredProtocolFeatures) != 0)
             throw new ProtocolException(String.format("SET_PROTOCOL_FEATURES: 0x%x includes features not offered (0x%x)", features, offeredProtocolFeatures));
         protocolFeatures = features;
+    }
+
+    private void setBackendFd(Message m) throws ProtocolException {
+        if (m.payload().length != 0) {
+            closeAll(m.fds());
+            throw new ProtocolException("SET_BACKEND_REQ_FD: payload of " + m.payload().length + " bytes, expected none");
+        }
+        int old;
+        synchronized (this) {
+            old = backendFd;
+            backendFd = m.fds()[0];
+        }
+        Native.close(old);
     }
 
     private void setMemTable(Message m) throws ProtocolException {
@@ -497,6 +516,10 @@ public final class Connection implements VirtioContext {
         FrontendMemory m = memory;
         memory = null;
         if (m != null) m.close();
+        synchronized (this) {
+            Native.close(backendFd);
+            backendFd = -1;
+        }
         Native.close(fd);
     }
 
@@ -520,8 +543,20 @@ public final class Connection implements VirtioContext {
 
     @Override
     public void configChanged() {
-        // Telling the front-end needs the back-end request channel, which this back-end does not offer.
-        LOG.log(Level.DEBUG, "{0}: configuration changed; the front-end reads it on its next GET_CONFIG", name);
+        int fd;
+        synchronized (this) {
+            fd = backendFd;
+        }
+        if (fd < 0) {
+            LOG.log(Level.DEBUG, "{0}: configuration changed; the front-end gave no back-end request channel to tell it", name);
+            return;
+        }
+        try {
+            // No NEED_REPLY: nothing here reads the back-end channel's replies. User-mode Linux gives a pipe, not a socket.
+            Native.writeFully(fd, Message.request(VhostUser.BACKEND_CONFIG_CHANGE_MSG, 0, new byte[0]));
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "{0}: cannot send the config-change notice: {1}", name, e.getMessage());
+        }
     }
 
     @Override

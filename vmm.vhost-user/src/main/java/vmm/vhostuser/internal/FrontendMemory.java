@@ -44,7 +44,11 @@ final class FrontendMemory implements AutoCloseable {
             int n = b.getInt(0);
             if (n < 1 || n > VhostUser.MAX_MEM_REGIONS)
                 throw new ProtocolException("SET_MEM_TABLE: " + n + " regions, expected 1.." + VhostUser.MAX_MEM_REGIONS);
-            m.requireSize(VhostUser.MEM_TABLE_HEADER + n * VhostUser.MEM_REGION_SIZE);
+            // Front-ends may send the whole fixed-size table (user-mode Linux does), unused entries included.
+            m.requireAtLeast(VhostUser.MEM_TABLE_HEADER + n * VhostUser.MEM_REGION_SIZE);
+            if (m.payload().length > VhostUser.MEM_TABLE_HEADER + VhostUser.MAX_MEM_REGIONS * VhostUser.MEM_REGION_SIZE)
+                throw new ProtocolException("SET_MEM_TABLE: payload of " + m.payload().length + " bytes is larger than a table of "
+                        + VhostUser.MAX_MEM_REGIONS + " regions");
             if (m.fds().length != n)
                 throw new ProtocolException("SET_MEM_TABLE: " + n + " regions but " + m.fds().length + " file descriptors");
             List<Region> regions = new ArrayList<>();

@@ -28,6 +28,9 @@ public final class VhostUser {
             SEND_RARP = 19, NET_SET_MTU = 20, SET_BACKEND_REQ_FD = 21, IOTLB_MSG = 22, SET_VRING_ENDIAN = 23,
             GET_CONFIG = 24, SET_CONFIG = 25, RESET_DEVICE = 34;
 
+    // Back-end requests, sent on the descriptor SET_BACKEND_REQ_FD gave.
+    public static final int BACKEND_CONFIG_CHANGE_MSG = 2;
+
     /** Feature bit: the protocol-feature messages exist and rings start disabled. */
     public static final int F_PROTOCOL_FEATURES = 30;
 
@@ -65,6 +68,7 @@ public final class VhostUser {
             case SET_VRING_ENABLE -> "SET_VRING_ENABLE";
             case GET_CONFIG -> "GET_CONFIG";
             case SET_CONFIG -> "SET_CONFIG";
+            case SET_BACKEND_REQ_FD -> "SET_BACKEND_REQ_FD";
             case RESET_DEVICE -> "RESET_DEVICE";
             default -> "request " + request;
         };

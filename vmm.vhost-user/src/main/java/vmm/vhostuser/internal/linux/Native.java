@@ -235,6 +235,25 @@ public final class Native {
         }
     }
 
+    /** Writes all of {@code data} to a pipe, socket or file (no descriptors). */
+    public static void writeFully(int fd, byte[] data) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            long off = 0;
+            while (off < data.length) {
+                long n = (long) WRITE.invokeExact(st, fd, buf.asSlice(off), data.length - off);
+                if (n < 0 && errno(st) == EINTR) continue;
+                if (n <= 0) throw failure("write(fd " + fd + ")", st);
+                off += n;
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     /** Creates an eventfd (close-on-exec; non-blocking if asked). */
     public static int eventfd(boolean nonBlocking) throws IOException {
         try (Arena a = Arena.ofConfined()) {
