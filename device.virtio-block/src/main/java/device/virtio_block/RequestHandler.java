@@ -49,6 +49,9 @@ final class RequestHandler {
         boolean discardNegotiated();
 
         boolean writeZeroesNegotiated();
+
+        /** Whether WRITE_ZEROES may deallocate when the driver sets unmap (write_zeroes_may_unmap). */
+        boolean mayUnmap();
     }
 
     private final String name;
@@ -86,7 +89,7 @@ final class RequestHandler {
                     if (mode.writeThrough()) image.flush();
                 }
                 case BlkRequest.WriteZeroes z -> {
-                    for (BlkRequest.Range x : z.ranges()) image.writeZeroes(x.offset(), x.length(), x.unmap());
+                    for (BlkRequest.Range x : z.ranges()) image.writeZeroes(x.offset(), x.length(), x.unmap() && mode.mayUnmap());
                     if (mode.writeThrough()) image.flush();
                 }
                 case BlkRequest.Refused f -> {

@@ -219,6 +219,7 @@ public final class VirtioBlock implements VirtioDevice {
             @Override public boolean writeThrough() { return !flush || writeback == 0; }
             @Override public boolean discardNegotiated() { return discard; }
             @Override public boolean writeZeroesNegotiated() { return zeroes; }
+            @Override public boolean mayUnmap() { return options.discard(); }
         };
     }
 
