@@ -7,6 +7,7 @@ import static device.virtio_block.protocol.VirtioBlk.REQUEST_HEADER_SIZE;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -105,18 +106,23 @@ final class RequestHandler {
             LOG.log(Level.WARNING, "{0}: {1} failed: {2}", name, r, e.toString());
         }
         long statusAt = chain.writableLength() - 1;
+        // Every writable byte is written (data, else zeroes, then the status), so the used length can
+        // honestly be the whole writable area (2.7.8.2): a driver reading len bytes sees no stale memory.
+        if (data < statusAt) for (MemorySegment z : segments(memory, chain.writable(), data, statusAt - data, true)) z.fill((byte) 0);
         chain.write(statusAt, new byte[] {(byte) status}, 0, 1);
-        // The used length counts the data the device wrote in front of the status byte, and that byte.
-        return new Outcome(status, (int) Math.min(Integer.MAX_VALUE, data + 1), reason);
+        return new Outcome(status, (int) Math.min(Integer.MAX_VALUE, chain.writableLength()), reason);
     }
 
-    /**
-     * The guest buffers of {@code [skip, skip+length)} of a chain's readable or
-     * writable bytes, as byte buffers over guest memory for positional I/O.
-     */
+    /** As {@link #segments}, as byte buffers for positional I/O. */
     private static List<ByteBuffer> buffers(GuestMemory memory, List<DescriptorChain.Buffer> chain, long skip, long length,
                                             boolean deviceWrites) {
-        List<ByteBuffer> out = new ArrayList<>(chain.size());
+        return segments(memory, chain, skip, length, deviceWrites).stream().map(MemorySegment::asByteBuffer).toList();
+    }
+
+    /** The guest memory of {@code [skip, skip+length)} of a chain's readable or writable bytes. */
+    private static List<MemorySegment> segments(GuestMemory memory, List<DescriptorChain.Buffer> chain, long skip, long length,
+                                                boolean deviceWrites) {
+        List<MemorySegment> out = new ArrayList<>(chain.size());
         long left = length;
         for (DescriptorChain.Buffer b : chain) {
             if (left == 0) break;
@@ -126,7 +132,7 @@ final class RequestHandler {
             }
             int n = (int) Math.min(b.length() - skip, left);
             long at = b.address() + skip;
-            out.add((deviceWrites ? memory.writableSlice(at, n) : memory.slice(at, n)).asByteBuffer());
+            out.add(deviceWrites ? memory.writableSlice(at, n) : memory.slice(at, n));
             left -= n;
             skip = 0;
         }
