@@ -13,7 +13,7 @@ import vmm.core.virtio.VirtqueueException;
 /**
  * Takes the requests of one virtqueue and runs them on the device's worker
  * pool, with at most {@code depth} taken and not yet completed. A notify
- * only schedules a "pump" on the pool, so the vCPU that kicked never pops
+ * only schedules a "pump" on the device's dispatcher thread, so the vCPU that kicked never pops
  * or waits; the pump pops while there is room, and a request completing
  * when the queue was full schedules the next pump. Chains beyond the depth
  * stay in the avail ring, where the guest put them.
@@ -24,7 +24,7 @@ import vmm.core.virtio.VirtqueueException;
  */
 final class QueueServer {
     private final int index, depth;
-    private final Executor executor;
+    private final Executor dispatcher, executor;
     private final BiConsumer<VirtQueue, DescriptorChain> handler;
     /** Whether a pump is scheduled and has not started yet; folds notifies that arrive meanwhile. */
     private final AtomicBoolean scheduled = new AtomicBoolean();
@@ -35,12 +35,16 @@ final class QueueServer {
     private int inFlight;
 
     /**
-     * @param handler serves one chain and completes it (or reports the device broken); runs on the pool,
-     *                concurrently for different chains, and must not throw
+     * @param dispatcher runs pumps; kept apart from the workers so that popping never waits behind
+     *                   requests blocked in I/O
+     * @param executor   the workers that run requests
+     * @param handler    serves one chain and completes it (or reports the device broken); runs on the
+     *                   workers, concurrently for different chains, and must not throw
      */
-    QueueServer(int index, int depth, Executor executor, BiConsumer<VirtQueue, DescriptorChain> handler) {
+    QueueServer(int index, int depth, Executor dispatcher, Executor executor, BiConsumer<VirtQueue, DescriptorChain> handler) {
         this.index = index;
         this.depth = depth;
+        this.dispatcher = dispatcher;
         this.executor = executor;
         this.handler = handler;
     }
@@ -54,7 +58,7 @@ final class QueueServer {
     void kick() {
         if (!scheduled.compareAndSet(false, true)) return;
         try {
-            executor.execute(this::pump);
+            dispatcher.execute(this::pump);
         } catch (RejectedExecutionException e) {
             // stopped: nothing will be taken any more
             scheduled.set(false);

@@ -5,6 +5,8 @@ import static vmm.core.virtio.VirtioFeatures.bit;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -26,7 +28,7 @@ import vmm.core.virtio.VirtioFeatures;
 /**
  * A virtio block device (virtio 1.2 section 5.2) over a {@link BlockImage}.
  * Each request queue has a {@link QueueServer}: a notify only schedules
- * work, requests run on a small worker pool with at most {@code depth} in
+ * a pop on the device's dispatcher thread, requests run on a small worker pool with at most {@code depth} in
  * flight per queue, and each completion interrupts through its queue.
  *
  * <p>Cache: with the writeback field at 1 and FLUSH negotiated a write
@@ -67,6 +69,7 @@ public final class VirtioBlock implements VirtioDevice {
     private volatile int writeback;
     private volatile VirtioContext context;
     private ThreadPoolExecutor workers;
+    private ExecutorService dispatcher;
 
     /**
      * @param name     names the device in thread names and messages
@@ -172,7 +175,12 @@ public final class VirtioBlock implements VirtioDevice {
             return t;
         });
         workers.allowCoreThreadTimeOut(true);
-        for (int q = 0; q < servers.length; q++) servers[q] = new QueueServer(q, options.depth(), workers, this::serve);
+        dispatcher = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "virtio-blk " + name + " dispatcher");
+            t.setDaemon(true);
+            return t;
+        });
+        for (int q = 0; q < servers.length; q++) servers[q] = new QueueServer(q, options.depth(), dispatcher, workers, this::serve);
     }
 
     @Override
@@ -254,6 +262,7 @@ public final class VirtioBlock implements VirtioDevice {
         } finally {
             context = null;
             if (workers != null) workers.shutdownNow();
+            if (dispatcher != null) dispatcher.shutdownNow();
             try {
                 image.close();
             } catch (IOException e) {
