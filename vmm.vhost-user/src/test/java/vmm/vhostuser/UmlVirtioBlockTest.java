@@ -72,6 +72,54 @@ class UmlVirtioBlockTest {
     }
 
     @Test
+    void dataLinuxFlushedIsInTheImageAfterTheBackEndIsKilledRightAfterTheFlush() throws Exception {
+        Path pattern = dir.resolve("pattern.bin"), flushed = dir.resolve("flushed");
+        byte[] data = new byte[8 << 20];
+        new java.util.Random(42).nextBytes(data);
+        Files.write(pattern, data);
+        Path socket = dir.resolve("child.sock");
+        Process child = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                ChildServer.class.getName(), socket.toString(), image.toString())
+                .redirectErrorStream(true).start();
+        try {
+            var childOut = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream()));
+            String line;
+            while ((line = childOut.readLine()) != null && !line.startsWith("ready")) {
+                // log lines of the child before it listens
+            }
+            assertThat(line).as("the child back-end started").isNotNull();
+            Thread.ofPlatform().daemon().start(() -> childOut.lines().forEach(l -> { })); // keep its pipe drained
+            // The guest writes through the page cache, then fsync: the driver sends FLUSH and waits for it.
+            Thread killer = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < 60_000 && !Files.exists(flushed); i++) Thread.sleep(1);
+                    child.destroyForcibly(); // SIGKILL, right after the flush completed in the guest
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            Map<String, String> r = UserModeLinux.run(dir, socket, VIRTIO_ID_BLOCK, MODULE, """
+                    for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/block/vda ] && break; sleep 0.2; done
+                    dd if=%1$s/pattern.bin of=/dev/vda bs=1M count=8 conv=fsync 2>/dev/null; echo "dd=$?"
+                    touch %1$s/flushed
+                    sleep 2
+                    """.formatted(dir), 120);
+            killer.join(5000);
+            assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("dd", "0");
+            assertThat(child.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(child.exitValue()).as("killed by SIGKILL").isEqualTo(137);
+            byte[] onDisk = new byte[data.length];
+            try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "r")) {
+                f.readFully(onDisk);
+            }
+            assertThat(onDisk).as("the flushed data is in the image").isEqualTo(data);
+        } finally {
+            child.destroyForcibly();
+        }
+    }
+
+    @Test
     void aSwapWhileLinuxRunsAVerifiedWriteLoadCausesNoVerifyError() throws Exception {
         Path started = dir.resolve("fio-started"), finished = dir.resolve("fio-finished");
         try (VhostUserServer server = serve()) {
