@@ -24,12 +24,13 @@ import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 
 /**
- * A small real VM for guest tests: 1 MiB of RAM at 0, buses of its own, and
+ * A small real VM for guest tests: 512 KiB of RAM at 0, buses of its own, and
  * helpers to put the vCPU in real or flat 32-bit protected mode. Skips the
  * calling test (a JUnit assumption) where this host has no usable KVM.
  */
 public final class TestVm implements AutoCloseable {
-    public static final long RAM_SIZE = 1 << 20;
+    /** RAM below the legacy video hole; 0xA0000 up is free for MMIO that real-mode code can reach. */
+    public static final long RAM_SIZE = 0x80000;
     /** Where tests put the GDT of protected-mode guests: null, flat code (0x08), flat data (0x10). */
     public static final long GDT = 0x500;
     public static final int CODE32 = 0x08, DATA32 = 0x10;
@@ -42,12 +43,12 @@ public final class TestVm implements AutoCloseable {
     public final MmioBus mmio = new MmioBus();
     private VmRunner runner;
 
-    private TestVm(VmConfig config) {
+    private TestVm(VmConfig config, java.util.function.Supplier<GuestMemory> memory) {
         this.hypervisor = openOrSkip();
         GuestMemory m = null;
         VirtualMachine v = null;
         try {
-            m = GuestMemory.ofSize(RAM_SIZE);
+            m = memory.get();
             v = hypervisor.createVm(m, config);
             for (int i = 0; i < config.vcpus(); i++) vcpus.add(v.createVcpu(i));
         } catch (RuntimeException e) {
@@ -62,11 +63,16 @@ public final class TestVm implements AutoCloseable {
 
     /** A VM with one vCPU, with or without the in-kernel irqchip. */
     public static TestVm create(boolean inKernelIrqchip) {
-        return new TestVm(new VmConfig(1, inKernelIrqchip));
+        return new TestVm(new VmConfig(1, inKernelIrqchip), () -> GuestMemory.ofSize(RAM_SIZE));
     }
 
     public static TestVm create(VmConfig config) {
-        return new TestVm(config);
+        return new TestVm(config, () -> GuestMemory.ofSize(RAM_SIZE));
+    }
+
+    /** A VM over memory the test lays out (ROM regions, holes). */
+    public static TestVm create(VmConfig config, java.util.function.Supplier<GuestMemory> memory) {
+        return new TestVm(config, memory);
     }
 
     /** Opens KVM, or skips the test saying why it cannot run here. */
