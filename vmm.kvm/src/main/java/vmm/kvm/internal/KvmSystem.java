@@ -94,7 +94,7 @@ public final class KvmSystem implements KvmProbe, AutoCloseable {
                     + "(modprobe kvm_intel or modprobe kvm_amd), enable virtualization (VT-x/AMD-V) in the firmware, "
                     + "or, inside a VM, enable nested virtualization on its host";
             case Sys.EACCES, Sys.EPERM -> "KVM is not accessible: permission denied opening " + path
-                    + ". Add your user to group kvm (sudo usermod -aG kvm $USER, then log in again), "
+                    + ": add your user to group kvm (sudo usermod -aG kvm $USER, then log in again), "
                     + "or give this process read/write access to " + path;
             case Sys.ENXIO, Sys.ENODEV -> "KVM is not available: " + path + " exists but no KVM driver answers it. "
                     + "Load kvm_intel or kvm_amd and check that virtualization is enabled in the firmware";
