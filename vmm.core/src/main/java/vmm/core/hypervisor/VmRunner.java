@@ -116,7 +116,7 @@ public final class VmRunner {
         }
         for (Vcpu v : vcpus) v.kick();
         for (Thread t : threads) {
-            if (t != Thread.currentThread()) t.join();
+            if (t != null && t != Thread.currentThread()) t.join();
         }
         return awaitStop();
     }
