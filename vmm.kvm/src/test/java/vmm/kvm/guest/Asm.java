@@ -8,8 +8,8 @@ import java.util.Map;
 
 /**
  * A tiny x86 assembler for test guests: one method per instruction form the
- * tests use, named after the assembly it emits, in 16-bit (real mode) or
- * 32-bit (protected mode) code. Addresses are absolute: {@code origin} is
+ * tests use, named after the assembly it emits, in 16-bit (real mode),
+ * 32-bit (protected mode) or 64-bit (long mode) code. Addresses are absolute: {@code origin} is
  * where the code will sit in guest memory. Forward short jumps are fixed up
  * at {@link #bytes()}.
  */
@@ -32,6 +32,11 @@ public final class Asm {
 
     public static Asm protected32(long origin) {
         return new Asm(32, origin);
+    }
+
+    /** 64-bit code: default operand size 32, REX.W for 64. */
+    public static Asm long64(long origin) {
+        return new Asm(64, origin);
     }
 
     /** The guest address of the next byte. */
@@ -101,6 +106,10 @@ public final class Asm {
     public Asm movMem32Eax(long addr) { return db(0xA3).d(addr); }
     /** {@code inc dword [addr]} (32-bit mode, flat). */
     public Asm incMem32(long addr) { return db(0xFF, 0x05).d(addr); }
+    /** {@code mov rax, imm64} (64-bit mode). */
+    public Asm movRax(long imm) { return db(0x48, 0xB8).d(imm).d(imm >>> 32); }
+    /** {@code mov [addr64], rax} (64-bit mode, moffs64). */
+    public Asm movMem64Rax(long addr) { return db(0x48, 0xA3).d(addr).d(addr >>> 32); }
     public Asm hlt() { return db(0xF4); }
     public Asm cli() { return db(0xFA); }
     public Asm sti() { return db(0xFB); }
