@@ -67,10 +67,6 @@ final class KvmRun {
         IMMEDIATE_EXIT.setVolatile(map, 0L, (byte) (on ? 1 : 0));
     }
 
-    boolean immediateExit() {
-        return (byte) IMMEDIATE_EXIT.getVolatile(map, 0L) != 0;
-    }
-
     /** The port exit, checked: size 1, 2 or 4, count at least 1, data wholly inside the mapping. */
     IoExit io() {
         int size = Byte.toUnsignedInt((byte) IO_SIZE.get(map, 0L));

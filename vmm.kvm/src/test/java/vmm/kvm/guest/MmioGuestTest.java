@@ -85,4 +85,55 @@ class MmioGuestTest {
             assertThat(mmioSeen).containsExactly("write 0x0/2 0x5555");
         }
     }
+
+    @Test
+    void anMmioWriteSplitAtAPageEdgeReachesTheBusAsItsBytesInOrder() throws Exception {
+        try (TestVm t = TestVm.create(false)) {
+            java.util.TreeMap<Long, Integer> bytes = new java.util.TreeMap<>();
+            t.mmio.register("two-pages", 0xA0000, 0x2000, new IoHandler() {
+                @Override public long read(long offset, int size) { return 0; }
+                @Override public void write(long offset, int size, long value) {
+                    for (int i = 0; i < size; i++) bytes.put(offset + i, (int) (value >>> (8 * i)) & 0xFF);
+                }
+            });
+            Asm a = Asm.real(0x1000)
+                    .movAx(0xA000).movDsAx()               // ds = 0xA000
+                    .movEax(0x11223344L)                   // mov eax, 0x11223344
+                    .db(0x66, 0xA3, 0xFF, 0x0F)            // mov [0x0FFF], eax ; 4 bytes across the page edge at 0xA1000
+                    .hlt();
+            t.load(0x1000, a.bytes());
+            t.realMode(t.vcpu(), 0x1000);
+            t.start();
+
+            assertThat(t.awaitStop().cause()).isEqualTo(StopReport.Cause.ALL_HALTED);
+            assertThat(bytes).containsExactly(java.util.Map.entry(0xFFFL, 0x44), java.util.Map.entry(0x1000L, 0x33),
+                    java.util.Map.entry(0x1001L, 0x22), java.util.Map.entry(0x1002L, 0x11));
+        }
+    }
+
+    @Test
+    void aRomThatIsNotWholePagesShowsZerosPastItsImage() throws Exception {
+        byte[] image = new byte[100];
+        java.util.Arrays.fill(image, (byte) 0x77);
+        try (TestVm t = TestVm.create(new VmConfig(1, false), () -> GuestMemory.builder()
+                .ram("ram", 0, TestVm.RAM_SIZE).rom("option-rom", 0xC0000, image).build())) {
+            List<Long> out = new ArrayList<>();
+            t.ports.register("result", 0xE0, 2, new IoHandler() {
+                @Override public long read(long offset, int size) { return 0; }
+                @Override public void write(long offset, int size, long value) { out.add(value); }
+            });
+            Asm a = Asm.real(0x1000)
+                    .movAx(0xC000).movDsAx()
+                    .movAxMem16(98).outImmAx(0xE0)         // the image's last two bytes
+                    .movAxMem16(100).outImmAx(0xE0)        // the first two past it, in the same page
+                    .movAxMem16(0xFFE).outImmAx(0xE0)      // the page's end
+                    .hlt();
+            t.load(0x1000, a.bytes());
+            t.realMode(t.vcpu(), 0x1000);
+            t.start();
+
+            assertThat(t.awaitStop().cause()).isEqualTo(StopReport.Cause.ALL_HALTED);
+            assertThat(out).containsExactly(0x7777L, 0L, 0L);
+        }
+    }
 }
