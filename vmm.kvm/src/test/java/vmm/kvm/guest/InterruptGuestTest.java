@@ -31,11 +31,14 @@ class InterruptGuestTest {
                 .sti()
                 .movAl(1).outImmAl(READY)                    // out READY, al
                 .label("idle").hlt().jmp("idle");            // idle: hlt; jmp idle
+        // No IRET: on hosts whose KVM emulates guest code (the development machines), its
+        // instruction emulator handles IRET in real mode only. Each handler goes back to
+        // the idle loop with interrupts on instead, leaving 12 bytes on the stack.
         for (int vector : new int[] {VECTOR_IOAPIC, VECTOR_MSI, VECTOR_IRQFD}) {
             a.label("h" + vector)
                     .movAl(vector).outImmAl(VECTOR_PORT)     // out VECTOR_PORT, al
                     .movMem32Imm(LAPIC + 0xB0, 0)            // LAPIC EOI
-                    .iret();                                 // iretd
+                    .sti().jmp("idle");                      // sti; jmp idle
         }
         t.load(CODE, a.bytes());
         for (int vector : new int[] {VECTOR_IOAPIC, VECTOR_MSI, VECTOR_IRQFD})
@@ -44,7 +47,7 @@ class InterruptGuestTest {
     }
 
     @Test
-    void anIoapicInputRaisedWithIrqLineRunsTheGuestsHandler() throws Exception {
+    void anIoapicInputRaisedWithIrqLineRunsTheGuestsHandlerEachTime() throws Exception {
         try (TestVm t = TestVm.create(true)) {
             Ports ready = new Ports(), vectors = new Ports();
             t.ports.register("ready", READY, 1, ready);
@@ -55,7 +58,10 @@ class InterruptGuestTest {
 
             t.vm.irqChip().setLevel(GSI, true);
             t.vm.irqChip().setLevel(GSI, false);
+            assertThat(vectors.next()).isEqualTo(VECTOR_IOAPIC);
 
+            // After the EOI the same edge input interrupts again.
+            t.vm.irqChip().line(GSI).pulse();
             assertThat(vectors.next()).isEqualTo(VECTOR_IOAPIC);
         }
     }
