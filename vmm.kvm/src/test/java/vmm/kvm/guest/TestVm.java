@@ -75,11 +75,14 @@ public final class TestVm implements AutoCloseable {
         return new TestVm(config, memory);
     }
 
+    /** The KVM device; {@code -Dvmm.kvm.device=/nonexistent} shows what a host without KVM does. */
+    static final String DEVICE = System.getProperty("vmm.kvm.device", "/dev/kvm");
+
     /** Opens KVM, or skips the test saying why it cannot run here. */
     public static KvmHypervisor openOrSkip() {
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host: tests that run guest code are skipped");
+        assumeTrue(Files.exists(Path.of(DEVICE)), "no " + DEVICE + " on this host: tests that run guest code are skipped");
         try {
-            return new KvmHypervisor(new GenericVendor());
+            return new KvmHypervisor(new GenericVendor(), DEVICE);
         } catch (HypervisorException e) {
             assumeTrue(false, "KVM is present but unusable, tests that run guest code are skipped: " + e.getMessage());
             throw e;
