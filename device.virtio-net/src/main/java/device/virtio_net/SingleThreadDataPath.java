@@ -1,0 +1,347 @@
+package device.virtio_net;
+
+import static device.virtio_net.protocol.VirtioNetSpec.*;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import device.virtio_net.backend.NetBackend;
+import device.virtio_net.backend.Waker;
+import device.virtio_net.model.DataPath;
+import device.virtio_net.model.NetModel;
+import device.virtio_net.model.RxWriter;
+import device.virtio_net.protocol.MacAddress;
+import device.virtio_net.protocol.NetCounters.Counter;
+import device.virtio_net.protocol.NetHeader;
+import vmm.core.virtio.DescriptorChain;
+import vmm.core.virtio.VirtQueue;
+import vmm.core.virtio.VirtioContext;
+import vmm.core.virtio.VirtqueueException;
+
+/**
+ * virtio-net's data path, the plain one: a single I/O thread per device,
+ * woken by the guest's kicks and by the back end, that copies every frame
+ * through a host buffer and completes (and interrupts) frame by frame, the
+ * way bhyve's virtio-net works on its exit path, but off the vCPU.
+ *
+ * <p>Receive without loss: when the guest has posted no receive buffer the
+ * thread stops reading the back end (frames stay queued in the host) and
+ * waits for the guest's next kick.
+ */
+final class SingleThreadDataPath implements DataPath {
+    private static final Logger LOG = Logger.getLogger(SingleThreadDataPath.class.getName());
+    /** Upper bound of one wait, so a missed wake costs latency, never a hang. */
+    private static final long IDLE_POLL_MS = 200;
+    private static final long DRAIN_TIMEOUT_S = 10;
+
+    private final NetModel.Wiring w;
+    private final NetBackend backend;
+    private final Waker waker = new Waker();
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment txBuf = arena.allocate(VIRTIO_NET_HDR_SIZE + MAX_GSO_FRAME, 64);
+    private final MemorySegment rxBuf = arena.allocate(VIRTIO_NET_HDR_SIZE + MAX_GSO_FRAME, 64);
+    private final RxWriter rx = new RxWriter();
+    private final Deque<byte[]> pending = new ArrayDeque<>();
+    private final Object lock = new Object();
+    private Thread thread;
+    // Guarded by lock.
+    private VirtioContext ctx;
+    private boolean paused, stopping, idle = true, txBroken, rxBroken;
+    private boolean stalled;
+    private int dropLogs;
+
+    SingleThreadDataPath(NetModel.Wiring wiring) {
+        this.w = wiring;
+        this.backend = wiring.backend();
+    }
+
+    @Override
+    public String engine() {
+        return "in-process, one I/O thread, frame-by-frame";
+    }
+
+    @Override
+    public void start() {
+        thread = Thread.ofPlatform().daemon().name("virtio-net " + w.instanceId()).start(this::run);
+    }
+
+    @Override
+    public void activate(VirtioContext context, int activePairs) {
+        synchronized (lock) {
+            ctx = context;
+            txBroken = rxBroken = false;
+            lock.notifyAll();
+        }
+        waker.wake();
+    }
+
+    @Override
+    public void kick(int queue) {
+        waker.wake();
+    }
+
+    @Override
+    public void setActivePairs(int pairs) { }
+
+    @Override
+    public void pause() {
+        synchronized (lock) {
+            paused = true;
+            waker.wake();
+            awaitIdle();
+        }
+    }
+
+    @Override
+    public void resume() {
+        synchronized (lock) {
+            paused = false;
+            lock.notifyAll();
+        }
+        waker.wake();
+    }
+
+    @Override
+    public void reset() {
+        synchronized (lock) {
+            boolean was = paused;
+            paused = true;
+            waker.wake();
+            awaitIdle();
+            ctx = null;
+            rx.forget();
+            pending.clear();
+            paused = was;
+        }
+    }
+
+    @Override
+    public void stop() {
+        synchronized (lock) {
+            stopping = paused = true;
+            lock.notifyAll();
+        }
+        waker.wake();
+        try {
+            if (thread != null) thread.join(TimeUnit.SECONDS.toMillis(DRAIN_TIMEOUT_S));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        waker.close();
+    }
+
+    @Override
+    public List<byte[]> pendingFrames() {
+        synchronized (lock) {
+            return new ArrayList<>(pending);
+        }
+    }
+
+    @Override
+    public void restorePendingFrames(List<byte[]> frames) {
+        synchronized (lock) {
+            pending.addAll(frames);
+        }
+    }
+
+    private void awaitIdle() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DRAIN_TIMEOUT_S);
+        while (!idle) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) throw new IllegalStateException("virtio-net " + w.instanceId() + ": the I/O thread did not drain in " + DRAIN_TIMEOUT_S + " s");
+            try {
+                lock.wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while draining", e);
+            }
+        }
+    }
+
+    private void run() {
+        waker.bindCurrentThread();
+        while (true) {
+            VirtioContext c;
+            synchronized (lock) {
+                while ((paused || ctx == null) && !stopping) {
+                    if (!idle) {
+                        releaseHeld();
+                        idle = true;
+                        lock.notifyAll();
+                    }
+                    try {
+                        lock.wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                if (stopping) {
+                    idle = true;
+                    lock.notifyAll();
+                    return;
+                }
+                idle = false;
+                c = ctx;
+            }
+            waker.clear();
+            try {
+                boolean worked = serveTx(c);
+                boolean wantRead = serveRx(c);
+                if (!worked) backend.await(0, wantRead, waker, IDLE_POLL_MS);
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "device {0}: back end {1}: {2}", new Object[] {w.instanceId(), backend.describe(), e.getMessage()});
+                sleepQuietly();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "device " + w.instanceId() + ": data path error", e);
+                c.deviceError("virtio-net: " + e);
+                synchronized (lock) {
+                    txBroken = rxBroken = true;
+                }
+            }
+        }
+    }
+
+    /** Pause or reset with chains held for a frame: hand them back empty, keep nothing of the guest's. */
+    private void releaseHeld() {
+        VirtioContext c = ctx;
+        if (c != null && rx.holdsBuffers()) {
+            VirtQueue q = c.queue(0);
+            if (q != null && rx.release(q) > 0 && q.needsNotification()) q.notifyGuest();
+        }
+    }
+
+    private boolean serveTx(VirtioContext c) {
+        VirtQueue q = c.queue(1);
+        if (q == null || txBroken) return false;
+        boolean worked = false;
+        try {
+            DescriptorChain chain;
+            while ((chain = q.pop()) != null) {
+                transmit(c, chain);
+                q.complete(chain, 0);
+                worked = true;
+            }
+        } catch (VirtqueueException e) {
+            txBroken = true; // reported by the queue: DEVICE_NEEDS_RESET
+        }
+        return worked;
+    }
+
+    private void transmit(VirtioContext c, DescriptorChain chain) throws VirtqueueException {
+        long len = chain.readableLength();
+        if (len < VIRTIO_NET_HDR_SIZE || len > txBuf.byteSize()) {
+            drop("transmit chain of " + len + " bytes (header " + VIRTIO_NET_HDR_SIZE + ", at most " + txBuf.byteSize() + ")");
+            return;
+        }
+        MemorySegment frame = txBuf.asSlice(0, len);
+        chain.read(0, frame);
+        NetHeader h = NetHeader.decode(frame);
+        String why = h.checkTx(c.negotiatedFeatures(), (int) len - VIRTIO_NET_HDR_SIZE, w.options().mtu());
+        if (why != null) {
+            drop(why);
+            return;
+        }
+        h.withNumBuffers(0).encode(frame);
+        try {
+            if (backend.send(0, frame.asSlice(0, VIRTIO_NET_HDR_SIZE), frame.asSlice(VIRTIO_NET_HDR_SIZE))) {
+                w.counters().increment(Counter.TX_PACKETS);
+                w.counters().add(Counter.TX_BYTES, len - VIRTIO_NET_HDR_SIZE);
+            } else {
+                w.counters().increment(Counter.TX_BACKEND_ERRORS);
+            }
+        } catch (IOException e) {
+            w.counters().increment(Counter.TX_BACKEND_ERRORS);
+            LOG.log(Level.WARNING, "device {0}: send: {1}", new Object[] {w.instanceId(), e.getMessage()});
+        }
+    }
+
+    private void drop(String why) {
+        w.counters().increment(Counter.TX_DROPPED);
+        if (dropLogs++ < 10) LOG.log(Level.INFO, "device {0}: dropped a transmitted frame: {1}", new Object[] {w.instanceId(), why});
+    }
+
+    /**
+     * Delivers what is pending, then frames from the back end while the
+     * guest has buffers. Returns whether the back end should be waited on
+     * for readability (false: no buffers, only a kick helps).
+     */
+    private boolean serveRx(VirtioContext c) throws IOException {
+        VirtQueue q = c.queue(0);
+        if (q == null || rxBroken) return false;
+        boolean mergeable = c.hasFeature(VIRTIO_NET_F_MRG_RXBUF);
+        try {
+            while (true) {
+                if (!pending.isEmpty()) {
+                    byte[] f = pending.peekFirst();
+                    MemorySegment frame = rxBuf.asSlice(0, f.length);
+                    MemorySegment.copy(MemorySegment.ofArray(f), 0, frame, 0, f.length);
+                    RxWriter.Outcome o = deliver(q, frame, mergeable);
+                    if (o == RxWriter.Outcome.NO_BUFFERS) return stall(q);
+                    pending.removeFirst();
+                    continue;
+                }
+                if (!rx.holdsBuffers() && !q.hasAvailable()) {
+                    q.setNotificationsEnabled(true); // make sure the next buffer is notified, then look again
+                    if (!q.hasAvailable()) return stall(q);
+                }
+                stalled = false;
+                int n = backend.receive(0, rxBuf);
+                if (n == 0) return true;
+                if (n < VIRTIO_NET_HDR_SIZE + ETH_HLEN) {
+                    w.counters().increment(Counter.RX_DROPPED);
+                    continue;
+                }
+                MemorySegment frame = rxBuf.asSlice(0, n);
+                if (deliver(q, frame, mergeable) == RxWriter.Outcome.NO_BUFFERS) {
+                    pending.addLast(frame.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                    return stall(q);
+                }
+            }
+        } catch (VirtqueueException e) {
+            rxBroken = true;
+            return false;
+        }
+    }
+
+    private boolean stall(VirtQueue q) {
+        if (!stalled) w.counters().increment(Counter.RX_STALLS);
+        stalled = true;
+        return false;
+    }
+
+    private RxWriter.Outcome deliver(VirtQueue q, MemorySegment frame, boolean mergeable) {
+        byte[] dst = new byte[6];
+        MemorySegment.copy(frame, java.lang.foreign.ValueLayout.JAVA_BYTE, VIRTIO_NET_HDR_SIZE, dst, 0, 6);
+        if (!w.control().accepts(MacAddress.of(dst, 0))) {
+            w.counters().increment(Counter.RX_FILTERED);
+            return RxWriter.Outcome.DELIVERED;
+        }
+        RxWriter.Outcome o = rx.place(q, frame, mergeable);
+        switch (o) {
+            case DELIVERED -> {
+                w.counters().increment(Counter.RX_PACKETS);
+                w.counters().add(Counter.RX_BYTES, frame.byteSize() - VIRTIO_NET_HDR_SIZE);
+                if (q.needsNotification()) q.notifyGuest();
+            }
+            case TOO_BIG -> w.counters().increment(Counter.RX_DROPPED);
+            case NO_BUFFERS -> { }
+        }
+        return o;
+    }
+
+    private static void sleepQuietly() {
+        try {
+            Thread.sleep(IDLE_POLL_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
