@@ -52,6 +52,8 @@ final class SingleThreadDataPath implements DataPath {
     private final Deque<byte[]> pending = new ArrayDeque<>();
     private final Object lock = new Object();
     private Thread thread;
+    /** Set once the thread is gone and the waker closed: later lifecycle calls and kicks do nothing. */
+    private volatile boolean stopped;
     // Guarded by lock.
     private VirtioContext ctx;
     private boolean paused, stopping, idle = true, txBroken, rxBroken;
@@ -85,6 +87,7 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public void kick(int queue) {
+        if (stopped) return;
         waker.wake();
     }
 
@@ -93,6 +96,7 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public void pause() {
+        if (stopped) return;
         synchronized (lock) {
             paused = true;
             waker.wake();
@@ -102,6 +106,7 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public void resume() {
+        if (stopped) return;
         synchronized (lock) {
             paused = false;
             lock.notifyAll();
@@ -111,6 +116,7 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public void reset() {
+        if (stopped) return;
         synchronized (lock) {
             boolean was = paused;
             paused = true;
@@ -126,6 +132,7 @@ final class SingleThreadDataPath implements DataPath {
     @Override
     public void stop() {
         synchronized (lock) {
+            if (stopping) return;
             stopping = paused = true;
             lock.notifyAll();
         }
@@ -135,7 +142,12 @@ final class SingleThreadDataPath implements DataPath {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        waker.close();
+        if (thread == null || !thread.isAlive()) {
+            // Only once the thread is gone: it may still touch the buffers and the eventfd.
+            stopped = true;
+            waker.close();
+            arena.close();
+        }
     }
 
     @Override
