@@ -105,6 +105,7 @@ public final class Backends {
             return b.await(pair, readable, waker, timeoutMillis);
         }
         @Override public String describe() { return b.describe(); }
+        @Override public java.util.OptionalInt hostDescriptor(int pair) { return b.hostDescriptor(pair); }
 
         @Override
         public void close() {

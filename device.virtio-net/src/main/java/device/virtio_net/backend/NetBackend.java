@@ -68,6 +68,14 @@ public interface NetBackend extends AutoCloseable {
      */
     boolean await(int pair, boolean readable, Waker waker, long timeoutMillis) throws IOException;
 
+    /**
+     * The host descriptor behind queue pair {@code pair} when there is one a
+     * kernel data path can use (a TAP queue for vhost-net); empty otherwise.
+     */
+    default java.util.OptionalInt hostDescriptor(int pair) {
+        return java.util.OptionalInt.empty();
+    }
+
     /** What this is, for logs: "tap vmnet0 (2 queues, vnet header)". */
     String describe();
 

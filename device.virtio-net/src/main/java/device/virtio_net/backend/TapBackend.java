@@ -224,6 +224,11 @@ final class TapBackend implements NetBackend {
     }
 
     @Override
+    public java.util.OptionalInt hostDescriptor(int pair) {
+        return java.util.OptionalInt.of(fds[pair]);
+    }
+
+    @Override
     public String describe() {
         return "tap " + name + " (" + fds.length + (fds.length > 1 ? " queues" : " queue") + ", vnet header"
                 + (offloads != 0 ? ", offloads" : "") + ")";

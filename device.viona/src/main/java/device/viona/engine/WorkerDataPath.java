@@ -1,0 +1,442 @@
+package device.viona.engine;
+
+import static device.virtio_net.protocol.VirtioNetSpec.*;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+import device.virtio_net.backend.NetBackend;
+import device.virtio_net.backend.Waker;
+import device.virtio_net.model.DataPath;
+import device.virtio_net.model.NetModel;
+import device.virtio_net.model.RxWriter;
+import device.virtio_net.protocol.MacAddress;
+import device.virtio_net.protocol.NetCounters.Counter;
+import device.virtio_net.protocol.NetHeader;
+import vmm.core.memory.GuestMemory;
+import vmm.core.virtio.DescriptorChain;
+import vmm.core.virtio.VirtQueue;
+import vmm.core.virtio.VirtioContext;
+import vmm.core.virtio.VirtqueueException;
+
+/**
+ * viona's in-process engine: one worker thread per queue pair, woken by the
+ * guest's notifications of either queue of its pair and by its back-end
+ * queue. Both directions work in batches: up to {@link #BATCH} chains or
+ * frames are completed and then the driver is interrupted once, and the
+ * guest's notifications are switched off while the worker is busy (it
+ * looks at the ring anyway) and on again before it sleeps.
+ *
+ * <p>Transmit copies only the 12-byte header out of guest memory, into a
+ * host buffer, and checks and uses that copy; the payload goes from guest
+ * memory to the back end in one gather write, uncopied. So a guest that
+ * rewrites the header after the check changes nothing the device uses.
+ */
+public final class WorkerDataPath implements DataPath {
+    private static final Logger LOG = Logger.getLogger(WorkerDataPath.class.getName());
+    /** Chains or frames per batch: one interrupt each, and the other direction gets its turn. */
+    static final int BATCH = 128;
+    private static final long IDLE_POLL_MS = 200;
+    private static final long DRAIN_TIMEOUT_S = 10;
+
+    private final NetModel.Wiring w;
+    private final NetBackend backend;
+    private final Worker[] workers;
+    private final Object lock = new Object();
+    // Guarded by lock.
+    private VirtioContext ctx;
+    private int activePairs = 1;
+    private boolean paused, stopping;
+    private volatile boolean stopped;
+
+    public WorkerDataPath(NetModel.Wiring wiring) {
+        this.w = wiring;
+        this.backend = wiring.backend();
+        this.workers = new Worker[wiring.options().queuePairs()];
+        for (int p = 0; p < workers.length; p++) workers[p] = new Worker(p);
+    }
+
+    @Override
+    public String engine() {
+        return "viona in-process: " + workers.length + (workers.length == 1 ? " worker" : " workers")
+                + ", batches of " + BATCH + ", transmit without copying the payload";
+    }
+
+    @Override
+    public void start() {
+        for (Worker wk : workers) wk.thread = Thread.ofPlatform().daemon().name("viona " + w.instanceId() + " pair " + wk.pair).start(wk::run);
+    }
+
+    @Override
+    public void activate(VirtioContext context, int pairs) {
+        synchronized (lock) {
+            ctx = context;
+            activePairs = context.hasFeature(VIRTIO_NET_F_MQ) ? pairs : 1;
+            for (Worker wk : workers) wk.txBroken = wk.rxBroken = false;
+            lock.notifyAll();
+        }
+        for (Worker wk : workers) wk.waker.wake();
+    }
+
+    @Override
+    public void kick(int queue) {
+        if (stopped) return;
+        int p = queue / 2;
+        if (p < workers.length) workers[p].waker.wake();
+    }
+
+    @Override
+    public void setActivePairs(int pairs) {
+        synchronized (lock) {
+            activePairs = Math.max(1, Math.min(pairs, workers.length));
+            lock.notifyAll();
+        }
+        for (Worker wk : workers) wk.waker.wake();
+    }
+
+    @Override
+    public void pause() {
+        if (stopped) return;
+        synchronized (lock) {
+            paused = true;
+            for (Worker wk : workers) wk.waker.wake();
+            awaitIdle();
+        }
+    }
+
+    @Override
+    public void resume() {
+        if (stopped) return;
+        synchronized (lock) {
+            paused = false;
+            lock.notifyAll();
+        }
+        for (Worker wk : workers) wk.waker.wake();
+    }
+
+    @Override
+    public void reset() {
+        if (stopped) return;
+        synchronized (lock) {
+            boolean was = paused;
+            paused = true;
+            for (Worker wk : workers) wk.waker.wake();
+            awaitIdle();
+            ctx = null;
+            for (Worker wk : workers) {
+                wk.rx.forget();
+                wk.pending.clear();
+            }
+            paused = was;
+        }
+    }
+
+    @Override
+    public void stop() {
+        synchronized (lock) {
+            if (stopping) return;
+            stopping = paused = true;
+            lock.notifyAll();
+        }
+        boolean allGone = true;
+        for (Worker wk : workers) {
+            wk.waker.wake();
+            try {
+                if (wk.thread != null) wk.thread.join(TimeUnit.SECONDS.toMillis(DRAIN_TIMEOUT_S));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            allGone &= wk.thread == null || !wk.thread.isAlive();
+        }
+        if (allGone) {
+            stopped = true;
+            for (Worker wk : workers) wk.close();
+        }
+    }
+
+    @Override
+    public List<byte[]> pendingFrames() {
+        synchronized (lock) {
+            List<byte[]> l = new ArrayList<>();
+            for (Worker wk : workers) l.addAll(wk.pending);
+            return l;
+        }
+    }
+
+    @Override
+    public void restorePendingFrames(List<byte[]> frames) {
+        synchronized (lock) {
+            workers[0].pending.addAll(frames);
+        }
+    }
+
+    private void awaitIdle() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DRAIN_TIMEOUT_S);
+        while (!allIdle()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) throw new IllegalStateException("viona " + w.instanceId() + ": workers did not drain in " + DRAIN_TIMEOUT_S + " s");
+            try {
+                lock.wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while draining", e);
+            }
+        }
+    }
+
+    private boolean allIdle() {
+        for (Worker wk : workers) if (!wk.idle) return false;
+        return true;
+    }
+
+    /** One queue pair's worker; its fields are its own, except those guarded by the engine's lock. */
+    private final class Worker {
+        final int pair;
+        final Waker waker = new Waker();
+        final Arena arena = Arena.ofShared();
+        final MemorySegment header = arena.allocate(VIRTIO_NET_HDR_SIZE, 8);
+        final MemorySegment rxBuf = arena.allocate(VIRTIO_NET_HDR_SIZE + MAX_GSO_FRAME, 64);
+        final byte[] dst = new byte[6];
+        final RxWriter rx = new RxWriter();
+        final Deque<byte[]> pending = new ArrayDeque<>();
+        Thread thread;
+        boolean idle = true, txBroken, rxBroken, stalled;
+        int dropLogs;
+
+        Worker(int pair) {
+            this.pair = pair;
+        }
+
+        void close() {
+            waker.close();
+            arena.close();
+        }
+
+        void run() {
+            waker.bindCurrentThread();
+            while (true) {
+                VirtioContext c;
+                synchronized (lock) {
+                    while ((paused || ctx == null || pair >= activePairs) && !stopping) {
+                        if (!idle) {
+                            releaseHeld();
+                            idle = true;
+                            lock.notifyAll();
+                        }
+                        try {
+                            lock.wait();
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                    }
+                    if (stopping) {
+                        idle = true;
+                        lock.notifyAll();
+                        return;
+                    }
+                    idle = false;
+                    c = ctx;
+                }
+                waker.clear();
+                try {
+                    boolean moreTx = serveTx(c);
+                    int rxState = serveRx(c);
+                    if (!moreTx && rxState != RX_MORE) backend.await(pair, rxState == RX_WAIT_BACKEND, waker, IDLE_POLL_MS);
+                } catch (IOException e) {
+                    LOG.log(Level.WARNING, "device {0}: back end {1}: {2}", new Object[] {w.instanceId(), backend.describe(), e.getMessage()});
+                    sleepQuietly();
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "device " + w.instanceId() + ": data path error on pair " + pair, e);
+                    c.deviceError("viona: " + e);
+                    txBroken = rxBroken = true;
+                }
+            }
+        }
+
+        private void releaseHeld() {
+            VirtioContext c = ctx;
+            if (c != null && rx.holdsBuffers()) {
+                VirtQueue q = c.queue(2 * pair);
+                if (q != null && rx.release(q) > 0 && q.needsNotification()) q.notifyGuest();
+            }
+        }
+
+        /** Serves one batch of transmits; returns whether more are waiting. */
+        private boolean serveTx(VirtioContext c) {
+            VirtQueue q = c.queue(2 * pair + 1);
+            if (q == null || txBroken) return false;
+            try {
+                int n = 0;
+                q.setNotificationsEnabled(false);
+                while (true) {
+                    DescriptorChain chain = q.pop();
+                    if (chain == null) {
+                        // Sleep only with notifications on and the ring seen empty after switching them on.
+                        q.setNotificationsEnabled(true);
+                        if (!q.hasAvailable()) break;
+                        q.setNotificationsEnabled(false);
+                        continue;
+                    }
+                    transmit(c, chain);
+                    q.addUsed(chain, 0);
+                    if (++n == BATCH) {
+                        if (q.needsNotification()) q.notifyGuest();
+                        return true;
+                    }
+                }
+                if (n > 0 && q.needsNotification()) q.notifyGuest();
+                return false;
+            } catch (VirtqueueException e) {
+                txBroken = true;
+                return false;
+            }
+        }
+
+        private void transmit(VirtioContext c, DescriptorChain chain) {
+            long len = chain.readableLength();
+            if (len < VIRTIO_NET_HDR_SIZE || len > VIRTIO_NET_HDR_SIZE + MAX_GSO_FRAME) {
+                drop("transmit chain of " + len + " bytes");
+                return;
+            }
+            // The header is copied once, then only the copy is checked and used.
+            chain.read(0, header);
+            NetHeader h = NetHeader.decode(header);
+            String why = h.checkTx(c.negotiatedFeatures(), (int) len - VIRTIO_NET_HDR_SIZE, w.options().mtu());
+            if (why != null) {
+                drop(why);
+                return;
+            }
+            h.withNumBuffers(0).encode(header);
+            MemorySegment[] parts = payload(c.memory(), chain);
+            try {
+                if (parts != null && backend.send(pair, header, parts)) {
+                    w.counters().increment(Counter.TX_PACKETS);
+                    w.counters().add(Counter.TX_BYTES, len - VIRTIO_NET_HDR_SIZE);
+                } else {
+                    w.counters().increment(Counter.TX_BACKEND_ERRORS);
+                }
+            } catch (IOException e) {
+                w.counters().increment(Counter.TX_BACKEND_ERRORS);
+                LOG.log(Level.WARNING, "device {0}: send: {1}", new Object[] {w.instanceId(), e.getMessage()});
+            }
+        }
+
+        /** The chain's readable bytes after the header, as slices of guest memory (checked when popped). */
+        private MemorySegment[] payload(GuestMemory memory, DescriptorChain chain) {
+            List<DescriptorChain.Buffer> bufs = chain.readable();
+            List<MemorySegment> parts = new ArrayList<>(bufs.size());
+            long skip = VIRTIO_NET_HDR_SIZE;
+            for (DescriptorChain.Buffer b : bufs) {
+                if (skip >= b.length()) {
+                    skip -= b.length();
+                    continue;
+                }
+                parts.add(memory.slice(b.address() + skip, b.length() - skip));
+                skip = 0;
+            }
+            return parts.toArray(MemorySegment[]::new);
+        }
+
+        private void drop(String why) {
+            w.counters().increment(Counter.TX_DROPPED);
+            if (dropLogs++ < 10) LOG.log(Level.INFO, "device {0}: dropped a transmitted frame: {1}", new Object[] {w.instanceId(), why});
+        }
+
+        static final int RX_WAIT_KICK = 0, RX_WAIT_BACKEND = 1, RX_MORE = 2;
+
+        /** Serves one batch of receives; says what to wait for next. */
+        private int serveRx(VirtioContext c) throws IOException {
+            VirtQueue q = c.queue(2 * pair);
+            if (q == null || rxBroken) return RX_WAIT_KICK;
+            boolean mergeable = c.hasFeature(VIRTIO_NET_F_MRG_RXBUF);
+            int delivered = 0, state = RX_WAIT_BACKEND;
+            try {
+                while (delivered < BATCH) {
+                    if (!pending.isEmpty()) {
+                        byte[] f = pending.peekFirst();
+                        MemorySegment frame = rxBuf.asSlice(0, f.length);
+                        MemorySegment.copy(MemorySegment.ofArray(f), 0, frame, 0, f.length);
+                        RxWriter.Outcome o = deliver(q, frame, mergeable);
+                        if (o == RxWriter.Outcome.NO_BUFFERS) {
+                            state = stall(q);
+                            break;
+                        }
+                        pending.removeFirst();
+                        delivered++;
+                        continue;
+                    }
+                    if (!rx.holdsBuffers() && !q.hasAvailable()) {
+                        q.setNotificationsEnabled(true);
+                        if (!q.hasAvailable()) {
+                            state = stall(q);
+                            break;
+                        }
+                    }
+                    if (stalled) {
+                        stalled = false;
+                        q.setNotificationsEnabled(false); // buffers are there; the worker looks without being told
+                    }
+                    int n = backend.receive(pair, rxBuf);
+                    if (n == 0) break;
+                    if (n < VIRTIO_NET_HDR_SIZE + ETH_HLEN) {
+                        w.counters().increment(Counter.RX_DROPPED);
+                        continue;
+                    }
+                    MemorySegment frame = rxBuf.asSlice(0, n);
+                    if (deliver(q, frame, mergeable) == RxWriter.Outcome.NO_BUFFERS) {
+                        pending.addLast(frame.toArray(ValueLayout.JAVA_BYTE));
+                        state = stall(q);
+                        break;
+                    }
+                    delivered++;
+                }
+                if (delivered == BATCH) state = RX_MORE;
+                if (delivered > 0 && q.needsNotification()) q.notifyGuest();
+                return state;
+            } catch (VirtqueueException e) {
+                rxBroken = true;
+                return RX_WAIT_KICK;
+            }
+        }
+
+        private int stall(VirtQueue q) {
+            if (!stalled) w.counters().increment(Counter.RX_STALLS);
+            stalled = true;
+            q.setNotificationsEnabled(true);
+            return RX_WAIT_KICK;
+        }
+
+        private RxWriter.Outcome deliver(VirtQueue q, MemorySegment frame, boolean mergeable) {
+            MemorySegment.copy(frame, ValueLayout.JAVA_BYTE, VIRTIO_NET_HDR_SIZE, dst, 0, 6);
+            if (!w.control().accepts(MacAddress.of(dst, 0))) {
+                w.counters().increment(Counter.RX_FILTERED);
+                return RxWriter.Outcome.DELIVERED;
+            }
+            RxWriter.Outcome o = rx.place(q, frame, mergeable);
+            if (o == RxWriter.Outcome.DELIVERED) {
+                w.counters().increment(Counter.RX_PACKETS);
+                w.counters().add(Counter.RX_BYTES, frame.byteSize() - VIRTIO_NET_HDR_SIZE);
+            } else if (o == RxWriter.Outcome.TOO_BIG) {
+                w.counters().increment(Counter.RX_DROPPED);
+            }
+            return o;
+        }
+    }
+
+    private static void sleepQuietly() {
+        try {
+            Thread.sleep(IDLE_POLL_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
