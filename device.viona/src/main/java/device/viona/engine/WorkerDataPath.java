@@ -46,6 +46,8 @@ public final class WorkerDataPath implements DataPath {
     /** Chains or frames per batch: one interrupt each, and the other direction gets its turn. */
     static final int BATCH = 128;
     private static final long IDLE_POLL_MS = 200;
+    /** How long a worker watches the transmit ring after a busy batch before it sleeps. */
+    static final long TX_POLL_NS = Long.getLong("viona.tx-poll-ns", 30_000);
     private static final long DRAIN_TIMEOUT_S = 10;
 
     private final NetModel.Wiring w;
@@ -279,6 +281,7 @@ public final class WorkerDataPath implements DataPath {
                 q.setNotificationsEnabled(false);
                 while (true) {
                     DescriptorChain chain = q.pop();
+                    if (chain == null && n > 0 && pollBriefly(q)) continue;
                     if (chain == null) {
                         // Sleep only with notifications on and the ring seen empty after switching them on.
                         q.setNotificationsEnabled(true);
@@ -299,6 +302,20 @@ public final class WorkerDataPath implements DataPath {
                 txBroken = true;
                 return false;
             }
+        }
+
+        /**
+         * After a busy batch, watches the ring a few microseconds before
+         * asking for notifications: a guest that keeps sending then needs no
+         * kick (a notification costs a guest far more than this costs us).
+         */
+        private boolean pollBriefly(VirtQueue q) {
+            long until = System.nanoTime() + TX_POLL_NS;
+            while (System.nanoTime() < until) {
+                if (q.hasAvailable()) return true;
+                Thread.onSpinWait();
+            }
+            return false;
         }
 
         private void transmit(VirtioContext c, DescriptorChain chain) {
