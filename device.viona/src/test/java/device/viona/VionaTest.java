@@ -86,12 +86,14 @@ class VionaTest {
         DeviceInstance dev = plug(m, config("offload", "false"));
         VirtioDriver d = m.virtio(SLOT).initialize(SIMPLE, 64, 64, 16);
         DriverQueue tx = d.queue(1);
+        dev.model().pause(); // nothing is taken before the racing guest below is in place
         // Header and frame in separate descriptors, as Linux sends them.
         int head = tx.add(List.of(NetHeader.PLAIN.toBytes(), Frames.frame(Frames.HOST, Frames.GUEST, 1, 60)));
         long headerAddress = m.memory().readU64(tx.descriptorTableAddress() + 16L * head);
         NetHeader hostile = new NetHeader(VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 9999, 1, 0xffff, 0xffff, 0);
         // The "guest" strikes between the check and the use: when the back end is handed the frame.
         fake.onSend = header -> m.memory().write(headerAddress, hostile.toBytes(), 0, 12);
+        dev.model().resume();
         tx.kick();
         tx.await(TIMEOUT);
 
