@@ -50,6 +50,8 @@ final class SingleThreadDataPath implements DataPath {
     private final MemorySegment rxBuf = arena.allocate(VIRTIO_NET_HDR_SIZE + MAX_GSO_FRAME, 64);
     private final RxWriter rx = new RxWriter();
     private final Deque<byte[]> pending = new ArrayDeque<>();
+    /** Destination address of the frame being filtered; the I/O thread's own. */
+    private final byte[] dst = new byte[6];
     private final Object lock = new Object();
     private Thread thread;
     /** Set once the thread is gone and the waker closed: later lifecycle calls and kicks do nothing. */
@@ -330,7 +332,6 @@ final class SingleThreadDataPath implements DataPath {
     }
 
     private RxWriter.Outcome deliver(VirtQueue q, MemorySegment frame, boolean mergeable) {
-        byte[] dst = new byte[6];
         MemorySegment.copy(frame, java.lang.foreign.ValueLayout.JAVA_BYTE, VIRTIO_NET_HDR_SIZE, dst, 0, 6);
         if (!w.control().accepts(MacAddress.of(dst, 0))) {
             w.counters().increment(Counter.RX_FILTERED);

@@ -4,7 +4,6 @@ import java.util.function.BiFunction;
 
 import org.osgi.service.component.annotations.Component;
 
-import device.virtio_net.backend.BackendSpec;
 import device.virtio_net.backend.Backends;
 import device.virtio_net.backend.NetBackend;
 import device.virtio_net.model.NetModel;
@@ -50,10 +49,5 @@ public final class VirtioNetProvider implements DeviceProvider {
             b.close();
             throw e;
         }
-    }
-
-    /** For messages: which key names the back end. */
-    static String backendKey(BackendSpec s) {
-        return s.configKey();
     }
 }
