@@ -215,6 +215,7 @@ final class TapBackend implements NetBackend {
         try {
             int r = (int) Libc.poll.invokeExact(capture, pfd, 2L, (int) Math.min(timeoutMillis, Integer.MAX_VALUE));
             if (r < 0 && Libc.errno(capture) != Libc.EINTR) throw new IOException("poll: errno " + Libc.errno(capture));
+            if (r > 0 && pfd.get(ValueLayout.JAVA_SHORT, 14) != 0 && !waker.isWoken()) waker.drainFd();
             return r > 0 && fd >= 0 && pfd.get(ValueLayout.JAVA_SHORT, 6) != 0;
         } catch (IOException | RuntimeException | Error e) {
             throw e;

@@ -57,6 +57,16 @@ public final class Waker implements AutoCloseable {
     /** Consumes a wake; called by the waiting thread after it woke. */
     public synchronized void clear() {
         if (!woken.getAndSet(false)) return;
+        drainFd();
+    }
+
+    /**
+     * Empties the eventfd; a native back end calls it when poll saw the
+     * eventfd readable. Needed because a wake racing {@link #clear()} can
+     * leave the eventfd readable with the flag already consumed, and poll
+     * would then return at once for ever.
+     */
+    public synchronized void drainFd() {
         try {
             long n = (long) Libc.read.invokeExact(capture, fd, scratch, 8L);
         } catch (Throwable t) {

@@ -25,7 +25,7 @@ public final class RxWriter {
         DELIVERED,
         /** The guest has not posted enough buffers: keep the frame, and call again after its next kick. */
         NO_BUFFERS,
-        /** Without MRG_RXBUF the posted buffer cannot hold the frame: it must be dropped (the buffer is kept for the next). */
+        /** Without MRG_RXBUF the posted buffer cannot hold the frame: the frame is dropped, the buffer returned empty. */
         TOO_BIG
     }
 
@@ -48,10 +48,11 @@ public final class RxWriter {
     public Outcome place(VirtQueue q, MemorySegment frame, boolean mergeable) {
         long len = frame.byteSize();
         if (!mergeable) {
-            DescriptorChain c = stash.isEmpty() ? q.pop() : take();
+            DescriptorChain c = q.pop();
             if (c == null) return Outcome.NO_BUFFERS;
             if (c.writableLength() < len) {
-                keep(c);
+                // Hand it back empty: kept for later, one small buffer would stop every larger frame behind it.
+                q.addUsed(c, 0);
                 return Outcome.TOO_BIG;
             }
             frame.set(LE16, 10, (short) 1);
@@ -85,12 +86,6 @@ public final class RxWriter {
     private void keep(DescriptorChain c) {
         stash.add(c);
         stashed += c.writableLength();
-    }
-
-    private DescriptorChain take() {
-        DescriptorChain c = stash.removeFirst();
-        stashed -= c.writableLength();
-        return c;
     }
 
     /**
