@@ -24,10 +24,16 @@ public final class CommonMsrs {
 
     private CommonMsrs() {}
 
-    /** {@code wanted} in its order, less the MSRs missing from KVM's {@code KVM_GET_MSR_INDEX_LIST} answer. */
+    /** The MTRR range (IA32_MTRR_PHYSBASE0 to IA32_MTRR_DEF_TYPE, IA32_PAT among them): KVM saves these but lists only PAT. */
+    public static final int MTRR_FIRST = 0x200, MTRR_LAST = 0x2FF;
+
+    /**
+     * {@code wanted} in its order, less the MSRs missing from KVM's {@code KVM_GET_MSR_INDEX_LIST}
+     * answer (the MTRRs excepted, see {@link #MTRR_FIRST}).
+     */
     public static List<Integer> savable(List<Integer> wanted, List<Integer> kvmIndexList) {
         Set<Integer> kvm = new HashSet<>(kvmIndexList);
-        return wanted.stream().filter(kvm::contains).toList();
+        return wanted.stream().filter(m -> kvm.contains(m) || (m >= MTRR_FIRST && m <= MTRR_LAST)).toList();
     }
 
     /** {@code count} consecutive MSR numbers from {@code first}. */

@@ -26,25 +26,27 @@ import vmm.svm.SvmVendor;
  */
 @Component(immediate = true, service = {})
 public final class SvmHypervisorComponent {
-    private static final System.Logger LOG = System.getLogger("vmm.svm");
+    private static final System.Logger DEFAULT_LOG = System.getLogger("vmm.svm");
 
     private final HostFacts host;
     private final Function<KvmVendor, KvmHypervisor> open;
+    private final System.Logger log;
     private KvmHypervisor hypervisor;
     private ServiceRegistration<Hypervisor> registration;
 
     public SvmHypervisorComponent() {
-        this(HostFacts.ofThisHost(), KvmHypervisor::new);
+        this(HostFacts.ofThisHost(), KvmHypervisor::new, DEFAULT_LOG);
     }
 
-    SvmHypervisorComponent(HostFacts host, Function<KvmVendor, KvmHypervisor> open) {
+    SvmHypervisorComponent(HostFacts host, Function<KvmVendor, KvmHypervisor> open, System.Logger log) {
         this.host = host;
         this.open = open;
+        this.log = log;
     }
 
     @Activate
     void activate(BundleContext context) {
-        BackEndOpener.open(new SvmVendor(host), host, open, LOG).ifPresent(h -> {
+        BackEndOpener.open(new SvmVendor(host), host, open, log).ifPresent(h -> {
             Dictionary<String, Object> props = new Hashtable<>();
             props.put("vmm.hypervisor.backend", h.capabilities().backEnd());
             props.put("vmm.hypervisor.cpu.vendor", h.capabilities().cpuVendor());

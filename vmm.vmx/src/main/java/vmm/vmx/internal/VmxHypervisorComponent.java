@@ -26,25 +26,27 @@ import vmm.vmx.VmxVendor;
  */
 @Component(immediate = true, service = {})
 public final class VmxHypervisorComponent {
-    private static final System.Logger LOG = System.getLogger("vmm.vmx");
+    private static final System.Logger DEFAULT_LOG = System.getLogger("vmm.vmx");
 
     private final HostFacts host;
     private final Function<KvmVendor, KvmHypervisor> open;
+    private final System.Logger log;
     private KvmHypervisor hypervisor;
     private ServiceRegistration<Hypervisor> registration;
 
     public VmxHypervisorComponent() {
-        this(HostFacts.ofThisHost(), KvmHypervisor::new);
+        this(HostFacts.ofThisHost(), KvmHypervisor::new, DEFAULT_LOG);
     }
 
-    VmxHypervisorComponent(HostFacts host, Function<KvmVendor, KvmHypervisor> open) {
+    VmxHypervisorComponent(HostFacts host, Function<KvmVendor, KvmHypervisor> open, System.Logger log) {
         this.host = host;
         this.open = open;
+        this.log = log;
     }
 
     @Activate
     void activate(BundleContext context) {
-        BackEndOpener.open(new VmxVendor(host), host, open, LOG).ifPresent(h -> {
+        BackEndOpener.open(new VmxVendor(host), host, open, log).ifPresent(h -> {
             Dictionary<String, Object> props = new Hashtable<>();
             props.put("vmm.hypervisor.backend", h.capabilities().backEnd());
             props.put("vmm.hypervisor.cpu.vendor", h.capabilities().cpuVendor());
