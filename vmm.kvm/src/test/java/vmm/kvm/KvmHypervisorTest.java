@@ -79,4 +79,12 @@ class KvmHypervisorTest {
                     .hasMessageContaining("vCPUs per VM");
         }
     }
+
+    @Test
+    void kvmListsTheSyscallAndSysenterMsrsItCanSave() {
+        TestVm.openOrSkip().close();
+        try (vmm.kvm.internal.KvmSystem k = vmm.kvm.internal.KvmSystem.open(System.getProperty("vmm.kvm.device", "/dev/kvm"))) {
+            assertThat(k.msrIndexList()).contains(0x174, 0x175, 0x176, 0xC0000081, 0xC0000082, 0xC0000102).doesNotHaveDuplicates();
+        }
+    }
 }

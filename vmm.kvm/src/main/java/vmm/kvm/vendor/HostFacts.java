@@ -86,7 +86,7 @@ public interface HostFacts {
                 continue;
             }
             modules.add(line.substring(0, slash));
-            params.put(line.substring(0, eq), line.substring(eq + 1).strip());
+            params.put(line.substring(0, eq).strip(), line.substring(eq + 1).strip());
         }
         return new HostFacts() {
             @Override public String cpuVendorId() { return parsed.vendorId(); }
