@@ -91,7 +91,7 @@ public final class SvmVendor implements KvmVendor {
         t.remove(0xF).remove(0x10); // host resource monitoring and allocation
         GuestCpuid.extendedTopology(t, LEAF_EXTENDED_TOPOLOGY, topology, vcpuIndex);
         int cmpLegacy = vcpuCount > 1 ? EXT_ECX_CMP_LEGACY : 0;
-        t.update(LEAF_EXTENDED_FEATURES_8000_0001,
+        t.update(LEAF_EXTENDED_PROCESSOR_INFO,
                 e -> e.withEcx((e.ecx() & ~HIDDEN_EXT_ECX & ~EXT_ECX_CMP_LEGACY) | cmpLegacy));
         GuestCpuid.zero(t, LEAF_SVM_FEATURES);
         // ECX[7:0] NC: cores - 1; ECX[15:12] ApicIdSize: APIC ID bits that number the cores.
@@ -137,7 +137,7 @@ public final class SvmVendor implements KvmVendor {
         boolean kvmAmd = host.moduleLoaded("kvm_amd");
         boolean svm = flags.contains("svm");
         Map<String, String> f = new LinkedHashMap<>();
-        f.put("kvm-module", kvmModule(host));
+        f.put("kvm-module", host.kvmModule());
         f.put("svm", yesNo(svm));
         f.put("npt", yesNo(flags.contains("npt") && kvmAmd && HostFacts.isOn(host.moduleParameter("kvm_amd", "npt"))));
         // Every SVM CPU tags TLB entries with ASIDs; FlushByAsid lets KVM flush one guest's alone.
@@ -150,12 +150,6 @@ public final class SvmVendor implements KvmVendor {
         List<Integer> index = probe.msrIndexList();
         if (!index.isEmpty()) f.put("msrs-to-save", msrsToSave(index).size() + " of " + ALL_MSRS.size());
         return f;
-    }
-
-    /** Which KVM module serves {@code /dev/kvm}: {@code kvm_amd}, {@code kvm_intel}, another (e.g. {@code kvm_pvm}) or none. */
-    static String kvmModule(HostFacts host) {
-        for (String m : List.of("kvm_amd", "kvm_intel", "kvm_pvm")) if (host.moduleLoaded(m)) return m;
-        return host.moduleLoaded("kvm") ? "kvm" : "none";
     }
 
     private static String yesNo(boolean b) {

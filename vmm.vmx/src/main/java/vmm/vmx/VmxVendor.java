@@ -132,7 +132,7 @@ public final class VmxVendor implements KvmVendor {
         Set<String> flags = host.cpuFlags();
         boolean kvmIntel = host.moduleLoaded("kvm_intel");
         Map<String, String> f = new LinkedHashMap<>();
-        f.put("kvm-module", kvmModule(host));
+        f.put("kvm-module", host.kvmModule());
         f.put("vmx", yesNo(flags.contains("vmx")));
         boolean ept = flags.contains("ept") && kvmIntel && on("ept");
         f.put("ept", yesNo(ept));
@@ -148,11 +148,6 @@ public final class VmxVendor implements KvmVendor {
 
     private boolean on(String parameter) {
         return HostFacts.isOn(host.moduleParameter("kvm_intel", parameter));
-    }
-
-    static String kvmModule(HostFacts host) {
-        for (String m : List.of("kvm_intel", "kvm_amd", "kvm_pvm")) if (host.moduleLoaded(m)) return m;
-        return host.moduleLoaded("kvm") ? "kvm" : "none";
     }
 
     private static String yesNo(boolean b) {

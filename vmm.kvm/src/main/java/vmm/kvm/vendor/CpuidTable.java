@@ -60,22 +60,6 @@ public final class CpuidTable {
         return this;
     }
 
-    /** Removes every leaf in {@code [from, to]} (unsigned). */
-    public CpuidTable removeRange(int from, int to) {
-        entries.values().removeIf(e -> Integer.compareUnsigned(e.function(), from) >= 0
-                && Integer.compareUnsigned(e.function(), to) <= 0);
-        return this;
-    }
-
-    /** The highest function present in {@code [base, base + 0xFFFF]}, or {@code base - 1} if none is. */
-    public int highest(int base) {
-        int max = base - 1;
-        for (CpuidEntry e : entries.values()) {
-            if (e.function() - base >= 0 && e.function() - base <= 0xFFFF && e.function() > max) max = e.function();
-        }
-        return max;
-    }
-
     /** The entries, in first-added order. */
     public List<CpuidEntry> entries() {
         return List.copyOf(entries.values());

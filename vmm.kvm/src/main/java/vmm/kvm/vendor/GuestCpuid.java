@@ -10,7 +10,7 @@ import vmm.kvm.CpuidEntry;
 public final class GuestCpuid {
     public static final int LEAF_VENDOR = 0x0, LEAF_FEATURES = 0x1, LEAF_MONITOR = 0x5, LEAF_THERMAL_POWER = 0x6,
             LEAF_EXTENDED_FEATURES = 0x7, LEAF_EXTENDED_TOPOLOGY = 0xB, LEAF_EXTENDED_MAX = 0x80000000,
-            LEAF_EXTENDED_FEATURES_8000_0001 = 0x80000001;
+            LEAF_EXTENDED_PROCESSOR_INFO = 0x80000001;
 
     /** Leaf 1 ECX. */
     public static final int FEATURES_ECX_DTES64 = 1 << 2, FEATURES_ECX_MONITOR = 1 << 3, FEATURES_ECX_DS_CPL = 1 << 4,
@@ -76,7 +76,7 @@ public final class GuestCpuid {
         return t.get(LEAF_VENDOR, 0).map(CpuidEntry::eax).orElse(-1);
     }
 
-    /** Clears {@code bits} in register {@code reg} ('a', 'b', 'c', 'd') of every subleaf {@code index} of {@code function}. */
+    /** Clears {@code bits} in register {@code reg} ('a', 'b', 'c', 'd') of subleaf {@code index} of {@code function}, if present. */
     public static void hide(CpuidTable t, int function, int index, char reg, int bits) {
         t.get(function, index).ifPresent(e -> t.put(switch (reg) {
             case 'a' -> e.withEax(e.eax() & ~bits);

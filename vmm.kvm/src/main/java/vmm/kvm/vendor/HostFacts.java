@@ -37,6 +37,15 @@ public interface HostFacts {
     /** Whether the kernel module {@code module} is loaded (it appears under {@code /sys/module}). */
     boolean moduleLoaded(String module);
 
+    /**
+     * Which KVM module serves {@code /dev/kvm}: {@code kvm_intel}, {@code kvm_amd}, another
+     * this VMM knows ({@code kvm_pvm}, which the development machines run), {@code kvm} alone, or {@code none}.
+     */
+    default String kvmModule() {
+        for (String m : java.util.List.of("kvm_intel", "kvm_amd", "kvm_pvm")) if (moduleLoaded(m)) return m;
+        return moduleLoaded("kvm") ? "kvm" : "none";
+    }
+
     /** This host, read from {@code /proc/cpuinfo} and {@code /sys/module}. Missing files read as absent facts. */
     static HostFacts ofThisHost() {
         String cpuinfo;
