@@ -4,12 +4,23 @@ import static device.uart.model.UartRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+import vmm.core.bus.IoPortBus;
 
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
@@ -45,6 +56,39 @@ class UartComponentTest {
         m.machine().ioPorts().write(0x2f8 + UART_IER, 1, UART_IER_THRI);
         assertThat(m.interrupts().level(3)).isTrue();
         c.deactivate();
+    }
+
+    @Test
+    void theGuestsOutputLandsInTheLogFile(TestMachine m, @TempDir Path dir) throws IOException {
+        Path log = dir.resolve("com1.log");
+        UartComponent c = new UartComponent(m.machine(), config("device.uart~a", "backend", "log=" + log));
+        for (char ch : "Booting the kernel.\r\n".toCharArray()) m.machine().ioPorts().write(0x3f8 + UART_TX, 1, ch);
+        c.deactivate();
+        assertThat(Files.readString(log)).isEqualTo("Booting the kernel.\r\n");
+    }
+
+    @Test
+    void aUserAttachedOverTcpTypesToTheGuestAndSeesItsOutput(TestMachine m) throws IOException {
+        UartComponent c = new UartComponent(m.machine(), config("device.uart~a", "backend", "tcp=127.0.0.1:0"));
+        IoPortBus io = m.machine().ioPorts();
+        io.write(0x3f8 + UART_FCR, 1, UART_FCR_ENABLE_FIFO | UART_FCR_TRIGGER_8);
+        io.write(0x3f8 + UART_IER, 1, UART_IER_RDI);
+        String where = c.uart().backend().describe().substring("tcp=".length());
+        int colon = where.lastIndexOf(':');
+        try (SocketChannel user = SocketChannel.open(new InetSocketAddress(where.substring(0, colon), Integer.parseInt(where.substring(colon + 1))))) {
+            user.write(ByteBuffer.wrap("ls\r".getBytes(StandardCharsets.US_ASCII)));
+            assertThat(m.interrupts().awaitLevel(4, Duration.ofSeconds(20))).as("input raised the line").isTrue();
+            assertThat(io.read(0x3f8 + UART_IIR, 1)).isEqualTo(UART_IIR_FIFO_ENABLED | UART_IIR_RX_TIMEOUT);
+            StringBuilder got = new StringBuilder();
+            while ((io.read(0x3f8 + UART_LSR, 1) & UART_LSR_DR) != 0) got.append((char) io.read(0x3f8 + UART_RX, 1));
+            assertThat(got).hasToString("ls\r");
+            for (char ch : "bin etc\r\n".toCharArray()) io.write(0x3f8 + UART_TX, 1, ch);
+            ByteBuffer echo = ByteBuffer.allocate("bin etc\r\n".length());
+            while (echo.hasRemaining()) if (user.read(echo) < 0) break;
+            assertThat(new String(echo.array(), 0, echo.position(), StandardCharsets.US_ASCII)).isEqualTo("bin etc\r\n");
+        } finally {
+            c.deactivate();
+        }
     }
 
     @Test
