@@ -58,6 +58,11 @@ public final class UartModel {
     private int rbr;
     /** OE/PE/FE/BI as LSR shows them until the next LSR read. */
     private int lsrErrors;
+    /**
+     * LSR bit 7: set when a character with an error enters the FIFO; an LSR
+     * read clears it unless characters behind the one it reports have errors.
+     */
+    private boolean fifoError;
     /** MSR bits 0-3 since the last MSR read. */
     private int msrDeltas;
     /** What the peer drives on CTS, DSR, RI, DCD (MSR bit positions). */
@@ -136,6 +141,8 @@ public final class UartModel {
     private int readLsr() {
         int v = lsr();
         lsrErrors = 0;
+        fifoError = false;
+        for (int i = 1; i < rxCount; i++) if (rxErr[(rxHead + i) % FIFO_SIZE] != 0) fifoError = true;
         return v;
     }
 
@@ -204,6 +211,7 @@ public final class UartModel {
     private void clearRx() {
         rxHead = 0;
         rxCount = 0;
+        fifoError = false;
     }
 
     private void clearTx() {
@@ -250,6 +258,7 @@ public final class UartModel {
         rx[at] = (byte) ch;
         rxErr[at] = (byte) err;
         rxCount++;
+        if (err != 0 && fifoEnabled()) fifoError = true;
         if (rxCount == 1) lsrErrors |= err;
     }
 
@@ -318,6 +327,7 @@ public final class UartModel {
         return (mcr & UART_MCR_LOOP) != 0;
     }
 
+    /** Whether the FIFOs are on (FCR bit 0): 16-character FIFOs and trigger levels rather than 16450 single registers. */
     public boolean fifoEnabled() {
         return (fcr & UART_FCR_ENABLE_FIFO) != 0;
     }
@@ -347,7 +357,7 @@ public final class UartModel {
         int v = lsrErrors;
         if (rxCount > 0) v |= UART_LSR_DR;
         if (txCount == 0) v |= UART_LSR_THRE | UART_LSR_TEMT;
-        if (fifoEnabled() && anyRxError()) v |= UART_LSR_FIFOE;
+        if (fifoEnabled() && fifoError) v |= UART_LSR_FIFOE;
         return v;
     }
 
@@ -380,11 +390,6 @@ public final class UartModel {
         if ((changed & UART_MSR_DCD) != 0) msrDeltas |= UART_MSR_DDCD;
         // only the trailing edge of ring (RI going inactive) is latched
         if ((before & UART_MSR_RI) != 0 && (after & UART_MSR_RI) == 0) msrDeltas |= UART_MSR_TERI;
-    }
-
-    private boolean anyRxError() {
-        for (int i = 0; i < rxCount; i++) if (rxErr[(rxHead + i) % FIFO_SIZE] != 0) return true;
-        return false;
     }
 
     private int rxCapacity() {
@@ -431,7 +436,7 @@ public final class UartModel {
                 .put("ier", ier).put("lcr", lcr).put("mcr", mcr).put("scr", scr)
                 .put("dll", dll).put("dlm", dlm).put("fcr", fcr).put("rbr", rbr)
                 .put("lsr-errors", lsrErrors).put("msr-deltas", msrDeltas).put("modem-inputs", modemInputs)
-                .put("thre-pending", threPending).put("line-idle", lineIdle)
+                .put("thre-pending", threPending).put("line-idle", lineIdle).put("fifo-error", fifoError)
                 .put("rx", rxData).put("rx-errors", rxErrors).put("tx", txData)
                 .put("rx-overruns", rxOverruns).put("tx-overflows", txOverflows)
                 .build();
@@ -473,6 +478,7 @@ public final class UartModel {
         modemInputs = nInputs;
         threPending = state.getBoolean("thre-pending");
         lineIdle = state.getBoolean("line-idle");
+        fifoError = state.getBoolean("fifo-error");
         rxOverruns = state.getLong("rx-overruns", 0);
         txOverflows = state.getLong("tx-overflows", 0);
         rxHead = 0;
