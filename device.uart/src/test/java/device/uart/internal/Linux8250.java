@@ -15,6 +15,10 @@ import vmm.core.bus.IoPortBus;
  * Functions are named after the kernel's; delays (udelay, mdelay) have no
  * counterpart because the model has no clock. The driver's verdicts are
  * recorded in {@link #type}, {@link #bugThre} and {@link #bugTxen}.
+ *
+ * <p>The replay includes the loopback existence test, which the kernel skips
+ * for the PC's COM1-4 (they carry UPF_SKIP_TEST), so it asks a little more of
+ * the UART than a PC boot does.
  */
 final class Linux8250 {
     /** UART_LCR_CONF_MODE_A: DLAB, the access mode for EFR on some parts. */

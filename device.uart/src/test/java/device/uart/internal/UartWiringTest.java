@@ -76,6 +76,21 @@ class UartWiringTest {
     }
 
     @Test
+    void windowsRewritingIerZeroThenAllGivesTheEdgeTriggeredIrqANewRisingEdge(TestMachine m) {
+        plug(m, COM1, 4, new RecordingBackend());
+        IoPortBus io = m.machine().ioPorts();
+        io.write(COM1 + UART_IER, 1, 0x0f);
+        io.read(COM1 + UART_IIR, 1); // the ISR takes THRE
+        io.read(COM1 + UART_MSR, 1);
+        assertThat(m.interrupts().level(4)).isFalse();
+        int edges = m.interrupts().risingEdges(4);
+        io.write(COM1 + UART_IER, 1, 0x00); // serial.sys kicks the transmitter this way
+        io.write(COM1 + UART_IER, 1, 0x0f);
+        assertThat(m.interrupts().risingEdges(4)).isEqualTo(edges + 1);
+        assertThat(io.read(COM1 + UART_IIR, 1)).isEqualTo(UART_IIR_THRI);
+    }
+
+    @Test
     void com2DrivesIrq3AndLeavesIrq4Alone(TestMachine m) {
         plug(m, COM1, 4, new RecordingBackend());
         plug(m, COM2, 3, new RecordingBackend());
