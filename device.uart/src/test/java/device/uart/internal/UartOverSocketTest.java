@@ -8,7 +8,9 @@ import java.io.UncheckedIOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 
@@ -16,7 +18,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
+import device.uart.backend.Backend;
+import device.uart.backend.BackendSpec;
+import device.uart.model.UartModel;
 import vmm.core.bus.IoPortBus;
+import vmm.core.bus.Registration;
+import vmm.core.device.DeviceState;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 
@@ -82,5 +89,48 @@ class UartOverSocketTest {
         assertThat(Arrays.equals(peerGot, fromGuest)).as("the peer got the guest's stream whole and in order").isTrue();
         assertThat(mostAhead[0]).as("the VMM never read more than one FIFO ahead of the guest").isLessThanOrEqualTo(FIFO_SIZE);
         assertThat(c.uart().backend().droppedOutput()).isZero();
+    }
+
+    @Test
+    void aSwapUnderALiveSocketLosesAndRepeatsNothing(TestMachine m, @TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("com1");
+        Backend backend = BackendSpec.parse("unix=" + sock).open();
+        IoPortBus io = m.machine().ioPorts();
+        Uart a = new Uart(new UartModel(), m.machine().irqChip().line(4), backend);
+        Registration ports = io.register("com1", COM1, PORT_COUNT, a);
+        a.start();
+        io.write(COM1 + UART_FCR, 1, UART_FCR_ENABLE_FIFO);
+        io.write(COM1 + UART_IER, 1, UART_IER_RDI);
+        try (SocketChannel peer = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
+            peer.write(ByteBuffer.wrap("abc".getBytes(StandardCharsets.US_ASCII)));
+            assertThat(m.interrupts().awaitLevel(4, Duration.ofSeconds(20))).isTrue();
+            io.write(COM1 + UART_TX, 1, '1');
+            a.pause();
+            peer.write(ByteBuffer.wrap("def".getBytes(StandardCharsets.US_ASCII))); // arrives mid-swap
+            io.write(COM1 + UART_TX, 1, '2'); // held in the paused UART's FIFO
+
+            DeviceState saved = a.saveState();
+            ports.close();
+            a.stop();
+            Uart b = new Uart(new UartModel(), m.machine().irqChip().line(4), backend);
+            b.restoreState(saved);
+            ports = io.register("com1", COM1, PORT_COUNT, b);
+            b.start();
+
+            StringBuilder got = new StringBuilder();
+            while (got.length() < 6) {
+                if ((io.read(COM1 + UART_LSR, 1) & UART_LSR_DR) != 0) got.append((char) io.read(COM1 + UART_RX, 1));
+                else Thread.onSpinWait();
+            }
+            assertThat(got).hasToString("abcdef");
+            ByteBuffer out = ByteBuffer.allocate(2);
+            while (out.hasRemaining()) if (peer.read(out) < 0) break;
+            assertThat(new String(out.array(), 0, out.position(), StandardCharsets.US_ASCII)).isEqualTo("12");
+            b.stop();
+        } finally {
+            ports.close();
+            backend.close();
+        }
+        assertThat(backend.inputRead()).isEqualTo(6);
     }
 }
