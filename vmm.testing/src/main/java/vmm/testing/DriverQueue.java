@@ -28,7 +28,8 @@ public final class DriverQueue {
 
     private record Pending(List<Integer> descriptors, List<long[]> inBuffers) {}
 
-    private final VirtioDriver driver;
+    private final Runnable kicker;
+    private final java.util.function.IntSupplier deviceStatus;
     private final GuestMemory memory;
     private final GuestAllocator allocator;
     private final int index, size;
@@ -38,7 +39,13 @@ public final class DriverQueue {
     private int availIdx, lastUsed;
 
     DriverQueue(VirtioDriver driver, GuestMemory memory, GuestAllocator allocator, int index, int size) {
-        this.driver = driver;
+        this(memory, allocator, index, size, () -> driver.notifyQueue(index), driver::status);
+    }
+
+    private DriverQueue(GuestMemory memory, GuestAllocator allocator, int index, int size, Runnable kicker,
+                        java.util.function.IntSupplier deviceStatus) {
+        this.kicker = kicker;
+        this.deviceStatus = deviceStatus;
         this.memory = memory;
         this.allocator = allocator;
         this.index = index;
@@ -47,6 +54,17 @@ public final class DriverQueue {
         this.avail = allocator.allocate(6 + 2L * size, 2);
         this.used = allocator.allocate(6 + 8L * size, 4);
         for (int i = 0; i < size; i++) free.add(i);
+    }
+
+    /**
+     * The driver side of a queue for a transport other than virtio-pci (for
+     * example vhost-user): rings are allocated from {@code allocator},
+     * {@link #kick()} runs {@code kicker}. The caller tells the device the
+     * ring addresses and size its own way.
+     */
+    public static DriverQueue standalone(GuestMemory memory, GuestAllocator allocator, int index, int size, Runnable kicker) {
+        if (Integer.bitCount(size) != 1 || size > 32768) throw new IllegalArgumentException("queue size must be a power of two up to 32768, was " + size);
+        return new DriverQueue(memory, allocator, index, size, kicker, () -> -1);
     }
 
     public int index() { return index; }
@@ -175,7 +193,7 @@ public final class DriverQueue {
 
     /** Notifies the device of new buffers through its notify register. */
     public void kick() {
-        driver.notifyQueue(index);
+        kicker.run();
     }
 
     /** Reaps the next used element, or returns null when the device has not used one. */
@@ -213,7 +231,7 @@ public final class DriverQueue {
             if (c != null) return c;
             if (System.nanoTime() > deadline)
                 throw new AssertionError("queue " + index + ": no used element within " + timeout + " (" + pending.size()
-                        + " in flight, device status 0x" + Integer.toHexString(driver.status()) + ")");
+                        + " in flight, device status 0x" + Integer.toHexString(deviceStatus.getAsInt()) + ")");
             java.util.concurrent.locks.LockSupport.parkNanos(pause);
             pause = Math.min(pause * 2, 1_000_000);
         }

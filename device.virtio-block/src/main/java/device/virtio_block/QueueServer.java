@@ -1,0 +1,149 @@
+package device.virtio_block;
+
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
+
+import vmm.core.virtio.DescriptorChain;
+import vmm.core.virtio.VirtQueue;
+import vmm.core.virtio.VirtqueueException;
+
+/**
+ * Takes the requests of one virtqueue and runs them on the device's worker
+ * pool, with at most {@code depth} taken and not yet completed. A notify
+ * only schedules a "pump" on the device's dispatcher thread, so the vCPU that kicked never pops
+ * or waits; the pump pops while there is room, and a request completing
+ * when the queue was full schedules the next pump. Chains beyond the depth
+ * stay in the avail ring, where the guest put them.
+ *
+ * <p>Thread-safe. The server's lock is taken around {@link VirtQueue#pop()}
+ * (so a pause or reset cannot slip between "may I pop" and "popped") but
+ * never around a completion, which takes the queue's lock and may interrupt.
+ */
+final class QueueServer {
+    private final int index, depth;
+    private final Executor dispatcher, executor;
+    private final BiConsumer<VirtQueue, DescriptorChain> handler;
+    /** Whether a pump is scheduled and has not started yet; folds notifies that arrive meanwhile. */
+    private final AtomicBoolean scheduled = new AtomicBoolean();
+
+    // Guarded by this.
+    private VirtQueue queue;
+    private boolean paused;
+    private int inFlight;
+
+    /**
+     * @param dispatcher runs pumps; kept apart from the workers so that popping never waits behind
+     *                   requests blocked in I/O
+     * @param executor   the workers that run requests
+     * @param handler    serves one chain and completes it (or reports the device broken); runs on the
+     *                   workers, concurrently for different chains, and must not throw
+     */
+    QueueServer(int index, int depth, Executor dispatcher, Executor executor, BiConsumer<VirtQueue, DescriptorChain> handler) {
+        this.index = index;
+        this.depth = depth;
+        this.dispatcher = dispatcher;
+        this.executor = executor;
+        this.handler = handler;
+    }
+
+    /** Serves {@code q} from now on (null: the queue is gone, by reset or because the driver did not enable it). */
+    synchronized void attach(VirtQueue q) {
+        queue = q;
+    }
+
+    /** The driver offered buffers, or room may have appeared: schedules a pump. Any thread; never blocks. */
+    void kick() {
+        if (!scheduled.compareAndSet(false, true)) return;
+        try {
+            dispatcher.execute(this::pump);
+        } catch (RejectedExecutionException e) {
+            // stopped: nothing will be taken any more
+            scheduled.set(false);
+        }
+    }
+
+    private void pump() {
+        // Cleared before popping: a notify from here on schedules another pump, so none is lost.
+        scheduled.set(false);
+        while (true) {
+            VirtQueue q;
+            DescriptorChain c;
+            synchronized (this) {
+                q = queue;
+                if (paused || q == null || inFlight >= depth) return;
+                try {
+                    c = q.pop();
+                } catch (VirtqueueException e) {
+                    return; // the queue reported the guest's error to the transport; it is broken until reset
+                }
+                if (c == null) return;
+                inFlight++;
+            }
+            try {
+                executor.execute(() -> serve(q, c));
+            } catch (RejectedExecutionException e) {
+                done();
+                return;
+            }
+        }
+    }
+
+    private void serve(VirtQueue q, DescriptorChain c) {
+        try {
+            handler.accept(q, c);
+        } finally {
+            if (done()) kick();
+        }
+    }
+
+    /** Counts a request finished; returns whether the queue was full, so that a pump must look again. */
+    private synchronized boolean done() {
+        boolean wasFull = inFlight == depth;
+        inFlight--;
+        notifyAll();
+        return wasFull;
+    }
+
+    /** Takes no new requests until {@link #resume()}; those in flight go on. */
+    synchronized void pause() {
+        paused = true;
+    }
+
+    /** Takes requests again, including those offered while paused. */
+    void resume() {
+        synchronized (this) {
+            paused = false;
+        }
+        kick();
+    }
+
+    /** Requests taken and not yet finished. */
+    synchronized int inFlight() {
+        return inFlight;
+    }
+
+    /**
+     * Waits until every request taken has finished (completed, with its
+     * interrupt sent).
+     *
+     * @throws IllegalStateException when that takes longer than {@code timeoutNanos}, or the thread is interrupted
+     */
+    synchronized void awaitIdle(long timeoutNanos) {
+        long deadline = System.nanoTime() + timeoutNanos;
+        while (inFlight > 0) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0)
+                throw new IllegalStateException("virtio-blk queue " + index + ": " + inFlight + " requests still in flight after "
+                        + TimeUnit.NANOSECONDS.toSeconds(timeoutNanos) + " s");
+            try {
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while draining virtio-blk queue " + index, e);
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package vmm.core.hypervisor;
+
+import java.util.OptionalLong;
+
+import vmm.core.irq.IrqChip;
+import vmm.core.irq.MsiMessage;
+import vmm.core.memory.GuestMemory;
+
+/**
+ * One VM of a {@link Hypervisor}: its memory map, vCPUs, interrupt controller
+ * and eventfd bindings. Thread-safe unless a method says otherwise.
+ */
+public interface VirtualMachine extends AutoCloseable {
+    /** The guest memory the VM was created over. */
+    GuestMemory memory();
+
+    /** The configuration the VM was created with. */
+    VmConfig config();
+
+    /**
+     * The in-kernel interrupt controller: {@link IrqChip#setLevel} drives an
+     * IOAPIC (and, below 16, PIC) input, {@link IrqChip#signalMsi} delivers an MSI.
+     *
+     * @throws IllegalStateException if the VM was created without {@link VmConfig#inKernelIrqchip()}
+     */
+    IrqChip irqChip();
+
+    /**
+     * Creates vCPU {@code index} (0 is the bootstrap processor, the others wait
+     * for INIT/SIPI when the in-kernel irqchip is used), with the CPUID the back end
+     * chose for it. Call before the vCPUs run.
+     *
+     * @throws IllegalArgumentException if {@code index} is outside {@code [0, config().vcpus())} or was already created
+     */
+    Vcpu createVcpu(int index);
+
+    /** Creates an eventfd for {@link #bindIoEvent} and {@link #bindIrqFd}; the caller closes it. */
+    EventFd createEventFd();
+
+    /**
+     * Makes a guest write of {@code size} bytes to {@code address} (and, if given,
+     * only of the value {@code datamatch}) signal {@code fd} inside the host kernel:
+     * the vCPU does not exit and the bus is not called for it.
+     *
+     * @throws IllegalArgumentException if {@code size} is not 1, 2, 4 or 8, or the range leaves the address space
+     * @throws HypervisorException      if the host refuses (an overlapping binding)
+     */
+    Binding bindIoEvent(EventFd fd, AddressSpace space, long address, int size, OptionalLong datamatch);
+
+    /**
+     * Makes a signal of {@code fd} raise {@code gsi} as an edge, inside the host
+     * kernel; with {@link #routeMsi} the GSI can stand for an MSI.
+     *
+     * @throws IllegalStateException if the VM has no in-kernel irqchip
+     */
+    Binding bindIrqFd(EventFd fd, int gsi);
+
+    /**
+     * Routes {@code gsi} (at or above the IOAPIC's 24 inputs) to {@code message},
+     * so an irqfd on it delivers that MSI. Replaces an earlier route of the same GSI.
+     *
+     * @throws IllegalArgumentException if {@code gsi} is an IOAPIC input or beyond the host's routing table
+     */
+    void routeMsi(int gsi, MsiMessage message);
+
+    /**
+     * Destroys the VM. Every vCPU must have stopped running; guest memory is
+     * left mapped for its owner.
+     */
+    @Override
+    void close();
+}

@@ -1,0 +1,293 @@
+package vmm.kvm.internal;
+
+import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
+import static vmm.kvm.internal.abi.Kvm.*;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import vmm.core.hypervisor.AddressSpace;
+import vmm.core.hypervisor.Binding;
+import vmm.core.hypervisor.EventFd;
+import vmm.core.hypervisor.HypervisorException;
+import vmm.core.hypervisor.Vcpu;
+import vmm.core.hypervisor.VirtualMachine;
+import vmm.core.hypervisor.VmConfig;
+import vmm.core.irq.IrqChip;
+import vmm.core.irq.MsiMessage;
+import vmm.core.memory.GuestMemory;
+import vmm.core.memory.RamRegion;
+import vmm.kvm.KvmVendor;
+import vmm.kvm.internal.abi.KvmStructs;
+import vmm.kvm.internal.linux.Sys;
+import vmm.kvm.internal.linux.SysException;
+
+/** A KVM VM: its fd, memory slots, in-kernel irqchip and PIT, GSI routes, and eventfd bindings. */
+public final class KvmVm implements VirtualMachine {
+    /**
+     * Where VT-x keeps the real-mode TSS (three pages) and identity page table
+     * when it lacks unrestricted guest: just below the BIOS area, as QEMU does.
+     * Harmless on AMD-V. Guest memory must leave them free.
+     */
+    static final long IDENTITY_MAP_ADDR = 0xFEFFC000L, TSS_ADDR = 0xFEFFD000L, RESERVED_END = 0xFF000000L;
+    private static final long PAGE = 4096;
+
+    private static final VarHandle SLOT = r("slot"), FLAGS = r("flags"), GPA = r("guest_phys_addr"),
+            SIZE = r("memory_size"), UADDR = r("userspace_addr");
+
+    private final KvmSystem kvm;
+    private final KvmVendor vendor;
+    private final GuestMemory memory;
+    private final VmConfig config;
+    private final int fd;
+    private final List<MemorySegment> romCopies = new ArrayList<>();
+    private final KvmIrqChip irqChip;
+    private final GsiRoutes routes;
+    private final Map<Integer, KvmVcpu> vcpus = new ConcurrentHashMap<>();
+    private volatile boolean closed;
+
+    public KvmVm(KvmSystem kvm, KvmVendor vendor, GuestMemory memory, VmConfig config) {
+        this.kvm = kvm;
+        this.vendor = vendor;
+        this.memory = memory;
+        this.config = config;
+        int maxVcpus = Math.max(kvm.checkExtension(KVM_CAP_MAX_VCPUS), kvm.checkExtension(KVM_CAP_NR_VCPUS));
+        if (config.vcpus() > maxVcpus)
+            throw new HypervisorException("the host's KVM allows " + maxVcpus + " vCPUs per VM, " + config.vcpus() + " asked for");
+        checkReservedRange(memory);
+        this.fd = createVm(kvm);
+        try {
+            Sys.ioctl(fd, KVM_SET_TSS_ADDR, TSS_ADDR, "KVM_SET_TSS_ADDR");
+            if (kvm.checkExtension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) {
+                try (Arena a = Arena.ofConfined()) {
+                    Sys.ioctl(fd, KVM_SET_IDENTITY_MAP_ADDR, a.allocateFrom(ValueLayout.JAVA_LONG, IDENTITY_MAP_ADDR),
+                            "KVM_SET_IDENTITY_MAP_ADDR");
+                }
+            }
+            mapMemory();
+            if (config.inKernelIrqchip()) {
+                Sys.ioctl(fd, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+                try (Arena a = Arena.ofConfined()) {
+                    MemorySegment pit = a.allocate(KvmStructs.KVM_PIT_CONFIG);
+                    // The dummy speaker port keeps port 0x61 in the kernel too.
+                    pit.set(ValueLayout.JAVA_INT, 0, KVM_PIT_SPEAKER_DUMMY);
+                    Sys.ioctl(fd, KVM_CREATE_PIT2, pit, "KVM_CREATE_PIT2");
+                }
+                int maxRoutes = kvm.checkExtension(KVM_CAP_IRQ_ROUTING);
+                this.routes = new GsiRoutes(maxRoutes);
+                this.irqChip = new KvmIrqChip(fd, maxRoutes);
+            } else {
+                this.routes = null;
+                this.irqChip = null;
+            }
+        } catch (RuntimeException e) {
+            releaseAll();
+            throw e instanceof HypervisorException ? e : new HypervisorException("creating a KVM VM: " + e.getMessage(), e);
+        }
+    }
+
+    private static int createVm(KvmSystem kvm) {
+        try {
+            return kvm.createVm();
+        } catch (SysException e) {
+            throw new HypervisorException("KVM_CREATE_VM failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static VarHandle r(String name) {
+        return KvmStructs.KVM_USERSPACE_MEMORY_REGION.varHandle(groupElement(name));
+    }
+
+    static void checkReservedRange(GuestMemory memory) {
+        for (RamRegion r : memory.regions()) {
+            if (r.guestBase() < RESERVED_END && r.guestEnd() > IDENTITY_MAP_ADDR)
+                throw new HypervisorException(String.format(
+                        "memory region %s [0x%x, 0x%x) overlaps [0x%x, 0x%x), which KVM keeps for the real-mode TSS "
+                                + "and identity map", r.name(), r.guestBase(), r.guestEnd(), IDENTITY_MAP_ADDR, RESERVED_END));
+        }
+    }
+
+    /** One slot per region: RAM writable, ROM with {@code KVM_MEM_READONLY}. */
+    private void mapMemory() {
+        List<RamRegion> regions = memory.regions();
+        int slots = kvm.checkExtension(KVM_CAP_NR_MEMSLOTS);
+        if (regions.size() > slots)
+            throw new HypervisorException("guest memory has " + regions.size() + " regions, the host's KVM " + slots + " slots");
+        boolean readonlyMem = kvm.checkExtension(KVM_CAP_READONLY_MEM) > 0;
+        for (int i = 0; i < regions.size(); i++) {
+            RamRegion r = regions.get(i);
+            if (r.guestBase() % PAGE != 0)
+                throw new HypervisorException(String.format("memory region %s starts at 0x%x, not on a 4 KiB page", r.name(), r.guestBase()));
+            MemorySegment host = r.segment();
+            long size = r.size();
+            if (r.readOnly()) {
+                if (!readonlyMem)
+                    throw new HypervisorException("ROM region " + r.name() + " needs KVM_CAP_READONLY_MEM, which the host's KVM lacks");
+                if (host.address() % PAGE != 0 || size % PAGE != 0) {
+                    // A page-rounded slot over the ROM's own allocation would show the guest whatever follows it.
+                    size = Sys.pageAlign(size);
+                    MemorySegment copy = Sys.mmap(size, Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+                    MemorySegment.copy(host, 0, copy, 0, r.size());
+                    romCopies.add(copy);
+                    host = copy;
+                }
+            } else if (host.address() % PAGE != 0 || size % PAGE != 0) {
+                throw new HypervisorException(String.format(
+                        "RAM region %s (%d bytes) is not whole 4 KiB pages on a page-aligned mapping", r.name(), size));
+            }
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment s = a.allocate(KvmStructs.KVM_USERSPACE_MEMORY_REGION);
+                SLOT.set(s, 0L, i);
+                FLAGS.set(s, 0L, r.readOnly() ? KVM_MEM_READONLY : 0);
+                GPA.set(s, 0L, r.guestBase());
+                SIZE.set(s, 0L, size);
+                UADDR.set(s, 0L, host.address());
+                Sys.ioctl(fd, KVM_SET_USER_MEMORY_REGION, s, "KVM_SET_USER_MEMORY_REGION(" + r.name() + ")");
+            }
+        }
+    }
+
+    @Override
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    @Override
+    public VmConfig config() {
+        return config;
+    }
+
+    @Override
+    public IrqChip irqChip() {
+        if (irqChip == null) throw new IllegalStateException("this VM was created without the in-kernel irqchip");
+        return irqChip;
+    }
+
+    @Override
+    public Vcpu createVcpu(int index) {
+        if (index < 0 || index >= config.vcpus())
+            throw new IllegalArgumentException("vCPU index " + index + " is outside [0, " + config.vcpus() + ")");
+        synchronized (vcpus) {
+            if (vcpus.containsKey(index)) throw new IllegalArgumentException("vCPU " + index + " already exists");
+            KvmVcpu v;
+            try {
+                v = new KvmVcpu(fd, index, kvm.vcpuMmapSize(), vendor,
+                        vendor.guestCpuid(kvm.supportedCpuid(), index, config.vcpus()));
+            } catch (SysException e) {
+                throw new HypervisorException("creating vCPU " + index + ": " + e.getMessage(), e);
+            }
+            vcpus.put(index, v);
+            return v;
+        }
+    }
+
+    @Override
+    public EventFd createEventFd() {
+        return new KvmEventFd();
+    }
+
+    @Override
+    public Binding bindIoEvent(EventFd eventFd, AddressSpace space, long address, int size, OptionalLong datamatch) {
+        if (size != 1 && size != 2 && size != 4 && size != 8)
+            throw new IllegalArgumentException("an I/O event is 1, 2, 4 or 8 bytes wide, not " + size);
+        long limit = space == AddressSpace.IO_PORT ? 0x10000 : 1L << 52;
+        if (address < 0 || address > limit - size)
+            throw new IllegalArgumentException(String.format("I/O event at 0x%x+%d leaves the %s space", address, size, space));
+        int flags = (space == AddressSpace.IO_PORT ? KVM_IOEVENTFD_FLAG_PIO : 0)
+                | (datamatch.isPresent() ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0);
+        int efd = eventFd.fd();
+        ioeventfd(efd, address, size, datamatch.orElse(0), flags);
+        String what = String.format("ioeventfd %s 0x%x+%d", space, address, size);
+        return binding(what, () -> ioeventfd(efd, address, size, datamatch.orElse(0), flags | KVM_IOEVENTFD_FLAG_DEASSIGN));
+    }
+
+    private void ioeventfd(int efd, long address, int size, long datamatch, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_IOEVENTFD);
+            var l = KvmStructs.KVM_IOEVENTFD;
+            l.varHandle(groupElement("datamatch")).set(s, 0L, datamatch);
+            l.varHandle(groupElement("addr")).set(s, 0L, address);
+            l.varHandle(groupElement("len")).set(s, 0L, size);
+            l.varHandle(groupElement("fd")).set(s, 0L, efd);
+            l.varHandle(groupElement("flags")).set(s, 0L, flags);
+            Sys.ioctl(fd, KVM_IOEVENTFD, s, "KVM_IOEVENTFD");
+        } catch (SysException e) {
+            throw new HypervisorException(String.format("KVM_IOEVENTFD at 0x%x: %s", address, e.getMessage()), e);
+        }
+    }
+
+    @Override
+    public Binding bindIrqFd(EventFd eventFd, int gsi) {
+        irqChip();
+        int efd = eventFd.fd();
+        irqfd(efd, gsi, 0);
+        return binding("irqfd GSI " + gsi, () -> irqfd(efd, gsi, KVM_IRQFD_FLAG_DEASSIGN));
+    }
+
+    private void irqfd(int efd, int gsi, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_IRQFD);
+            var l = KvmStructs.KVM_IRQFD;
+            l.varHandle(groupElement("fd")).set(s, 0L, efd);
+            l.varHandle(groupElement("gsi")).set(s, 0L, gsi);
+            l.varHandle(groupElement("flags")).set(s, 0L, flags);
+            Sys.ioctl(fd, KVM_IRQFD, s, "KVM_IRQFD");
+        } catch (SysException e) {
+            throw new HypervisorException("KVM_IRQFD for GSI " + gsi + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void routeMsi(int gsi, MsiMessage message) {
+        irqChip();
+        synchronized (routes) {
+            routes.routeMsi(gsi, message);
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = a.allocate(routes.encodedSize(), 8);
+                routes.encode(buf);
+                Sys.ioctl(fd, KVM_SET_GSI_ROUTING, buf, "KVM_SET_GSI_ROUTING");
+            } catch (SysException e) {
+                throw new HypervisorException("KVM_SET_GSI_ROUTING: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static Binding binding(String what, Runnable undo) {
+        AtomicBoolean done = new AtomicBoolean();
+        return new Binding() {
+            @Override
+            public void close() {
+                if (done.compareAndSet(false, true)) undo.run();
+            }
+
+            @Override
+            public String toString() {
+                return what;
+            }
+        };
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        releaseAll();
+    }
+
+    private void releaseAll() {
+        for (KvmVcpu v : vcpus.values()) v.close();
+        vcpus.clear();
+        if (fd > 0) Sys.close(fd);
+        // KVM drops its references to the pages with the VM fd, so the copies can go now.
+        for (MemorySegment copy : romCopies) Sys.munmap(copy);
+        romCopies.clear();
+    }
+}

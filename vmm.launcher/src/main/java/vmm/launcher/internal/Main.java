@@ -1,0 +1,86 @@
+package vmm.launcher.internal;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+/**
+ * The program: bnd's launcher calls it on the main thread once the
+ * framework runs, with the command line. It turns the line into
+ * configurations (see {@link Arguments}), writes them to Configuration
+ * Admin, waits until the components they configure are up, and then serves
+ * until the process is stopped. A mistake on the line is one message and
+ * exit code 2, before anything is configured.
+ */
+@Component(service = Callable.class, property = "main.thread=true")
+public final class Main implements Callable<Integer> {
+    private static final long STARTUP_MILLIS = 10_000;
+
+    private final ConfigurationAdmin cm;
+    private final List<String> args;
+    private final PrintStream out = System.out, err = System.err;
+
+    @Activate
+    public Main(@Reference ConfigurationAdmin cm,
+                @Reference(service = Object.class, target = "(launcher.arguments=*)") Map<String, Object> launcher) {
+        this.cm = cm;
+        Object a = launcher.get("launcher.arguments");
+        this.args = a instanceof String[] s ? List.of(s) : List.of();
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Arguments.Plan plan;
+        try {
+            plan = Arguments.parse(args);
+        } catch (Arguments.UsageException e) {
+            err.println("vmm: " + e.getMessage());
+            return 2;
+        }
+        if (plan.command().equals("help")) {
+            out.println(Arguments.USAGE);
+            return 0;
+        }
+        if (plan.command().equals("vhost-user")) {
+            Path socket = Path.of((String) plan.configs().getFirst().properties().get("socket"));
+            if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket); // stale, from an earlier run
+        }
+        for (Arguments.Config c : plan.configs()) {
+            Configuration config = cm.getFactoryConfiguration(c.factoryPid(), c.name(), "?");
+            config.update(new Hashtable<>(c.properties()));
+        }
+        if (plan.command().equals("vhost-user")) {
+            Map<String, Object> p = plan.configs().getFirst().properties();
+            Path socket = Path.of((String) p.get("socket"));
+            if (!awaitSocket(socket)) {
+                err.println("vmm: the device did not start serving on " + socket + " within " + STARTUP_MILLIS / 1000
+                        + " s (see the log above for why)");
+                return 1;
+            }
+            out.println("vmm: serving " + p.get("type") + " over vhost-user on " + socket + "; Ctrl-C stops");
+            out.flush();
+            Thread.currentThread().join(); // until the process is stopped
+        }
+        return 0;
+    }
+
+    private static boolean awaitSocket(Path socket) throws InterruptedException, IOException {
+        long deadline = System.currentTimeMillis() + STARTUP_MILLIS;
+        while (System.currentTimeMillis() < deadline) {
+            if (Files.exists(socket) && !Files.isRegularFile(socket)) return true;
+            Thread.sleep(20);
+        }
+        return false;
+    }
+}

@@ -1,0 +1,430 @@
+package vmm.vhostuser.internal.linux;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The libc calls vhost-user needs and Java's own channels lack: Unix
+ * sockets that carry file descriptors ({@code SCM_RIGHTS}), eventfds,
+ * {@code poll} and shared mappings of a peer's memory fds. Bound once
+ * through {@code java.lang.foreign}; each call captures {@code errno} and
+ * failures throw {@link IOException} naming the call and the host's reason.
+ * Struct layouts are those of Linux x86-64 ({@code <sys/socket.h>},
+ * {@code <sys/un.h>}, {@code <poll.h>}).
+ */
+public final class Native {
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    public static final int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000;
+    public static final int SOL_SOCKET = 1, SCM_RIGHTS = 1;
+    public static final int MSG_CTRUNC = 0x8, MSG_NOSIGNAL = 0x4000, MSG_CMSG_CLOEXEC = 0x40000000;
+    public static final int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
+    public static final int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
+    public static final int POLLIN = 1, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20;
+    public static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+    public static final int EINTR = 4, EAGAIN = 11;
+    /** Most descriptors one vhost-user message carries (a memory table of 8 regions). */
+    public static final int MAX_FDS = 8;
+
+    /** struct sockaddr_un: sa_family_t then a 108-byte path. */
+    private static final int SOCKADDR_UN_SIZE = 110, SUN_PATH_MAX = 107;
+    /** struct msghdr on x86-64. */
+    private static final int MSG_NAME = 0, MSG_NAMELEN = 8, MSG_IOV = 16, MSG_IOVLEN = 24, MSG_CONTROL = 32,
+            MSG_CONTROLLEN = 40, MSG_FLAGS = 48, MSGHDR_SIZE = 56;
+    /** struct cmsghdr on x86-64: a size_t length, level, type, then data aligned to 8. */
+    private static final int CMSG_LEN = 0, CMSG_LEVEL = 8, CMSG_TYPE = 12, CMSG_DATA = 16;
+
+    private static final MethodHandle SOCKET = bind("socket", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
+    private static final MethodHandle BIND = bind("bind", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
+    private static final MethodHandle CONNECT = bind("connect", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
+    private static final MethodHandle LISTEN = bind("listen", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
+    private static final MethodHandle ACCEPT4 = bind("accept4", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
+    private static final MethodHandle RECVMSG = bind("recvmsg", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
+    private static final MethodHandle SENDMSG = bind("sendmsg", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
+    private static final MethodHandle READ = bind("read", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
+    private static final MethodHandle WRITE = bind("write", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
+    private static final MethodHandle CLOSE = bind("close", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
+    private static final MethodHandle SHUTDOWN = bind("shutdown", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
+    private static final MethodHandle EVENTFD = bind("eventfd", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
+    private static final MethodHandle POLL = bind("poll", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT);
+    private static final MethodHandle FCNTL = LINKER.downcallHandle(LIBC.find("fcntl").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MMAP = bind("mmap", ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+            ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
+    private static final MethodHandle FSTAT = bind("fstat", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS);
+    /** struct stat on x86-64: 144 bytes, st_size at 48. */
+    private static final int STAT_SIZE = 144, ST_SIZE = 48;
+    private static final MethodHandle MUNMAP = bind("munmap", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
+    private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+
+    private Native() {}
+
+    private static MethodHandle bind(String name, ValueLayout result, ValueLayout... args) {
+        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name)),
+                FunctionDescriptor.of(result, args), CAPTURE_ERRNO);
+    }
+
+    /** A received message part: the bytes read and the descriptors that came with them (owned by the caller). */
+    public record Received(int bytes, int[] fds) {}
+
+    /** Creates a listening Unix stream socket bound to {@code path}. */
+    public static int listenUnix(String path, int backlog) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) throw failure("socket(AF_UNIX)", st);
+            MemorySegment addr = sockaddr(a, path);
+            if ((int) BIND.invokeExact(st, fd, addr, SOCKADDR_UN_SIZE) < 0 || (int) LISTEN.invokeExact(st, fd, backlog) < 0) {
+                IOException e = failure("bind/listen(" + path + ")", st);
+                close(fd);
+                throw e;
+            }
+            return fd;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Connects a Unix stream socket to {@code path} (the frontend's side; tests use it). */
+    public static int connectUnix(String path) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd < 0) throw failure("socket(AF_UNIX)", st);
+            if ((int) CONNECT.invokeExact(st, fd, sockaddr(a, path), SOCKADDR_UN_SIZE) < 0) {
+                IOException e = failure("connect(" + path + ")", st);
+                close(fd);
+                throw e;
+            }
+            return fd;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Accepts one connection; blocks. */
+    public static int accept(int listenFd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            while (true) {
+                int fd = (int) ACCEPT4.invokeExact(st, listenFd, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
+                if (fd >= 0) return fd;
+                if (errno(st) != EINTR) throw failure("accept", st);
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static MemorySegment sockaddr(Arena a, String path) {
+        byte[] p = path.getBytes(StandardCharsets.UTF_8);
+        if (p.length > SUN_PATH_MAX) throw new IllegalArgumentException("socket path longer than " + SUN_PATH_MAX + " bytes: " + path);
+        MemorySegment addr = a.allocate(SOCKADDR_UN_SIZE, 2);
+        addr.set(ValueLayout.JAVA_SHORT, 0, (short) AF_UNIX);
+        MemorySegment.copy(p, 0, addr, ValueLayout.JAVA_BYTE, 2, p.length);
+        return addr;
+    }
+
+    /**
+     * Receives up to {@code into.byteSize()} bytes and any descriptors sent
+     * with them. Returns 0 bytes at end of stream. Descriptors beyond
+     * {@link #MAX_FDS} are refused (the kernel drops them and the call fails).
+     */
+    public static Received recvWithFds(int fd, MemorySegment into) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment iov = a.allocate(16, 8);
+            iov.set(ValueLayout.ADDRESS, 0, into);
+            iov.set(ValueLayout.JAVA_LONG, 8, into.byteSize());
+            long controlSize = CMSG_DATA + 4L * MAX_FDS;
+            MemorySegment control = a.allocate(controlSize, 8);
+            MemorySegment msg = a.allocate(MSGHDR_SIZE, 8);
+            msg.set(ValueLayout.ADDRESS, MSG_IOV, iov);
+            msg.set(ValueLayout.JAVA_LONG, MSG_IOVLEN, 1);
+            msg.set(ValueLayout.ADDRESS, MSG_CONTROL, control);
+            msg.set(ValueLayout.JAVA_LONG, MSG_CONTROLLEN, controlSize);
+            long n;
+            do {
+                n = (long) RECVMSG.invokeExact(st, fd, msg, MSG_CMSG_CLOEXEC);
+            } while (n < 0 && errno(st) == EINTR);
+            if (n < 0) throw failure("recvmsg", st);
+            int[] fds = fdsOf(msg, control);
+            if ((msg.get(ValueLayout.JAVA_INT, MSG_FLAGS) & MSG_CTRUNC) != 0) {
+                for (int f : fds) close(f);
+                throw new IOException("recvmsg: more than " + MAX_FDS + " file descriptors in one message");
+            }
+            return new Received((int) n, fds);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static int[] fdsOf(MemorySegment msg, MemorySegment control) {
+        long controlLen = msg.get(ValueLayout.JAVA_LONG, MSG_CONTROLLEN);
+        if (controlLen < CMSG_DATA) return new int[0];
+        long len = control.get(ValueLayout.JAVA_LONG, CMSG_LEN);
+        if (control.get(ValueLayout.JAVA_INT, CMSG_LEVEL) != SOL_SOCKET || control.get(ValueLayout.JAVA_INT, CMSG_TYPE) != SCM_RIGHTS
+                || len < CMSG_DATA || len > controlLen) return new int[0];
+        int count = (int) ((len - CMSG_DATA) / 4);
+        int[] fds = new int[count];
+        for (int i = 0; i < count; i++) fds[i] = control.get(ValueLayout.JAVA_INT, CMSG_DATA + 4L * i);
+        return fds;
+    }
+
+    /** Sends all of {@code data}, with {@code fds} attached to the first byte. */
+    public static void sendWithFds(int fd, byte[] data, int... fds) throws IOException {
+        if (fds.length > MAX_FDS) throw new IllegalArgumentException("at most " + MAX_FDS + " descriptors per message");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            long off = 0;
+            boolean first = true;
+            while (off < data.length) {
+                MemorySegment iov = a.allocate(16, 8);
+                iov.set(ValueLayout.ADDRESS, 0, buf.asSlice(off));
+                iov.set(ValueLayout.JAVA_LONG, 8, data.length - off);
+                MemorySegment msg = a.allocate(MSGHDR_SIZE, 8);
+                msg.set(ValueLayout.ADDRESS, MSG_IOV, iov);
+                msg.set(ValueLayout.JAVA_LONG, MSG_IOVLEN, 1);
+                if (first && fds.length > 0) {
+                    long controlSize = CMSG_DATA + ((4L * fds.length + 7) & ~7);
+                    MemorySegment control = a.allocate(controlSize, 8);
+                    control.set(ValueLayout.JAVA_LONG, CMSG_LEN, CMSG_DATA + 4L * fds.length);
+                    control.set(ValueLayout.JAVA_INT, CMSG_LEVEL, SOL_SOCKET);
+                    control.set(ValueLayout.JAVA_INT, CMSG_TYPE, SCM_RIGHTS);
+                    for (int i = 0; i < fds.length; i++) control.set(ValueLayout.JAVA_INT, CMSG_DATA + 4L * i, fds[i]);
+                    msg.set(ValueLayout.ADDRESS, MSG_CONTROL, control);
+                    msg.set(ValueLayout.JAVA_LONG, MSG_CONTROLLEN, controlSize);
+                }
+                long n = (long) SENDMSG.invokeExact(st, fd, msg, MSG_NOSIGNAL);
+                if (n < 0) {
+                    if (errno(st) == EINTR) continue;
+                    throw failure("sendmsg", st);
+                }
+                off += n;
+                first = false;
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Writes all of {@code data} to a pipe, socket or file (no descriptors). */
+    public static void writeFully(int fd, byte[] data) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
+            long off = 0;
+            while (off < data.length) {
+                long n = (long) WRITE.invokeExact(st, fd, buf.asSlice(off), data.length - off);
+                if (n < 0 && errno(st) == EINTR) continue;
+                if (n <= 0) throw failure("write(fd " + fd + ")", st);
+                off += n;
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Creates an eventfd (close-on-exec; non-blocking if asked). */
+    public static int eventfd(boolean nonBlocking) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int fd = (int) EVENTFD.invokeExact(st, 0, EFD_CLOEXEC | (nonBlocking ? EFD_NONBLOCK : 0));
+            if (fd < 0) throw failure("eventfd", st);
+            return fd;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Adds 1 to an eventfd's counter, or writes an 8-byte 1 to a pipe (what
+     * a vhost-user call or kick descriptor may be). Returns false when the
+     * descriptor is non-blocking and full: a notification is pending anyway.
+     */
+    public static boolean signal(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment one = a.allocateFrom(ValueLayout.JAVA_LONG, 1L);
+            while (true) {
+                long n = (long) WRITE.invokeExact(st, fd, one, 8L);
+                if (n == 8) return true;
+                int e = errno(st);
+                if (n < 0 && e == EINTR) continue;
+                if (n < 0 && e == EAGAIN) return false;
+                throw n < 0 ? failure("write(eventfd " + fd + ")", st) : new IOException("short write to fd " + fd);
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Reads an eventfd's counter (resetting it), or 8 bytes of a pipe; -1 when non-blocking and nothing is there. */
+    public static long drain(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment v = a.allocate(ValueLayout.JAVA_LONG);
+            while (true) {
+                long n = (long) READ.invokeExact(st, fd, v, 8L);
+                if (n == 8) return v.get(ValueLayout.JAVA_LONG, 0);
+                int e = errno(st);
+                if (n < 0 && e == EINTR) continue;
+                if (n < 0 && e == EAGAIN) return -1;
+                throw n < 0 ? failure("read(eventfd " + fd + ")", st) : new IOException("short read from fd " + fd);
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Waits until one of {@code fds} is readable (or hung up, or invalid).
+     * Returns the index of the first such descriptor, or -1 on timeout.
+     */
+    public static int pollReadable(int[] fds, int timeoutMillis) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment p = a.allocate(8L * fds.length, 4);
+            for (int i = 0; i < fds.length; i++) {
+                p.set(ValueLayout.JAVA_INT, 8L * i, fds[i]);
+                p.set(ValueLayout.JAVA_SHORT, 8L * i + 4, (short) POLLIN);
+            }
+            int n;
+            do {
+                n = (int) POLL.invokeExact(st, p, (long) fds.length, timeoutMillis);
+            } while (n < 0 && errno(st) == EINTR);
+            if (n < 0) throw failure("poll", st);
+            for (int i = 0; i < fds.length; i++)
+                if (p.get(ValueLayout.JAVA_SHORT, 8L * i + 6) != 0) return i;
+            return -1;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Sets O_NONBLOCK on {@code fd}. */
+    public static void setNonBlocking(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int flags = (int) FCNTL.invokeExact(st, fd, F_GETFL, 0);
+            if (flags < 0 || (int) FCNTL.invokeExact(st, fd, F_SETFL, flags | O_NONBLOCK) < 0) throw failure("fcntl(O_NONBLOCK)", st);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Maps {@code size} bytes of {@code fd} from {@code offset}, shared and read-write. */
+    public static MemorySegment mmapShared(int fd, long offset, long size) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+            if (p.address() == -1L) throw failure("mmap(fd " + fd + ", offset 0x" + Long.toHexString(offset) + ", size 0x" + Long.toHexString(size) + ")", st);
+            return p.reinterpret(size);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The size of the file behind {@code fd} (st_size). */
+    public static long fileSize(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            MemorySegment stat = a.allocate(STAT_SIZE, 8);
+            if ((int) FSTAT.invokeExact(st, fd, stat) < 0) throw failure("fstat(fd " + fd + ")", st);
+            return stat.get(ValueLayout.JAVA_LONG, ST_SIZE);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Unmaps a segment returned by {@link #mmapShared}. */
+    public static void munmap(MemorySegment segment) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int rc = (int) MUNMAP.invokeExact(st, segment, segment.byteSize());
+            if (rc < 0) System.getLogger("vmm.vhost-user").log(System.Logger.Level.WARNING, failure("munmap", st).getMessage());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Shuts a socket down both ways, waking a thread blocked reading it. Errors are ignored. */
+    public static void shutdown(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            int ignored = (int) SHUTDOWN.invokeExact(a.allocate(CAPTURE), fd, 2);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Closes {@code fd}; -1 is ignored, errors are ignored (nothing useful can be done). */
+    public static void close(int fd) {
+        if (fd < 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            int ignored = (int) CLOSE.invokeExact(a.allocate(CAPTURE), fd);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    private static int errno(MemorySegment st) {
+        return (int) ERRNO.get(st, 0L);
+    }
+
+    private static IOException failure(String what, MemorySegment st) {
+        int e = errno(st);
+        return new IOException(what + " failed: " + strerror(e) + " (errno " + e + ")");
+    }
+
+    static String strerror(int errno) {
+        try {
+            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            return s.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package vmm.vhostuser;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real Linux kernel as a vhost-user front-end: Debian's user-mode Linux
+ * ({@code linux.uml}) booted with the host's root as hostfs, its
+ * {@code virtio_uml} driver connected to our socket, and an init script that
+ * loads the guest driver, runs the test's shell commands, writes
+ * {@code key=value} lines to a result file and powers off. Needs the
+ * packages {@code user-mode-linux} and {@code busybox-static} (what
+ * {@code .ci/run} installs).
+ */
+final class UserModeLinux {
+    static final Path KERNEL = Path.of("/usr/bin/linux.uml");
+    static final Path BUSYBOX = Path.of("/bin/busybox");
+
+    /** Key of the results entry holding the last lines of the UML console, for failure messages. */
+    static final String CONSOLE = "console";
+
+    private UserModeLinux() {}
+
+    /** Why UML cannot run here, or null when it can. */
+    static String missing() {
+        if (!Files.isExecutable(KERNEL)) return KERNEL + " is missing: apt-get install user-mode-linux";
+        if (!Files.isExecutable(BUSYBOX)) return BUSYBOX + " is missing: apt-get install busybox-static";
+        return null;
+    }
+
+    /**
+     * Boots UML with {@code device=socket:virtioId}, loads {@code module}
+     * (a path under the UML modules tree, e.g. {@code drivers/block/virtio_blk.ko}),
+     * runs {@code commands} (shell, results as {@code echo key=value}) and
+     * returns the results, with the console's last lines under {@link #CONSOLE}.
+     */
+    static Map<String, String> run(Path dir, Path socket, int virtioId, String module, String commands, long timeoutSeconds)
+            throws IOException, InterruptedException {
+        Path result = dir.resolve("result.txt");
+        Path init = dir.resolve("init.sh");
+        Files.writeString(init, """
+                #!/bin/sh
+                export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+                mount -t proc proc /proc
+                mount -t sysfs sys /sys
+                mount -t devtmpfs dev /dev
+                busybox insmod /usr/lib/uml/modules/$(uname -r)/kernel/%s
+                {
+                %s
+                } > %s 2>&1
+                busybox poweroff -f
+                """.formatted(module, commands, result));
+        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path console = dir.resolve("console.log");
+        Process p = new ProcessBuilder(List.of(KERNEL.toString(), "mem=256M", "rootfstype=hostfs", "rootflags=/", "rw",
+                "init=" + init, "virtio_uml.device=" + socket + ":" + virtioId, "con=null", "con0=null,fd:1"))
+                .redirectErrorStream(true).redirectOutput(console.toFile()).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                .start();
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor();
+            throw new AssertionError("user-mode Linux did not power off within " + timeoutSeconds + " s; console:\n" + tail(console));
+        }
+        if (!Files.exists(result)) throw new AssertionError("user-mode Linux wrote no result; console:\n" + tail(console));
+        Map<String, String> out = new LinkedHashMap<>();
+        out.put(CONSOLE, tail(console));
+        for (String line : Files.readAllLines(result)) {
+            int eq = line.indexOf('=');
+            if (eq > 0) out.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+        return out;
+    }
+
+    static String tail(Path file) throws IOException {
+        if (!Files.exists(file)) return "(none)";
+        List<String> lines = Files.readAllLines(file);
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    }
+}
