@@ -3,7 +3,6 @@ package vmm.launcher.boot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,6 +21,7 @@ import vmm.core.pci.PciAddress;
 import vmm.core.platform.PcMachine;
 import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
+import vmm.launcher.internal.DemoDisk;
 
 /**
  * Debian's SeaBIOS, unmodified, boots on our platform under KVM: its banner
@@ -42,10 +42,7 @@ class SeaBiosBootTest {
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
         assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
         Path disk = dir.resolve("boot.img");
-        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
-            f.setLength(1 << 20);
-            f.write(BootSector.image());
-        }
+        DemoDisk.write(disk);
         Path com1 = dir.resolve("com1.log");
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
 
@@ -62,7 +59,7 @@ class SeaBiosBootTest {
                 String log = String.join("\n", firmwareLog);
                 assertThat(exit).as("the VM ended; firmware log:%n%s%nCOM1:%n%s", log, console).isPresent();
                 assertThat(exit.get().outcome()).as(exit.get().detail()).isEqualTo(PcMachine.Outcome.POWER_OFF);
-                assertThat(console).as("COM1").contains("SeaBIOS (version").contains(BootSector.MARKER);
+                assertThat(console).as("COM1").contains("SeaBIOS (version").contains(DemoDisk.MESSAGE);
                 assertThat(log).contains("Found QEMU fw_cfg").contains("id=1af4:1042").contains("Booting from Hard Disk");
             } finally {
                 uart.deactivate();
