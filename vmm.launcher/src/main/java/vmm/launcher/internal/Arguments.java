@@ -139,7 +139,8 @@ public final class Arguments {
                     switch (what) {
                         case "bootrom" -> bootrom = bootrom(rest);
                         case "com1", "com2" -> {
-                            if (rest.isEmpty()) throw new UsageException("-l " + what + " needs a backend: stdio, tcp=HOST:PORT, unix=PATH, log=FILE or none");
+                            if (!rest.matches("stdio|none|tcp=.+:\\d+|unix=.+|log=.+"))
+                                throw new UsageException("-l " + what + "," + rest + ": the backend must be stdio, tcp=HOST:PORT, unix=PATH, log=FILE or none");
                             Map<String, Object> p = new LinkedHashMap<>();
                             p.put("port", what);
                             p.put("backend", rest);
