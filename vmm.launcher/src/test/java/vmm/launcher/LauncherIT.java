@@ -66,7 +66,7 @@ class LauncherIT {
         Result r = vmm("run", "-c", "1", "-m", "128M", "-s", "0,hostbridge", "-s", "31,lpc", "-s", "5,virtio-blk," + disk + ",ser=LOGDISK",
                 "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, "testvm");
         assertThat(r.exit()).as(r.output()).isZero();
-        assertThat(r.output()).contains("testvm").contains("0:5.0").contains("virtio-blk").contains("device.virtio-block");
+        assertThat(r.output()).contains("testvm").contains("00:05.0").contains("virtio-blk").contains("device.virtio-block");
         assertThat(Files.readString(log)).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE);
     }
 
