@@ -70,6 +70,68 @@ class LauncherIT {
         assertThat(Files.readString(log)).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE);
     }
 
+    @Test
+    void theShellSwapsTheDiskImplementationUnderARunningGuestDoingDiskIo() throws Exception {
+        requireGuests();
+        Path disk = dir.resolve("io.img"), log = dir.resolve("com1.log");
+        IoLoopDisk.write(disk);
+        String name = "shell-it-" + ProcessHandle.current().pid();
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
+                "run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, name));
+        Process vm = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("vm.txt").toFile()).start();
+        try {
+            awaitDots(log, 3);
+            String list = shell(name, "device:list");
+            java.util.regex.Matcher id = java.util.regex.Pattern.compile("device\\.virtio-block \\S+ \\[(\\d+)\\]").matcher(list);
+            assertThat(id.find()).as(list).isTrue();
+            Path newBuild = Files.list(Path.of("../device.virtio-block/target"))
+                    .filter(p -> p.getFileName().toString().matches("device\\.virtio-block-.*\\.jar")).findFirst().orElseThrow();
+
+            // A new build of the device bundle, while the guest reads its disk through SeaBIOS's virtio-blk driver.
+            shell(name, "felix:update " + id.group(1) + " " + newBuild.toUri());
+            String after = shell(name, "device:list");
+            assertThat(after).as(after).containsPattern("virtio-blk\\s+virtio-blk\\s+device\\.virtio-block .*active\\s+1");
+            int dotsAtSwap = dots(log);
+            awaitDots(log, dotsAtSwap + 3);
+
+            assertThat(shell(name, "vm:pause")).contains("paused");
+            assertThat(shell(name, "vm:status")).contains("state: paused");
+            assertThat(shell(name, "vm:resume")).contains("running");
+            awaitDots(log, dots(log) + 2);
+            assertThat(Files.readString(log)).as("no failed read, no wrong data").doesNotContain("E").doesNotContain("X");
+        } finally {
+            vm.destroy();
+            vm.waitFor(20, TimeUnit.SECONDS);
+            vm.destroyForcibly();
+        }
+    }
+
+    private String shell(String name, String command) throws Exception {
+        Result r = vmm(("shell " + name + " " + command).split(" "));
+        assertThat(r.exit()).as(r.output()).isZero();
+        return r.output();
+    }
+
+    private static int dots(Path log) throws java.io.IOException {
+        if (!Files.exists(log)) return 0;
+        String s = Files.readString(log);
+        String booting = "Booting from Hard Disk...";
+        int i = s.indexOf(booting), n = 0;
+        if (i < 0) return 0;
+        for (int k = i + booting.length(); k < s.length(); k++) if (s.charAt(k) == '.') n++;
+        return n;
+    }
+
+    private static void awaitDots(Path log, int n) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (dots(log) < n) {
+            if (System.nanoTime() > deadline)
+                throw new AssertionError("the guest printed " + dots(log) + " of " + n + " dots; COM1:\n" + (Files.exists(log) ? Files.readString(log) : ""));
+            Thread.sleep(50);
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
             "an unknown emulation | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 4,virtio-gpu | unknown emulation 'virtio-gpu'",

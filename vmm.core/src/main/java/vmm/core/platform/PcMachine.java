@@ -122,6 +122,26 @@ public final class PcMachine implements AutoCloseable {
         });
     }
 
+    /** Holds every vCPU out of the guest until {@link #resume()}; returns once they are all held. */
+    public void pause() throws InterruptedException {
+        VmRunner r = runner;
+        if (r == null) throw new IllegalStateException("not started");
+        r.pause();
+    }
+
+    /** Lets paused vCPUs run again. */
+    public void resume() {
+        VmRunner r = runner;
+        if (r == null) throw new IllegalStateException("not started");
+        r.resume();
+    }
+
+    /** NEW before {@link #start()}, then RUNNING, PAUSED or STOPPED. */
+    public VmRunner.State state() {
+        VmRunner r = runner;
+        return r == null ? VmRunner.State.NEW : r.state();
+    }
+
     /** Stops the vCPUs from outside; the outcome is {@link Outcome#STOPPED} unless the guest asked first. */
     public void stop() throws InterruptedException {
         VmRunner r = runner;

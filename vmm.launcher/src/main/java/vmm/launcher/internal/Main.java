@@ -45,6 +45,7 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (!args.isEmpty() && args.getFirst().equals("shell")) return ShellClient.run(args.subList(1, args.size()), out, err);
         Arguments.Plan plan;
         try {
             plan = Arguments.parse(args);

@@ -67,6 +67,9 @@ final class RunCommand {
     }
 
     private int runConfigured(List<Arguments.Config> configs) throws Exception {
+        String vmName = String.valueOf(configs.getFirst().properties().get("name"));
+        Path control = controlSocket(vmName);
+        configs.add(new Arguments.Config("vmm.control", null, Map.of("socket", control.toString())));
         for (Arguments.Config c : configs) {
             Configuration config = c.isFactory() ? cm.getFactoryConfiguration(c.factoryPid(), c.name(), "?")
                     : cm.getConfiguration(c.factoryPid(), "?");
@@ -114,6 +117,7 @@ final class RunCommand {
         if (caps != null) out.println("vmm: back end: " + caps);
         out.println("vmm: devices:");
         summary.forEach(out::println);
+        out.println("vmm: shell: ./vmm shell " + vmName + " COMMAND   (socket " + control + ")");
         out.flush();
 
         vm.start();
@@ -144,6 +148,11 @@ final class RunCommand {
                 return 1;
             }
         }
+    }
+
+    /** Where the shell of VM {@code name} listens. */
+    static Path controlSocket(String name) {
+        return Path.of(System.getProperty("java.io.tmpdir"), "vmm-" + name + ".sock");
     }
 
     private <S> S await(Class<S> type, String filter) throws InterruptedException {
