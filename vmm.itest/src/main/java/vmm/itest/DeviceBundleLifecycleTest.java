@@ -155,6 +155,9 @@ class DeviceBundleLifecycleTest {
         config.delete();
 
         vm.awaitNoService("(service.pid=vmm.device~rng)");
+        // SCR withdraws the service before it deactivates the component, which unplugs: wait for that too.
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (vm.machine().pci().configRead(SLOT, 0, 2) != 0xffff && System.nanoTime() < deadline) Thread.sleep(5);
         assertThat(vm.machine().pci().configRead(SLOT, 0, 2)).isEqualTo(0xffff);
         assertThat(rng.getState()).as("the bundle is not affected").isEqualTo(Bundle.ACTIVE);
     }

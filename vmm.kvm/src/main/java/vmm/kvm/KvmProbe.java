@@ -10,6 +10,14 @@ public interface KvmProbe {
     /** {@code KVM_GET_SUPPORTED_CPUID}: the leaves KVM can give a guest. */
     List<CpuidEntry> supportedCpuid();
 
+    /**
+     * {@code KVM_GET_MSR_INDEX_LIST}: the MSRs KVM can save and restore for a guest on this
+     * host, in KVM's order. Empty where the probe cannot tell.
+     */
+    default List<Integer> msrIndexList() {
+        return List.of();
+    }
+
     /** The host CPU's vendor string from CPUID leaf 0, e.g. {@code "AuthenticAMD"}. */
     String cpuVendorId();
 }

@@ -6,5 +6,5 @@
  * MSR list, capability facts and the reading of entry failures.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package vmm.kvm;

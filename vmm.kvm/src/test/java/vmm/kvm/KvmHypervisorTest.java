@@ -44,7 +44,7 @@ class KvmHypervisorTest {
     void capabilitiesNameTheBackEndTheCpuVendorAndKvmsFeatures() {
         try (KvmHypervisor h = TestVm.openOrSkip()) {
             var c = h.capabilities();
-            assertThat(c.backEnd()).isEqualTo("kvm/generic");
+            assertThat(c.backEnd()).isEqualTo("kvm/" + TestVm.vendor().name()); // generic unless -Dvmm.kvm.vendor names another
             assertThat(c.cpuVendor()).isIn("AuthenticAMD", "GenuineIntel", "HygonGenuine");
             assertThat(c.features()).containsEntry("irqchip", "yes").containsEntry("api-version", "12")
                     .containsKey("max-vcpus");
@@ -77,6 +77,14 @@ class KvmHypervisorTest {
         try (KvmHypervisor h = TestVm.openOrSkip(); GuestMemory m = GuestMemory.ofSize(1 << 20)) {
             assertThatThrownBy(() -> h.createVm(m, new VmConfig(100_000, true))).isInstanceOf(HypervisorException.class)
                     .hasMessageContaining("vCPUs per VM");
+        }
+    }
+
+    @Test
+    void kvmListsTheSyscallAndSysenterMsrsItCanSave() {
+        TestVm.openOrSkip().close();
+        try (vmm.kvm.internal.KvmSystem k = vmm.kvm.internal.KvmSystem.open(System.getProperty("vmm.kvm.device", "/dev/kvm"))) {
+            assertThat(k.msrIndexList()).contains(0x174, 0x175, 0x176, 0xC0000081, 0xC0000082, 0xC0000102).doesNotHaveDuplicates();
         }
     }
 }

@@ -64,6 +64,7 @@ final class AttachedFunction implements PciFunction {
     private final MsiSpec msi;
     private final int msiCap, msiData, msiMask, msiPending;
     private final int[] capOffsets, capLengths;
+    private final PciFunctionSpec.DeviceRegisters deviceRegisters;
     private final CapabilityHandler[] capHandlers;
 
     private final ReentrantLock configLock = new ReentrantLock();
@@ -125,6 +126,10 @@ final class AttachedFunction implements PciFunction {
             throw new IllegalArgumentException(String.format(
                     "%s: capabilities need 0x%x bytes from 0x40, but configuration space ends at 0x100",
                     owner, at - PCI_STD_HEADER_SIZEOF));
+        this.deviceRegisters = spec.deviceRegisters();
+        if (deviceRegisters != null && at > PCI_STD_HEADER_SIZEOF && deviceRegisters.offset() < at)
+            throw new IllegalArgumentException(String.format(
+                    "%s: device registers at 0x%x overlap the capabilities, which end at 0x%x", owner, deviceRegisters.offset(), at));
         if (msix != null && (msix.tableOffset() >= MEM32_LIMIT || msix.pbaOffset() >= MEM32_LIMIT))
             throw new IllegalArgumentException(owner + ": MSI-X table and PBA offsets must fit in 32 bits");
         msiData = msi == null ? 0 : msiCap + (msi.address64() ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32);
@@ -342,6 +347,13 @@ final class AttachedFunction implements PciFunction {
                 }
                 return capHandlers[cap].read(offset - capOffsets[cap], size, stored) & (int) ones(size);
             }
+            if (inDeviceRegisters(offset, size)) {
+                int stored;
+                synchronized (lock) {
+                    stored = get(config, offset, size);
+                }
+                return deviceRegisters.handler().read(offset - deviceRegisters.offset(), size, stored) & (int) ones(size);
+            }
             synchronized (lock) {
                 int v = get(config, offset, size);
                 if (covers(offset, size, PCI_STATUS) && intxWanted)
@@ -368,6 +380,18 @@ final class AttachedFunction implements PciFunction {
                     stored = get(config, offset, size);
                 }
                 int result = capHandlers[cap].write(offset - capOffsets[cap], size, value & (int) ones(size), stored);
+                synchronized (lock) {
+                    if (!detached) put(config, offset, size, result);
+                }
+                return;
+            }
+            if (inDeviceRegisters(offset, size)) {
+                int stored;
+                synchronized (lock) {
+                    if (detached) return;
+                    stored = get(config, offset, size);
+                }
+                int result = deviceRegisters.handler().write(offset - deviceRegisters.offset(), size, value & (int) ones(size), stored);
                 synchronized (lock) {
                     if (!detached) put(config, offset, size, result);
                 }
@@ -718,6 +742,12 @@ final class AttachedFunction implements PciFunction {
 
     private int command() {
         return get(config, PCI_COMMAND, 2);
+    }
+
+    /** Whether an access lies wholly inside the device-specific register window. */
+    private boolean inDeviceRegisters(int offset, int size) {
+        return deviceRegisters != null && offset >= deviceRegisters.offset()
+                && offset + size <= deviceRegisters.offset() + deviceRegisters.length();
     }
 
     /** The user capability whose handler answers an access wholly inside its body, or -1. */

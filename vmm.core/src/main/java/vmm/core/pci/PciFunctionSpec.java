@@ -20,6 +20,22 @@ public final class PciFunctionSpec {
     private final MsiXSpec msix;
     private final List<Capability> capabilities;
     private final byte[] rom;
+    private final DeviceRegisters deviceRegisters;
+
+    /**
+     * Device-specific registers in configuration space outside any
+     * capability (a chipset's PAM or PIRQ registers, a PM base address):
+     * {@code length} bytes from {@code offset}, answered by {@code handler}
+     * as a capability body is. They must lie in 0x40..0xff and not overlap
+     * the capabilities, which are laid out from 0x40.
+     */
+    public record DeviceRegisters(int offset, int length, CapabilityHandler handler) {
+        public DeviceRegisters {
+            if (offset < 0x40 || length < 1 || offset + length > 0x100)
+                throw new IllegalArgumentException(String.format("device registers [0x%x, +%d) must lie in 0x40..0xff", offset, length));
+            java.util.Objects.requireNonNull(handler, "handler");
+        }
+    }
 
     private PciFunctionSpec(Builder b) {
         vendorId = b.vendorId;
@@ -34,6 +50,7 @@ public final class PciFunctionSpec {
         msix = b.msix;
         capabilities = List.copyOf(b.capabilities);
         rom = b.rom;
+        deviceRegisters = b.deviceRegisters;
     }
 
     public static Builder builder(int vendorId, int deviceId) {
@@ -55,6 +72,8 @@ public final class PciFunctionSpec {
     /** The MSI-X capability, or null. */
     public MsiXSpec msix() { return msix; }
     public List<Capability> capabilities() { return capabilities; }
+    /** The device-specific register window, or null. */
+    public DeviceRegisters deviceRegisters() { return deviceRegisters; }
     /** The expansion ROM image, or null. */
     public byte[] rom() { return rom == null ? null : rom.clone(); }
 
@@ -92,6 +111,7 @@ public final class PciFunctionSpec {
         private MsiXSpec msix;
         private final List<Capability> capabilities = new ArrayList<>();
         private byte[] rom;
+        private DeviceRegisters deviceRegisters;
 
         private Builder(int vendorId, int deviceId) {
             this.vendorId = u16("vendor ID", vendorId);
@@ -124,6 +144,10 @@ public final class PciFunctionSpec {
         public Builder msix(MsiXSpec m) { msix = m; return this; }
         public Builder capability(Capability c) { capabilities.add(c); return this; }
         public Builder rom(byte[] image) { rom = image == null ? null : image.clone(); return this; }
+        public Builder deviceRegisters(int offset, int length, CapabilityHandler handler) {
+            deviceRegisters = new DeviceRegisters(offset, length, handler);
+            return this;
+        }
 
         public PciFunctionSpec build() {
             boolean[] used = new boolean[6];

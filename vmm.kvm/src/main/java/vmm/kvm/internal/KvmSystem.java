@@ -140,6 +140,21 @@ public final class KvmSystem implements KvmProbe, AutoCloseable {
     }
 
     @Override
+    public List<Integer> msrIndexList() {
+        try (Arena a = Arena.ofConfined()) {
+            int capacity = 1024; // KVM lists a few hundred at most; E2BIG (and the count it needs) otherwise
+            MemorySegment buf = a.allocate(4L + 4L * capacity, 4);
+            buf.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, capacity);
+            Sys.ioctl(fd, KVM_GET_MSR_INDEX_LIST, buf, "KVM_GET_MSR_INDEX_LIST");
+            int n = buf.get(java.lang.foreign.ValueLayout.JAVA_INT, 0);
+            if (n < 0 || n > capacity) throw new HypervisorException("KVM_GET_MSR_INDEX_LIST returned " + n + " entries");
+            List<Integer> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) out.add(buf.get(java.lang.foreign.ValueLayout.JAVA_INT, 4L + 4L * i));
+            return List.copyOf(out);
+        }
+    }
+
+    @Override
     public String cpuVendorId() {
         for (CpuidEntry e : supportedCpuid) {
             if (e.function() == 0) {

@@ -22,6 +22,7 @@ import vmm.core.hypervisor.VmRunner;
 import vmm.core.memory.GuestMemory;
 import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
+import vmm.kvm.KvmVendor;
 
 /**
  * A small real VM for guest tests: 512 KiB of RAM at 0, buses of its own, and
@@ -78,11 +79,26 @@ public final class TestVm implements AutoCloseable {
     /** The KVM device; {@code -Dvmm.kvm.device=/nonexistent} shows what a host without KVM does. */
     static final String DEVICE = System.getProperty("vmm.kvm.device", "/dev/kvm");
 
+    /**
+     * The vendor part the guests run with: {@link GenericVendor}, or the class that
+     * {@code -Dvmm.kvm.vendor} names (on the test class path), e.g. {@code vmm.svm.SvmVendor},
+     * to run these guests with a back end's CPUID normalization.
+     */
+    public static KvmVendor vendor() {
+        String name = System.getProperty("vmm.kvm.vendor");
+        if (name == null || name.isBlank()) return new GenericVendor();
+        try {
+            return (KvmVendor) Class.forName(name).getConstructor().newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalArgumentException("-Dvmm.kvm.vendor=" + name + ": not a KvmVendor on the test class path", e);
+        }
+    }
+
     /** Opens KVM, or skips the test saying why it cannot run here. */
     public static KvmHypervisor openOrSkip() {
         assumeTrue(Files.exists(Path.of(DEVICE)), "no " + DEVICE + " on this host: tests that run guest code are skipped");
         try {
-            return new KvmHypervisor(new GenericVendor(), DEVICE);
+            return new KvmHypervisor(vendor(), DEVICE);
         } catch (HypervisorException e) {
             assumeTrue(false, "KVM is present but unusable, tests that run guest code are skipped: " + e.getMessage());
             throw e;

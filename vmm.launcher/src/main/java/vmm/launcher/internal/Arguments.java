@@ -15,8 +15,15 @@ import java.util.Map;
  * anything starts.
  */
 public final class Arguments {
-    /** A configuration to create: a factory PID, a name for it, its properties. */
-    public record Config(String factoryPid, String name, Map<String, Object> properties) {}
+    /**
+     * A configuration to create: a factory PID and a name for it, or (with a
+     * null name) a singleton PID; and its properties.
+     */
+    public record Config(String factoryPid, String name, Map<String, Object> properties) {
+        public boolean isFactory() {
+            return name != null;
+        }
+    }
 
     /** What to do: the command, and the configurations it needs. */
     public record Plan(String command, List<Config> configs) {}
@@ -31,11 +38,22 @@ public final class Arguments {
     }
 
     public static final String USAGE = """
-            usage: vmm vhost-user --socket PATH EMULATION[,conf]
+            usage: vmm run [-c VCPUS] [-m SIZE] [-s SLOT[:FUNC],EMULATION[,conf]]... [-l com1|com2,BACKEND]
+                           [-l bootrom,FILE] [VMNAME]
+                   run a PC virtual machine, bhyve's way; with no options, the built-in default VM
+                   (SeaBIOS booting a demo disk the launcher generates, its console in this terminal)
+                   vmm vhost-user --socket PATH EMULATION[,conf]
                    serve one device over vhost-user to another VMM (QEMU, user-mode Linux)
             emulations:
+                   hostbridge (slot 0), lpc (the ISA bridge carrying COM1/COM2)
                    virtio-blk,PATH[,ro][,sectorsize=N[/M]][,ser=SERIAL]
-                   virtio-rng""";
+                   virtio-rng
+            backends:  stdio | tcp=HOST:PORT | unix=PATH | log=FILE | none""";
+
+    /** The default boot ROM: Debian's SeaBIOS. */
+    public static final Path DEFAULT_BOOTROM = Path.of("/usr/share/seabios/bios-256k.bin");
+    /** PCI slots the chipset occupies: the host bridge, and the PIIX ISA bridge with its PM function. */
+    static final int HOST_BRIDGE_SLOT = 0, CHIPSET_SLOT = 1;
 
     /** The emulations the launcher knows, as bhyve names them, and the device type each one is. */
     static final Map<String, String> EMULATIONS = Map.of("virtio-blk", "virtio-blk", "virtio-rng", "virtio-rng");
@@ -52,6 +70,7 @@ public final class Arguments {
         String command = args.getFirst();
         return switch (command) {
             case "vhost-user" -> vhostUser(args.subList(1, args.size()));
+            case "run" -> run(args.subList(1, args.size()));
             default -> throw new UsageException("unknown command '" + command + "' (try: vmm help)");
         };
     }
@@ -80,6 +99,142 @@ public final class Arguments {
         Map<String, Object> props = emulation(device);
         props.put("socket", Path.of(socket).toAbsolutePath().toString());
         return new Plan("vhost-user", List.of(new Config("vmm.vhost-user", "cli", props)));
+    }
+
+    private static Plan run(List<String> args) throws UsageException {
+        if (args.isEmpty()) return defaultVm();
+        String memory = "256M", name = "vm", bootrom = null;
+        int vcpus = 1;
+        List<Config> configs = new ArrayList<>();
+        java.util.Set<Integer> slots = new java.util.HashSet<>();
+        boolean com1 = false;
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            switch (a) {
+                case "-c" -> {
+                    String v = next(args, ++i, "-c needs a vCPU count");
+                    try {
+                        vcpus = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        throw new UsageException("-c " + v + ": not a number of vCPUs");
+                    }
+                    if (vcpus < 1 || vcpus > 255) throw new UsageException("-c " + v + ": must be 1..255");
+                }
+                case "-m" -> {
+                    memory = next(args, ++i, "-m needs a size, e.g. -m 512M");
+                    try {
+                        vmm.core.machine.MemorySize.parse(memory);
+                    } catch (IllegalArgumentException e) {
+                        throw new UsageException("-m " + memory + ": " + e.getMessage());
+                    }
+                }
+                case "-s" -> {
+                    Config c = slot(next(args, ++i, "-s needs SLOT,EMULATION"), slots);
+                    if (c != null) configs.add(c);
+                }
+                case "-l" -> {
+                    String v = next(args, ++i, "-l needs com1,BACKEND or bootrom,FILE");
+                    int comma = v.indexOf(',');
+                    String what = comma < 0 ? v : v.substring(0, comma), rest = comma < 0 ? "" : v.substring(comma + 1);
+                    switch (what) {
+                        case "bootrom" -> bootrom = bootrom(rest);
+                        case "com1", "com2" -> {
+                            if (!rest.matches("stdio|none|tcp=.+:\\d+|unix=.+|log=.+"))
+                                throw new UsageException("-l " + what + "," + rest + ": the backend must be stdio, tcp=HOST:PORT, unix=PATH, log=FILE or none");
+                            Map<String, Object> p = new LinkedHashMap<>();
+                            p.put("port", what);
+                            p.put("backend", rest);
+                            configs.add(new Config("device.uart", what, p));
+                            com1 |= what.equals("com1");
+                        }
+                        default -> throw new UsageException("-l " + what + ": unknown (com1, com2 or bootrom)");
+                    }
+                }
+                default -> {
+                    if (a.startsWith("-")) throw new UsageException("run: unknown option " + a);
+                    if (i != args.size() - 1) throw new UsageException("run: the VM name (" + a + ") comes last");
+                    name = a;
+                }
+            }
+        }
+        if (bootrom == null) throw new UsageException("run: no boot path: give -l bootrom,FILE (e.g. " + DEFAULT_BOOTROM + ")");
+        Map<String, Object> vm = new LinkedHashMap<>();
+        vm.put("memory.size", memory);
+        vm.put("vcpus", vcpus);
+        vm.put("bootrom", bootrom);
+        vm.put("name", name);
+        if (com1) vm.put("serial.console", 0x3f8);
+        configs.addFirst(new Config("vmm.vm", null, vm));
+        return new Plan("run", configs);
+    }
+
+    /**
+     * The built-in default VM: SeaBIOS from Debian's package booting the
+     * demo disk the launcher writes ({@code demo-disk} names it; the caller
+     * generates it), 64 MiB, COM1 on this terminal.
+     */
+    private static Plan defaultVm() throws UsageException {
+        String bootrom = bootrom(DEFAULT_BOOTROM.toString());
+        Map<String, Object> vm = new LinkedHashMap<>(Map.of("memory.size", "64M", "vcpus", 1, "bootrom", bootrom,
+                "name", "default", "serial.console", 0x3f8));
+        Map<String, Object> disk = new LinkedHashMap<>(Map.of("type", "virtio-blk", "address", "0:4.0", "path", DEMO_DISK));
+        Map<String, Object> com1 = new LinkedHashMap<>(Map.of("port", "com1", "backend", "stdio"));
+        return new Plan("run", List.of(new Config("vmm.vm", null, vm), new Config("vmm.device", "disk", disk),
+                new Config("device.uart", "com1", com1)));
+    }
+
+    /** Placeholder path in the default VM's disk configuration; the launcher writes the demo disk and substitutes it. */
+    public static final String DEMO_DISK = "@demo-disk";
+
+    private static String bootrom(String path) throws UsageException {
+        if (path.isEmpty()) throw new UsageException("-l bootrom needs a file: -l bootrom,FILE");
+        Path p = Path.of(path);
+        if (!Files.exists(p))
+            throw new UsageException("boot ROM " + p + ": no such file" + (p.equals(DEFAULT_BOOTROM) ? " (apt-get install seabios)" : ""));
+        if (!Files.isReadable(p) || Files.isDirectory(p)) throw new UsageException("boot ROM " + p + ": not a readable file");
+        try {
+            long size = Files.size(p);
+            if (size == 0 || size % 4096 != 0 || size > (16 << 20))
+                throw new UsageException("boot ROM " + p + ": " + size + " bytes; a ROM image is whole 4 KiB pages, at most 16 MiB");
+        } catch (java.io.IOException e) {
+            throw new UsageException("boot ROM " + p + ": " + e.getMessage());
+        }
+        return p.toAbsolutePath().toString();
+    }
+
+    private static Config slot(String spec, java.util.Set<Integer> used) throws UsageException {
+        int comma = spec.indexOf(',');
+        if (comma < 0) throw new UsageException("-s " + spec + ": expected SLOT[:FUNC],EMULATION[,conf]");
+        String where = spec.substring(0, comma), what = spec.substring(comma + 1);
+        String[] parts = where.split(":");
+        int bus = 0, slot, func = 0;
+        try {
+            if (parts.length == 1) slot = Integer.parseInt(parts[0]);
+            else if (parts.length == 2) { slot = Integer.parseInt(parts[0]); func = Integer.parseInt(parts[1]); }
+            else if (parts.length == 3) { bus = Integer.parseInt(parts[0]); slot = Integer.parseInt(parts[1]); func = Integer.parseInt(parts[2]); }
+            else throw new NumberFormatException();
+        } catch (NumberFormatException e) {
+            throw new UsageException("-s " + spec + ": slot '" + where + "' is not SLOT, SLOT:FUNC or BUS:SLOT:FUNC");
+        }
+        if (bus != 0 || slot < 0 || slot > 31 || func < 0 || func > 7)
+            throw new UsageException("-s " + spec + ": slot " + where + " is outside bus 0, slots 0..31, functions 0..7");
+        String emulation = what.contains(",") ? what.substring(0, what.indexOf(',')) : what;
+        if (emulation.equals("hostbridge")) {
+            if (slot != HOST_BRIDGE_SLOT) throw new UsageException("-s " + spec + ": the host bridge is at slot 0 on this machine");
+            return null;
+        }
+        if (emulation.equals("lpc")) return null; // the PIIX ISA bridge at 00:01.0 carries COM1/COM2 always
+        if (slot == HOST_BRIDGE_SLOT || slot == CHIPSET_SLOT)
+            throw new UsageException("-s " + spec + ": slot " + slot + " is the chipset's (" + (slot == 0 ? "host bridge" : "PIIX ISA bridge and power management") + ")");
+        if (!used.add(slot << 3 | func)) throw new UsageException("-s " + spec + ": slot " + where + " is used twice");
+        Map<String, Object> props = emulation(what);
+        props.put("address", "0:" + slot + "." + func);
+        return new Config("vmm.device", "s" + slot + "_" + func, props);
+    }
+
+    private static String next(List<String> args, int i, String missing) throws UsageException {
+        if (i >= args.size()) throw new UsageException(missing);
+        return args.get(i);
     }
 
     /** A bhyve-style device string, {@code emulation[,conf]}, as device configuration properties. */

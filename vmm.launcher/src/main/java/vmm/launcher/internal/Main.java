@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
@@ -28,19 +29,23 @@ public final class Main implements Callable<Integer> {
     private static final long STARTUP_MILLIS = 10_000;
 
     private final ConfigurationAdmin cm;
+    private final BundleContext context;
     private final List<String> args;
     private final PrintStream out = System.out, err = System.err;
 
     @Activate
     public Main(@Reference ConfigurationAdmin cm,
-                @Reference(service = Object.class, target = "(launcher.arguments=*)") Map<String, Object> launcher) {
+                @Reference(service = Object.class, target = "(launcher.arguments=*)") Map<String, Object> launcher,
+                BundleContext context) {
         this.cm = cm;
+        this.context = context;
         Object a = launcher.get("launcher.arguments");
         this.args = a instanceof String[] s ? List.of(s) : List.of();
     }
 
     @Override
     public Integer call() throws Exception {
+        if (!args.isEmpty() && args.getFirst().equals("shell")) return ShellClient.run(args.subList(1, args.size()), out, err);
         Arguments.Plan plan;
         try {
             plan = Arguments.parse(args);
@@ -56,6 +61,7 @@ public final class Main implements Callable<Integer> {
             Path socket = Path.of((String) plan.configs().getFirst().properties().get("socket"));
             if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket); // stale, from an earlier run
         }
+        if (plan.command().equals("run")) return new RunCommand(cm, context, out, err).run(plan);
         for (Arguments.Config c : plan.configs()) {
             Configuration config = cm.getFactoryConfiguration(c.factoryPid(), c.name(), "?");
             config.update(new Hashtable<>(c.properties()));

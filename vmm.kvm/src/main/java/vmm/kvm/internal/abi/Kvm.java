@@ -23,6 +23,8 @@ public final class Kvm {
     public static final long KVM_CHECK_EXTENSION = io(KVMIO, 0x03);
     public static final long KVM_GET_VCPU_MMAP_SIZE = io(KVMIO, 0x04);
     public static final long KVM_GET_SUPPORTED_CPUID = iowr(KVMIO, 0x05, KvmStructs.KVM_CPUID2.byteSize());
+    /** {@code struct kvm_msr_list} is a {@code __u32 nmsrs} followed by the flexible {@code indices[]}: 4 bytes. */
+    public static final long KVM_GET_MSR_INDEX_LIST = iowr(KVMIO, 0x02, 4);
 
     // VM ioctls
     public static final long KVM_CREATE_VCPU = io(KVMIO, 0x41);

@@ -197,6 +197,7 @@ class KvmStructsTest {
         assertThat(Kvm.KVM_CHECK_EXTENSION).isEqualTo(0xae03L);
         assertThat(Kvm.KVM_GET_VCPU_MMAP_SIZE).isEqualTo(0xae04L);
         assertThat(Kvm.KVM_GET_SUPPORTED_CPUID).isEqualTo(0xc008ae05L);
+        assertThat(Kvm.KVM_GET_MSR_INDEX_LIST).isEqualTo(0xc004ae02L);
         assertThat(Kvm.KVM_CREATE_VCPU).isEqualTo(0xae41L);
         assertThat(Kvm.KVM_SET_USER_MEMORY_REGION).isEqualTo(0x4020ae46L);
         assertThat(Kvm.KVM_SET_TSS_ADDR).isEqualTo(0xae47L);

@@ -1,0 +1,97 @@
+package vmm.core.internal.chipset;
+
+import java.lang.System.Logger.Level;
+import java.util.function.LongSupplier;
+
+import vmm.core.bus.IoHandler;
+import vmm.core.platform.PowerControl;
+
+/**
+ * The ACPI fixed-hardware registers of the PIIX4 power-management function
+ * (ACPI 6.5 chapter 4.8): the PM1a event block (status, enable), the PM1a
+ * control block whose SLP_EN with SLP_TYP 0 is the soft-off S5 the DSDT's
+ * {@code _S5} names, and the 24-bit PM timer counting at 3.579545 MHz.
+ * Thread-safe.
+ */
+public final class AcpiPm {
+    /** Offsets in the PM I/O block. */
+    public static final int PM1A_EVT = 0x00, PM1A_STS = 0x00, PM1A_EN = 0x02, PM1A_CNT = 0x04, PM_TMR = 0x08;
+    /** Bytes of the block. */
+    public static final int BLOCK_SIZE = 0x40;
+    public static final long PM_TIMER_FREQUENCY = 3_579_545L;
+    static final int SLP_EN = 1 << 13, SLP_TYP_SHIFT = 10, SLP_TYP_MASK = 7;
+    /** The SLP_TYP value of S5 (soft off) on this chipset, as in the DSDT. */
+    public static final int SLP_TYP_S5 = 0;
+    static final int SCI_EN = 1;
+    private static final System.Logger LOG = System.getLogger("vmm.platform");
+
+    private final PowerControl power;
+    private final LongSupplier nanos;
+    private int status, enable, control;
+
+    public AcpiPm(PowerControl power, LongSupplier nanos) {
+        this.power = power;
+        this.nanos = nanos;
+    }
+
+    public IoHandler registers() {
+        return new IoHandler() {
+            @Override
+            public long read(long offset, int size) {
+                long v = 0;
+                for (int i = 0; i < size; i++) v |= (long) readByte((int) offset + i) << (8 * i);
+                return v;
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                writeBlock((int) offset, size, value);
+            }
+        };
+    }
+
+    private synchronized int readByte(int at) {
+        return switch (at) {
+            case PM1A_STS -> status & 0xff;
+            case PM1A_STS + 1 -> status >>> 8;
+            case PM1A_EN -> enable & 0xff;
+            case PM1A_EN + 1 -> enable >>> 8;
+            case PM1A_CNT -> control & 0xff;
+            case PM1A_CNT + 1 -> control >>> 8;
+            case PM_TMR, PM_TMR + 1, PM_TMR + 2 -> (int) (timer() >>> (8 * (at - PM_TMR))) & 0xff;
+            default -> 0;
+        };
+    }
+
+    /** The PM timer's 24-bit value now. */
+    long timer() {
+        long n = nanos.getAsLong();
+        long ticks = n / 1_000_000_000L * PM_TIMER_FREQUENCY + n % 1_000_000_000L * PM_TIMER_FREQUENCY / 1_000_000_000L;
+        return ticks & 0xffffff;
+    }
+
+    private void writeBlock(int offset, int size, long value) {
+        boolean off = false;
+        synchronized (this) {
+            for (int i = 0; i < size; i++) {
+                int at = offset + i, b = (int) (value >>> (8 * i)) & 0xff;
+                switch (at) {
+                    case PM1A_STS -> status &= ~b;             // write 1 to clear
+                    case PM1A_STS + 1 -> status &= ~(b << 8);
+                    case PM1A_EN -> enable = enable & 0xff00 | b;
+                    case PM1A_EN + 1 -> enable = enable & 0xff | b << 8;
+                    case PM1A_CNT -> control = control & 0xff00 | b;
+                    case PM1A_CNT + 1 -> control = control & 0xff | b << 8;
+                    default -> { }
+                }
+            }
+            if ((control & SLP_EN) != 0) {
+                int type = (control >>> SLP_TYP_SHIFT) & SLP_TYP_MASK;
+                control &= ~SLP_EN; // write-only bit
+                if (type == SLP_TYP_S5) off = true;
+                else LOG.log(Level.INFO, "guest asked for sleep type {0}; only S5 (soft off) is supported", type);
+            }
+        }
+        if (off) power.powerOff("ACPI S5 (PM1a control SLP_EN)");
+    }
+}

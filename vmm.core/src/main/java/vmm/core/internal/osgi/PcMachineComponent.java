@@ -1,0 +1,113 @@
+package vmm.core.internal.osgi;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Dictionary;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.function.Consumer;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.Designate;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+import vmm.core.bus.IoPortBus;
+import vmm.core.bus.MmioBus;
+import vmm.core.hypervisor.Hypervisor;
+import vmm.core.machine.Machine;
+import vmm.core.machine.MemorySize;
+import vmm.core.memory.GuestMemory;
+import vmm.core.pci.PciBus;
+import vmm.core.platform.PcMachine;
+
+/**
+ * A PC virtual machine on the host's hypervisor, described by the
+ * {@code vmm.vm} configuration: it waits for the {@link Hypervisor} service
+ * (the vendor back end), builds a {@link PcMachine} and publishes it with
+ * its {@link Machine} and buses, so device components plug into it. The
+ * machine does not run until someone (the launcher) calls
+ * {@link PcMachine#start()} once its devices are in place.
+ */
+@Component(configurationPid = PcMachineComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, service = {})
+@Designate(ocd = PcMachineComponent.Config.class)
+public final class PcMachineComponent {
+    public static final String PID = "vmm.vm";
+    private static final System.Logger LOG = System.getLogger("vmm.vm");
+    private static final System.Logger FIRMWARE = System.getLogger("vmm.firmware");
+
+    @ObjectClassDefinition(name = "PC virtual machine", description = "A PC on the host's hypervisor.")
+    public @interface Config {
+        @AttributeDefinition(description = "Guest RAM: a number with an optional K, M, G or T suffix, like bhyve's -m.")
+        String memory_size() default "256M";
+
+        @AttributeDefinition(description = "vCPUs, like bhyve's -c.")
+        int vcpus() default 1;
+
+        @AttributeDefinition(description = "The boot ROM (firmware image), like bhyve's -l bootrom,FILE.")
+        String bootrom() default "";
+
+        @AttributeDefinition(description = "The I/O port of the serial port firmware uses as its console; 0 for none.")
+        int serial_console() default 0;
+
+        @AttributeDefinition(description = "The machine's name.")
+        String name() default "vm";
+    }
+
+    private final PcMachine vm;
+    private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+
+    @Activate
+    public PcMachineComponent(Config config, @Reference Hypervisor hypervisor, BundleContext context) {
+        long size;
+        try {
+            size = MemorySize.parse(config.memory_size());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("configuration " + PID + ": memory.size: " + e.getMessage(), e);
+        }
+        byte[] rom = null;
+        if (!config.bootrom().isBlank()) {
+            try {
+                rom = Files.readAllBytes(Path.of(config.bootrom()));
+            } catch (IOException e) {
+                throw new IllegalArgumentException("configuration " + PID + ": bootrom: cannot read " + config.bootrom() + ": " + e, e);
+            }
+        }
+        Consumer<String> firmwareLog = line -> FIRMWARE.log(Level.DEBUG, line);
+        vm = PcMachine.create(hypervisor, new PcMachine.Config(size, config.vcpus(), rom), firmwareLog);
+        if (config.serial_console() != 0) vm.platform().serialConsole(config.serial_console());
+        Machine machine = vm.machine();
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put("vmm.machine.name", config.name());
+        props.put("vmm.machine.memory", size);
+        registrations.add(context.registerService(PcMachine.class, vm, props));
+        registrations.add(context.registerService(Machine.class, machine, props));
+        registrations.add(context.registerService(GuestMemory.class, machine.memory(), props));
+        registrations.add(context.registerService(IoPortBus.class, machine.ioPorts(), props));
+        registrations.add(context.registerService(MmioBus.class, machine.mmio(), props));
+        registrations.add(context.registerService(PciBus.class, machine.pci(), props));
+        LOG.log(Level.INFO, "{0}: {1} of RAM, {2} vCPU(s), {3}", config.name(), (size >> 20) + " MiB", config.vcpus(),
+                rom == null ? "no boot ROM" : "boot ROM " + config.bootrom());
+    }
+
+    @Deactivate
+    void deactivate() {
+        for (ServiceRegistration<?> r : registrations) {
+            try {
+                r.unregister();
+            } catch (IllegalStateException alreadyGone) {
+                // the framework unregisters a stopping bundle's services itself
+            }
+        }
+        vm.close();
+    }
+}

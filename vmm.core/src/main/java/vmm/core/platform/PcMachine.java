@@ -1,0 +1,174 @@
+package vmm.core.platform;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+import vmm.core.hypervisor.Hypervisor;
+import vmm.core.hypervisor.StopReport;
+import vmm.core.hypervisor.VirtualMachine;
+import vmm.core.hypervisor.Vcpu;
+import vmm.core.hypervisor.VmConfig;
+import vmm.core.hypervisor.VmRunner;
+import vmm.core.machine.Machine;
+import vmm.core.memory.GuestMemory;
+
+/**
+ * A whole PC virtual machine: PC memory with the boot ROM, a hypervisor VM
+ * with in-kernel interrupt controllers and PIT, a {@link Machine} whose
+ * interrupt controller is the VM's, the {@link PcPlatform} chipset, and the
+ * vCPUs on a {@link VmRunner}. Devices are plugged into {@link #machine()}
+ * before {@link #start()}. The guest's power-off and reset end the run with
+ * that outcome; a guest failure ends it with the stop report.
+ */
+public final class PcMachine implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("vmm.platform");
+
+    /** How a run ended. */
+    public enum Outcome {
+        /** The guest powered off (ACPI S5). */
+        POWER_OFF,
+        /** The guest asked for a reset. */
+        RESET,
+        /** Stopped from outside ({@link #stop()}). */
+        STOPPED,
+        /** The guest or a device failed; see the report. */
+        FAILED
+    }
+
+    /** What a run ended with: the outcome, and the runner's report. */
+    public record Exit(Outcome outcome, String detail, StopReport report) {}
+
+    /**
+     * @param ramBytes guest RAM
+     * @param vcpus    vCPUs
+     * @param bootRom  the firmware image mapped below 4 GiB, or null (a kernel loaded by the VMM)
+     */
+    public record Config(long ramBytes, int vcpus, byte[] bootRom) {
+        public Config {
+            if (vcpus < 1 || vcpus > 255) throw new IllegalArgumentException("vcpus must be 1..255, was " + vcpus);
+        }
+    }
+
+    private final GuestMemory memory;
+    private final VirtualMachine vm;
+    private final Machine machine;
+    private final PcPlatform platform;
+    private final List<Vcpu> vcpus = new ArrayList<>();
+    private volatile VmRunner runner;
+    private volatile Outcome requested;
+    private volatile String requestDetail;
+
+    private PcMachine(Hypervisor hypervisor, Config config, Consumer<String> firmwareLog) {
+        memory = PcPlatform.memory(config.ramBytes(), config.bootRom());
+        VirtualMachine v = null;
+        try {
+            v = hypervisor.createVm(memory, new VmConfig(config.vcpus(), true));
+            machine = new Machine(memory, v.irqChip());
+            platform = PcPlatform.install(machine, config.vcpus(), new PowerControl() {
+                @Override public void powerOff(String how) { request(Outcome.POWER_OFF, how); }
+                @Override public void reset(String how) { request(Outcome.RESET, how); }
+            }, firmwareLog);
+            for (int i = 0; i < config.vcpus(); i++) vcpus.add(v.createVcpu(i));
+        } catch (RuntimeException e) {
+            if (v != null) v.close();
+            memory.close();
+            throw e;
+        }
+        vm = v;
+    }
+
+    /**
+     * Creates the machine; nothing runs yet.
+     *
+     * @param firmwareLog gets the lines the firmware writes to its debug console
+     * @throws IllegalArgumentException for an unusable configuration (memory size, ROM size)
+     * @throws vmm.core.hypervisor.HypervisorException when the hypervisor cannot create the VM
+     */
+    public static PcMachine create(Hypervisor hypervisor, Config config, Consumer<String> firmwareLog) {
+        return new PcMachine(hypervisor, config, firmwareLog);
+    }
+
+    public Machine machine() { return machine; }
+    public PcPlatform platform() { return platform; }
+    public VirtualMachine vm() { return vm; }
+    public List<Vcpu> vcpus() { return List.copyOf(vcpus); }
+
+    /** Starts the vCPUs. */
+    public synchronized void start() {
+        if (runner != null) throw new IllegalStateException("the machine was already started");
+        runner = new VmRunner("vm", vcpus, machine.ioPorts(), machine.mmio(), memory);
+        runner.start();
+    }
+
+    /** Called on a vCPU thread: records the request and stops the run from another thread. */
+    private void request(Outcome outcome, String how) {
+        synchronized (this) {
+            if (requested != null) return;
+            requested = outcome;
+            requestDetail = how;
+        }
+        LOG.log(Level.INFO, "guest {0}: {1}", outcome == Outcome.POWER_OFF ? "powered off" : "asked for a reset", how);
+        VmRunner r = runner;
+        if (r != null) Thread.ofPlatform().daemon().name("vm-stop").start(() -> {
+            try {
+                r.stop();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+    }
+
+    /** Holds every vCPU out of the guest until {@link #resume()}; returns once they are all held. */
+    public void pause() throws InterruptedException {
+        VmRunner r = runner;
+        if (r == null) throw new IllegalStateException("not started");
+        r.pause();
+    }
+
+    /** Lets paused vCPUs run again. */
+    public void resume() {
+        VmRunner r = runner;
+        if (r == null) throw new IllegalStateException("not started");
+        r.resume();
+    }
+
+    /** NEW before {@link #start()}, then RUNNING, PAUSED or STOPPED. */
+    public VmRunner.State state() {
+        VmRunner r = runner;
+        return r == null ? VmRunner.State.NEW : r.state();
+    }
+
+    /** Stops the vCPUs from outside; the outcome is {@link Outcome#STOPPED} unless the guest asked first. */
+    public void stop() throws InterruptedException {
+        VmRunner r = runner;
+        if (r != null) r.stop();
+    }
+
+    /** Waits for the run to end; empty on timeout. */
+    public Optional<Exit> awaitExit(Duration timeout) throws InterruptedException {
+        VmRunner r = runner;
+        if (r == null) throw new IllegalStateException("not started");
+        Optional<StopReport> report = r.awaitStop(timeout);
+        if (report.isEmpty()) return Optional.empty();
+        StopReport s = report.get();
+        Outcome o = requested != null ? requested : s.isClean() ? Outcome.STOPPED : Outcome.FAILED;
+        return Optional.of(new Exit(o, requested != null ? requestDetail : s.describe(), s));
+    }
+
+    /** Stops the vCPUs, removes the devices, and releases the VM and guest memory. */
+    @Override
+    public void close() {
+        try {
+            stop();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        platform.close();
+        vm.close();       // the hypervisor lets go of guest memory first
+        machine.close();  // then devices go and memory is unmapped
+    }
+}

@@ -1,0 +1,179 @@
+package vmm.core.platform;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+import vmm.core.bus.IoPortBus;
+import vmm.core.bus.Registration;
+import vmm.core.internal.chipset.AcpiPm;
+import vmm.core.internal.chipset.Cmos;
+import vmm.core.internal.chipset.DebugPorts;
+import vmm.core.internal.chipset.I8042;
+import vmm.core.internal.chipset.PciConfigPorts;
+import vmm.core.internal.chipset.Piix;
+import vmm.core.internal.chipset.ResetControl;
+import vmm.core.internal.fwcfg.FwCfg;
+import vmm.core.machine.Machine;
+import vmm.core.memory.GuestMemory;
+
+/**
+ * The PC a guest firmware or kernel expects, on a {@link Machine}: an
+ * i440FX/PIIX chipset (the PCI host bridge with configuration mechanism #1
+ * on 0xCF8/0xCFC, the ISA bridge, the ACPI power-management function),
+ * the CMOS/RTC, QEMU's fw_cfg interface, the i8042 and port 0x92 for reset
+ * and A20, the reset control register 0xCF9, and the debug ports 0x80 and
+ * 0x402. The interrupt controllers and the PIT are the hypervisor's
+ * (in-kernel). Built once per machine, before the vCPUs run.
+ */
+public final class PcPlatform implements AutoCloseable {
+    /** RAM below 4 GiB ends here at the latest; 3.5 GiB up to 4 GiB is the PCI, IOAPIC, LAPIC and BIOS hole. */
+    public static final long LOW_RAM_LIMIT = 0xe000_0000L;
+    public static final long FOUR_GIB = 1L << 32;
+    /** The legacy video hole, and the BIOS/option-ROM area above it (RAM here, holding a copy of the BIOS's top). */
+    public static final long VGA_START = 0xa_0000L, ROM_AREA_START = 0xc_0000L, ONE_MIB = 0x10_0000L;
+    /** How much of the boot ROM's top is also seen below 1 MiB (the "isa-bios" window). */
+    public static final int LEGACY_BIOS_WINDOW = 128 << 10;
+    /** E820 types. */
+    public static final int E820_RAM = 1, E820_RESERVED = 2;
+
+    /** One e820 entry as fw_cfg's {@code etc/e820} carries it. */
+    public record E820Entry(long address, long length, int type) {}
+
+    private final FwCfg fwCfg;
+    private final DebugPorts debug;
+    private final List<Registration> registrations = new ArrayList<>();
+    private final List<E820Entry> e820;
+
+    private PcPlatform(FwCfg fwCfg, DebugPorts debug, List<E820Entry> e820) {
+        this.fwCfg = fwCfg;
+        this.debug = debug;
+        this.e820 = e820;
+    }
+
+    /**
+     * Guest memory for a PC with {@code ramBytes} of RAM and {@code bootRom}
+     * (a firmware image such as SeaBIOS's) mapped read-only just below
+     * 4 GiB, its top {@link #LEGACY_BIOS_WINDOW} also copied into RAM below
+     * 1 MiB where the reset vector's far jump lands.
+     *
+     * @throws IllegalArgumentException when the RAM size is below 2 MiB or not a multiple of 4 KiB, or the
+     *                                  ROM is empty, larger than 16 MiB or not a multiple of 4 KiB
+     */
+    public static GuestMemory memory(long ramBytes, byte[] bootRom) {
+        if (ramBytes < (2 << 20) || ramBytes % 4096 != 0)
+            throw new IllegalArgumentException("memory size must be at least 2 MiB and a multiple of 4 KiB, was " + ramBytes);
+        if (bootRom != null && (bootRom.length == 0 || bootRom.length > (16 << 20) || bootRom.length % 4096 != 0))
+            throw new IllegalArgumentException("boot ROM must be 4 KiB..16 MiB in whole 4 KiB pages, was " + bootRom.length + " bytes");
+        long low = Math.min(ramBytes, LOW_RAM_LIMIT), high = ramBytes - low;
+        GuestMemory.Builder b = GuestMemory.builder()
+                .ram("ram-below-640k", 0, VGA_START)
+                .ram("bios-area", ROM_AREA_START, ONE_MIB - ROM_AREA_START)
+                .ram("ram-low", ONE_MIB, low - ONE_MIB);
+        if (high > 0) b.ram("ram-high", FOUR_GIB, high);
+        if (bootRom != null) b.rom("boot-rom", FOUR_GIB - bootRom.length, bootRom);
+        GuestMemory m = b.build();
+        if (bootRom != null) {
+            int n = Math.min(LEGACY_BIOS_WINDOW, bootRom.length);
+            m.write(ONE_MIB - n, bootRom, bootRom.length - n, n);
+        }
+        return m;
+    }
+
+    /**
+     * Installs the chipset on {@code machine}'s buses and PCI bus.
+     *
+     * @param vcpus       CPUs the firmware is told about
+     * @param power       told when the guest powers off or resets
+     * @param firmwareLog gets each line the firmware writes to the debug console (0x402)
+     * @throws vmm.core.bus.BusConflictException when something already decodes a chipset port
+     */
+    public static PcPlatform install(Machine machine, int vcpus, PowerControl power, Consumer<String> firmwareLog) {
+        GuestMemory memory = machine.memory();
+        long lowEnd = 0, high = 0;
+        for (var r : memory.regions()) {
+            if (r.readOnly()) continue;
+            if (r.guestBase() >= FOUR_GIB) high += r.size();
+            else lowEnd = Math.max(lowEnd, r.guestEnd());
+        }
+        List<E820Entry> e820 = new ArrayList<>();
+        e820.add(new E820Entry(0, lowEnd, E820_RAM));
+        if (high > 0) e820.add(new E820Entry(FOUR_GIB, high, E820_RAM));
+
+        FwCfg fw = new FwCfg(memory);
+        DebugPorts debug = new DebugPorts(firmwareLog);
+        PcPlatform p = new PcPlatform(fw, debug, List.copyOf(e820));
+        IoPortBus io = machine.ioPorts();
+        try {
+            ResetControl rcr = new ResetControl(power);
+            PciConfigPorts cfg = new PciConfigPorts(machine.pci(), rcr);
+            p.registrations.add(io.register("pci-config-address", PciConfigPorts.CONFIG_ADDRESS, 4, cfg.addressPorts()));
+            p.registrations.add(io.register("pci-config-data", PciConfigPorts.CONFIG_DATA, 4, cfg.dataPorts()));
+            AcpiPm pm = new AcpiPm(power, System::nanoTime);
+            Piix.attach(machine.pci(), io, pm);
+            Cmos cmos = new Cmos(lowEnd, high, vcpus, Clock.systemUTC());
+            p.registrations.add(io.register("cmos", Cmos.PORT_INDEX, 2, cmos.ports()));
+            I8042 kbc = new I8042(power);
+            p.registrations.add(io.register("i8042-data", I8042.PORT_DATA, 1, kbc.controller()));
+            p.registrations.add(io.register("i8042-command", I8042.PORT_COMMAND, 1, new vmm.core.bus.IoHandler() {
+                @Override public long read(long offset, int size) { return kbc.controller().read(1, size); }
+                @Override public void write(long offset, int size, long value) { kbc.controller().write(1, size, value); }
+            }));
+            p.registrations.add(io.register("port-a", I8042.PORT_A, 1, kbc.portA()));
+            p.registrations.add(io.register("fw_cfg", FwCfg.PORT_SELECTOR, 12, fw.ports()));
+            p.registrations.add(io.register("post-code", DebugPorts.POST_PORT, 1, debug.post()));
+            p.registrations.add(io.register("debugcon", DebugPorts.DEBUGCON_PORT, 1, debug.debugcon()));
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+        fw.put(FwCfg.FW_CFG_RAM_SIZE, FwCfg.le64(lowEnd + high));
+        fw.put(FwCfg.FW_CFG_NB_CPUS, FwCfg.le16(vcpus));
+        fw.put(FwCfg.FW_CFG_MAX_CPUS, FwCfg.le16(vcpus));
+        fw.put(FwCfg.FW_CFG_NOGRAPHIC, FwCfg.le16(1));
+        fw.put(FwCfg.FW_CFG_NUMA, FwCfg.le64(0));
+        fw.put(FwCfg.FW_CFG_BOOT_MENU, FwCfg.le16(0));
+        ByteBuffer b = ByteBuffer.allocate(20 * e820.size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (E820Entry e : e820) b.putLong(e.address()).putLong(e.length()).putInt(e.type());
+        fw.addFile("etc/e820", b.array());
+        // No "Press ESC for boot menu" pause.
+        fw.addFile("etc/show-boot-menu", FwCfg.le16(0));
+        return p;
+    }
+
+    /** Tells firmware to use the serial port at {@code port} as its console (SeaBIOS's {@code etc/sercon-port}). */
+    public void serialConsole(int port) {
+        fwCfg.addFile("etc/sercon-port", FwCfg.le16(port));
+    }
+
+    /** The boot order, as firmware device paths (QEMU's {@code bootorder} file), first first. */
+    public void bootOrder(List<String> devicePaths) {
+        fwCfg.addFile("bootorder", (String.join("\n", devicePaths) + "\n").getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /** Adds a file to fw_cfg (ACPI tables, kernel images, ...). */
+    public void addFirmwareFile(String name, byte[] contents) {
+        fwCfg.addFile(name, contents);
+    }
+
+    /** The memory map the guest is given. */
+    public List<E820Entry> e820() {
+        return e820;
+    }
+
+    /** The last value written to the POST code port 0x80. */
+    public int postCode() {
+        return debug.lastPostCode();
+    }
+
+    /** Unregisters the chipset's ports. PCI functions stay until the machine is closed. */
+    @Override
+    public void close() {
+        for (Registration r : registrations) r.close();
+        registrations.clear();
+    }
+}

@@ -1,0 +1,178 @@
+package vmm.launcher.internal;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Hashtable;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.FrameworkUtil;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+
+import vmm.core.hypervisor.Capabilities;
+import vmm.core.hypervisor.Hypervisor;
+import vmm.core.machine.DeviceInstance;
+import vmm.core.machine.DeviceInstanceInfo;
+import vmm.core.platform.PcMachine;
+
+/**
+ * {@code vmm run}: writes the machine's configuration, waits until the
+ * hypervisor back end has built the machine and every configured device is
+ * plugged, prints what runs, starts the vCPUs and waits for the guest to
+ * end. Exit codes: 0 when the guest powers off (or resets: restarting is not
+ * done yet), 1 when it fails, 2 for a configuration that cannot run.
+ */
+final class RunCommand {
+    private static final Duration STARTUP = Duration.ofSeconds(15);
+
+    private final ConfigurationAdmin cm;
+    private final BundleContext context;
+    private final PrintStream out, err;
+
+    RunCommand(ConfigurationAdmin cm, BundleContext context, PrintStream out, PrintStream err) {
+        this.cm = cm;
+        this.context = context;
+        this.out = out;
+        this.err = err;
+    }
+
+    int run(Arguments.Plan plan) throws Exception {
+        List<Arguments.Config> configs = new ArrayList<>(plan.configs());
+        Path demo = null;
+        for (int i = 0; i < configs.size(); i++) {
+            Arguments.Config c = configs.get(i);
+            if (Arguments.DEMO_DISK.equals(c.properties().get("path"))) {
+                demo = Files.createTempFile("vmm-demo-", ".img");
+                DemoDisk.write(demo);
+                Map<String, Object> p = new LinkedHashMap<>(c.properties());
+                p.put("path", demo.toString());
+                configs.set(i, new Arguments.Config(c.factoryPid(), c.name(), p));
+            }
+        }
+        try {
+            return runConfigured(configs);
+        } finally {
+            if (demo != null) Files.deleteIfExists(demo);
+        }
+    }
+
+    private int runConfigured(List<Arguments.Config> configs) throws Exception {
+        String vmName = String.valueOf(configs.getFirst().properties().get("name"));
+        Path control = controlSocket(vmName);
+        configs.add(new Arguments.Config("vmm.control", null, Map.of("socket", control.toString())));
+        for (Arguments.Config c : configs) {
+            Configuration config = c.isFactory() ? cm.getFactoryConfiguration(c.factoryPid(), c.name(), "?")
+                    : cm.getConfiguration(c.factoryPid(), "?");
+            config.update(new Hashtable<>(c.properties()));
+        }
+        PcMachine vm = await(PcMachine.class, null);
+        if (vm == null) {
+            err.println("vmm: the virtual machine was not built within " + STARTUP.toSeconds() + " s: "
+                    + (service(Hypervisor.class, null) == null
+                    ? "no hypervisor back end is active (vmm.svm on AMD hosts, vmm.vmx on Intel hosts; /dev/kvm must be there and usable)"
+                    : "see the log above for why"));
+            return 2;
+        }
+        List<String> summary = new ArrayList<>();
+        for (Arguments.Config c : configs) {
+            if (c.factoryPid().equals("vmm.device")) {
+                DeviceInstanceInfo info = await(DeviceInstanceInfo.class, "(service.pid=vmm.device~" + c.name() + ")");
+                long deadline = System.nanoTime() + STARTUP.toNanos();
+                while (info != null && info.status() != DeviceInstance.Status.ACTIVE && System.nanoTime() < deadline) Thread.sleep(10);
+                if (info == null || info.status() != DeviceInstance.Status.ACTIVE) {
+                    err.println("vmm: device " + c.properties().get("type") + " at " + c.properties().get("address")
+                            + " did not start (see the log above for why)");
+                    return 2;
+                }
+                Object model = info.instance().model();
+                Bundle b = FrameworkUtil.getBundle(model.getClass());
+                summary.add(String.format("  %-8s %-12s %s (%s %s)", info.address(), info.type(), info.implementation(),
+                        b == null ? "?" : b.getSymbolicName(), b == null ? "" : b.getVersion()));
+            } else if (c.factoryPid().equals("device.uart")) {
+                int port = "com2".equals(c.properties().get("port")) ? 0x2f8 : 0x3f8;
+                long deadline = System.nanoTime() + STARTUP.toNanos();
+                while (!vm.machine().ioPorts().isClaimed(port) && System.nanoTime() < deadline) Thread.sleep(10);
+                if (!vm.machine().ioPorts().isClaimed(port)) {
+                    err.println("vmm: " + c.properties().get("port") + " did not start (see the log above for why)");
+                    return 2;
+                }
+                summary.add(String.format("  %-8s %-12s %s", "isa", c.properties().get("port"), c.properties().get("backend")));
+            }
+        }
+        Hypervisor hv = service(Hypervisor.class, null);
+        Capabilities caps = hv == null ? null : hv.capabilities();
+        Map<String, Object> vmProps = configs.getFirst().properties();
+        out.println("vmm: " + vmProps.get("name") + ": " + vmProps.get("memory.size") + " RAM, " + vmProps.get("vcpus")
+                + " vCPU(s); boot ROM " + vmProps.get("bootrom"));
+        if (caps != null) out.println("vmm: back end: " + caps);
+        out.println("vmm: devices:");
+        summary.forEach(out::println);
+        out.println("vmm: shell: ./vmm shell " + vmName + " COMMAND   (socket " + control + ")");
+        out.flush();
+
+        vm.start();
+        PcMachine.Exit exit;
+        while (true) {
+            Optional<PcMachine.Exit> e = vm.awaitExit(Duration.ofSeconds(1));
+            if (e.isPresent()) {
+                exit = e.get();
+                break;
+            }
+        }
+        out.flush();
+        switch (exit.outcome()) {
+            case POWER_OFF -> {
+                err.println("\r\nvmm: the guest powered off");
+                return 0;
+            }
+            case RESET -> {
+                err.println("\r\nvmm: the guest asked for a reset (" + exit.detail() + "); restarting is not supported yet, so the VM ends");
+                return 0;
+            }
+            case STOPPED -> {
+                err.println("\r\nvmm: stopped");
+                return 0;
+            }
+            default -> {
+                err.println("\r\nvmm: the VM failed:\n" + exit.detail());
+                return 1;
+            }
+        }
+    }
+
+    /** Where the shell of VM {@code name} listens. */
+    static Path controlSocket(String name) {
+        return Path.of(System.getProperty("java.io.tmpdir"), "vmm-" + name + ".sock");
+    }
+
+    private <S> S await(Class<S> type, String filter) throws InterruptedException {
+        long deadline = System.nanoTime() + STARTUP.toNanos();
+        while (System.nanoTime() < deadline) {
+            S s = service(type, filter);
+            if (s != null) return s;
+            Thread.sleep(10);
+        }
+        return null;
+    }
+
+    private <S> S service(Class<S> type, String filter) {
+        try {
+            var refs = context.getServiceReferences(type, filter);
+            if (refs.isEmpty()) return null;
+            ServiceReference<S> ref = refs.iterator().next();
+            return context.getService(ref);
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package vmm.launcher.internal.shell;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Dictionary;
+import java.util.List;
+
+import org.osgi.framework.Bundle;
+import org.osgi.framework.FrameworkUtil;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+
+import vmm.core.machine.DeviceInstanceInfo;
+
+/**
+ * Gogo commands for device instances: {@code device:list} (slot, type,
+ * implementation, implementing bundle and version, status, swaps) and
+ * {@code device:swap INSTANCE IMPLEMENTATION}, which writes the choice into
+ * the instance's configuration, as a user would, and waits for the core to
+ * carry it out.
+ */
+@Component(service = DeviceCommands.class, property = {"osgi.command.scope=device", "osgi.command.function=list",
+        "osgi.command.function=swap"})
+public final class DeviceCommands {
+    @Reference
+    private ConfigurationAdmin cm;
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    private volatile List<DeviceInstanceInfo> devices;
+
+    public String list() {
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format("%-22s %-8s %-12s %-16s %-34s %-9s %s", "instance", "slot", "type", "implementation", "bundle", "status", "swaps"));
+        List<DeviceInstanceInfo> ds = new ArrayList<>(devices);
+        ds.sort(Comparator.comparing(DeviceInstanceInfo::address));
+        for (DeviceInstanceInfo d : ds) {
+            String bundle = "-";
+            if (d.instance() != null && d.instance().model() != null) {
+                Bundle b = FrameworkUtil.getBundle(d.instance().model().getClass());
+                if (b != null) bundle = b.getSymbolicName() + " " + b.getVersion() + " [" + b.getBundleId() + "]";
+            }
+            lines.add(String.format("%-22s %-8s %-12s %-16s %-34s %-9s %d", d.id(), d.address(), d.type(), d.implementation(),
+                    bundle, d.status() == null ? "waiting" : d.status().name().toLowerCase(), d.swapCount()));
+        }
+        return String.join("\n", lines);
+    }
+
+    /** Moves {@code instance} (its id, e.g. {@code vmm.device~disk}, or its slot, e.g. {@code 00:04.0}) to {@code implementation}. */
+    public String swap(String instance, String implementation) throws Exception {
+        DeviceInstanceInfo d = find(instance);
+        int before = d.swapCount();
+        Configuration c = cm.getConfiguration(d.id(), "?");
+        Dictionary<String, Object> props = c.getProperties();
+        props.put("implementation", implementation);
+        c.update(props);
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            if (d.swapCount() > before && implementation.equals(d.implementation())) return d.id() + ": now " + implementation;
+            Thread.sleep(20);
+        }
+        return d.id() + ": no swap to " + implementation + " within 10 s (is a provider named " + implementation
+                + " for " + d.type() + " installed? see device:list and the log)";
+    }
+
+    private DeviceInstanceInfo find(String instance) {
+        for (DeviceInstanceInfo d : devices)
+            if (d.id().equals(instance) || d.id().equals("vmm.device~" + instance) || d.address().toString().equals(instance)) return d;
+        throw new IllegalArgumentException("no device instance " + instance + " (see device:list)");
+    }
+}

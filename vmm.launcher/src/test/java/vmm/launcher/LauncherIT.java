@@ -1,0 +1,151 @@
+package vmm.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import vmm.launcher.internal.DemoDisk;
+
+/**
+ * The launcher as a user runs it: the exported {@code target/vmm.jar} in a
+ * child JVM (what {@code ./vmm} execs), with a real Felix, the core, the
+ * hypervisor back end and the devices. Runs in the integration-test phase,
+ * after the jar is built.
+ */
+class LauncherIT {
+    static final Path JAR = Path.of("target/vmm.jar");
+    static final Path SEABIOS = Path.of("/usr/share/seabios/bios-256k.bin");
+
+    @TempDir
+    Path dir;
+
+    record Result(int exit, String output) {}
+
+    private Result vmm(String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString()));
+        cmd.addAll(List.of(args));
+        Path out = dir.resolve("out.txt");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
+                .redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor();
+            throw new AssertionError("vmm did not end within 120 s; output:\n" + Files.readString(out));
+        }
+        return new Result(p.exitValue(), Files.readString(out));
+    }
+
+    private static void requireGuests() {
+        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host: guests cannot run");
+        assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
+    }
+
+    @Test
+    void theDefaultVmBootsShowsItsConsoleAndPowersOffWithExitCode0() throws Exception {
+        requireGuests();
+        Result r = vmm("run");
+        assertThat(r.output()).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE).contains("the guest powered off");
+        assertThat(r.exit()).as(r.output()).isZero();
+    }
+
+    @Test
+    void aBhyveCommandLineWithADiskAndASerialLogBootsSeaBiosFromTheDisk() throws Exception {
+        requireGuests();
+        Path disk = dir.resolve("disk.img"), log = dir.resolve("com1.log");
+        DemoDisk.write(disk);
+        Result r = vmm("run", "-c", "1", "-m", "128M", "-s", "0,hostbridge", "-s", "31,lpc", "-s", "5,virtio-blk," + disk + ",ser=LOGDISK",
+                "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, "testvm");
+        assertThat(r.exit()).as(r.output()).isZero();
+        assertThat(r.output()).contains("testvm").contains("00:05.0").contains("virtio-blk").contains("device.virtio-block");
+        assertThat(Files.readString(log)).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE);
+    }
+
+    @Test
+    void theShellSwapsTheDiskImplementationUnderARunningGuestDoingDiskIo() throws Exception {
+        requireGuests();
+        Path disk = dir.resolve("io.img"), log = dir.resolve("com1.log");
+        IoLoopDisk.write(disk);
+        String name = "shell-it-" + ProcessHandle.current().pid();
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
+                "run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, name));
+        Process vm = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("vm.txt").toFile()).start();
+        try {
+            awaitDots(log, 3);
+            String list = shell(name, "device:list");
+            java.util.regex.Matcher id = java.util.regex.Pattern.compile("device\\.virtio-block \\S+ \\[(\\d+)\\]").matcher(list);
+            assertThat(id.find()).as(list).isTrue();
+            Path newBuild = Files.list(Path.of("../device.virtio-block/target"))
+                    .filter(p -> p.getFileName().toString().matches("device\\.virtio-block-.*\\.jar")).findFirst().orElseThrow();
+
+            // A new build of the device bundle, while the guest reads its disk through SeaBIOS's virtio-blk driver.
+            shell(name, "felix:update " + id.group(1) + " " + newBuild.toUri());
+            String after = shell(name, "device:list");
+            assertThat(after).as(after).containsPattern("virtio-blk\\s+virtio-blk\\s+device\\.virtio-block .*active\\s+1");
+            int dotsAtSwap = dots(log);
+            awaitDots(log, dotsAtSwap + 3);
+
+            assertThat(shell(name, "vm:pause")).contains("paused");
+            assertThat(shell(name, "vm:status")).contains("state: paused");
+            assertThat(shell(name, "vm:resume")).contains("running");
+            awaitDots(log, dots(log) + 2);
+            assertThat(Files.readString(log)).as("no failed read, no wrong data").doesNotContain("E").doesNotContain("X");
+        } finally {
+            vm.destroy();
+            vm.waitFor(20, TimeUnit.SECONDS);
+            vm.destroyForcibly();
+        }
+    }
+
+    private String shell(String name, String command) throws Exception {
+        Result r = vmm(("shell " + name + " " + command).split(" "));
+        assertThat(r.exit()).as(r.output()).isZero();
+        return r.output();
+    }
+
+    private static int dots(Path log) throws java.io.IOException {
+        if (!Files.exists(log)) return 0;
+        String s = Files.readString(log);
+        String booting = "Booting from Hard Disk...";
+        int i = s.indexOf(booting), n = 0;
+        if (i < 0) return 0;
+        for (int k = i + booting.length(); k < s.length(); k++) if (s.charAt(k) == '.') n++;
+        return n;
+    }
+
+    private static void awaitDots(Path log, int n) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (dots(log) < n) {
+            if (System.nanoTime() > deadline)
+                throw new AssertionError("the guest printed " + dots(log) + " of " + n + " dots; COM1:\n" + (Files.exists(log) ? Files.readString(log) : ""));
+            Thread.sleep(50);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "an unknown emulation | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 4,virtio-gpu | unknown emulation 'virtio-gpu'",
+            "a slot used twice    | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 4,virtio-rng -s 4,virtio-rng | slot 4 is used twice",
+            "a malformed size     | run -m 12Q -l bootrom,/usr/share/seabios/bios-256k.bin | -m 12Q",
+            "a missing disk file  | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 4,virtio-blk,/no/such/disk.img | /no/such/disk.img: no such file",
+            "a missing boot ROM   | run -l bootrom,/no/such/rom.bin | boot ROM /no/such/rom.bin: no such file",
+            "an unknown backend   | run -l bootrom,/usr/share/seabios/bios-256k.bin -l com1,telepathy | telepathy",
+    })
+    void badInputIsOneClearLineAndExitCode2(String what, String line, String expected) throws Exception {
+        assumeTrue(Files.isReadable(SEABIOS) || !line.contains(SEABIOS.toString()), "no SeaBIOS");
+        Result r = vmm(line.trim().split(" +"));
+        assertThat(r.exit()).as(r.output()).isEqualTo(2);
+        assertThat(r.output()).contains(expected.trim());
+        assertThat(r.output()).doesNotContain("SeaBIOS (version");
+    }
+}
