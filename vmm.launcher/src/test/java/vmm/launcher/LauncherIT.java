@@ -140,6 +140,7 @@ class LauncherIT {
             "a missing disk file  | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 4,virtio-blk,/no/such/disk.img | /no/such/disk.img: no such file",
             "a missing boot ROM   | run -l bootrom,/no/such/rom.bin | boot ROM /no/such/rom.bin: no such file",
             "an unknown backend   | run -l bootrom,/usr/share/seabios/bios-256k.bin -l com1,telepathy | telepathy",
+            "a TAP that is absent | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 5,virtio-net,vmmnotap0 | vmmnotap0: no such network interface",
     })
     void badInputIsOneClearLineAndExitCode2(String what, String line, String expected) throws Exception {
         assumeTrue(Files.isReadable(SEABIOS) || !line.contains(SEABIOS.toString()), "no SeaBIOS");

@@ -48,6 +48,7 @@ public final class Arguments {
                    hostbridge (slot 0), lpc (the ISA bridge carrying COM1/COM2)
                    virtio-blk,PATH[,ro][,sectorsize=N[/M]][,ser=SERIAL]
                    virtio-rng
+                   virtio-net,TAP[,mac=xx:xx:xx:xx:xx:xx]   virtio-net-viona,TAP[,mac=...] (accelerated, offloads)
             backends:  stdio | tcp=HOST:PORT | unix=PATH | log=FILE | none""";
 
     /** The default boot ROM: Debian's SeaBIOS. */
@@ -56,7 +57,10 @@ public final class Arguments {
     static final int HOST_BRIDGE_SLOT = 0, CHIPSET_SLOT = 1;
 
     /** The emulations the launcher knows, as bhyve names them, and the device type each one is. */
-    static final Map<String, String> EMULATIONS = Map.of("virtio-blk", "virtio-blk", "virtio-rng", "virtio-rng");
+    static final Map<String, String> EMULATIONS = Map.of("virtio-blk", "virtio-blk", "virtio-rng", "virtio-rng",
+            "virtio-net", "virtio-net", "virtio-net-viona", "virtio-net");
+    /** Where Linux lists network interfaces; a TAP named on the command line must be there. */
+    static Path sysClassNet = Path.of("/sys/class/net");
 
     private Arguments() {}
 
@@ -260,6 +264,21 @@ public final class Arguments {
                     else if (o.startsWith("ser=")) props.put("serial", value(o));
                     else if (o.contains("=")) props.put(o.substring(0, o.indexOf('=')), value(o));
                     else throw new UsageException("virtio-blk: unknown option '" + o + "'");
+                }
+            }
+            case "virtio-net", "virtio-net-viona" -> {
+                if (options.isEmpty() || options.getFirst().isBlank() || options.getFirst().contains("="))
+                    throw new UsageException(name + " needs a TAP device: " + name + ",tap0[,mac=...]");
+                String tap = options.removeFirst();
+                if (!Files.exists(sysClassNet.resolve(tap)))
+                    throw new UsageException(name + ": " + tap + ": no such network interface (create it first: ip tuntap add " + tap + " mode tap)");
+                props.put("tap", tap);
+                if (name.equals("virtio-net-viona")) props.put("implementation", "viona");
+                // One feature set for both implementations, so the instance can be swapped between them.
+                props.put("offload", "true");
+                for (String o : options) {
+                    if (!o.contains("=") || o.startsWith("=")) throw new UsageException(name + ": option '" + o + "' is not key=value");
+                    props.put(o.substring(0, o.indexOf('=')), value(o));
                 }
             }
             default -> {

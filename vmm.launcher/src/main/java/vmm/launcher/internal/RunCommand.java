@@ -11,9 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.FrameworkUtil;
 import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.cm.Configuration;
@@ -94,10 +92,8 @@ final class RunCommand {
                             + " did not start (see the log above for why)");
                     return 2;
                 }
-                Object model = info.instance().model();
-                Bundle b = FrameworkUtil.getBundle(model.getClass());
-                summary.add(String.format("  %-8s %-12s %s (%s %s)", info.address(), info.type(), info.implementation(),
-                        b == null ? "?" : b.getSymbolicName(), b == null ? "" : b.getVersion()));
+                summary.add(String.format("  %-8s %-12s %s (%s)", info.address(), info.type(), info.implementation(),
+                        Implementations.bundleOf(context, info.type(), info.implementation())));
             } else if (c.factoryPid().equals("device.uart")) {
                 int port = "com2".equals(c.properties().get("port")) ? 0x2f8 : 0x3f8;
                 long deadline = System.nanoTime() + STARTUP.toNanos();

@@ -5,16 +5,17 @@ import java.util.Comparator;
 import java.util.Dictionary;
 import java.util.List;
 
-import org.osgi.framework.Bundle;
-import org.osgi.framework.FrameworkUtil;
+import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 
 import vmm.core.machine.DeviceInstanceInfo;
+import vmm.launcher.internal.Implementations;
 
 /**
  * Gogo commands for device instances: {@code device:list} (slot, type,
@@ -28,6 +29,8 @@ import vmm.core.machine.DeviceInstanceInfo;
 public final class DeviceCommands {
     @Reference
     private ConfigurationAdmin cm;
+    @Activate
+    private BundleContext context;
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
     private volatile List<DeviceInstanceInfo> devices;
 
@@ -37,11 +40,7 @@ public final class DeviceCommands {
         List<DeviceInstanceInfo> ds = new ArrayList<>(devices);
         ds.sort(Comparator.comparing(DeviceInstanceInfo::address));
         for (DeviceInstanceInfo d : ds) {
-            String bundle = "-";
-            if (d.instance() != null && d.instance().model() != null) {
-                Bundle b = FrameworkUtil.getBundle(d.instance().model().getClass());
-                if (b != null) bundle = b.getSymbolicName() + " " + b.getVersion() + " [" + b.getBundleId() + "]";
-            }
+            String bundle = Implementations.bundleOf(context, d.type(), d.implementation());
             lines.add(String.format("%-22s %-8s %-12s %-16s %-34s %-9s %d", d.id(), d.address(), d.type(), d.implementation(),
                     bundle, d.status() == null ? "waiting" : d.status().name().toLowerCase(), d.swapCount()));
         }
