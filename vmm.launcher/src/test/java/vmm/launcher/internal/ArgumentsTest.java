@@ -30,6 +30,23 @@ class ArgumentsTest {
     }
 
     @Test
+    void aNetworkDeviceNeedsAnExistingTapAndVionaIsAnImplementationOfVirtioNet() throws Exception {
+        Path sys = Files.createDirectories(dir.resolve("sys/class/net/tap7"));
+        Path old = Arguments.sysClassNet;
+        Arguments.sysClassNet = sys.getParent();
+        try {
+            var props = Arguments.emulation("virtio-net-viona,tap7,mac=52:54:00:12:34:56");
+            assertThat(props).containsEntry("type", "virtio-net").containsEntry("implementation", "viona")
+                    .containsEntry("tap", "tap7").containsEntry("mac", "52:54:00:12:34:56").containsEntry("offload", "true");
+            assertThat(Arguments.emulation("virtio-net,tap7")).doesNotContainKey("implementation").containsEntry("offload", "true");
+            assertThatThrownBy(() -> Arguments.emulation("virtio-net,tap8")).hasMessageContaining("tap8: no such network interface");
+            assertThatThrownBy(() -> Arguments.emulation("virtio-net")).hasMessageContaining("needs a TAP device");
+        } finally {
+            Arguments.sysClassNet = old;
+        }
+    }
+
+    @Test
     void noArgumentsOrHelpAsksForTheUsage() throws Exception {
         assertThat(Arguments.parse(List.of()).command()).isEqualTo("help");
         assertThat(Arguments.parse(List.of("--help")).command()).isEqualTo("help");
@@ -38,7 +55,7 @@ class ArgumentsTest {
     @Test
     void anUnknownEmulationIsNamedWithTheKnownOnes() {
         assertThatThrownBy(() -> Arguments.parse(List.of("vhost-user", "--socket", dir.resolve("s").toString(), "virtio-gpu")))
-                .hasMessage("unknown emulation 'virtio-gpu' (known: virtio-blk, virtio-rng)");
+                .hasMessage("unknown emulation 'virtio-gpu' (known: virtio-blk, virtio-net, virtio-net-viona, virtio-rng)");
     }
 
     @Test
