@@ -74,7 +74,12 @@ public final class Main implements Callable<Integer> {
                         + " s (see the log above for why)");
                 return 1;
             }
+            // The same shell as a VM's, so the device bundle can be updated or swapped while a front-end uses it.
+            String shellName = "vhost-user-" + socket.getFileName();
+            Configuration control = cm.getConfiguration("vmm.control", "?");
+            control.update(new Hashtable<>(Map.of("socket", RunCommand.controlSocket(shellName).toString())));
             out.println("vmm: serving " + p.get("type") + " over vhost-user on " + socket + "; Ctrl-C stops");
+            out.println("vmm: shell: ./vmm shell " + shellName + " COMMAND");
             out.flush();
             Thread.currentThread().join(); // until the process is stopped
         }
