@@ -105,6 +105,10 @@ public final class Connection implements VirtioContext {
                 failure = e.getMessage();
                 LOG.log(Level.WARNING, "{0}: connection failed: {1}", name, e.getMessage());
             }
+        } catch (RuntimeException e) {
+            // A device that failed, or a swap that held the gate too long: this connection ends, the socket goes on.
+            failure = String.valueOf(e);
+            LOG.log(Level.ERROR, name + ": closing the connection after a device failure", e);
         } finally {
             teardown();
         }
