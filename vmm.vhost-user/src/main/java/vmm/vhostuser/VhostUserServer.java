@@ -96,7 +96,11 @@ public final class VhostUserServer implements AutoCloseable {
                 connections++;
             }
             current = c;
-            c.serve();
+            try {
+                c.serve();
+            } catch (RuntimeException e) {
+                LOG.log(Level.ERROR, "vhost-user " + name + ": the connection ended in a failure; taking the next front-end", e);
+            }
             current = null;
             if (c.failure() != null) lastFailure = c.failure();
         }
