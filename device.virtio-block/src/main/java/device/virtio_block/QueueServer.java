@@ -14,7 +14,8 @@ import vmm.core.virtio.VirtqueueException;
  * Takes the requests of one virtqueue and runs them on the device's worker
  * pool, with at most {@code depth} taken and not yet completed. A notify
  * only schedules a "pump" on the device's dispatcher thread, so the vCPU that kicked never pops
- * or waits; the pump pops while there is room, and a request completing
+ * or waits; the pump pops while there is room and hands each request to a worker, except a lone
+ * one (nothing else in flight or offered), which it serves itself; a request completing
  * when the queue was full schedules the next pump. Chains beyond the depth
  * stay in the avail ring, where the guest put them.
  *
@@ -81,6 +82,12 @@ final class QueueServer {
                 }
                 if (c == null) return;
                 inFlight++;
+            }
+            if (inFlight() == 1 && !q.hasAvailable()) {
+                // A lone request (queue depth 1): serving it here saves the hand-off to a worker, which is most
+                // of its latency. A kick meanwhile schedules a pump that runs right after.
+                serve(q, c);
+                continue;
             }
             try {
                 executor.execute(() -> serve(q, c));
