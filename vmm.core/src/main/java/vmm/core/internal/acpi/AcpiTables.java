@@ -1,0 +1,167 @@
+package vmm.core.internal.acpi;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import vmm.core.internal.chipset.AcpiPm;
+import vmm.core.internal.chipset.Piix;
+
+/**
+ * The ACPI tables of this machine (ACPI 6.5 chapter 5), generated for the
+ * machine as configured: RSDP, XSDT, FADT (the PIIX4 PM block, the SCI, the
+ * reset register 0xCF9), MADT (one LAPIC per vCPU, the IOAPIC, interrupt
+ * source overrides for IRQ 0 and the SCI) and a DSDT (the PCI root with
+ * {@code _PRT} routing each slot's INTA..D to GSIs 16..19 as
+ * {@code IntxRouting.standard()} wires them, COM1 and COM2, and {@code _S5}).
+ * The tables are laid out one after another from a guest-physical base, so
+ * the pointers between them are final.
+ */
+public final class AcpiTables {
+    public static final String OEM_ID = "VMMJVA", OEM_TABLE_ID = "VMMPC   ";
+    static final int HEADER = 36;
+    static final long LAPIC_BASE = 0xfee0_0000L, IOAPIC_BASE = 0xfec0_0000L;
+    static final int IOAPIC_ID = 0, SCI_IRQ = 9, PIRQ_A_GSI = 16;
+
+    private AcpiTables() {}
+
+    /** The tables, in layout order, by signature ("RSD PTR " for the RSDP). */
+    public static Map<String, byte[]> build(long base, int vcpus) {
+        byte[] dsdt = table("DSDT", 2, dsdtBody());
+        byte[] madt = table("APIC", 5, madtBody(vcpus));
+        long dsdtAt = base + 64; // after the RSDP (36 bytes, 16-aligned slot)
+        long fadtAt = align(dsdtAt + dsdt.length, 16);
+        byte[] fadt = table("FACP", 6, fadtBody(dsdtAt));
+        long madtAt = align(fadtAt + fadt.length, 16);
+        long xsdtAt = align(madtAt + madt.length, 16);
+        byte[] xsdt = table("XSDT", 1, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(fadtAt).putLong(madtAt).array());
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        out.put("RSD PTR ", rsdp(xsdtAt));
+        out.put("DSDT", dsdt);
+        out.put("FACP", fadt);
+        out.put("APIC", madt);
+        out.put("XSDT", xsdt);
+        return out;
+    }
+
+    private static long align(long v, int a) {
+        return (v + a - 1) & -a;
+    }
+
+    private static byte[] rsdp(long xsdt) {
+        ByteBuffer b = ByteBuffer.allocate(36).order(ByteOrder.LITTLE_ENDIAN);
+        b.put("RSD PTR ".getBytes(StandardCharsets.US_ASCII)).put((byte) 0).put(OEM_ID.getBytes(StandardCharsets.US_ASCII))
+                .put((byte) 2).putInt(0).putInt(36).putLong(xsdt).put((byte) 0).put(new byte[3]);
+        byte[] r = b.array();
+        r[8] = checksum(r, 0, 20);
+        r[32] = checksum(r, 0, 36);
+        return r;
+    }
+
+    /** The standard header (5.2.6) around {@code body}, with its checksum. */
+    static byte[] table(String signature, int revision, byte[] body) {
+        ByteBuffer b = ByteBuffer.allocate(HEADER + body.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(signature.getBytes(StandardCharsets.US_ASCII)).putInt(HEADER + body.length).put((byte) revision).put((byte) 0)
+                .put(OEM_ID.getBytes(StandardCharsets.US_ASCII)).put(OEM_TABLE_ID.getBytes(StandardCharsets.US_ASCII)).putInt(1)
+                .put("VMMJ".getBytes(StandardCharsets.US_ASCII)).putInt(1).put(body);
+        byte[] t = b.array();
+        t[9] = checksum(t, 0, t.length);
+        return t;
+    }
+
+    static byte checksum(byte[] b, int from, int to) {
+        int sum = 0;
+        for (int i = from; i < to; i++) sum += b[i];
+        return (byte) -sum;
+    }
+
+    /** FADT body for revision 6 (fields from FIRMWARE_CTRL on, 5.2.9). */
+    private static byte[] fadtBody(long dsdt) {
+        int pm = Piix.PM_IO_BASE;
+        ByteBuffer b = ByteBuffer.allocate(276 - HEADER).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0);                       // FIRMWARE_CTRL: no FACS (no firmware waking vector here)
+        b.putInt((int) dsdt);              // DSDT
+        b.put((byte) 0);                   // reserved
+        b.put((byte) 0);                   // Preferred_PM_Profile: unspecified
+        b.putShort((short) SCI_IRQ);       // SCI_INT
+        b.putInt(0);                       // SMI_CMD: none, ACPI is always enabled (no SMM)
+        b.put((byte) 0).put((byte) 0).put((byte) 0).put((byte) 0); // ACPI_ENABLE, ACPI_DISABLE, S4BIOS_REQ, PSTATE_CNT
+        b.putInt(pm + AcpiPm.PM1A_EVT);    // PM1a_EVT_BLK
+        b.putInt(0);                       // PM1b_EVT_BLK
+        b.putInt(pm + AcpiPm.PM1A_CNT);    // PM1a_CNT_BLK
+        b.putInt(0);                       // PM1b_CNT_BLK
+        b.putInt(0);                       // PM2_CNT_BLK
+        b.putInt(pm + AcpiPm.PM_TMR);      // PM_TMR_BLK
+        b.putInt(0).putInt(0);             // GPE0_BLK, GPE1_BLK
+        b.put((byte) 4).put((byte) 2).put((byte) 0).put((byte) 4); // PM1_EVT_LEN, PM1_CNT_LEN, PM2_CNT_LEN, PM_TMR_LEN
+        b.put((byte) 0).put((byte) 0).put((byte) 0).put((byte) 0); // GPE0_BLK_LEN, GPE1_BLK_LEN, GPE1_BASE, CST_CNT
+        b.putShort((short) 0xfff).putShort((short) 0xfff);         // P_LVL2_LAT, P_LVL3_LAT: C2/C3 not supported
+        b.putShort((short) 0).putShort((short) 0);                  // FLUSH_SIZE, FLUSH_STRIDE
+        b.put((byte) 0).put((byte) 0);                              // DUTY_OFFSET, DUTY_WIDTH
+        b.put((byte) 0).put((byte) 0).put((byte) 0x32);             // DAY_ALRM, MON_ALRM, CENTURY (CMOS 0x32)
+        b.putShort((short) 0x0002);                                 // IAPC_BOOT_ARCH: 8042 present
+        b.put((byte) 0);                                            // reserved
+        // Flags: WBINVD, PROC_C1, SLP_BUTTON (none), RESET_REG_SUP.
+        b.putInt(1 | 1 << 2 | 1 << 5 | 1 << 10);
+        gas(b, 1, 8, 0, 1, 0xcf9);                                  // RESET_REG: I/O 0xCF9, byte
+        b.put((byte) 0x06);                                         // RESET_VALUE: RST_CPU | SYS_RST
+        b.putShort((short) 0).put((byte) 0);                        // ARM_BOOT_ARCH, FADT minor version
+        b.putLong(0);                                               // X_FIRMWARE_CTRL
+        b.putLong(dsdt);                                            // X_DSDT
+        gas(b, 1, 32, 0, 2, pm + AcpiPm.PM1A_EVT);                  // X_PM1a_EVT_BLK
+        gas(b, 0, 0, 0, 0, 0);                                      // X_PM1b_EVT_BLK
+        gas(b, 1, 16, 0, 2, pm + AcpiPm.PM1A_CNT);                  // X_PM1a_CNT_BLK
+        gas(b, 0, 0, 0, 0, 0);                                      // X_PM1b_CNT_BLK
+        gas(b, 0, 0, 0, 0, 0);                                      // X_PM2_CNT_BLK
+        gas(b, 1, 32, 0, 3, pm + AcpiPm.PM_TMR);                    // X_PM_TMR_BLK
+        gas(b, 0, 0, 0, 0, 0);                                      // X_GPE0_BLK
+        gas(b, 0, 0, 0, 0, 0);                                      // X_GPE1_BLK
+        gas(b, 0, 0, 0, 0, 0);                                      // SLEEP_CONTROL_REG
+        gas(b, 0, 0, 0, 0, 0);                                      // SLEEP_STATUS_REG
+        b.putLong(0);                                               // hypervisor vendor identity
+        return b.array();
+    }
+
+    /** A Generic Address Structure (5.2.3.2). */
+    private static void gas(ByteBuffer b, int space, int bitWidth, int bitOffset, int accessSize, long address) {
+        b.put((byte) space).put((byte) bitWidth).put((byte) bitOffset).put((byte) accessSize).putLong(address);
+    }
+
+    private static byte[] madtBody(int vcpus) {
+        ByteBuffer b = ByteBuffer.allocate(8 + 8 * vcpus + 12 + 10 * 2).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt((int) LAPIC_BASE).putInt(1);                                  // local APIC address, PCAT_COMPAT
+        for (int i = 0; i < vcpus; i++) b.put((byte) 0).put((byte) 8).put((byte) i).put((byte) i).putInt(1); // enabled
+        b.put((byte) 1).put((byte) 12).put((byte) IOAPIC_ID).put((byte) 0).putInt((int) IOAPIC_BASE).putInt(0);
+        b.put((byte) 2).put((byte) 10).put((byte) 0).put((byte) 0).putInt(2).putShort((short) 0);        // IRQ0 -> GSI2
+        b.put((byte) 2).put((byte) 10).put((byte) 0).put((byte) SCI_IRQ).putInt(SCI_IRQ).putShort((short) 0x000d); // SCI: level, active high
+        return b.array();
+    }
+
+    private static byte[] dsdtBody() {
+        List<byte[]> prt = new ArrayList<>();
+        for (int slot = 1; slot < 32; slot++)
+            for (int pin = 0; pin < 4; pin++)
+                prt.add(Aml.pkg(Aml.integer((long) slot << 16 | 0xffff), Aml.integer(pin), Aml.integer(0),
+                        Aml.integer(PIRQ_A_GSI + ((slot + pin) & 3))));
+        byte[] pci0 = Aml.device("PCI0",
+                Aml.nameOf("_HID", Aml.eisaId("PNP0A03")),
+                Aml.nameOf("_ADR", Aml.integer(0)),
+                Aml.nameOf("_UID", Aml.integer(0)),
+                Aml.nameOf("_PRT", Aml.pkg(prt.toArray(byte[][]::new))));
+        byte[] com1 = Aml.device("COM1",
+                Aml.nameOf("_HID", Aml.eisaId("PNP0501")),
+                Aml.nameOf("_UID", Aml.integer(1)),
+                Aml.nameOf("_CRS", Aml.resourceTemplate(Aml.io(0x3f8, 8), Aml.irq(4))));
+        byte[] com2 = Aml.device("COM2",
+                Aml.nameOf("_HID", Aml.eisaId("PNP0501")),
+                Aml.nameOf("_UID", Aml.integer(2)),
+                Aml.nameOf("_CRS", Aml.resourceTemplate(Aml.io(0x2f8, 8), Aml.irq(3))));
+        byte[] sb = Aml.scope("\\_SB", pci0, com1, com2);
+        byte[] s5 = Aml.nameOf("\\_S5", Aml.pkg(Aml.integer(AcpiPm.SLP_TYP_S5), Aml.integer(0), Aml.integer(0), Aml.integer(0)));
+        return Aml.concat(sb, s5);
+    }
+}
