@@ -1,18 +1,23 @@
 package vmm.core.platform;
 
-import java.lang.System.Logger.Level;
-import java.time.Duration;
+import java.lang.System.Logger.Level;import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
 
+import java.nio.file.Path;
+
+import vmm.core.boot.KernelEntry;
+import vmm.core.boot.LinuxBoot;
+import vmm.core.boot.MemoryRange;
 import vmm.core.hypervisor.Hypervisor;
 import vmm.core.hypervisor.StopReport;
 import vmm.core.hypervisor.VirtualMachine;
 import vmm.core.hypervisor.Vcpu;
 import vmm.core.hypervisor.VmConfig;
 import vmm.core.hypervisor.VmRunner;
+import vmm.core.internal.acpi.AcpiTables;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
 
@@ -58,12 +63,16 @@ public final class PcMachine implements AutoCloseable {
     private final Machine machine;
     private final PcPlatform platform;
     private final List<Vcpu> vcpus = new ArrayList<>();
+    private final long ramBytes;
+    private final boolean hasBootRom;
     private volatile VmRunner runner;
     private volatile Outcome requested;
     private volatile String requestDetail;
 
     private PcMachine(Hypervisor hypervisor, Config config, Consumer<String> firmwareLog) {
         memory = PcPlatform.memory(config.ramBytes(), config.bootRom());
+        ramBytes = config.ramBytes();
+        hasBootRom = config.bootRom() != null;
         VirtualMachine v = null;
         try {
             v = hypervisor.createVm(memory, new VmConfig(config.vcpus(), true));
@@ -90,6 +99,33 @@ public final class PcMachine implements AutoCloseable {
      */
     public static PcMachine create(Hypervisor hypervisor, Config config, Consumer<String> firmwareLog) {
         return new PcMachine(hypervisor, config, firmwareLog);
+    }
+
+    /** Where the ACPI tables go for a kernel booted without firmware: the BIOS area, reserved in its memory map. */
+    public static final long ACPI_TABLES = 0xe_0000L;
+
+    /**
+     * Loads a Linux kernel (an ELF {@code vmlinux} with a PVH entry, or a
+     * bzImage) with {@code initrd} and {@code cmdline}, with this machine's
+     * ACPI tables, and puts vCPU 0 in the kernel's entry state; the other
+     * vCPUs wait for the kernel's INIT/SIPI. Only for a machine without a
+     * boot ROM, before {@link #start()}.
+     *
+     * @param initrd null for none
+     * @return the entry state given to vCPU 0
+     * @throws IllegalArgumentException for a kernel or initrd that cannot be booted (see
+     *                                  {@link LinuxBoot#check}); nothing was loaded then
+     * @throws IllegalStateException    when the machine has a boot ROM or was started
+     */
+    public synchronized KernelEntry loadKernel(Path kernel, Path initrd, String cmdline) {
+        if (runner != null) throw new IllegalStateException("the machine was already started");
+        if (hasBootRom) throw new IllegalStateException("the machine has a boot ROM; a kernel is loaded only without one");
+        List<MemoryRange> map = PcPlatform.kernelMemoryMap(ramBytes);
+        long rsdp = AcpiTables.writeTo(memory, ACPI_TABLES, vcpus.size());
+        KernelEntry entry = LinuxBoot.load(memory, map, kernel, initrd, cmdline, rsdp);
+        entry.applyTo(vcpus.get(0));
+        LOG.log(Level.INFO, "kernel {0} loaded: {1} entry at 0x{2}", kernel, entry.mode(), Long.toHexString(entry.rip()));
+        return entry;
     }
 
     public Machine machine() { return machine; }

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
+import vmm.core.boot.MemoryRange;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.Registration;
 import vmm.core.internal.chipset.AcpiPm;
@@ -82,6 +83,22 @@ public final class PcPlatform implements AutoCloseable {
             m.write(ONE_MIB - n, bootRom, bootRom.length - n, n);
         }
         return m;
+    }
+
+    /**
+     * The memory map a kernel booted without firmware gets for a PC made by
+     * {@link #memory} with {@code ramBytes} and no boot ROM: RAM below
+     * 640 KiB, the BIOS area reserved (the ACPI tables live there), RAM from
+     * 1 MiB up to the PCI hole and from 4 GiB on.
+     */
+    public static List<MemoryRange> kernelMemoryMap(long ramBytes) {
+        long low = Math.min(ramBytes, LOW_RAM_LIMIT), high = ramBytes - low;
+        List<MemoryRange> map = new ArrayList<>();
+        map.add(new MemoryRange(0, VGA_START, MemoryRange.E820_RAM));
+        map.add(new MemoryRange(ROM_AREA_START, ONE_MIB - ROM_AREA_START, MemoryRange.E820_RESERVED));
+        map.add(new MemoryRange(ONE_MIB, low - ONE_MIB, MemoryRange.E820_RAM));
+        if (high > 0) map.add(new MemoryRange(FOUR_GIB, high, MemoryRange.E820_RAM));
+        return List.copyOf(map);
     }
 
     /**

@@ -48,6 +48,27 @@ public final class AcpiTables {
         return out;
     }
 
+    /**
+     * Builds the tables for {@code base} and writes them into {@code memory}
+     * there, each where {@link #build} placed it.
+     *
+     * @return the RSDP's address ({@code base})
+     */
+    public static long writeTo(vmm.core.memory.GuestMemory memory, long base, int vcpus) {
+        long at = base + 64;
+        for (Map.Entry<String, byte[]> t : build(base, vcpus).entrySet()) {
+            byte[] b = t.getValue();
+            if (t.getKey().equals("RSD PTR ")) {
+                memory.write(base, b, 0, b.length);
+                continue;
+            }
+            at = align(at, 16);
+            memory.write(at, b, 0, b.length);
+            at += b.length;
+        }
+        return base;
+    }
+
     private static long align(long v, int a) {
         return (v + a - 1) & -a;
     }
