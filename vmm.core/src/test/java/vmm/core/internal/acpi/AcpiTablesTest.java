@@ -35,6 +35,27 @@ class AcpiTablesTest {
     }
 
     @Test
+    void tablesWrittenToGuestMemoryAreWhereTheirPointersSay() {
+        try (vmm.core.memory.GuestMemory m = vmm.core.memory.GuestMemory.ofSize(1 << 20)) {
+            long rsdp = AcpiTables.writeTo(m, 0xe0000, 2);
+            assertThat(rsdp).isEqualTo(0xe0000);
+            assertThat(signature(m, rsdp, 8)).isEqualTo("RSD PTR ");
+            long xsdt = m.readU64(rsdp + 24);
+            assertThat(signature(m, xsdt, 4)).isEqualTo("XSDT");
+            long fadt = m.readU64(xsdt + 36), madt = m.readU64(xsdt + 44);
+            assertThat(signature(m, fadt, 4)).isEqualTo("FACP");
+            assertThat(signature(m, madt, 4)).isEqualTo("APIC");
+            assertThat(signature(m, m.readU64(fadt + 140), 4)).as("FADT X_DSDT").isEqualTo("DSDT");
+        }
+    }
+
+    private static String signature(vmm.core.memory.GuestMemory m, long at, int len) {
+        byte[] b = new byte[len];
+        m.read(at, b, 0, len);
+        return new String(b, java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    @Test
     void eisaIdsAndPackageLengthsEncodeAsTheSpecificationSays() {
         assertThat(Aml.eisaId("PNP0A03")).containsExactly(0x0c, 0x41, 0xd0, 0x0a, 0x03);
         assertThat(Aml.pkgLength(10)).containsExactly(11);
