@@ -132,6 +132,34 @@ class LauncherIT {
         }
     }
 
+    @Test
+    void runWithKernelBootsDebiansVmlinuxWithoutFirmwareToItsBannerOnCom1() throws Exception {
+        Path vmlinux = vmm.launcher.boot.DebianKernel.vmlinux(dir, vmm.launcher.boot.DebianKernel.require());
+        Path log = dir.resolve("com1.log");
+        String cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 vmm-it-marker=7";
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
+                "run", "-m", "256M", "--kernel", vmlinux.toString(), "--cmdline", cmdline, "-l", "com1,log=" + log, "linuxvm"));
+        Process vm = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("vm.txt").toFile()).start();
+        String console = "";
+        try {
+            // A hang guard: the banner comes after seconds; this host's emulating KVM stops the kernel later.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+            while (System.nanoTime() < deadline && !console.contains("Command line: " + cmdline) && vm.isAlive()) {
+                Thread.sleep(200);
+                console = Files.exists(log) ? Files.readString(log, java.nio.charset.StandardCharsets.ISO_8859_1) : "";
+            }
+            console = Files.exists(log) ? Files.readString(log, java.nio.charset.StandardCharsets.ISO_8859_1) : "";
+        } finally {
+            vm.destroy();
+            vm.waitFor(20, TimeUnit.SECONDS);
+            vm.destroyForcibly();
+        }
+        assertThat(console).as("COM1; vmm said:%n%s", Files.readString(dir.resolve("vm.txt")))
+                .contains("Linux version").contains("Command line: " + cmdline);
+        assertThat(Files.readString(dir.resolve("vm.txt"))).contains("kernel " + vmlinux);
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
             "an unknown emulation | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 4,virtio-gpu | unknown emulation 'virtio-gpu'",
@@ -141,6 +169,8 @@ class LauncherIT {
             "a missing boot ROM   | run -l bootrom,/no/such/rom.bin | boot ROM /no/such/rom.bin: no such file",
             "an unknown backend   | run -l bootrom,/usr/share/seabios/bios-256k.bin -l com1,telepathy | telepathy",
             "a TAP that is absent | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 5,virtio-net,vmmnotap0 | vmmnotap0: no such network interface",
+            "a missing kernel     | run --kernel /no/such/vmlinux | /no/such/vmlinux: no such kernel file",
+            "a ROM as the kernel  | run --kernel /usr/share/seabios/bios-256k.bin | /usr/share/seabios/bios-256k.bin: not a Linux kernel",
     })
     void badInputIsOneClearLineAndExitCode2(String what, String line, String expected) throws Exception {
         assumeTrue(Files.isReadable(SEABIOS) || !line.contains(SEABIOS.toString()), "no SeaBIOS");

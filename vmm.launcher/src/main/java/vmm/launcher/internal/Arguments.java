@@ -7,6 +7,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import vmm.core.boot.LinuxBoot;
+import vmm.core.machine.MemorySize;
+import vmm.core.platform.PcPlatform;
+
 /**
  * The command line, parsed into the configurations it stands for: the
  * command line is one way to write Configuration Admin configuration, not a
@@ -39,9 +43,10 @@ public final class Arguments {
 
     public static final String USAGE = """
             usage: vmm run [-c VCPUS] [-m SIZE] [-s SLOT[:FUNC],EMULATION[,conf]]... [-l com1|com2,BACKEND]
-                           [-l bootrom,FILE] [VMNAME]
+                           (-l bootrom,FILE | --kernel FILE [--initrd FILE] [--cmdline TEXT]) [VMNAME]
                    run a PC virtual machine, bhyve's way; with no options, the built-in default VM
-                   (SeaBIOS booting a demo disk the launcher generates, its console in this terminal)
+                   (SeaBIOS booting a demo disk the launcher generates, its console in this terminal);
+                   --kernel boots Linux without firmware: an ELF vmlinux with a PVH entry, or a bzImage
                    vmm vhost-user --socket PATH EMULATION[,conf]
                    serve one device over vhost-user to another VMM (QEMU, user-mode Linux)
             emulations:
@@ -107,7 +112,7 @@ public final class Arguments {
 
     private static Plan run(List<String> args) throws UsageException {
         if (args.isEmpty()) return defaultVm();
-        String memory = "256M", name = "vm", bootrom = null;
+        String memory = "256M", name = "vm", bootrom = null, kernel = null, initrd = null, cmdline = null;
         int vcpus = 1;
         List<Config> configs = new ArrayList<>();
         java.util.Set<Integer> slots = new java.util.HashSet<>();
@@ -154,18 +159,35 @@ public final class Arguments {
                         default -> throw new UsageException("-l " + what + ": unknown (com1, com2 or bootrom)");
                     }
                 }
+                case "--kernel" -> kernel = next(args, ++i, "--kernel needs a file: an ELF vmlinux with a PVH entry, or a bzImage");
+                case "--initrd" -> initrd = next(args, ++i, "--initrd needs a file");
+                case "--cmdline" -> cmdline = next(args, ++i, "--cmdline needs the kernel command line, e.g. --cmdline 'console=ttyS0'");
                 default -> {
+                    if (a.startsWith("--kernel=")) { kernel = a.substring(9); continue; }
+                    if (a.startsWith("--initrd=")) { initrd = a.substring(9); continue; }
+                    if (a.startsWith("--cmdline=")) { cmdline = a.substring(10); continue; }
                     if (a.startsWith("-")) throw new UsageException("run: unknown option " + a);
                     if (i != args.size() - 1) throw new UsageException("run: the VM name (" + a + ") comes last");
                     name = a;
                 }
             }
         }
-        if (bootrom == null) throw new UsageException("run: no boot path: give -l bootrom,FILE (e.g. " + DEFAULT_BOOTROM + ")");
+        if (kernel == null && (initrd != null || cmdline != null))
+            throw new UsageException("run: " + (initrd != null ? "--initrd" : "--cmdline") + " goes with --kernel FILE");
+        if (kernel != null && bootrom != null)
+            throw new UsageException("run: give either -l bootrom,FILE (firmware) or --kernel FILE (Linux without firmware), not both");
+        if (bootrom == null && kernel == null)
+            throw new UsageException("run: no boot path: give -l bootrom,FILE (e.g. " + DEFAULT_BOOTROM + ") or --kernel FILE");
         Map<String, Object> vm = new LinkedHashMap<>();
         vm.put("memory.size", memory);
         vm.put("vcpus", vcpus);
-        vm.put("bootrom", bootrom);
+        if (bootrom != null) {
+            vm.put("bootrom", bootrom);
+        } else {
+            vm.put("kernel", kernel(kernel, initrd, cmdline == null ? "" : cmdline, memory));
+            if (initrd != null) vm.put("initrd", Path.of(initrd).toAbsolutePath().toString());
+            vm.put("cmdline", cmdline == null ? "" : cmdline);
+        }
         vm.put("name", name);
         if (com1) vm.put("serial.console", 0x3f8);
         configs.addFirst(new Config("vmm.vm", null, vm));
@@ -204,6 +226,19 @@ public final class Arguments {
             throw new UsageException("boot ROM " + p + ": " + e.getMessage());
         }
         return p.toAbsolutePath().toString();
+    }
+
+    /** Checks the kernel, initrd and command line as the loader will (format, protocol, fit in RAM); the kernel's absolute path. */
+    private static String kernel(String kernel, String initrd, String cmdline, String memory) throws UsageException {
+        if (kernel.isEmpty()) throw new UsageException("--kernel needs a file");
+        if (initrd != null && initrd.isEmpty()) throw new UsageException("--initrd needs a file");
+        try {
+            LinuxBoot.check(Path.of(kernel), initrd == null ? null : Path.of(initrd), cmdline,
+                    PcPlatform.kernelMemoryMap(MemorySize.parse(memory)));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--kernel: " + e.getMessage());
+        }
+        return Path.of(kernel).toAbsolutePath().toString();
     }
 
     private static Config slot(String spec, java.util.Set<Integer> used) throws UsageException {

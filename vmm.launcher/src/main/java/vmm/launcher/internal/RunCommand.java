@@ -109,7 +109,8 @@ final class RunCommand {
         Capabilities caps = hv == null ? null : hv.capabilities();
         Map<String, Object> vmProps = configs.getFirst().properties();
         out.println("vmm: " + vmProps.get("name") + ": " + vmProps.get("memory.size") + " RAM, " + vmProps.get("vcpus")
-                + " vCPU(s); boot ROM " + vmProps.get("bootrom"));
+                + " vCPU(s); " + (vmProps.get("kernel") != null ? "kernel " + vmProps.get("kernel")
+                        + (vmProps.get("initrd") != null ? ", initrd " + vmProps.get("initrd") : "") : "boot ROM " + vmProps.get("bootrom")));
         if (caps != null) out.println("vmm: back end: " + caps);
         out.println("vmm: devices:");
         summary.forEach(out::println);

@@ -41,14 +41,13 @@ class LinuxDirectBootTest {
     static final String CMDLINE = "console=ttyS0 earlyprintk=serial,ttyS0,115200 " + MARKER;
     /** A hang guard, not a timing assertion: the lines come after about 17 s of emulated guest time here. */
     static final Duration BOUND = Duration.ofSeconds(60);
-    static final byte[] LZ4_LEGACY_MAGIC = {0x02, 0x21, 0x4c, 0x18};
 
     @TempDir
     Path dir;
 
     @Test
     void debiansKernelBootsThroughPvhAndPrintsItsBannerOurCommandLineAndOurMemoryMap() throws Exception {
-        Path vmlinux = extractVmlinux(requireKernel());
+        Path vmlinux = DebianKernel.vmlinux(dir, DebianKernel.require());
         Path com1 = dir.resolve("com1.log");
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
 
@@ -86,8 +85,8 @@ class LinuxDirectBootTest {
 
     @Test
     void debiansBzImageDecompressesItselfAfterEnteringThrough64BitBootProtocol() throws Exception {
-        Path bzImage = requireKernel();
-        byte[] vmlinuxHead = Arrays.copyOf(Files.readAllBytes(extractVmlinux(bzImage)), 64 << 10);
+        Path bzImage = DebianKernel.require();
+        byte[] vmlinuxHead = Arrays.copyOf(Files.readAllBytes(DebianKernel.vmlinux(dir, bzImage)), 64 << 10);
         byte[] seen = new byte[vmlinuxHead.length];
         Optional<PcMachine.Exit> exit = Optional.empty();
         try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
@@ -114,7 +113,7 @@ class LinuxDirectBootTest {
 
     @Test
     void debiansKernelReachesAnInitramfsShellOnHardwareVirtualization() throws Exception {
-        Path bzImage = requireKernel();
+        Path bzImage = DebianKernel.require();
         assumeTrue(hardwareVirtualization(),
                 "this host's KVM emulates guest code (no vmx/svm flag in /proc/cpuinfo, see TESTBED.md): a kernel dies"
                         + " before user space here; the step to an initramfs shell needs hardware virtualization");
@@ -161,50 +160,9 @@ class LinuxDirectBootTest {
         return Files.exists(file) ? Files.readString(file, java.nio.charset.StandardCharsets.ISO_8859_1) : "";
     }
 
-    private static Path requireKernel() throws IOException {
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
-        Optional<Path> kernel;
-        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
-            kernel = s.filter(p -> p.getFileName().toString().matches("vmlinuz-.*-cloud-amd64")).filter(Files::isReadable).sorted().reduce((a, b) -> b);
-        }
-        assumeTrue(kernel.isPresent(), "no readable /boot/vmlinuz-*-cloud-amd64: apt-get install linux-image-cloud-amd64");
-        return kernel.get();
-    }
-
     private static boolean hardwareVirtualization() throws IOException {
         String cpuinfo = Files.readString(Path.of("/proc/cpuinfo"));
         return cpuinfo.matches("(?s).*\\bflags\\s*:[^\\n]*\\b(vmx|svm)\\b.*");
     }
 
-    /** The bzImage's LZ4 payload, decompressed by {@code lz4}: the ELF vmlinux with the PVH note. */
-    private Path extractVmlinux(Path bzImage) throws Exception {
-        byte[] b = Files.readAllBytes(bzImage);
-        int at = indexOf(b, LZ4_LEGACY_MAGIC);
-        assumeTrue(at >= 0, bzImage + " has no LZ4 payload (magic 02 21 4c 18)");
-        Path payload = dir.resolve("payload.lz4"), vmlinux = dir.resolve("vmlinux");
-        Files.write(payload, Arrays.copyOfRange(b, at, b.length));
-        Process p;
-        try {
-            p = new ProcessBuilder("lz4", "-d", "-f", payload.toString(), vmlinux.toString()).redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("lz4.log").toFile()).start();
-        } catch (IOException e) {
-            assumeTrue(false, "no lz4 (" + e.getMessage() + "): apt-get install lz4");
-            throw e;
-        }
-        assumeTrue(p.waitFor(120, TimeUnit.SECONDS), "lz4 did not finish");
-        // The payload is followed by the bzImage's trailer, which lz4 reports as an error after writing the ELF.
-        byte[] head = Files.exists(vmlinux) ? Files.readAllBytes(vmlinux) : new byte[0];
-        assertThat(head.length).as("lz4 output; %s", Files.readString(dir.resolve("lz4.log"))).isGreaterThan(4);
-        assertThat(Arrays.copyOf(head, 4)).isEqualTo(new byte[] {0x7f, 'E', 'L', 'F'});
-        return vmlinux;
-    }
-
-    private static int indexOf(byte[] b, byte[] pattern) {
-        outer:
-        for (int i = 0; i + pattern.length <= b.length; i++) {
-            for (int j = 0; j < pattern.length; j++) if (b[i + j] != pattern[j]) continue outer;
-            return i;
-        }
-        return -1;
-    }
 }

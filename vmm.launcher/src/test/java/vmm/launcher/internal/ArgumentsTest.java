@@ -101,4 +101,60 @@ class ArgumentsTest {
         assertThatThrownBy(() -> Arguments.parse(List.of("vhost-user", "--socket", dir.resolve("s").toString(), "virtio-blk," + img + ",ser=")))
                 .hasMessage("option 'ser=' has no value");
     }
+
+    /** A minimal bzImage (boot protocol 2.15, 64-bit entry) as the setup header in boot.rst lays it out. */
+    private Path bzImage() throws Exception {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(0x1000).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put(0x1f1, (byte) 3).putShort(0x1fe, (short) 0xaa55).put(0x200, (byte) 0xeb).put(0x201, (byte) (0x26c - 0x202));
+        b.put(0x202, "HdrS".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putShort(0x206, (short) 0x020f);
+        b.put(0x211, (byte) 1).putInt(0x22c, 0x7fffffff).put(0x234, (byte) 1).putShort(0x236, (short) 1)
+                .putInt(0x238, 2047).putLong(0x258, 0x1000000).putInt(0x260, 0x800000);
+        return Files.write(dir.resolve("bzImage"), b.array());
+    }
+
+    @Test
+    void aKernelWithInitrdAndCommandLineBecomesTheVmConfigurationWithoutABootRom() throws Exception {
+        Path kernel = bzImage(), initrd = Files.write(dir.resolve("initrd.img"), new byte[4096]);
+        Arguments.Plan plan = Arguments.parse(List.of("run", "-m", "128M", "--kernel", kernel.toString(), "--initrd",
+                initrd.toString(), "--cmdline", "console=ttyS0 quiet", "-l", "com1,stdio"));
+
+        Arguments.Config vm = plan.configs().getFirst();
+        assertThat(vm.factoryPid()).isEqualTo("vmm.vm");
+        assertThat(vm.properties()).containsEntry("kernel", kernel.toAbsolutePath().toString())
+                .containsEntry("initrd", initrd.toAbsolutePath().toString()).containsEntry("cmdline", "console=ttyS0 quiet")
+                .doesNotContainKey("bootrom");
+        assertThat(Arguments.parse(List.of("run", "--kernel=" + kernel, "--cmdline=ro")).configs().getFirst().properties())
+                .containsEntry("cmdline", "ro").doesNotContainKey("initrd");
+    }
+
+    @Test
+    void aKernelFileThatIsNotAKernelIsOneLineNamingIt() throws Exception {
+        Path notes = Files.writeString(dir.resolve("notes.txt"), "not a kernel ".repeat(100));
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "--kernel", notes.toString())))
+                .isInstanceOf(Arguments.UsageException.class).hasMessageContaining(notes.toString())
+                .hasMessageContaining("not a Linux kernel").hasMessageNotContaining("\n");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "--kernel", dir.resolve("none").toString())))
+                .hasMessageContaining("no such kernel file");
+    }
+
+    @Test
+    void anInitrdThatDoesNotFitInTheGuestsRamIsRefused() throws Exception {
+        Path kernel = bzImage(), initrd = dir.resolve("big.img");
+        try (var f = new java.io.RandomAccessFile(initrd.toFile(), "rw")) {
+            f.setLength(64L << 20);
+        }
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-m", "64M", "--kernel", kernel.toString(), "--initrd", initrd.toString())))
+                .isInstanceOf(Arguments.UsageException.class).hasMessageContaining(initrd.toString()).hasMessageContaining("does not fit in RAM");
+    }
+
+    @Test
+    void theKernelOptionsGoTogetherAndNotWithABootRom() throws Exception {
+        Path kernel = bzImage(), rom = Files.write(dir.resolve("rom.bin"), new byte[4096]);
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "--initrd", kernel.toString(), "-l", "bootrom," + rom)))
+                .hasMessageContaining("--initrd goes with --kernel");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "--kernel", kernel.toString(), "-l", "bootrom," + rom)))
+                .hasMessageContaining("not both");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-c", "2"))).hasMessageContaining("--kernel FILE");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "--kernel"))).hasMessageContaining("--kernel needs a file");
+    }
 }

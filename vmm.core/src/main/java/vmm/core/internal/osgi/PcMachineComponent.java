@@ -56,6 +56,15 @@ public final class PcMachineComponent {
         @AttributeDefinition(description = "The boot ROM (firmware image), like bhyve's -l bootrom,FILE.")
         String bootrom() default "";
 
+        @AttributeDefinition(description = "A Linux kernel loaded without firmware instead of a boot ROM: an ELF vmlinux with a PVH entry, or a bzImage.")
+        String kernel() default "";
+
+        @AttributeDefinition(description = "The initrd for the kernel; empty for none.")
+        String initrd() default "";
+
+        @AttributeDefinition(description = "The kernel command line.")
+        String cmdline() default "";
+
         @AttributeDefinition(description = "The I/O port of the serial port firmware uses as its console; 0 for none.")
         int serial_console() default 0;
 
@@ -75,6 +84,9 @@ public final class PcMachineComponent {
             throw new IllegalArgumentException("configuration " + PID + ": memory.size: " + e.getMessage(), e);
         }
         byte[] rom = null;
+        boolean kernel = !config.kernel().isBlank();
+        if (kernel && !config.bootrom().isBlank())
+            throw new IllegalArgumentException("configuration " + PID + ": bootrom and kernel: give one boot path, not both");
         if (!config.bootrom().isBlank()) {
             try {
                 rom = Files.readAllBytes(Path.of(config.bootrom()));
@@ -84,6 +96,14 @@ public final class PcMachineComponent {
         }
         Consumer<String> firmwareLog = line -> FIRMWARE.log(Level.DEBUG, line);
         vm = PcMachine.create(hypervisor, new PcMachine.Config(size, config.vcpus(), rom), firmwareLog);
+        if (kernel) {
+            try {
+                vm.loadKernel(Path.of(config.kernel()), config.initrd().isBlank() ? null : Path.of(config.initrd()), config.cmdline());
+            } catch (IllegalArgumentException e) {
+                vm.close();
+                throw new IllegalArgumentException("configuration " + PID + ": kernel: " + e.getMessage(), e);
+            }
+        }
         if (config.serial_console() != 0) vm.platform().serialConsole(config.serial_console());
         Machine machine = vm.machine();
         Dictionary<String, Object> props = new Hashtable<>();
@@ -96,7 +116,7 @@ public final class PcMachineComponent {
         registrations.add(context.registerService(MmioBus.class, machine.mmio(), props));
         registrations.add(context.registerService(PciBus.class, machine.pci(), props));
         LOG.log(Level.INFO, "{0}: {1} of RAM, {2} vCPU(s), {3}", config.name(), (size >> 20) + " MiB", config.vcpus(),
-                rom == null ? "no boot ROM" : "boot ROM " + config.bootrom());
+                kernel ? "kernel " + config.kernel() : rom == null ? "no boot ROM" : "boot ROM " + config.bootrom());
     }
 
     @Deactivate
