@@ -117,18 +117,17 @@ class LinuxDirectBootTest {
         assumeTrue(hardwareVirtualization(),
                 "this host's KVM emulates guest code (no vmx/svm flag in /proc/cpuinfo, see TESTBED.md): a kernel dies"
                         + " before user space here; the step to an initramfs shell needs hardware virtualization");
+        assumeTrue(Files.isReadable(Path.of("/bin/busybox")), "no /bin/busybox: apt-get install busybox-static");
         Path initrd = dir.resolve("initrd.cpio");
-        Path init = dir.resolve("init");
-        Files.writeString(init, "#!/bin/busybox sh\necho VMM-SHELL-READY\nexec /bin/busybox sh\n");
-        assumeTrue(Files.isExecutable(Path.of("/bin/busybox")), "no /bin/busybox: apt-get install busybox-static");
-        Path root = dir.resolve("root");
-        Files.createDirectories(root.resolve("bin"));
-        Files.copy(Path.of("/bin/busybox"), root.resolve("bin/busybox"));
-        Files.copy(init, root.resolve("init"));
-        root.resolve("init").toFile().setExecutable(true);
-        Process cpio = new ProcessBuilder("sh", "-c", "find . | cpio -o -H newc > " + initrd).directory(root.toFile())
-                .redirectErrorStream(true).start();
-        assumeTrue(cpio.waitFor(60, TimeUnit.SECONDS) && cpio.exitValue() == 0, "cpio could not build the initramfs");
+        try (var out = Files.newOutputStream(initrd)) {
+            NewcArchive cpio = new NewcArchive(out);
+            cpio.directory("dev");
+            cpio.charDevice("dev/console", 5, 1); // so init's stdio is the console; no devtmpfs in an initramfs
+            cpio.directory("bin");
+            cpio.file("bin/busybox", 0755, Files.readAllBytes(Path.of("/bin/busybox")));
+            cpio.file("init", 0755, "#!/bin/busybox sh\necho VMM-SHELL-READY\nexec /bin/busybox sh\n".getBytes());
+            cpio.finish();
+        }
         Path com1 = dir.resolve("com1.log");
         try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(512L << 20, 1, null), line -> {})) {
@@ -142,6 +141,71 @@ class LinuxDirectBootTest {
             } finally {
                 uart.deactivate();
             }
+        }
+    }
+
+    @Test
+    void theInitramfsWriterMakesAnArchiveCpioReads() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/cpio")), "no cpio: apt-get install cpio");
+        Path archive = dir.resolve("test.cpio");
+        try (var out = Files.newOutputStream(archive)) {
+            NewcArchive cpio = new NewcArchive(out);
+            cpio.directory("dev");
+            cpio.charDevice("dev/console", 5, 1);
+            cpio.file("init", 0755, "#!/bin/sh\n".getBytes());
+            cpio.finish();
+        }
+        Process p = new ProcessBuilder("cpio", "-itv", "-F", archive.toString()).redirectErrorStream(true).start();
+        String listing = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(listing).isZero();
+        assertThat(listing).containsPattern("crw-------.* 5,\\s*1 .*dev/console").containsPattern("-rwxr-xr-x.* 10 .*init");
+    }
+
+    /** The "newc" cpio format the kernel unpacks an initramfs from (Documentation/driver-api/early-userspace/buffer-format.rst). */
+    static final class NewcArchive {
+        private final java.io.OutputStream out;
+        private long written;
+        private int ino = 1;
+
+        NewcArchive(java.io.OutputStream out) {
+            this.out = out;
+        }
+
+        void directory(String name) throws IOException {
+            entry(name, 0040755, 0, 0, new byte[0]);
+        }
+
+        void charDevice(String name, int major, int minor) throws IOException {
+            entry(name, 0020600, major, minor, new byte[0]);
+        }
+
+        void file(String name, int permissions, byte[] data) throws IOException {
+            entry(name, 0100000 | permissions, 0, 0, data);
+        }
+
+        void finish() throws IOException {
+            entry("TRAILER!!!", 0, 0, 0, new byte[0]);
+        }
+
+        private void entry(String name, int mode, int rdevMajor, int rdevMinor, byte[] data) throws IOException {
+            byte[] n = (name + "\0").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            String header = "070701" + String.format("%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x",
+                    name.equals("TRAILER!!!") ? 0 : ino++, mode, 0, 0, 1, 0, data.length, 0, 0, rdevMajor, rdevMinor, n.length, 0);
+            write(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            write(n);
+            pad();
+            write(data);
+            pad();
+        }
+
+        private void write(byte[] b) throws IOException {
+            out.write(b);
+            written += b.length;
+        }
+
+        private void pad() throws IOException {
+            while (written % 4 != 0) write(new byte[1]);
         }
     }
 
