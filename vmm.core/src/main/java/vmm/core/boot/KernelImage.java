@@ -137,6 +137,7 @@ sealed interface KernelImage permits KernelImage.PvhElf, KernelImage.BzImage {
 
         static BzImage parse(String name, byte[] b) {
             ByteBuffer h = le(b);
+            if (b.length < VERSION + 2) throw new IllegalArgumentException(name + ": truncated bzImage setup header");
             int version = Short.toUnsignedInt(h.getShort(VERSION));
             if (version < MIN_VERSION)
                 throw new IllegalArgumentException(String.format("%s: bzImage boot protocol %d.%02d is too old; 2.12 or later"

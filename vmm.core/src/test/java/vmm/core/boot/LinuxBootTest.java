@@ -222,9 +222,11 @@ class LinuxBootTest {
 
     @Test
     void aTruncatedBzImageIsRefused() throws Exception {
-        Path bz = Files.write(dir.resolve("bzImage"), Arrays.copyOf(Images.bzImage(), 0x240));
-        assertThatThrownBy(() -> LinuxBoot.check(bz, null, "", MAP)).hasMessageContaining(bz.toString())
-                .hasMessageContaining("truncated");
+        for (int length : new int[] {0x207, 0x240, Images.KERNEL_OFFSET}) {
+            Path bz = Files.write(dir.resolve("bzImage" + length), Arrays.copyOf(Images.bzImage(), length));
+            assertThatThrownBy(() -> LinuxBoot.check(bz, null, "", MAP)).as("%d bytes", length)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(bz.toString()).hasMessageContaining("truncated");
+        }
     }
 
     @Test
