@@ -300,9 +300,13 @@ public final class VfioUserClient implements AutoCloseable {
         return new VfioUserException(peer + ": connection lost: " + why, -1);
     }
 
-    /** Closes the connection; the server resets the device and drops our memory and eventfds. Idempotent. */
+    /**
+     * Closes the connection; the server resets the device and drops our
+     * memory and eventfds. Idempotent; not serialized with calls, so a call
+     * blocked on the server is woken and fails.
+     */
     @Override
-    public synchronized void close() {
+    public void close() {
         if (failure == null) failure = "closed";
         channel.close();
     }
