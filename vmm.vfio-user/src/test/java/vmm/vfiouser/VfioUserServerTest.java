@@ -160,6 +160,31 @@ class VfioUserServerTest {
     }
 
     @Test
+    void withoutMsixTheDeviceRaisesIntxWhichMasksItselfUntilTheClientUnmasks() throws Exception {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+            v.findCapabilities();
+            v.mapMemory();
+            int intx = Native.eventfd(true);
+            v.eventfds.add(intx);
+            c.setIrqEventfds(VFIO_PCI_INTX_IRQ_INDEX, 0, intx);
+            DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
+
+            q.add(List.of(request(0, 2)), 512, 1);
+            q.kick();
+            assertThat(v.awaitInterrupt(0, 5000)).as("INTx fired").isPositive();
+            q.await(Duration.ofSeconds(5));
+            assertThat(v.read(v.commonBar, 0x1000, 1) & 1).as("ISR: queue interrupt; reading it lowers INTx").isEqualTo(1);
+
+            q.add(List.of(request(0, 3)), 512, 1);
+            q.kick();
+            q.await(Duration.ofSeconds(5));
+            assertThat(v.awaitInterrupt(0, 0)).as("auto-masked: no second event before UNMASK").isZero();
+            c.maskIrq(VFIO_PCI_INTX_IRQ_INDEX, 0, false);
+            assertThat(v.awaitInterrupt(0, 5000)).as("the line is still high: UNMASK delivers it").isPositive();
+        }
+    }
+
+    @Test
     void dmaMapRefusalsComeBackAsErrnosAndTheConnectionGoesOn() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
             v.mapMemory();
