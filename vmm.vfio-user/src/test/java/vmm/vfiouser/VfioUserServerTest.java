@@ -185,6 +185,35 @@ class VfioUserServerTest {
     }
 
     @Test
+    void memoryUnmappedUnderARunningDriverStaysMappedForItUntilTheDeviceIsReset() throws Exception {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+            v.findCapabilities();
+            v.mapMemory();
+            v.routeMsix(2);
+            DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
+            c.dmaUnmap(0, 4 << 20);
+            // The session's rings and buffers still point into that memory: the server keeps it mapped, so the
+            // request completes (a real IOMMU would fault it; what must never happen is a host access to unmapped memory).
+            q.add(List.of(request(0, 4)), 512, 1);
+            q.kick();
+            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(java.util.Arrays.copyOf(q.await(Duration.ofSeconds(5)).data(), 512))
+                    .isEqualTo(java.util.Arrays.copyOfRange(disk, 4 * 512, 5 * 512));
+            c.reset();
+            // After the reset the next session sees only what is mapped now.
+            DriverQueue none = v.initialize0(VIRTIO_F_VERSION_1, 16);
+            assertThat(v.common(RemoteVirtio.COMMON_STATUS, 1) & RemoteVirtio.NEEDS_RESET).as("rings outside any DMA mapping").isNotZero();
+            c.reset();
+            v.mapMemory();
+            q = v.initialize(VIRTIO_F_VERSION_1, 16);
+            q.add(List.of(request(0, 6)), 512, 1);
+            q.kick();
+            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(none).isNotNull();
+        }
+    }
+
+    @Test
     void dmaMapRefusalsComeBackAsErrnosAndTheConnectionGoesOn() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
             v.mapMemory();
