@@ -93,7 +93,7 @@ sealed interface KernelImage permits KernelImage.PvhElf, KernelImage.BzImage {
             int p = off, end = off + len;
             while (p + 12 <= end) {
                 int namesz = h.getInt(p), descsz = h.getInt(p + 4), type = h.getInt(p + 8);
-                if (namesz < 0 || descsz < 0) return -1;
+                if (namesz < 0 || descsz < 0 || namesz > end - p || descsz > end - p) return -1; // also keeps align4 from overflowing
                 int nameAt = p + 12, descAt = nameAt + align4(namesz);
                 if (descAt + descsz > end) return -1;
                 String noteName = new String(h.array(), nameAt, Math.max(0, namesz - 1), StandardCharsets.US_ASCII);

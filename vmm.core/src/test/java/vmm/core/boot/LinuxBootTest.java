@@ -214,6 +214,15 @@ class LinuxBootTest {
     }
 
     @Test
+    void anElfNoteWithAHugeNameSizeIsRefusedAsHavingNoPvhEntry() throws Exception {
+        byte[] b = Images.elf(true);
+        java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0x180, 0x7fff_fffd); // first note's namesz
+        Path elf = Files.write(dir.resolve("vmlinux"), b);
+        assertThatThrownBy(() -> LinuxBoot.check(elf, null, "", MAP)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("XEN_ELFNOTE_PHYS32_ENTRY");
+    }
+
+    @Test
     void aTruncatedElfIsRefused() throws Exception {
         Path elf = Files.write(dir.resolve("vmlinux"), Arrays.copyOf(Images.elf(true), 0x108));
         assertThatThrownBy(() -> LinuxBoot.check(elf, null, "", MAP)).hasMessageContaining(elf.toString())
