@@ -110,6 +110,22 @@ class VfioUserServerTest {
     }
 
     @Test
+    void msixControlAndTableBelongToTheClientWhileSetIrqsDecidesTheRouting() throws Exception {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+            int cap = 0;
+            for (int at = v.config(0x34, 1); at != 0; at = v.config(at + 1, 1)) if (v.config(at, 1) == 0x11) cap = at;
+            assertThat(cap).as("an MSI-X capability").isNotZero();
+            assertThat(v.config(cap + 2, 2)).as("table size 2, disabled").isEqualTo(1);
+            v.configWrite(cap + 2, 2, 0xc000);
+            assertThat(v.config(cap + 2, 2)).as("enable and mask-all as the client wrote them").isEqualTo(0xc001);
+            assertThat(server.interruptsSignalled()).isZero();
+            // The client's writes into the table (its own emulation's business) do not reach the server's table.
+            v.write(1, 8, 4, 0x1234);
+            assertThat(v.read(1, 8, 4)).as("the server's own entry").isNotEqualTo(0x1234);
+        }
+    }
+
+    @Test
     void aVirtioDriverReadsAndWritesTheImageThroughDmaAndGetsAnMsixEventfdPerCompletion() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
             v.findCapabilities();
