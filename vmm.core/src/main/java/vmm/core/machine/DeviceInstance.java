@@ -66,6 +66,7 @@ public final class DeviceInstance {
         boolean legacy = Boolean.parseBoolean(String.valueOf(configuration.getOrDefault("legacy", "false")));
         this.transport = new VirtioPciTransport(machine.pci(), address, machine.memory(), first,
                 new VirtioPciTransport.Options(id, legacy, 0), gate);
+        if (machine.hypervisor() != null) transport.useHypervisor(machine.hypervisor(), machine.gsis());
     }
 
     static DeviceInstance plug(Machine machine, String id, String type, PciAddress address, Map<String, Object> config,
@@ -146,6 +147,7 @@ public final class DeviceInstance {
                 old.resume();
                 throw e;
             }
+            transport.releaseKernelBindings();
             old.stop();
             transport.replaceDevice(next);
             implementation = nextImplementation;
@@ -171,6 +173,7 @@ public final class DeviceInstance {
             heldState = old.saveState();
         } finally {
             try {
+                transport.releaseKernelBindings();
                 old.stop();
             } finally {
                 status = Status.DETACHED;
@@ -245,6 +248,7 @@ public final class DeviceInstance {
                 try {
                     d.pause();
                 } finally {
+                    transport.releaseKernelBindings();
                     d.stop();
                 }
             }
