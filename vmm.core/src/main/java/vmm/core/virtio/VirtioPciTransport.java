@@ -172,13 +172,20 @@ public final class VirtioPciTransport {
      *                    (only net, block, console and entropy devices have one)
      * @param msixVectors MSI-X table size, 1..{@value #MAX_MSIX_VECTORS}, or 0
      *                    for one per queue plus one for configuration changes
+     * @param optionRom   the image the expansion ROM BAR decodes (firmware runs it
+     *                    at boot, for example iPXE for a network device), or null for no ROM BAR
      */
-    public record Options(String owner, boolean legacyIoBar, int msixVectors) {
+    public record Options(String owner, boolean legacyIoBar, int msixVectors, byte[] optionRom) {
         /** Checks the owner is named and the vector count fits the MSI-X table. */
         public Options {
             Objects.requireNonNull(owner, "owner");
             if (msixVectors < 0 || msixVectors > MAX_MSIX_VECTORS)
                 throw new IllegalArgumentException("MSI-X vectors must be 0 (automatic) or 1.." + MAX_MSIX_VECTORS + ", was " + msixVectors);
+        }
+
+        /** Without an option ROM. */
+        public Options(String owner, boolean legacyIoBar, int msixVectors) {
+            this(owner, legacyIoBar, msixVectors, null);
         }
 
         /** A modern-only device with automatic MSI-X sizing. */
@@ -192,6 +199,7 @@ public final class VirtioPciTransport {
     private final SwapGate gate;
     private final String owner;
     private final boolean legacy;
+    private final byte[] optionRom;
     private final int deviceType, queueCount, configSize, msixVectors;
     private final PciFunction function;
     private volatile VirtioDevice device;
@@ -289,6 +297,7 @@ public final class VirtioPciTransport {
         this.gate = Objects.requireNonNull(gate, "gate");
         this.owner = Objects.requireNonNull(options, "options").owner();
         this.legacy = options.legacyIoBar();
+        this.optionRom = options.optionRom();
         this.deviceType = device.deviceId();
         this.queueCount = device.queueCount();
         this.configSize = device.configSize();
@@ -348,6 +357,7 @@ public final class VirtioPciTransport {
         b.bar(BarSpec.mem32(MSIX_BAR, MSIX_BAR_SIZE)).bar(BarSpec.mem64(MODERN_BAR, MODERN_BAR_SIZE, true));
         b.msix(new MsiXSpec(msixVectors, MSIX_BAR, MSIX_TABLE_OFFSET, MSIX_BAR, MSIX_PBA_OFFSET));
         if (legacy) b.bar(BarSpec.io(LEGACY_BAR, legacyBarSize()));
+        if (optionRom != null) b.rom(optionRom);
         b.capability(new Capability(PCI_CAP_ID_VNDR, capBody(VIRTIO_PCI_CAP_COMMON_CFG, COMMON_CFG_OFFSET,
                 VIRTIO_PCI_COMMON_CFG_LENGTH, -1), null));
         b.capability(new Capability(PCI_CAP_ID_VNDR, capBody(VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_CFG_OFFSET,
