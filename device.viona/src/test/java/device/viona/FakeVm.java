@@ -34,6 +34,8 @@ final class FakeVm implements VirtualMachine {
     final Map<FakeEventFd, Integer> irqfds = new HashMap<>();
     final Map<Integer, MsiMessage> routes = new HashMap<>();
     final AtomicLong irqfdDeliveries = new AtomicLong();
+    /** Once closed, removing a binding fails as KVM_IOEVENTFD/KVM_IRQFD on a closed VM descriptor does (EBADF). */
+    volatile boolean closed;
 
     FakeVm(GuestMemory memory, IrqChip chip) {
         this.memory = memory;
@@ -80,6 +82,7 @@ final class FakeVm implements VirtualMachine {
         ioEvents.put(address, fd);
         ioEventSizes.put(address, size);
         return () -> {
+            if (closed) throw new HypervisorException("KVM_IOEVENTFD: Bad file descriptor");
             synchronized (FakeVm.this) {
                 if (ioEvents.get(address) == fd) {
                     ioEvents.remove(address);
@@ -97,6 +100,7 @@ final class FakeVm implements VirtualMachine {
         // KVM injects at once when the eventfd is already signalled.
         if (f.count.get() > 0) deliver(f);
         return () -> {
+            if (closed) throw new HypervisorException("KVM_IRQFD: Bad file descriptor");
             synchronized (FakeVm.this) {
                 irqfds.remove(f);
             }
@@ -119,6 +123,7 @@ final class FakeVm implements VirtualMachine {
 
     @Override
     public void close() {
+        closed = true;
     }
 
     /** An eventfd's counter. */

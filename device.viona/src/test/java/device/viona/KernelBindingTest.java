@@ -56,7 +56,7 @@ class KernelBindingTest {
 
     @AfterEach
     void close() {
-        m.machine().close();
+        if (m != null) m.machine().close();
     }
 
     VionaProvider viona() {
@@ -206,6 +206,16 @@ class KernelBindingTest {
         assertThat(t.busNotifies(TX)).isEqualTo(1);
         assertThat(fake.sent().stream().map(s -> Frames.seq(s.frame(), false)).toList()).containsExactly(10, 11, 12);
         assertThat(d).isHealthy();
+    }
+
+    @Test
+    void devicesRemovedAfterTheVmIsGoneStopCleanly() {
+        // PcMachine closes the VM (which drops its bindings) before removing the devices.
+        vm.close();
+        m.machine().close();
+        m = null;
+        assertThat(dev.status()).isEqualTo(DeviceInstance.Status.REMOVED);
+        assertThat(fake.closed).as("the model was stopped, its back end closed").isTrue();
     }
 
     private void awaitPending(long pba) {

@@ -581,7 +581,7 @@ public final class VirtioPciTransport {
             EventFd want = on && bar >= 0 && s.queue != null ? consumerFds[q] : null;
             long at = want == null ? -1 : bar + NOTIFY_CFG_OFFSET + (long) NOTIFY_OFF_MULTIPLIER * q;
             if (notifyBindings[q] != null && (notifyBoundAt[q] != at || notifyBoundFd[q] != want)) {
-                notifyBindings[q].close();
+                unbind(notifyBindings[q]);
                 notifyBindings[q] = null;
                 notifyBoundFd[q] = null;
                 notifyBoundAt[q] = -1;
@@ -602,7 +602,7 @@ public final class VirtioPciTransport {
             VectorRoute r = vectorRoutes[v];
             if (msg == null) {
                 if (r != null && r.irqfd != null) {
-                    r.irqfd.close();
+                    unbind(r.irqfd);
                     r.irqfd = null;
                 }
                 continue;
@@ -625,6 +625,19 @@ public final class VirtioPciTransport {
             } catch (RuntimeException e) {
                 bindFailedLocked("irqfd for MSI-X vector " + v, e);
             }
+        }
+    }
+
+    /**
+     * Closes a binding; a VM already destroyed (a machine closing tears the
+     * VM down before its devices) took its bindings with it, so a refusal
+     * then is only logged.
+     */
+    private void unbind(Binding b) {
+        try {
+            b.close();
+        } catch (RuntimeException e) {
+            LOG.log(Level.DEBUG, "{0}: {1} could not be removed (the VM is gone?): {2}", owner, b, e.getMessage());
         }
     }
 
@@ -669,7 +682,11 @@ public final class VirtioPciTransport {
             for (int v = 0; v < msixVectors; v++) {
                 VectorRoute r = vectorRoutes[v];
                 if (r == null) continue;
-                r.fd.close();
+                try {
+                    r.fd.close();
+                } catch (RuntimeException e) {
+                    LOG.log(Level.DEBUG, "{0}: closing {1}: {2}", owner, r.fd, e.getMessage());
+                }
                 gsis.free(r.gsi);
                 vectorRoutes[v] = null;
             }
