@@ -121,6 +121,7 @@ public final class PcMachine implements AutoCloseable {
         if (runner != null) throw new IllegalStateException("the machine was already started");
         if (hasBootRom) throw new IllegalStateException("the machine has a boot ROM; a kernel is loaded only without one");
         List<MemoryRange> map = PcPlatform.kernelMemoryMap(ramBytes);
+        platform.setUpWithoutFirmware();
         long rsdp = AcpiTables.writeTo(memory, ACPI_TABLES, vcpus.size());
         KernelEntry entry = LinuxBoot.load(memory, map, kernel, initrd, cmdline, rsdp);
         entry.applyTo(vcpus.get(0));

@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 import vmm.core.boot.MemoryRange;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.Registration;
+import vmm.core.internal.acpi.FirmwareAcpi;
 import vmm.core.internal.chipset.AcpiPm;
 import vmm.core.internal.chipset.Cmos;
 import vmm.core.internal.chipset.DebugPorts;
@@ -28,7 +29,9 @@ import vmm.core.memory.GuestMemory;
  * on 0xCF8/0xCFC, the ISA bridge, the ACPI power-management function),
  * the CMOS/RTC, QEMU's fw_cfg interface, the i8042 and port 0x92 for reset
  * and A20, the reset control register 0xCF9, and the debug ports 0x80 and
- * 0x402. The interrupt controllers and the PIT are the hypervisor's
+ * 0x402, and the ACPI tables for firmware (fw_cfg {@code etc/acpi/tables},
+ * {@code etc/acpi/rsdp}, {@code etc/table-loader}, built when the firmware
+ * reads them). The interrupt controllers and the PIT are the hypervisor's
  * (in-kernel). Built once per machine, before the vCPUs run.
  */
 public final class PcPlatform implements AutoCloseable {
@@ -49,6 +52,8 @@ public final class PcPlatform implements AutoCloseable {
     private final DebugPorts debug;
     private final List<Registration> registrations = new ArrayList<>();
     private final List<E820Entry> e820;
+    private FirmwareAcpi acpi;
+    private Piix piix;
 
     private PcPlatform(FwCfg fwCfg, DebugPorts debug, List<E820Entry> e820) {
         this.fwCfg = fwCfg;
@@ -131,7 +136,9 @@ public final class PcPlatform implements AutoCloseable {
             p.registrations.add(io.register("pci-config-address", PciConfigPorts.CONFIG_ADDRESS, 4, cfg.addressPorts()));
             p.registrations.add(io.register("pci-config-data", PciConfigPorts.CONFIG_DATA, 4, cfg.dataPorts()));
             AcpiPm pm = new AcpiPm(power, System::nanoTime);
-            Piix.attach(machine.pci(), io, pm);
+            Piix piix = Piix.attach(machine.pci(), io, pm);
+            p.piix = piix;
+            p.acpi = new FirmwareAcpi(vcpus, piix::pmBase);
             Cmos cmos = new Cmos(lowEnd, high, vcpus, Clock.systemUTC());
             p.registrations.add(io.register("cmos", Cmos.PORT_INDEX, 2, cmos.ports()));
             I8042 kbc = new I8042(power);
@@ -159,7 +166,17 @@ public final class PcPlatform implements AutoCloseable {
         fw.addFile("etc/e820", b.array());
         // No "Press ESC for boot menu" pause.
         fw.addFile("etc/show-boot-menu", FwCfg.le16(0));
+        p.acpi.publish(fw);
         return p;
+    }
+
+    /**
+     * Sets the chipset up as firmware would before an OS runs, for a kernel
+     * booted without firmware: the PM block at {@link Piix#PM_IO_BASE}, where
+     * that kernel's FADT says.
+     */
+    public void setUpWithoutFirmware() {
+        piix.enablePm(Piix.PM_IO_BASE);
     }
 
     /** Tells firmware to use the serial port at {@code port} as its console (SeaBIOS's {@code etc/sercon-port}). */
