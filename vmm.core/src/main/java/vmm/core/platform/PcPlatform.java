@@ -17,6 +17,7 @@ import vmm.core.internal.chipset.Cmos;
 import vmm.core.internal.chipset.DebugPorts;
 import vmm.core.internal.chipset.I8042;
 import vmm.core.internal.chipset.PciConfigPorts;
+import vmm.core.internal.chipset.PciEcam;
 import vmm.core.internal.chipset.Piix;
 import vmm.core.internal.chipset.ResetControl;
 import vmm.core.internal.fwcfg.FwCfg;
@@ -26,7 +27,7 @@ import vmm.core.memory.GuestMemory;
 /**
  * The PC a guest firmware or kernel expects, on a {@link Machine}: an
  * i440FX/PIIX chipset (the PCI host bridge with configuration mechanism #1
- * on 0xCF8/0xCFC, the ISA bridge, the ACPI power-management function),
+ * on 0xCF8/0xCFC and PCIe ECAM at {@link PciEcam#BASE}, the ISA bridge, the ACPI power-management function),
  * the CMOS/RTC, QEMU's fw_cfg interface, the i8042 and port 0x92 for reset
  * and A20, the reset control register 0xCF9, and the debug ports 0x80 and
  * 0x402, and the ACPI tables for firmware (fw_cfg {@code etc/acpi/tables},
@@ -94,7 +95,7 @@ public final class PcPlatform implements AutoCloseable {
      * The memory map a kernel booted without firmware gets for a PC made by
      * {@link #memory} with {@code ramBytes} and no boot ROM: RAM below
      * 640 KiB, the BIOS area reserved (the ACPI tables live there), RAM from
-     * 1 MiB up to the PCI hole and from 4 GiB on.
+     * 1 MiB up to the PCI hole, the ECAM window reserved, RAM from 4 GiB on.
      */
     public static List<MemoryRange> kernelMemoryMap(long ramBytes) {
         long low = Math.min(ramBytes, LOW_RAM_LIMIT), high = ramBytes - low;
@@ -102,6 +103,7 @@ public final class PcPlatform implements AutoCloseable {
         map.add(new MemoryRange(0, VGA_START, MemoryRange.E820_RAM));
         map.add(new MemoryRange(ROM_AREA_START, ONE_MIB - ROM_AREA_START, MemoryRange.E820_RESERVED));
         map.add(new MemoryRange(ONE_MIB, low - ONE_MIB, MemoryRange.E820_RAM));
+        map.add(new MemoryRange(PciEcam.BASE, PciEcam.SIZE, MemoryRange.E820_RESERVED));
         if (high > 0) map.add(new MemoryRange(FOUR_GIB, high, MemoryRange.E820_RAM));
         return List.copyOf(map);
     }
@@ -124,6 +126,7 @@ public final class PcPlatform implements AutoCloseable {
         }
         List<E820Entry> e820 = new ArrayList<>();
         e820.add(new E820Entry(0, lowEnd, E820_RAM));
+        e820.add(new E820Entry(PciEcam.BASE, PciEcam.SIZE, E820_RESERVED));
         if (high > 0) e820.add(new E820Entry(FOUR_GIB, high, E820_RAM));
 
         FwCfg fw = new FwCfg(memory);
@@ -135,6 +138,7 @@ public final class PcPlatform implements AutoCloseable {
             PciConfigPorts cfg = new PciConfigPorts(machine.pci(), rcr);
             p.registrations.add(io.register("pci-config-address", PciConfigPorts.CONFIG_ADDRESS, 4, cfg.addressPorts()));
             p.registrations.add(io.register("pci-config-data", PciConfigPorts.CONFIG_DATA, 4, cfg.dataPorts()));
+            p.registrations.add(machine.mmio().register("pci-ecam", PciEcam.BASE, PciEcam.SIZE, new PciEcam(machine.pci())));
             AcpiPm pm = new AcpiPm(power, System::nanoTime);
             Piix piix = Piix.attach(machine.pci(), io, pm);
             p.piix = piix;

@@ -10,15 +10,17 @@ import java.util.List;
 import java.util.Map;
 
 import vmm.core.internal.chipset.AcpiPm;
+import vmm.core.internal.chipset.PciEcam;
 import vmm.core.internal.chipset.Piix;
 
 /**
  * The ACPI tables of this machine (ACPI 6.5 chapter 5), generated for the
  * machine as configured: RSDP, XSDT, FADT (the PIIX4 PM block, the SCI, the
- * reset register 0xCF9), MADT (one LAPIC per vCPU, the IOAPIC, interrupt
+ * reset register 0xCF9), MCFG (the ECAM window), MADT (one LAPIC per vCPU, the IOAPIC, interrupt
  * source overrides for IRQ 0 and the SCI) and a DSDT (the PCI root with
  * {@code _PRT} routing each slot's INTA..D to GSIs 16..19 as
- * {@code IntxRouting.standard()} wires them, COM1 and COM2, and {@code _S5}).
+ * {@code IntxRouting.standard()} wires them, a PNP0C02 device reserving
+ * the ECAM window, COM1 and COM2, and {@code _S5}).
  * The tables are laid out one after another from a guest-physical base, so
  * the pointers between them are final.
  */
@@ -38,11 +40,20 @@ public final class AcpiTables {
      *
      * @param vcpus  processors (one LAPIC each in the MADT)
      * @param pmBase the I/O base of the PIIX4 PM block, where the FADT points PM1a and the PM timer
+     * @param ecamBase where the PCIe ECAM window starts (MCFG, and a PNP0C02 resource reserving it)
+     * @param ecamBuses buses the window decodes from bus 0, 1 MiB each
      */
-    public record Spec(int vcpus, int pmBase) {
+    public record Spec(int vcpus, int pmBase, long ecamBase, int ecamBuses) {
         public Spec {
             if (vcpus < 1 || vcpus > 255) throw new IllegalArgumentException("vcpus must be 1..255, was " + vcpus);
             if ((pmBase & ~0xffc0) != 0) throw new IllegalArgumentException("PM base must be a 64-byte aligned I/O port: " + pmBase);
+            if (ecamBuses < 1 || ecamBuses > 256 || (ecamBase & 0xfffff) != 0 || ecamBase + ((long) ecamBuses << 20) > 1L << 32)
+                throw new IllegalArgumentException("ECAM window must be 1..256 buses, 1 MiB aligned, below 4 GiB");
+        }
+
+        /** This machine's: the ECAM window of {@link PciEcam}. */
+        public Spec(int vcpus, int pmBase) {
+            this(vcpus, pmBase, PciEcam.BASE, PciEcam.BUSES);
         }
     }
 
@@ -113,7 +124,7 @@ public final class AcpiTables {
     private static Layout layout(long base, Spec spec) {
         List<Placed> placed = new ArrayList<>();
         List<int[]> pointers = new ArrayList<>();
-        byte[] dsdt = table("DSDT", 2, dsdtBody());
+        byte[] dsdt = table("DSDT", 2, dsdtBody(spec));
         int dsdtAt = 0;
         int fadtAt = (int) align(dsdtAt + dsdt.length, 16);
         byte[] fadt = table("FACP", 6, fadtBody(base + dsdtAt, spec.pmBase()));
@@ -121,8 +132,10 @@ public final class AcpiTables {
         pointers.add(new int[] {fadtAt + FADT_X_DSDT, 8});
         byte[] madt = table("APIC", 5, madtBody(spec.vcpus()));
         int madtAt = (int) align(fadtAt + fadt.length, 16);
-        int xsdtAt = (int) align(madtAt + madt.length, 16);
-        long[] entries = {base + fadtAt, base + madtAt};
+        byte[] mcfg = table("MCFG", 1, mcfgBody(spec));
+        int mcfgAt = (int) align(madtAt + madt.length, 16);
+        int xsdtAt = (int) align(mcfgAt + mcfg.length, 16);
+        long[] entries = {base + fadtAt, base + madtAt, base + mcfgAt};
         ByteBuffer xb = ByteBuffer.allocate(8 * entries.length).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < entries.length; i++) {
             xb.putLong(entries[i]);
@@ -132,6 +145,7 @@ public final class AcpiTables {
         placed.add(new Placed("DSDT", dsdtAt, dsdt));
         placed.add(new Placed("FACP", fadtAt, fadt));
         placed.add(new Placed("APIC", madtAt, madt));
+        placed.add(new Placed("MCFG", mcfgAt, mcfg));
         placed.add(new Placed("XSDT", xsdtAt, xsdt));
         byte[] blob = new byte[xsdtAt + xsdt.length];
         for (Placed p : placed) System.arraycopy(p.bytes(), 0, blob, p.offset(), p.bytes().length);
@@ -230,7 +244,13 @@ public final class AcpiTables {
         return b.array();
     }
 
-    private static byte[] dsdtBody() {
+    /** MCFG body (PCI Firmware 3.2, 4.1.2): 8 reserved bytes, then one allocation for segment 0. */
+    private static byte[] mcfgBody(Spec spec) {
+        return ByteBuffer.allocate(8 + 16).order(ByteOrder.LITTLE_ENDIAN).putLong(0)
+                .putLong(spec.ecamBase()).putShort((short) 0).put((byte) 0).put((byte) (spec.ecamBuses() - 1)).putInt(0).array();
+    }
+
+    private static byte[] dsdtBody(Spec spec) {
         List<byte[]> prt = new ArrayList<>();
         for (int slot = 1; slot < 32; slot++)
             for (int pin = 0; pin < 4; pin++)
@@ -240,7 +260,12 @@ public final class AcpiTables {
                 Aml.nameOf("_HID", Aml.eisaId("PNP0A03")),
                 Aml.nameOf("_ADR", Aml.integer(0)),
                 Aml.nameOf("_UID", Aml.integer(0)),
-                Aml.nameOf("_PRT", Aml.pkg(prt.toArray(byte[][]::new))));
+                Aml.nameOf("_PRT", Aml.pkg(prt.toArray(byte[][]::new))),
+                // The ECAM window as a motherboard resource: Linux uses MCFG only for a range reserved so.
+                Aml.device("PRES",
+                        Aml.nameOf("_HID", Aml.eisaId("PNP0C02")),
+                        Aml.nameOf("_UID", Aml.integer(1)),
+                        Aml.nameOf("_CRS", Aml.resourceTemplate(Aml.memory32Fixed(spec.ecamBase(), (long) spec.ecamBuses() << 20)))));
         byte[] com1 = Aml.device("COM1",
                 Aml.nameOf("_HID", Aml.eisaId("PNP0501")),
                 Aml.nameOf("_UID", Aml.integer(1)),
