@@ -55,6 +55,9 @@ public final class PcPlatform implements AutoCloseable {
     private final List<E820Entry> e820;
     private FirmwareAcpi acpi;
     private Piix piix;
+    private AcpiPm pm;
+    private I8042 kbc;
+    private ResetControl rcr;
 
     private PcPlatform(FwCfg fwCfg, DebugPorts debug, List<E820Entry> e820) {
         this.fwCfg = fwCfg;
@@ -84,11 +87,18 @@ public final class PcPlatform implements AutoCloseable {
         if (high > 0) b.ram("ram-high", FOUR_GIB, high);
         if (bootRom != null) b.rom("boot-rom", FOUR_GIB - bootRom.length, bootRom);
         GuestMemory m = b.build();
-        if (bootRom != null) {
-            int n = Math.min(LEGACY_BIOS_WINDOW, bootRom.length);
-            m.write(ONE_MIB - n, bootRom, bootRom.length - n, n);
-        }
+        if (bootRom != null) copyLegacyBiosWindow(m, bootRom);
         return m;
+    }
+
+    /**
+     * Copies the boot ROM's top {@link #LEGACY_BIOS_WINDOW} into RAM just
+     * below 1 MiB, where the reset vector's far jump lands: at creation, and
+     * again at each machine reset, since firmware writes its variables there.
+     */
+    public static void copyLegacyBiosWindow(GuestMemory memory, byte[] bootRom) {
+        int n = Math.min(LEGACY_BIOS_WINDOW, bootRom.length);
+        memory.write(ONE_MIB - n, bootRom, bootRom.length - n, n);
     }
 
     /**
@@ -135,17 +145,20 @@ public final class PcPlatform implements AutoCloseable {
         IoPortBus io = machine.ioPorts();
         try {
             ResetControl rcr = new ResetControl(power);
+            p.rcr = rcr;
             PciConfigPorts cfg = new PciConfigPorts(machine.pci(), rcr);
             p.registrations.add(io.register("pci-config-address", PciConfigPorts.CONFIG_ADDRESS, 4, cfg.addressPorts()));
             p.registrations.add(io.register("pci-config-data", PciConfigPorts.CONFIG_DATA, 4, cfg.dataPorts()));
             p.registrations.add(machine.mmio().register("pci-ecam", PciEcam.BASE, PciEcam.SIZE, new PciEcam(machine.pci())));
             AcpiPm pm = new AcpiPm(power, System::nanoTime);
+            p.pm = pm;
             Piix piix = Piix.attach(machine.pci(), io, pm);
             p.piix = piix;
             p.acpi = new FirmwareAcpi(vcpus, piix::pmBase);
             Cmos cmos = new Cmos(lowEnd, high, vcpus, Clock.systemUTC());
             p.registrations.add(io.register("cmos", Cmos.PORT_INDEX, 2, cmos.ports()));
             I8042 kbc = new I8042(power);
+            p.kbc = kbc;
             p.registrations.add(io.register("i8042-data", I8042.PORT_DATA, 1, kbc.controller()));
             p.registrations.add(io.register("i8042-command", I8042.PORT_COMMAND, 1, new vmm.core.bus.IoHandler() {
                 @Override public long read(long offset, int size) { return kbc.controller().read(1, size); }
@@ -181,6 +194,24 @@ public final class PcPlatform implements AutoCloseable {
      */
     public void setUpWithoutFirmware() {
         piix.enablePm(Piix.PM_IO_BASE);
+    }
+
+    /**
+     * The chipset's part of a machine reset, while no vCPU runs: the chipset
+     * registers (PAM, PIRQ, the PM function with its block unmapped), the
+     * ACPI PM registers, the keyboard controller and port A, the reset
+     * control register, fw_cfg's selection, and the ACPI tables, rebuilt at
+     * the firmware's next read. The CMOS keeps its NVRAM and clock, as a
+     * battery-backed one does; the PCI functions' headers are the bus's to
+     * reset ({@link vmm.core.pci.PciBus#resetAll()}).
+     */
+    public void reset() {
+        piix.reset();
+        pm.reset();
+        kbc.reset();
+        rcr.reset();
+        fwCfg.reset();
+        acpi.reset();
     }
 
     /** Tells firmware to use the serial port at {@code port} as its console (SeaBIOS's {@code etc/sercon-port}). */
