@@ -90,6 +90,25 @@ class FirmwareTablesTest {
     }
 
     @Test
+    void aMachineResetPutsThePmBlockBackAndTheNextReadBuildsTheTablesAgain() {
+        io.write(0xcf8, 4, 0x8000_0b80L);
+        io.write(0xcfc, 1, 1);          // PMREGMISC: PM I/O on
+        movePmBase(0xb000);
+        assertThat(io.isClaimed(0xb004)).isTrue();
+        byte[] before = readFile("etc/acpi/tables");
+        platform.reset();
+        assertThat(io.isClaimed(0xb004)).as("the PM block decodes nowhere after a reset").isFalse();
+        io.write(0xcf8, 4, 0x8000_0b40L);
+        assertThat(io.read(0xcfc, 4)).as("PMBA at its power-on value").isEqualTo(1);
+        movePmBase(0xc000);
+        byte[] after = readFile("etc/acpi/tables");
+        assertThat(after).isNotEqualTo(before);
+        long rsdp = load();
+        long fadt = xsdtEntries(memory.readU64(rsdp + 24)).get("FACP");
+        assertThat(memory.readU32AsInt(fadt + 64)).as("PM1a_CNT_BLK after the reset").isEqualTo(0xc004);
+    }
+
+    @Test
     void iaslReadsEveryTableAsTheFirmwareSeesIt() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/iasl")), "no iasl: apt-get install acpica-tools");
         movePmBase(0xb000);
