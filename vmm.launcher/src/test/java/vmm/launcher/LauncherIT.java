@@ -71,6 +71,30 @@ class LauncherIT {
     }
 
     @Test
+    void aGuestResetRestartsTheVmAndItsSecondBootPowersOffWithExitCode0() throws Exception {
+        requireGuests();
+        Path disk = dir.resolve("reboot.img"), log = dir.resolve("com1.log");
+        RebootDisk.write(disk);
+        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, "rebootvm");
+        assertThat(r.exit()).as(r.output()).isZero();
+        assertThat(r.output()).contains("the guest powered off");
+        assertThat(Files.readString(log).split("SeaBIOS \\(version", -1)).as("a SeaBIOS banner per boot:%n%s", Files.readString(log))
+                .hasSize(3);
+    }
+
+    @Test
+    void withNoRebootAGuestResetEndsTheVmWithExitCode3() throws Exception {
+        requireGuests();
+        Path disk = dir.resolve("reboot.img"), log = dir.resolve("com1.log");
+        RebootDisk.write(disk);
+        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS,
+                "--no-reboot", "noreboot");
+        assertThat(r.exit()).as(r.output()).isEqualTo(3);
+        assertThat(r.output()).contains("asked for a reset").contains("0xcf9").contains("--no-reboot");
+        assertThat(Files.readString(log).split("SeaBIOS \\(version", -1)).hasSize(2);
+    }
+
+    @Test
     void theShellSwapsTheDiskImplementationUnderARunningGuestDoingDiskIo() throws Exception {
         requireGuests();
         Path disk = dir.resolve("io.img"), log = dir.resolve("com1.log");

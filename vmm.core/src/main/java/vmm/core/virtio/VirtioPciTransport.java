@@ -977,6 +977,16 @@ public final class VirtioPciTransport {
         for (QueueSlot s : live) deliverNotify(s);
     }
 
+    /**
+     * A platform reset (the guest reset the machine): the same as the driver
+     * writing status 0, so the device drops its work and every virtio
+     * register returns to its reset value. The PCI header is the bus's to
+     * reset. Called with the vCPUs paused, from any thread.
+     */
+    public void reset() {
+        resetDevice();
+    }
+
     /** Device reset (status 0): the device drops its work, then every register returns to its reset value. */
     private void resetDevice() {
         List<VirtQueue> old = new ArrayList<>();

@@ -89,15 +89,20 @@ final class KvmVcpu implements Vcpu {
             pthread = Sys.pthreadSelf();
         }
         try {
+            // After an I/O exit the instruction is finished only by the next KVM_RUN (api.rst, KVM_EXIT_IO): a kick
+            // then still enters once, with immediate_exit set, so a paused vCPU's state is whole (a reset or a save
+            // may replace it next).
+            boolean ioPending = false;
             while (true) {
                 inRun = true;
-                if (kickPending.get()) {
+                if (kickPending.get() && !ioPending) {
                     inRun = false;
                     consumeKick();
                     return new VcpuExit.Interrupted();
                 }
                 int rc = Sys.ioctlNoThrow(capture, fd, KVM_RUN, 0);
                 inRun = false;
+                ioPending = false;
                 if (rc < 0) {
                     int errno = Sys.errno(capture);
                     if (errno == Sys.EINTR) {
@@ -110,8 +115,14 @@ final class KvmVcpu implements Vcpu {
                 }
                 int reason = run.exitReason();
                 switch (reason) {
-                    case KVM_EXIT_IO -> portAccess(ports);
-                    case KVM_EXIT_MMIO -> mmioAccess(mmio);
+                    case KVM_EXIT_IO -> {
+                        ioPending = true;
+                        portAccess(ports);
+                    }
+                    case KVM_EXIT_MMIO -> {
+                        ioPending = true;
+                        mmioAccess(mmio);
+                    }
                     case KVM_EXIT_IRQ_WINDOW_OPEN -> { }
                     case KVM_EXIT_INTR -> {
                         consumeKick();

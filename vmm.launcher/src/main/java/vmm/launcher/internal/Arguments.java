@@ -43,10 +43,11 @@ public final class Arguments {
 
     public static final String USAGE = """
             usage: vmm run [-c VCPUS] [-m SIZE] [-s SLOT[:FUNC],EMULATION[,conf]]... [-l com1|com2,BACKEND]
-                           (-l bootrom,FILE | --kernel FILE [--initrd FILE] [--cmdline TEXT]) [VMNAME]
+                           (-l bootrom,FILE | --kernel FILE [--initrd FILE] [--cmdline TEXT]) [--no-reboot] [VMNAME]
                    run a PC virtual machine, bhyve's way; with no options, the built-in default VM
                    (SeaBIOS booting a demo disk the launcher generates, its console in this terminal);
                    --kernel boots Linux without firmware: an ELF vmlinux with a PVH entry, or a bzImage
+                   --no-reboot: a guest reset ends the VM (exit code 3) instead of restarting it
                    vmm vhost-user --socket PATH EMULATION[,conf]
                    serve one device over vhost-user to another VMM (QEMU, user-mode Linux)
                    vmm vfio-user --socket PATH EMULATION[,conf]
@@ -122,6 +123,7 @@ public final class Arguments {
         if (args.isEmpty()) return defaultVm();
         String memory = "256M", name = "vm", bootrom = null, kernel = null, initrd = null, cmdline = null;
         int vcpus = 1;
+        boolean noReboot = false;
         List<Config> configs = new ArrayList<>();
         java.util.Set<Integer> slots = new java.util.HashSet<>();
         boolean com1 = false;
@@ -170,6 +172,7 @@ public final class Arguments {
                 case "--kernel" -> kernel = next(args, ++i, "--kernel needs a file: an ELF vmlinux with a PVH entry, or a bzImage");
                 case "--initrd" -> initrd = next(args, ++i, "--initrd needs a file");
                 case "--cmdline" -> cmdline = next(args, ++i, "--cmdline needs the kernel command line, e.g. --cmdline 'console=ttyS0'");
+                case "--no-reboot" -> noReboot = true;   // QEMU's -no-reboot; bhyve has no such flag
                 default -> {
                     if (a.startsWith("--kernel=")) { kernel = a.substring(9); continue; }
                     if (a.startsWith("--initrd=")) { initrd = a.substring(9); continue; }
@@ -197,6 +200,7 @@ public final class Arguments {
             vm.put("cmdline", cmdline == null ? "" : cmdline);
         }
         vm.put("name", name);
+        if (noReboot) vm.put("reboot", "false");
         if (com1) vm.put("serial.console", 0x3f8);
         configs.addFirst(new Config("vmm.vm", null, vm));
         return new Plan("run", configs);

@@ -170,4 +170,14 @@ class ArgumentsTest {
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-c", "2"))).hasMessageContaining("--kernel FILE");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "--kernel"))).hasMessageContaining("--kernel needs a file");
     }
+
+    @Test
+    void noRebootWritesRebootFalseIntoTheVmConfigurationAndItsAbsenceLeavesTheDefault() throws Exception {
+        Path rom = java.nio.file.Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
+        Arguments.Config off = Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--no-reboot", "vm1")).configs().getFirst();
+        assertThat(off.factoryPid()).isEqualTo("vmm.vm");
+        assertThat(off.properties()).containsEntry("reboot", "false").containsEntry("name", "vm1");
+        Arguments.Config on = Arguments.parse(List.of("run", "-l", "bootrom," + rom)).configs().getFirst();
+        assertThat(on.properties()).doesNotContainKey("reboot");
+    }
 }
