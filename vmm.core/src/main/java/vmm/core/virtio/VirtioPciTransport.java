@@ -169,6 +169,7 @@ public final class VirtioPciTransport {
     private final PciAddress address;
     private final GuestMemory memory;
     private final SwapGate gate;
+    private volatile vmm.core.device.DeviceCounters counters;
     private final String owner;
     private final boolean legacy;
     private final int deviceType, queueCount, configSize, msixVectors;
@@ -757,7 +758,13 @@ public final class VirtioPciTransport {
     private VirtQueue newQueueLocked(QueueSlot s, long features) {
         QueueLink link = new QueueLink(s);
         link.queue = VirtQueue.create(memory, s.index, s.size, s.desc, s.driver, s.device, features, link, link);
+        link.queue.countInto(counters);
         return link.queue;
+    }
+
+    /** Where queues enabled from now on count their completions (the device instance's counters); set once, before the driver runs. */
+    public void countInto(vmm.core.device.DeviceCounters counters) {
+        this.counters = counters;
     }
 
     /**
