@@ -109,6 +109,13 @@ class LauncherIT {
             String list = shell(name, "device:list");
             java.util.regex.Matcher id = java.util.regex.Pattern.compile("device\\.virtio-block \\S+ \\[(\\d+)\\]").matcher(list);
             assertThat(id.find()).as(list).isTrue();
+            // The guest has read its disk: the core counted the requests and the bytes read.
+            java.util.regex.Matcher stats = java.util.regex.Pattern.compile("00:04\\.0\\s+virtio-blk\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)")
+                    .matcher(shell(name, "device:stats"));
+            assertThat(stats.find()).isTrue();
+            assertThat(Long.parseLong(stats.group(1))).isPositive();
+            assertThat(Long.parseLong(stats.group(2))).as("bytes: at least one sector and its status").isGreaterThanOrEqualTo(513);
+            assertThat(stats.group(3)).isEqualTo("0");
             Path newBuild = Files.list(Path.of("../device.virtio-block/target"))
                     .filter(p -> p.getFileName().toString().matches("device\\.virtio-block-.*\\.jar")).findFirst().orElseThrow();
 
@@ -247,6 +254,8 @@ class LauncherIT {
             "a TAP that is absent | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 5,virtio-net,vmmnotap0 | vmmnotap0: no such network interface",
             "a missing kernel     | run --kernel /no/such/vmlinux | /no/such/vmlinux: no such kernel file",
             "a ROM as the kernel  | run --kernel /usr/share/seabios/bios-256k.bin | /usr/share/seabios/bios-256k.bin: not a Linux kernel",
+            "a missing -k file    | run -k /no/such/vm.json | /no/such/vm.json: no such file",
+            "an unknown -o key    | run -l bootrom,/usr/share/seabios/bios-256k.bin -o vm.turbo=1 | unknown key vm.turbo",
     })
     void badInputIsOneClearLineAndExitCode2(String what, String line, String expected) throws Exception {
         assumeTrue(Files.isReadable(SEABIOS) || !line.contains(SEABIOS.toString()), "no SeaBIOS");

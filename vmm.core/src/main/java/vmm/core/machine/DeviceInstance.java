@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import java.util.Map;
 
 import vmm.core.device.DeviceContext;
+import vmm.core.device.DeviceCounters;
 import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
@@ -54,9 +55,10 @@ public final class DeviceInstance {
     private volatile Status status = Status.ACTIVE;
     private DeviceState heldState;
     private volatile int swaps;
+    private final DeviceCounters counters;
 
     private DeviceInstance(Machine machine, String id, String type, PciAddress address, Map<String, Object> configuration,
-                           String implementation, VirtioDevice first) {
+                           String implementation, VirtioDevice first, DeviceCounters counters) {
         this.machine = machine;
         this.id = id;
         this.type = type;
@@ -67,11 +69,14 @@ public final class DeviceInstance {
         this.transport = new VirtioPciTransport(machine.pci(), address, machine.memory(), first,
                 new VirtioPciTransport.Options(id, legacy, 0, optionRom(id, configuration.get(ROM))), gate);
         if (machine.hypervisor() != null) transport.useHypervisor(machine.hypervisor(), machine.gsis());
+        this.counters = counters;
+        transport.countInto(counters);
     }
 
     static DeviceInstance plug(Machine machine, String id, String type, PciAddress address, Map<String, Object> config,
                                String implementation, DeviceProvider provider) {
-        DeviceModel model = provider.create(context(id, config, machine.memory()));
+        DeviceCounters counters = new DeviceCounters(id);
+        DeviceModel model = provider.create(context(id, config, machine.memory(), counters));
         if (!(model instanceof VirtioDevice v)) {
             model.stop();
             throw new IllegalArgumentException("device " + id + ": implementation " + implementation + " of " + type
@@ -79,7 +84,7 @@ public final class DeviceInstance {
         }
         v.start();
         try {
-            return new DeviceInstance(machine, id, type, address, config, implementation, v);
+            return new DeviceInstance(machine, id, type, address, config, implementation, v, counters);
         } catch (RuntimeException e) {
             v.stop();
             throw e;
@@ -110,12 +115,13 @@ public final class DeviceInstance {
         return image;
     }
 
-    private static DeviceContext context(String id, Map<String, Object> config, GuestMemory memory) {
+    private static DeviceContext context(String id, Map<String, Object> config, GuestMemory memory, DeviceCounters counters) {
         Map<String, Object> copy = Map.copyOf(config);
         return new DeviceContext() {
             @Override public String instanceId() { return id; }
             @Override public Map<String, Object> configuration() { return copy; }
             @Override public GuestMemory memory() { return memory; }
+            @Override public void requestFailed() { counters.failed(); }
         };
     }
 
@@ -134,6 +140,9 @@ public final class DeviceInstance {
 
     /** Completed swaps and re-attachments since plugging. */
     public int swapCount() { return swaps; }
+
+    /** Requests, bytes and errors of this instance since plugging, whichever implementation served them. */
+    public DeviceCounters counters() { return counters; }
 
     /** The guest-visible virtio-pci shell. */
     public VirtioPciTransport transport() { return transport; }
@@ -228,7 +237,7 @@ public final class DeviceInstance {
 
     /** Creates, checks, restores and starts a successor; stops it again on failure. */
     private VirtioDevice build(DeviceProvider provider, DeviceState state, VirtioDevice shape) {
-        DeviceModel m = provider.create(context(id, configuration, machine.memory()));
+        DeviceModel m = provider.create(context(id, configuration, machine.memory(), counters));
         try {
             if (!(m instanceof VirtioDevice next))
                 throw new IllegalArgumentException("device " + id + ": the new implementation made a "

@@ -90,6 +90,8 @@ public final class VirtQueue {
     private int outstanding;
     private String broken;
     private boolean retired;
+    /** Where completions are counted (the device instance's counters), or null. */
+    private volatile vmm.core.device.DeviceCounters counters;
     /** Walk buffer reused by every pop (address, length pairs); chains get an exact-size copy. */
     private long[] scratch = new long[32];
 
@@ -254,6 +256,12 @@ public final class VirtQueue {
         lastAvail = (slot + 1) & 0xffff;
         inFlight[head] = true;
         outstanding++;
+        // Without a recording the event is never enabled, and the JIT drops the allocation.
+        vmm.core.events.VirtioRequestEvent e = new vmm.core.events.VirtioRequestEvent();
+        if (e.isEnabled()) {
+            e.begin();
+            c.event = e;
+        }
         return c;
     }
 
@@ -443,6 +451,27 @@ public final class VirtQueue {
         c.completed = true;
         inFlight[head] = false;
         outstanding--;
+        vmm.core.device.DeviceCounters k = counters;
+        if (k != null) k.completed(len);
+        vmm.core.events.VirtioRequestEvent event = c.event;
+        if (event != null) {
+            c.event = null;
+            event.device = k == null ? "" : k.instanceId();
+            event.queue = index;
+            event.head = head;
+            event.bytesRead = c.readableLength();
+            event.bytesWritten = len;
+            event.commit();
+        }
+    }
+
+    /**
+     * Counts every chain this queue completes from now on in {@code counters}
+     * (one request, its used length in bytes); null stops counting. Called
+     * by the transport when it creates the queue; any thread.
+     */
+    public void countInto(vmm.core.device.DeviceCounters counters) {
+        this.counters = counters;
     }
 
     /**

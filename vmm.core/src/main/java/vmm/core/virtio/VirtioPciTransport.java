@@ -200,6 +200,7 @@ public final class VirtioPciTransport {
     /** The memory of this driver session (see the Supplier constructor); null after reset until first needed. */
     private GuestMemory sessionMemory;
     private final SwapGate gate;
+    private volatile vmm.core.device.DeviceCounters counters;
     private final String owner;
     private final boolean legacy;
     private final byte[] optionRom;
@@ -1044,12 +1045,18 @@ public final class VirtioPciTransport {
     private VirtQueue newQueueLocked(QueueSlot s, long features) {
         QueueLink link = new QueueLink(s);
         link.queue = VirtQueue.create(sessionMemoryLocked(), s.index, s.size, s.desc, s.driver, s.device, features, link, link);
+        link.queue.countInto(counters);
         return link.queue;
     }
 
     private GuestMemory sessionMemoryLocked() {
         if (sessionMemory == null) sessionMemory = Objects.requireNonNull(memorySource.get(), "memory supplier returned null");
         return sessionMemory;
+    }
+
+    /** Where queues enabled from now on count their completions (the device instance's counters); set once, before the driver runs. */
+    public void countInto(vmm.core.device.DeviceCounters counters) {
+        this.counters = counters;
     }
 
     /**
