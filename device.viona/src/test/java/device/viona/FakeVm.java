@@ -70,6 +70,11 @@ final class FakeVm implements VirtualMachine {
     @Override public IrqChip irqChip() { return chip; }
     @Override public Vcpu createVcpu(int index) { throw new UnsupportedOperationException("no vCPUs in the fake"); }
 
+    /** The fake has no interrupt controller state of its own: the recorder stands for it. */
+    @Override
+    public void resetInterruptControllers() {
+    }
+
     @Override
     public EventFd createEventFd() {
         return new FakeEventFd();

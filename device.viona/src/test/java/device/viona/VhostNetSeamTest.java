@@ -321,6 +321,47 @@ class VhostNetSeamTest {
     }
 
     @Test
+    void onKvmTheGuestsKickIsBoundToVhostNetsKickEventfdAndNeverReachesTheVmm() {
+        fake.tapFd = OptionalInt.of(TAP_FD);
+        List<RingKernel> kernels = new ArrayList<>();
+        VhostHost ringHost = new VhostHost() {
+            @Override public String unavailable() { return null; }
+            @Override public VhostIoctls open() {
+                RingKernel k = new RingKernel();
+                kernels.add(k);
+                return k;
+            }
+        };
+        vmm.testing.InterruptRecorder irq = new vmm.testing.InterruptRecorder();
+        vmm.core.memory.GuestMemory memory = vmm.core.memory.GuestMemory.ofSize(TestMachine.DEFAULT_MEMORY);
+        vmm.core.machine.Machine machine = new vmm.core.machine.Machine(memory, irq);
+        FakeVm vm = new FakeVm(memory, irq);
+        vm.attach(machine);
+        machine.useHypervisor(vm, new vmm.core.hypervisor.GsiPool(64));
+        try {
+            TestMachine m = TestMachine.attach(machine, irq);
+            DeviceInstance dev = m.plug("virtio-net", VionaTest.SLOT, new VionaProvider((id, o) -> fake, ringHost), "viona",
+                    VionaTest.config("offload", "false"));
+            VirtioDriver d = m.virtio(VionaTest.SLOT).initialize(VionaTest.SIMPLE, 64, 64, 16);
+            RingKernel k = kernels.get(0);
+            long notify = machine.pci().function(VionaTest.SLOT).barAddress(4) + 0x3000 + 4;
+            assertThat(dev.transport().kernelNotifyAddress(1)).isEqualTo(notify);
+            assertThat(vm.ioEventAt(notify).fd()).as("bound to the fd vhost-net got with SET_VRING_KICK").isEqualTo(k.kick[1]);
+
+            DriverQueue tx = d.queue(1);
+            int head = tx.add(List.of(Frames.tx(NetHeader.PLAIN, Frames.frame(Frames.HOST, Frames.GUEST, 7, 60))));
+            vm.guestWrite(notify, 2, 1);
+            assertThat(tx.await(VionaTest.TIMEOUT).head()).isEqualTo(head);
+            assertThat(k.sent).hasSize(1);
+            assertThat(dev.transport().busNotifies(1)).isZero();
+            assertThat(irq.awaitMsiCount(d.msiData(2), 1, VionaTest.TIMEOUT)).as("the call came back as the queue's interrupt").isTrue();
+            assertThat(vm.irqfdDeliveries.get()).isEqualTo(1);
+        } finally {
+            machine.close();
+        }
+    }
+
+    @Test
     void aTakenOverUsedIndexTheGuestCorruptedBreaksTheQueueNotTheVmm(TestMachine m) {
         fake.tapFd = OptionalInt.of(TAP_FD);
         VhostHost ringHost = new VhostHost() {
