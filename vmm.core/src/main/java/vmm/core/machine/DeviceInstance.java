@@ -67,7 +67,8 @@ public final class DeviceInstance {
         this.implementation = implementation;
         boolean legacy = Boolean.parseBoolean(String.valueOf(configuration.getOrDefault("legacy", "false")));
         this.transport = new VirtioPciTransport(machine.pci(), address, machine.memory(), first,
-                new VirtioPciTransport.Options(id, legacy, 0), gate);
+                new VirtioPciTransport.Options(id, legacy, 0, optionRom(id, configuration.get(ROM))), gate);
+        if (machine.hypervisor() != null) transport.useHypervisor(machine.hypervisor(), machine.gsis());
         this.counters = counters;
         transport.countInto(counters);
     }
@@ -88,6 +89,30 @@ public final class DeviceInstance {
             v.stop();
             throw e;
         }
+    }
+
+    /** The configuration key of a device's option ROM file (any virtio-pci device; iPXE for a network device). */
+    public static final String ROM = "rom";
+
+    /**
+     * The image of {@code rom=FILE}, or null when not set (no expansion ROM BAR).
+     *
+     * @throws IllegalArgumentException naming the key when the file cannot be read or is no PCI option ROM
+     */
+    static byte[] optionRom(String id, Object file) {
+        if (file == null || String.valueOf(file).isBlank()) return null;
+        java.nio.file.Path p = java.nio.file.Path.of(String.valueOf(file).trim());
+        byte[] image;
+        try {
+            image = java.nio.file.Files.readAllBytes(p);
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new IllegalArgumentException("device " + id + ": " + ROM + "=" + file + " cannot be read: " + e);
+        }
+        // Firmware looks for the 0x55 0xAA signature (PCI Firmware Specification 5.1) and skips anything else.
+        if (image.length < 0x1a || (image[0] & 0xff) != 0x55 || (image[1] & 0xff) != 0xaa)
+            throw new IllegalArgumentException("device " + id + ": " + ROM + "=" + file
+                    + " is no PCI option ROM (it does not start with the 55 AA signature)");
+        return image;
     }
 
     private static DeviceContext context(String id, Map<String, Object> config, GuestMemory memory, DeviceCounters counters) {
@@ -155,6 +180,7 @@ public final class DeviceInstance {
                 old.resume();
                 throw e;
             }
+            transport.releaseKernelBindings();
             old.stop();
             transport.replaceDevice(next);
             implementation = nextImplementation;
@@ -180,6 +206,7 @@ public final class DeviceInstance {
             heldState = old.saveState();
         } finally {
             try {
+                transport.releaseKernelBindings();
                 old.stop();
             } finally {
                 status = Status.DETACHED;
@@ -254,6 +281,7 @@ public final class DeviceInstance {
                 try {
                     d.pause();
                 } finally {
+                    transport.releaseKernelBindings();
                     d.stop();
                 }
             }

@@ -599,6 +599,46 @@ public final class VirtQueue {
         }
     }
 
+    /**
+     * Takes over the ring position another engine reached while it served
+     * this queue outside the VMM (the host kernel's vhost-net): the next chain
+     * popped is the one at avail position {@code lastAvailIndex} (what
+     * {@code VHOST_GET_VRING_BASE} reports), and the next used element goes
+     * where that engine's last one ended, the used index it published in the
+     * ring. Call only with this queue idle (its device paused, nothing
+     * outstanding here) and the other engine stopped. The used index is read
+     * from guest memory: if it is not within one ring of
+     * {@code lastAvailIndex} behind it (the guest wrote the device's field),
+     * the queue breaks as for any guest error and the error callback is told.
+     *
+     * @throws IllegalArgumentException when {@code lastAvailIndex} is not a u16 value
+     * @throws IllegalStateException    when chains popped here are outstanding
+     */
+    public void adoptRingPosition(int lastAvailIndex) {
+        if ((lastAvailIndex & ~0xffff) != 0) throw new IllegalArgumentException("an avail index is 16-bit, was " + lastAvailIndex);
+        String failure;
+        synchronized (lock) {
+            if (outstanding != 0)
+                throw new IllegalStateException("queue " + index + ": " + outstanding + " chains outstanding; pause the device first");
+            if (retired || broken != null) return;
+            int usedNow = memory.readU16(used + 2);
+            int taken = (lastAvailIndex - usedNow) & 0xffff;
+            if (taken <= size) {
+                lastAvail = shadowAvail = lastAvailIndex;
+                usedIdx = usedNow;
+                // The other engine's last notification decision is unknown here, as after a restore.
+                signalledValid = false;
+                if (eventIdx) writeAvailEvent(lastAvail);
+                VarHandle.fullFence();
+                return;
+            }
+            broken = String.format("queue %d: used index %d is %d behind the avail position %d taken over, more than the ring's %d",
+                    index, usedNow, taken, lastAvailIndex, size);
+            failure = broken;
+        }
+        errors.accept(failure);
+    }
+
     /** Chains popped and not yet completed. */
     public int outstanding() {
         synchronized (lock) {

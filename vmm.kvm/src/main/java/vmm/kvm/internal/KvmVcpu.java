@@ -90,15 +90,20 @@ final class KvmVcpu implements Vcpu {
             pthread = Sys.pthreadSelf();
         }
         try {
+            // After an I/O exit the instruction is finished only by the next KVM_RUN (api.rst, KVM_EXIT_IO): a kick
+            // then still enters once, with immediate_exit set, so a paused vCPU's state is whole (a reset or a save
+            // may replace it next).
+            boolean ioPending = false;
             while (true) {
                 inRun = true;
-                if (kickPending.get()) {
+                if (kickPending.get() && !ioPending) {
                     inRun = false;
                     consumeKick();
                     return new VcpuExit.Interrupted();
                 }
                 int rc = Sys.ioctlNoThrow(capture, fd, KVM_RUN, 0);
                 inRun = false;
+                ioPending = false;
                 if (rc < 0) {
                     int errno = Sys.errno(capture);
                     if (errno == Sys.EINTR) {
@@ -110,6 +115,7 @@ final class KvmVcpu implements Vcpu {
                             + " (errno " + errno + ")");
                 }
                 int reason = run.exitReason();
+                ioPending = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;
                 // Without a recording the event is never enabled, and the JIT drops the allocation.
                 VmExitEvent event = new VmExitEvent();
                 event.begin();

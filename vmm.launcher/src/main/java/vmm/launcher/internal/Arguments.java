@@ -43,16 +43,19 @@ public final class Arguments {
 
     public static final String USAGE = """
             usage: vmm run [-c VCPUS] [-m SIZE] [-s SLOT[:FUNC],EMULATION[,conf]]... [-l com1|com2,BACKEND]
-                           (-l bootrom,FILE | --kernel FILE [--initrd FILE] [--cmdline TEXT]) [VMNAME]
+                           (-l bootrom,FILE | --kernel FILE [--initrd FILE] [--cmdline TEXT]) [--no-reboot] [VMNAME]
                    run a PC virtual machine, bhyve's way; with no options, the built-in default VM
                    (SeaBIOS booting a demo disk the launcher generates, its console in this terminal);
                    --kernel boots Linux without firmware: an ELF vmlinux with a PVH entry, or a bzImage
+                   --no-reboot: a guest reset ends the VM (exit code 3) instead of restarting it
                    vmm run -k FILE.json [flags...] [-o KEY=VALUE]... [VMNAME]
                    the same from a JSON file (keys: name cpus memory devices serial bootrom kernel initrd
                    cmdline options); flags next to -k override the file; -o sets one property:
                    vm.KEY (memory.size, vcpus, cmdline, ...) or pci.0.SLOT.FUNC.KEY (a device's option)
                    vmm vhost-user --socket PATH EMULATION[,conf]
                    serve one device over vhost-user to another VMM (QEMU, user-mode Linux)
+                   vmm vfio-user --socket PATH EMULATION[,conf]
+                   serve one device as a PCI function over vfio-user to another VMM (passthrough)
             emulations:
                    hostbridge (slot 0), lpc (the ISA bridge carrying COM1/COM2)
                    virtio-blk,PATH[,ro][,sectorsize=N[/M]][,ser=SERIAL]
@@ -83,12 +86,18 @@ public final class Arguments {
         String command = args.getFirst();
         return switch (command) {
             case "vhost-user" -> vhostUser(args.subList(1, args.size()));
+            case "vfio-user" -> socketServer("vfio-user", "vmm.vfio-user", args.subList(1, args.size()));
             case "run" -> run(args.subList(1, args.size()));
             default -> throw new UsageException("unknown command '" + command + "' (try: vmm help)");
         };
     }
 
     private static Plan vhostUser(List<String> args) throws UsageException {
+        return socketServer("vhost-user", "vmm.vhost-user", args);
+    }
+
+    /** {@code vhost-user} and {@code vfio-user}: one device served on a socket, as factory configuration {@code pid}. */
+    private static Plan socketServer(String command, String pid, List<String> args) throws UsageException {
         String socket = null, device = null;
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
@@ -98,20 +107,20 @@ public final class Arguments {
             } else if (a.startsWith("--socket=")) {
                 socket = a.substring("--socket=".length());
             } else if (a.startsWith("-")) {
-                throw new UsageException("vhost-user: unknown option " + a);
+                throw new UsageException(command + ": unknown option " + a);
             } else if (device != null) {
-                throw new UsageException("vhost-user: one device per socket; '" + a + "' is a second one");
+                throw new UsageException(command + ": one device per socket; '" + a + "' is a second one");
             } else {
                 device = a;
             }
         }
-        if (socket == null || socket.isBlank()) throw new UsageException("vhost-user: --socket PATH is required");
-        if (device == null) throw new UsageException("vhost-user: which device? e.g. virtio-blk,disk.img");
+        if (socket == null || socket.isBlank()) throw new UsageException(command + ": --socket PATH is required");
+        if (device == null) throw new UsageException(command + ": which device? e.g. virtio-blk,disk.img");
         Path dir = Path.of(socket).toAbsolutePath().getParent();
-        if (dir != null && !Files.isDirectory(dir)) throw new UsageException("vhost-user: --socket " + socket + ": no directory " + dir);
+        if (dir != null && !Files.isDirectory(dir)) throw new UsageException(command + ": --socket " + socket + ": no directory " + dir);
         Map<String, Object> props = emulation(device);
         props.put("socket", Path.of(socket).toAbsolutePath().toString());
-        return new Plan("vhost-user", List.of(new Config("vmm.vhost-user", "cli", props)));
+        return new Plan(command, List.of(new Config(pid, "cli", props)));
     }
 
     /** One setting and where it came from: {@code where} prefixes its errors (empty for flags whose checks name them already). */
@@ -139,7 +148,7 @@ public final class Arguments {
      * ({@code memory_size} is {@code memory.size}). A test keeps the two in step.
      */
     static final java.util.Set<String> VM_KEYS = new java.util.TreeSet<>(List.of("memory.size", "vcpus", "bootrom", "kernel",
-            "initrd", "cmdline", "serial.console", "name"));
+            "initrd", "cmdline", "serial.console", "name", "reboot"));
 
     private static Plan run(List<String> args) throws UsageException {
         if (args.isEmpty()) return defaultVm();
@@ -190,6 +199,7 @@ public final class Arguments {
                 case "--initrd" -> spec.initrd = new Setting(next(args, ++i, "--initrd needs a file"), "", false);
                 case "--cmdline" -> spec.cmdline = new Setting(next(args, ++i,
                         "--cmdline needs the kernel command line, e.g. --cmdline 'console=ttyS0'"), "", false);
+                case "--no-reboot" -> spec.vmOptions.put("reboot", new Setting("false", "--no-reboot", false)); // QEMU's -no-reboot; bhyve has none
                 default -> {
                     if (a.startsWith("-k=")) continue;
                     if (a.startsWith("--kernel=")) { flagKernel = spec.kernel = new Setting(a.substring(9), "", false); continue; }
@@ -343,6 +353,8 @@ public final class Arguments {
         if (com1) vm.put("serial.console", 0x3f8);
         for (Map.Entry<String, Setting> e : spec.vmOptions.entrySet()) {
             Object value = e.getValue().value();
+            if (e.getKey().equals("reboot") && !e.getValue().value().matches("true|false"))
+                throw new UsageException(e.getValue().where() + ": reboot is true or false");
             if (e.getKey().equals("serial.console")) {
                 try {
                     value = Integer.decode(e.getValue().value());

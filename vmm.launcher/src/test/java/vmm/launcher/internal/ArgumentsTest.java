@@ -30,6 +30,19 @@ class ArgumentsTest {
     }
 
     @Test
+    void vfioUserServesTheSameEmulationsAsAVfioUserConfiguration() throws Exception {
+        Path img = Files.createFile(dir.resolve("disk.img"));
+        Arguments.Plan plan = Arguments.parse(List.of("vfio-user", "--socket=" + dir.resolve("v.sock"), "virtio-blk," + img));
+
+        assertThat(plan.command()).isEqualTo("vfio-user");
+        Arguments.Config c = plan.configs().getFirst();
+        assertThat(c.factoryPid()).isEqualTo("vmm.vfio-user");
+        assertThat(c.properties()).containsEntry("type", "virtio-blk").containsEntry("path", img.toString())
+                .containsEntry("socket", dir.resolve("v.sock").toString());
+        assertThatThrownBy(() -> Arguments.parse(List.of("vfio-user", "virtio-rng"))).hasMessage("vfio-user: --socket PATH is required");
+    }
+
+    @Test
     void aNetworkDeviceNeedsAnExistingTapAndVionaIsAnImplementationOfVirtioNet() throws Exception {
         Path sys = Files.createDirectories(dir.resolve("sys/class/net/tap7"));
         Path old = Arguments.sysClassNet;
@@ -160,5 +173,15 @@ class ArgumentsTest {
                 .hasMessageContaining("not both");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-c", "2"))).hasMessageContaining("--kernel FILE");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "--kernel"))).hasMessageContaining("--kernel needs a file");
+    }
+
+    @Test
+    void noRebootWritesRebootFalseIntoTheVmConfigurationAndItsAbsenceLeavesTheDefault() throws Exception {
+        Path rom = java.nio.file.Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
+        Arguments.Config off = Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--no-reboot", "vm1")).configs().getFirst();
+        assertThat(off.factoryPid()).isEqualTo("vmm.vm");
+        assertThat(off.properties()).containsEntry("reboot", "false").containsEntry("name", "vm1");
+        Arguments.Config on = Arguments.parse(List.of("run", "-l", "bootrom," + rom)).configs().getFirst();
+        assertThat(on.properties()).doesNotContainKey("reboot");
     }
 }
