@@ -242,6 +242,18 @@ public final class VirtioBlock implements VirtioDevice {
         };
     }
 
+    /**
+     * Waits until every pump scheduled on the dispatcher so far has run (the transport notifies each
+     * queue once at activation), so a test can tell which thread takes what it offers next.
+     */
+    void awaitDispatcher() throws Exception {
+        ExecutorService d;
+        synchronized (this) {
+            d = dispatcher;
+        }
+        d.submit(() -> {}).get();
+    }
+
     /** Stops taking requests and waits until every request taken has completed and interrupted. */
     @Override
     public synchronized void pause() {
