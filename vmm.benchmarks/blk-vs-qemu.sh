@@ -70,8 +70,9 @@ init=$work/init.sh
     echo "echo \"ours /dev/\$OURS: \$(cat /sys/block/\$OURS/queue/write_cache); qemu /dev/\$QEMU: \$(cat /sys/block/\$QEMU/queue/write_cache)\" > $work/cache-modes"
     # Untimed warm-up of both servers (our JIT compiles the request path here rather than in the first job).
     echo 'for d in $OURS $QEMU; do'
-    echo "  fio --name=warm --filename=/dev/\$d --ioengine=libaio --direct=1 --size=256M --time_based --runtime=2 --rw=randrw --bs=4k --iodepth=8 > /dev/null 2>&1"
-    echo "  fio --name=warm --filename=/dev/\$d --ioengine=libaio --direct=1 --size=256M --time_based --runtime=1 --rw=rw --bs=1M --iodepth=4 > /dev/null 2>&1"
+    echo "  fio --name=warm --filename=/dev/\$d --ioengine=libaio --direct=1 --size=256M --time_based --runtime=3 --rw=randrw --bs=4k --iodepth=1 > /dev/null 2>&1"
+    echo "  fio --name=warm --filename=/dev/\$d --ioengine=libaio --direct=1 --size=256M --time_based --runtime=2 --rw=randrw --bs=4k --iodepth=16 > /dev/null 2>&1"
+    echo "  fio --name=warm --filename=/dev/\$d --ioengine=libaio --direct=1 --size=256M --time_based --runtime=2 --rw=rw --bs=1M --iodepth=4 > /dev/null 2>&1"
     echo 'done'
     k=0
     for j in "${jobs[@]}"; do
