@@ -81,7 +81,10 @@ init=$work/init.sh
         for r in $(seq 0 $((rounds - 1))); do
             if [ $(((k + r) % 2)) -eq 0 ]; then order="OURS:ours QEMU:qemu"; else order="QEMU:qemu OURS:ours"; fi
             for side in $order; do
-                echo "fio --name=$name --filename=/dev/\$${side%%:*} --ioengine=libaio --direct=1 --size=256M --time_based --runtime=$runtime --ramp_time=1 $* --output-format=terse --terse-version=3 >> $work/${side##*:}.terse 2>&1"
+                # A line in marks before and after each job: the host samples both servers' CPU time on each.
+                echo "echo $name ${side##*:} >> $work/marks; sleep 0.5"
+                echo "fio --name=$name --filename=/dev/\$${side%%:*} --ioengine=libaio --direct=1 --size=256M --time_based --runtime=$runtime $* --output-format=terse --terse-version=3 >> $work/${side##*:}.terse 2>&1"
+                echo "echo end >> $work/marks; sleep 0.5"
             done
         done
         k=$((k + 1))
@@ -89,10 +92,23 @@ init=$work/init.sh
     echo 'busybox poweroff -f'
 } > "$init"
 chmod +x "$init"
-: > "$work/ours.terse"; : > "$work/qemu.terse"
-timeout $(((runtime + 3) * ${#jobs[@]} * rounds * 2 + 180)) linux.uml mem=256M rootfstype=hostfs rootflags=/ rw init="$init" \
+: > "$work/ours.terse"; : > "$work/qemu.terse"; : > "$work/marks"; : > "$work/samples"
+timeout $(((runtime + 4) * ${#jobs[@]} * rounds * 2 + 180)) linux.uml mem=256M rootfstype=hostfs rootflags=/ rw init="$init" \
     virtio_uml.device="$work/ours.sock:2:0" virtio_uml.device="$work/qemu.sock:2:1" con=null con0=null,fd:1 \
-    < /dev/null > "$work/console" 2>&1 || true
+    < /dev/null > "$work/console" 2>&1 &
+uml=$!
+# Server CPU time (user + system, clock ticks, every thread: JIT and GC included) at each line the guest adds to marks.
+cpu() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+seen=0
+while kill -0 $uml 2>/dev/null; do
+    n=$(wc -l < "$work/marks")
+    if [ "$n" -gt "$seen" ]; then
+        echo "$n $(cpu $ours) $(cpu $qemu)" >> "$work/samples"
+        seen=$n
+    fi
+    sleep 0.02
+done
+wait $uml || true
 exec 7>&-
 wait $ours || true
 kill $qemu; wait $qemu 2>/dev/null || true
@@ -106,13 +122,23 @@ if [ ! -s "$work/ours.sum" ] || [ "$(wc -l < "$work/ours.sum")" != "$(wc -l < "$
     tail -30 "$work/console" >&2
     exit 1
 fi
+# Server CPU per job run: the serving side's ticks between the run's two marks (a pair the sampler missed counts as unknown).
+awk -v hz="$(getconf CLK_TCK)" 'NR == FNR { at[$1] = $0; next }
+     { i = FNR * 2 - 1; split(at[i], a, " "); split(at[i + 1], b, " ")
+       col = ($2 == "ours") ? 2 : 3
+       print $1, $2, ((i in at) && (i + 1 in at)) ? (b[col] - a[col]) * 1000000 / hz : -1 }' \
+    "$work/samples" <(grep -v '^end$' "$work/marks") > "$work/cpu"
 echo "user-mode Linux virtio_blk, fio libaio direct, ${runtime}s per job, $rounds rounds alternating ours/QEMU, same 512 MiB image"
 echo "host page cache on both sides, no sync per write; guest sees $(cat "$work/cache-modes" 2>/dev/null || echo '?')"
-printf '%-18s %12s %12s %12s %12s %8s  %s\n' job ours-IOPS qemu-IOPS ours-MiB/s qemu-MiB/s ratio per-round
+echo "us/req: the server's CPU time (all threads) per request; ratio: ours/QEMU IOPS (mean), then each round's"
+printf '%-18s %10s %10s %10s %10s %8s %8s %6s  %s\n' job ours-IOPS qemu-IOPS ours-MiB/s qemu-MiB/s ours-us qemu-us ratio per-round
 paste -d' ' "$work/ours.sum" "$work/qemu.sum" |
-    awk '{ n[$1]++; oi[$1] += $2; ob[$1] += $3; qi[$1] += $5; qb[$1] += $6
+    awk -v rt="$runtime" 'NR == FNR { if ($3 >= 0) { c[$1 " " $2] += $3 } else { bad[$1 " " $2] = 1 }; next }
+         { n[$1]++; oi[$1] += $2; ob[$1] += $3; qi[$1] += $5; qb[$1] += $6
            rr[$1] = rr[$1] sprintf(" %.2f", ($5 > 0 ? $2 / $5 : 0))
            if (!($1 in seen)) { seen[$1] = 1; order[++m] = $1 } }
          END { for (i = 1; i <= m; i++) { j = order[i]
-                 printf "%-18s %12.0f %12.0f %12.1f %12.1f %8.2f  %s\n", j, oi[j] / n[j], qi[j] / n[j], ob[j] / n[j] / 1024, qb[j] / n[j] / 1024,
-                        (qi[j] > 0 ? oi[j] / qi[j] : 0), rr[j] } }'
+                 ou = (j " ours" in bad || oi[j] == 0) ? "?" : sprintf("%.1f", c[j " ours"] / (oi[j] * rt))
+                 qu = (j " qemu" in bad || qi[j] == 0) ? "?" : sprintf("%.1f", c[j " qemu"] / (qi[j] * rt))
+                 printf "%-18s %10.0f %10.0f %10.1f %10.1f %8s %8s %6.2f %s\n", j, oi[j] / n[j], qi[j] / n[j], ob[j] / n[j] / 1024, qb[j] / n[j] / 1024,
+                        ou, qu, (qi[j] > 0 ? oi[j] / qi[j] : 0), rr[j] } }' "$work/cpu" -
