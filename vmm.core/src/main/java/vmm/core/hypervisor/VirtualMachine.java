@@ -1,5 +1,6 @@
 package vmm.core.hypervisor;
 
+import java.lang.foreign.MemorySegment;
 import java.util.OptionalLong;
 
 import vmm.core.irq.IrqChip;
@@ -54,6 +55,34 @@ public interface VirtualMachine extends AutoCloseable {
      * @throws IllegalStateException if the VM has no in-kernel irqchip
      */
     Binding bindIrqFd(EventFd fd, int gsi);
+
+    /**
+     * Makes a guest INTx line driven by {@code fd}: a signal raises {@code gsi} as a level
+     * inside the host kernel, and when the guest ends that interrupt (EOI) the host lowers
+     * the line and signals {@code resample}, so the source can fire again if still
+     * pending (a passed-through device's INTx, which VFIO masks until it is told).
+     *
+     * @throws IllegalStateException    if the VM has no in-kernel irqchip
+     * @throws IllegalArgumentException if {@code gsi} is not an IOAPIC input
+     * @throws HypervisorException      if the host refuses (no resampling irqfd support)
+     */
+    default Binding bindIrqFd(EventFd fd, EventFd resample, int gsi) {
+        throw new UnsupportedOperationException("this hypervisor back end has no resampling irqfd");
+    }
+
+    /**
+     * Maps {@code host} (a whole number of 4 KiB pages, page aligned, such as a device BAR
+     * mmap'd through VFIO) into the guest at {@code gpa}, so guest accesses reach it without
+     * exits. The caller keeps {@code host} mapped until the binding is closed; closing it
+     * removes the mapping. Called while no vCPU can be relying on the range (the guest is
+     * moving or enabling a BAR); safe from any thread.
+     *
+     * @throws IllegalArgumentException if {@code gpa} or the size is not page aligned, or the range overlaps guest RAM
+     * @throws HypervisorException      if the host has no free memory slot or refuses the mapping
+     */
+    default Binding mapMemory(long gpa, MemorySegment host, boolean readOnly) {
+        throw new UnsupportedOperationException("this hypervisor back end cannot map device memory into the guest");
+    }
 
     /**
      * Routes {@code gsi} (at or above the IOAPIC's 24 inputs) to {@code message},
