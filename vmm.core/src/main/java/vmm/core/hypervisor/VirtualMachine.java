@@ -93,6 +93,26 @@ public interface VirtualMachine extends AutoCloseable {
     void routeMsi(int gsi, MsiMessage message);
 
     /**
+     * Reserves a GSI for an MSI route that no other user of this VM holds (the lowest free
+     * one at or above the IOAPIC's inputs), for {@link #routeMsi} and {@link #bindIrqFd}.
+     * Devices that route MSIs in the kernel (passthrough, irqfd-driven virtio) take their
+     * GSIs here so they never collide. Thread-safe.
+     *
+     * @throws HypervisorException if the host's routing table has no free entry
+     */
+    default int allocateMsiGsi() {
+        throw new UnsupportedOperationException("this hypervisor back end has no MSI routing");
+    }
+
+    /**
+     * Gives back a GSI from {@link #allocateMsiGsi} and drops its route. Irqfds on it must be
+     * closed first. Releasing a GSI that is not allocated is no error.
+     */
+    default void releaseMsiGsi(int gsi) {
+        throw new UnsupportedOperationException("this hypervisor back end has no MSI routing");
+    }
+
+    /**
      * Destroys the VM. Every vCPU must have stopped running; guest memory is
      * left mapped for its owner.
      */

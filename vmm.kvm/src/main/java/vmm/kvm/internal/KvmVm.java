@@ -314,6 +314,42 @@ public final class KvmVm implements VirtualMachine {
         }
     }
 
+    /** GSIs handed out by {@link #allocateMsiGsi}; guarded by {@code routes}. */
+    private final java.util.BitSet allocatedGsis = new java.util.BitSet();
+
+    @Override
+    public int allocateMsiGsi() {
+        irqChip();
+        synchronized (routes) {
+            int gsi = allocatedGsis.nextClearBit(KVM_IOAPIC_NUM_PINS);
+            if (gsi >= routes.maxRoutes() || GsiRoutes.defaultRoutes().size() + allocatedGsis.cardinality() >= routes.maxRoutes())
+                throw new HypervisorException("the host's GSI routing table (" + routes.maxRoutes() + " entries) is full");
+            allocatedGsis.set(gsi);
+            return gsi;
+        }
+    }
+
+    @Override
+    public void releaseMsiGsi(int gsi) {
+        irqChip();
+        synchronized (routes) {
+            if (gsi < KVM_IOAPIC_NUM_PINS || !allocatedGsis.get(gsi)) return;
+            allocatedGsis.clear(gsi);
+            routes.remove(gsi);
+            pushRoutes();
+        }
+    }
+
+    private void pushRoutes() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(routes.encodedSize(), 8);
+            routes.encode(buf);
+            Sys.ioctl(fd, KVM_SET_GSI_ROUTING, buf, "KVM_SET_GSI_ROUTING");
+        } catch (SysException e) {
+            throw new HypervisorException("KVM_SET_GSI_ROUTING: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void routeMsi(int gsi, MsiMessage message) {
         irqChip();
