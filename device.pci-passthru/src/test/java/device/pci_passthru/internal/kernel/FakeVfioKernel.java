@@ -36,6 +36,8 @@ public final class FakeVfioKernel implements VfioSys {
     public final FakePciDevice device;
     public final Path root;
     public final String group;
+    /** The device was unplugged (or its peer died): every device access fails with ENODEV. */
+    public boolean gone;
     public boolean groupViable = true, groupBusy, deviceBusy, vfioPresent = true, boundToVfio = true;
 
     private final Map<Integer, Object> fds = new HashMap<>();
@@ -215,6 +217,7 @@ public final class FakeVfioKernel implements VfioSys {
                 return 0;
             }
         } else if (o instanceof DeviceFd) {
+            if (gone) throw new SysException("ioctl", SysException.ENODEV);
             return deviceIoctl(request, a);
         }
         throw new SysException(String.format("ioctl 0x%x", request), SysException.ENOTTY);
@@ -366,6 +369,7 @@ public final class FakeVfioKernel implements VfioSys {
     }
 
     private FakePciDevice.Region region(int fd, long offset, long len) {
+        if (gone) throw new SysException("rw", SysException.ENODEV);
         if (!(fds.get(fd) instanceof DeviceFd)) throw new SysException("rw", SysException.EBADF);
         int index = (int) (offset >>> 40);
         long off = offset & ((1L << 40) - 1);
