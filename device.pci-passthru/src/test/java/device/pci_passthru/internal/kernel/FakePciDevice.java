@@ -59,7 +59,7 @@ public final class FakePciDevice {
         FakePciDevice d = new FakePciDevice();
         d.regions[0] = new Region(R | W | M, 0x20000, null, d.arena);
         d.regions[2] = new Region(R | W, 32, null, d.arena);
-        d.regions[3] = new Region(R | W | M, 0x4000, List.of(new long[] {0x1000, 0x1000}, new long[] {0x3000, 0x1000}), d.arena);
+        d.regions[3] = new Region(R | W | M, 0x4000, new ArrayList<>(List.of(new long[] {0x1000, 0x1000}, new long[] {0x3000, 0x1000})), d.arena);
         d.regions[4] = new Region(R | W | M, 0x10000, null, d.arena);
         d.regions[6] = new Region(R, 0x10000, null, d.arena);
         d.regions[7] = new Region(R | W, 256, null, d.arena);
