@@ -9,7 +9,7 @@ import java.util.Map;
 import vmm.core.device.DeviceProvider;
 import vmm.vhostuser.internal.Connection;
 import vmm.vhostuser.internal.ServedDevice;
-import vmm.vhostuser.internal.linux.Native;
+import vmm.core.linux.Native;
 
 /**
  * Serves one virtio device on a Unix socket as a vhost-user back-end: a

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import vmm.testing.DriverQueue;
 import vmm.testing.EchoDevice;
-import vmm.vhostuser.internal.linux.Native;
+import vmm.core.linux.Native;
 import vmm.vhostuser.protocol.Message;
 import vmm.vhostuser.protocol.VhostUser;
 

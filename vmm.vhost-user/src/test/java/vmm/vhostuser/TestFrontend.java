@@ -14,7 +14,7 @@ import vmm.core.memory.GuestMemory;
 import vmm.core.memory.RamRegion;
 import vmm.testing.DriverQueue;
 import vmm.testing.GuestAllocator;
-import vmm.vhostuser.internal.linux.Native;
+import vmm.core.linux.Native;
 import vmm.vhostuser.protocol.Message;
 import vmm.vhostuser.protocol.VhostUser;
 

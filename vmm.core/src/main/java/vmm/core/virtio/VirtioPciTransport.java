@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import java.util.function.IntToLongFunction;
+import java.util.function.Supplier;
 
 import vmm.core.device.SwapGate;
 import vmm.core.memory.GuestMemory;
@@ -167,7 +168,9 @@ public final class VirtioPciTransport {
     }
 
     private final PciAddress address;
-    private final GuestMemory memory;
+    private final Supplier<GuestMemory> memorySource;
+    /** The memory of this driver session (see the Supplier constructor); null after reset until first needed. */
+    private GuestMemory sessionMemory;
     private final SwapGate gate;
     private final String owner;
     private final boolean legacy;
@@ -233,9 +236,29 @@ public final class VirtioPciTransport {
      */
     public VirtioPciTransport(PciBus bus, PciAddress address, GuestMemory memory, VirtioDevice device, Options options,
                               SwapGate gate) {
+        this(bus, address, constant(Objects.requireNonNull(memory, "memory")), device, options, gate);
+    }
+
+    private static Supplier<GuestMemory> constant(GuestMemory memory) {
+        return () -> memory;
+    }
+
+    /**
+     * Like {@link #VirtioPciTransport(PciBus, PciAddress, GuestMemory, VirtioDevice, Options, SwapGate)}
+     * for memory that changes while the function exists (a vfio-user
+     * client's DMA maps): {@code memory} is asked once per driver session,
+     * when the first queue is enabled or at DRIVER_OK, and that memory
+     * serves the queues and the device's context until the driver resets
+     * the device. It is called with the transport's lock held and must not
+     * call back into the transport or return null.
+     *
+     * @since 1.1
+     */
+    public VirtioPciTransport(PciBus bus, PciAddress address, Supplier<GuestMemory> memory, VirtioDevice device,
+                              Options options, SwapGate gate) {
         Objects.requireNonNull(bus, "bus");
         this.address = Objects.requireNonNull(address, "address");
-        this.memory = Objects.requireNonNull(memory, "memory");
+        this.memorySource = Objects.requireNonNull(memory, "memory");
         this.device = Objects.requireNonNull(device, "device");
         this.gate = Objects.requireNonNull(gate, "gate");
         this.owner = Objects.requireNonNull(options, "options").owner();
@@ -683,7 +706,7 @@ public final class VirtioPciTransport {
                 return null;
             }
         }
-        context = new Context(features);
+        context = new Context(features, sessionMemoryLocked());
         return context;
     }
 
@@ -729,6 +752,7 @@ public final class VirtioPciTransport {
             configVector = NO_VECTOR;
             queueSelect = 0;
             for (QueueSlot s : queues) s.reset(maxQueueSize[s.index]);
+            sessionMemory = null;
             isr = 0;
             function.intx().lower();
         }
@@ -756,8 +780,13 @@ public final class VirtioPciTransport {
 
     private VirtQueue newQueueLocked(QueueSlot s, long features) {
         QueueLink link = new QueueLink(s);
-        link.queue = VirtQueue.create(memory, s.index, s.size, s.desc, s.driver, s.device, features, link, link);
+        link.queue = VirtQueue.create(sessionMemoryLocked(), s.index, s.size, s.desc, s.driver, s.device, features, link, link);
         return link.queue;
+    }
+
+    private GuestMemory sessionMemoryLocked() {
+        if (sessionMemory == null) sessionMemory = Objects.requireNonNull(memorySource.get(), "memory supplier returned null");
+        return sessionMemory;
     }
 
     /**
@@ -909,10 +938,12 @@ public final class VirtioPciTransport {
     /** What an active device gets: valid until the next reset, kept across hot swaps. */
     private final class Context implements VirtioContext {
         private final long features;
+        private final GuestMemory memory;
         volatile boolean valid = true;
 
-        Context(long features) {
+        Context(long features, GuestMemory memory) {
             this.features = features;
+            this.memory = memory;
         }
 
         @Override

@@ -49,6 +49,8 @@ public final class Arguments {
                    --kernel boots Linux without firmware: an ELF vmlinux with a PVH entry, or a bzImage
                    vmm vhost-user --socket PATH EMULATION[,conf]
                    serve one device over vhost-user to another VMM (QEMU, user-mode Linux)
+                   vmm vfio-user --socket PATH EMULATION[,conf]
+                   serve one device as a PCI function over vfio-user to another VMM (passthrough)
             emulations:
                    hostbridge (slot 0), lpc (the ISA bridge carrying COM1/COM2)
                    virtio-blk,PATH[,ro][,sectorsize=N[/M]][,ser=SERIAL]
@@ -79,12 +81,18 @@ public final class Arguments {
         String command = args.getFirst();
         return switch (command) {
             case "vhost-user" -> vhostUser(args.subList(1, args.size()));
+            case "vfio-user" -> socketServer("vfio-user", "vmm.vfio-user", args.subList(1, args.size()));
             case "run" -> run(args.subList(1, args.size()));
             default -> throw new UsageException("unknown command '" + command + "' (try: vmm help)");
         };
     }
 
     private static Plan vhostUser(List<String> args) throws UsageException {
+        return socketServer("vhost-user", "vmm.vhost-user", args);
+    }
+
+    /** {@code vhost-user} and {@code vfio-user}: one device served on a socket, as factory configuration {@code pid}. */
+    private static Plan socketServer(String command, String pid, List<String> args) throws UsageException {
         String socket = null, device = null;
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
@@ -94,20 +102,20 @@ public final class Arguments {
             } else if (a.startsWith("--socket=")) {
                 socket = a.substring("--socket=".length());
             } else if (a.startsWith("-")) {
-                throw new UsageException("vhost-user: unknown option " + a);
+                throw new UsageException(command + ": unknown option " + a);
             } else if (device != null) {
-                throw new UsageException("vhost-user: one device per socket; '" + a + "' is a second one");
+                throw new UsageException(command + ": one device per socket; '" + a + "' is a second one");
             } else {
                 device = a;
             }
         }
-        if (socket == null || socket.isBlank()) throw new UsageException("vhost-user: --socket PATH is required");
-        if (device == null) throw new UsageException("vhost-user: which device? e.g. virtio-blk,disk.img");
+        if (socket == null || socket.isBlank()) throw new UsageException(command + ": --socket PATH is required");
+        if (device == null) throw new UsageException(command + ": which device? e.g. virtio-blk,disk.img");
         Path dir = Path.of(socket).toAbsolutePath().getParent();
-        if (dir != null && !Files.isDirectory(dir)) throw new UsageException("vhost-user: --socket " + socket + ": no directory " + dir);
+        if (dir != null && !Files.isDirectory(dir)) throw new UsageException(command + ": --socket " + socket + ": no directory " + dir);
         Map<String, Object> props = emulation(device);
         props.put("socket", Path.of(socket).toAbsolutePath().toString());
-        return new Plan("vhost-user", List.of(new Config("vmm.vhost-user", "cli", props)));
+        return new Plan(command, List.of(new Config(pid, "cli", props)));
     }
 
     private static Plan run(List<String> args) throws UsageException {

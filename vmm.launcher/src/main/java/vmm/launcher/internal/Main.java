@@ -57,7 +57,8 @@ public final class Main implements Callable<Integer> {
             out.println(Arguments.USAGE);
             return 0;
         }
-        if (plan.command().equals("vhost-user")) {
+        boolean socketServer = List.of("vhost-user", "vfio-user").contains(plan.command());
+        if (socketServer) {
             Path socket = Path.of((String) plan.configs().getFirst().properties().get("socket"));
             if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket); // stale, from an earlier run
         }
@@ -66,7 +67,7 @@ public final class Main implements Callable<Integer> {
             Configuration config = cm.getFactoryConfiguration(c.factoryPid(), c.name(), "?");
             config.update(new Hashtable<>(c.properties()));
         }
-        if (plan.command().equals("vhost-user")) {
+        if (socketServer) {
             Map<String, Object> p = plan.configs().getFirst().properties();
             Path socket = Path.of((String) p.get("socket"));
             if (!awaitSocket(socket)) {
@@ -75,10 +76,10 @@ public final class Main implements Callable<Integer> {
                 return 1;
             }
             // The same shell as a VM's, so the device bundle can be updated or swapped while a front-end uses it.
-            String shellName = "vhost-user-" + socket.getFileName();
+            String shellName = plan.command() + "-" + socket.getFileName();
             Configuration control = cm.getConfiguration("vmm.control", "?");
             control.update(new Hashtable<>(Map.of("socket", RunCommand.controlSocket(shellName).toString())));
-            out.println("vmm: serving " + p.get("type") + " over vhost-user on " + socket + "; Ctrl-C stops");
+            out.println("vmm: serving " + p.get("type") + " over " + plan.command() + " on " + socket + "; Ctrl-C stops");
             out.println("vmm: shell: ./vmm shell " + shellName + " COMMAND");
             out.flush();
             Thread.currentThread().join(); // until the process is stopped

@@ -30,6 +30,19 @@ class ArgumentsTest {
     }
 
     @Test
+    void vfioUserServesTheSameEmulationsAsAVfioUserConfiguration() throws Exception {
+        Path img = Files.createFile(dir.resolve("disk.img"));
+        Arguments.Plan plan = Arguments.parse(List.of("vfio-user", "--socket=" + dir.resolve("v.sock"), "virtio-blk," + img));
+
+        assertThat(plan.command()).isEqualTo("vfio-user");
+        Arguments.Config c = plan.configs().getFirst();
+        assertThat(c.factoryPid()).isEqualTo("vmm.vfio-user");
+        assertThat(c.properties()).containsEntry("type", "virtio-blk").containsEntry("path", img.toString())
+                .containsEntry("socket", dir.resolve("v.sock").toString());
+        assertThatThrownBy(() -> Arguments.parse(List.of("vfio-user", "virtio-rng"))).hasMessage("vfio-user: --socket PATH is required");
+    }
+
+    @Test
     void aNetworkDeviceNeedsAnExistingTapAndVionaIsAnImplementationOfVirtioNet() throws Exception {
         Path sys = Files.createDirectories(dir.resolve("sys/class/net/tap7"));
         Path old = Arguments.sysClassNet;

@@ -15,7 +15,7 @@ import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtioDevice;
 import vmm.core.virtio.VirtioFeatures;
 import vmm.core.virtio.VirtqueueException;
-import vmm.vhostuser.internal.linux.Native;
+import vmm.core.linux.Native;
 import vmm.vhostuser.protocol.Message;
 import vmm.vhostuser.protocol.ProtocolException;
 import vmm.vhostuser.protocol.VhostUser;

@@ -8,7 +8,7 @@ import java.util.List;
 
 import vmm.core.memory.GuestMemory;
 import vmm.core.memory.RamRegion;
-import vmm.vhostuser.internal.linux.Native;
+import vmm.core.linux.Native;
 import vmm.vhostuser.protocol.Message;
 import vmm.vhostuser.protocol.ProtocolException;
 import vmm.vhostuser.protocol.VhostUser;

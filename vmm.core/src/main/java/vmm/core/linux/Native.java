@@ -1,4 +1,4 @@
-package vmm.vhostuser.internal.linux;
+package vmm.core.linux;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -14,9 +14,9 @@ import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The libc calls vhost-user needs and Java's own channels lack: Unix
- * sockets that carry file descriptors ({@code SCM_RIGHTS}), eventfds,
- * {@code poll} and shared mappings of a peer's memory fds. Bound once
+ * The libc calls vhost-user and vfio-user need and Java's own channels
+ * lack: Unix sockets that carry file descriptors ({@code SCM_RIGHTS}),
+ * eventfds, {@code poll} and shared mappings of a peer's memory fds. Bound once
  * through {@code java.lang.foreign}; each call captures {@code errno} and
  * failures throw {@link IOException} naming the call and the host's reason.
  * Struct layouts are those of Linux x86-64 ({@code <sys/socket.h>},
@@ -37,8 +37,10 @@ public final class Native {
     public static final int POLLIN = 1, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20;
     public static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
     public static final int EINTR = 4, EAGAIN = 11;
-    /** Most descriptors one vhost-user message carries (a memory table of 8 regions). */
+    /** Most descriptors {@link #recvWithFds(int, MemorySegment)} takes (a vhost-user memory table of 8 regions). */
     public static final int MAX_FDS = 8;
+    /** Most descriptors any receive takes: a bound on the control buffer whatever a peer sends. */
+    public static final int MAX_FDS_LIMIT = 253;
 
     /** struct sockaddr_un: sa_family_t then a 108-byte path. */
     private static final int SOCKADDR_UN_SIZE = 110, SUN_PATH_MAX = 107;
@@ -153,12 +155,22 @@ public final class Native {
      * {@link #MAX_FDS} are refused (the kernel drops them and the call fails).
      */
     public static Received recvWithFds(int fd, MemorySegment into) throws IOException {
+        return recvWithFds(fd, into, MAX_FDS);
+    }
+
+    /**
+     * Like {@link #recvWithFds(int, MemorySegment)} with room for
+     * {@code maxFds} descriptors (1..{@value #MAX_FDS_LIMIT}); a message
+     * carrying more fails with every received descriptor closed.
+     */
+    public static Received recvWithFds(int fd, MemorySegment into, int maxFds) throws IOException {
+        if (maxFds < 1 || maxFds > MAX_FDS_LIMIT) throw new IllegalArgumentException("maxFds must be 1.." + MAX_FDS_LIMIT + ", was " + maxFds);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
             MemorySegment iov = a.allocate(16, 8);
             iov.set(ValueLayout.ADDRESS, 0, into);
             iov.set(ValueLayout.JAVA_LONG, 8, into.byteSize());
-            long controlSize = CMSG_DATA + 4L * MAX_FDS;
+            long controlSize = (CMSG_DATA + 4L * maxFds + 7) & ~7L;
             MemorySegment control = a.allocate(controlSize, 8);
             MemorySegment msg = a.allocate(MSGHDR_SIZE, 8);
             msg.set(ValueLayout.ADDRESS, MSG_IOV, iov);
@@ -173,7 +185,7 @@ public final class Native {
             int[] fds = fdsOf(msg, control);
             if ((msg.get(ValueLayout.JAVA_INT, MSG_FLAGS) & MSG_CTRUNC) != 0) {
                 for (int f : fds) close(f);
-                throw new IOException("recvmsg: more than " + MAX_FDS + " file descriptors in one message");
+                throw new IOException("recvmsg: more than " + maxFds + " file descriptors in one message");
             }
             return new Received((int) n, fds);
         } catch (IOException | RuntimeException | Error e) {
@@ -197,7 +209,7 @@ public final class Native {
 
     /** Sends all of {@code data}, with {@code fds} attached to the first byte. */
     public static void sendWithFds(int fd, byte[] data, int... fds) throws IOException {
-        if (fds.length > MAX_FDS) throw new IllegalArgumentException("at most " + MAX_FDS + " descriptors per message");
+        if (fds.length > MAX_FDS_LIMIT) throw new IllegalArgumentException("at most " + MAX_FDS_LIMIT + " descriptors per message");
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
             MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
@@ -354,9 +366,14 @@ public final class Native {
 
     /** Maps {@code size} bytes of {@code fd} from {@code offset}, shared and read-write. */
     public static MemorySegment mmapShared(int fd, long offset, long size) throws IOException {
+        return mmapShared(fd, offset, size, true);
+    }
+
+    /** Maps {@code size} bytes of {@code fd} from {@code offset} (page-aligned), shared; read-only unless {@code writable}. */
+    public static MemorySegment mmapShared(int fd, long offset, long size, boolean writable) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, offset);
             if (p.address() == -1L) throw failure("mmap(fd " + fd + ", offset 0x" + Long.toHexString(offset) + ", size 0x" + Long.toHexString(size) + ")", st);
             return p.reinterpret(size);
         } catch (IOException | RuntimeException | Error e) {
@@ -385,7 +402,7 @@ public final class Native {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
             int rc = (int) MUNMAP.invokeExact(st, segment, segment.byteSize());
-            if (rc < 0) System.getLogger("vmm.vhost-user").log(System.Logger.Level.WARNING, failure("munmap", st).getMessage());
+            if (rc < 0) System.getLogger("vmm.linux").log(System.Logger.Level.WARNING, failure("munmap", st).getMessage());
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -1,0 +1,178 @@
+package vmm.vfiouser.internal.protocol;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The little JSON the VERSION message carries: a strict parser with a
+ * length and depth bound (objects become maps, integers longs, the rest
+ * strings, booleans, lists or null) and a writer for flat objects. Pure.
+ */
+public final class Json {
+    /** Longest version data accepted. */
+    public static final int MAX_LENGTH = 4096;
+    private static final int MAX_DEPTH = 8;
+
+    private final String s;
+    private int at;
+
+    private Json(String s) {
+        this.s = s;
+    }
+
+    /** Parses one JSON value filling the whole text. @throws ProtocolException (EINVAL) naming what is wrong */
+    public static Object parse(String text) throws ProtocolException {
+        if (text.length() > MAX_LENGTH) throw ProtocolException.invalid("version data of " + text.length() + " characters exceeds " + MAX_LENGTH);
+        Json j = new Json(text);
+        Object v = j.value(0);
+        j.space();
+        if (j.at != text.length()) throw j.error("trailing characters");
+        return v;
+    }
+
+    private Object value(int depth) throws ProtocolException {
+        if (depth > MAX_DEPTH) throw error("nested deeper than " + MAX_DEPTH);
+        space();
+        if (at >= s.length()) throw error("value expected");
+        char c = s.charAt(at);
+        return switch (c) {
+            case '{' -> object(depth);
+            case '[' -> array(depth);
+            case '"' -> string();
+            case 't' -> literal("true", Boolean.TRUE);
+            case 'f' -> literal("false", Boolean.FALSE);
+            case 'n' -> literal("null", null);
+            default -> number();
+        };
+    }
+
+    private Map<String, Object> object(int depth) throws ProtocolException {
+        Map<String, Object> m = new LinkedHashMap<>();
+        at++;
+        space();
+        if (peek('}')) return m;
+        while (true) {
+            space();
+            if (at >= s.length() || s.charAt(at) != '"') throw error("member name expected");
+            String k = string();
+            space();
+            expect(':');
+            m.put(k, value(depth + 1)); // a repeated name: the later wins, as in most parsers
+            space();
+            if (peek('}')) return m;
+            expect(',');
+        }
+    }
+
+    private List<Object> array(int depth) throws ProtocolException {
+        List<Object> l = new ArrayList<>();
+        at++;
+        space();
+        if (peek(']')) return l;
+        while (true) {
+            l.add(value(depth + 1));
+            space();
+            if (peek(']')) return l;
+            expect(',');
+        }
+    }
+
+    private String string() throws ProtocolException {
+        StringBuilder b = new StringBuilder();
+        at++;
+        while (true) {
+            if (at >= s.length()) throw error("unterminated string");
+            char c = s.charAt(at++);
+            if (c == '"') return b.toString();
+            if (c < 0x20) throw error("control character in a string");
+            if (c != '\\') {
+                b.append(c);
+                continue;
+            }
+            if (at >= s.length()) throw error("unterminated escape");
+            char e = s.charAt(at++);
+            switch (e) {
+                case '"', '\\', '/' -> b.append(e);
+                case 'b' -> b.append('\b');
+                case 'f' -> b.append('\f');
+                case 'n' -> b.append('\n');
+                case 'r' -> b.append('\r');
+                case 't' -> b.append('\t');
+                case 'u' -> {
+                    if (at + 4 > s.length()) throw error("short \\u escape");
+                    try {
+                        b.append((char) Integer.parseInt(s.substring(at, at + 4), 16));
+                    } catch (NumberFormatException x) {
+                        throw error("bad \\u escape");
+                    }
+                    at += 4;
+                }
+                default -> throw error("bad escape \\" + e);
+            }
+        }
+    }
+
+    private Object literal(String word, Object v) throws ProtocolException {
+        if (!s.startsWith(word, at)) throw error("unexpected character");
+        at += word.length();
+        return v;
+    }
+
+    private Object number() throws ProtocolException {
+        int start = at;
+        if (at < s.length() && s.charAt(at) == '-') at++;
+        while (at < s.length() && (Character.isDigit(s.charAt(at)) || ".eE+-".indexOf(s.charAt(at)) >= 0)) at++;
+        String n = s.substring(start, at);
+        if (n.isEmpty() || n.equals("-")) throw error("unexpected character");
+        try {
+            return Long.parseLong(n);
+        } catch (NumberFormatException e) {
+            try {
+                return Double.parseDouble(n);
+            } catch (NumberFormatException e2) {
+                throw error("bad number " + n);
+            }
+        }
+    }
+
+    private void space() {
+        while (at < s.length() && " \t\r\n".indexOf(s.charAt(at)) >= 0) at++;
+    }
+
+    private boolean peek(char c) {
+        if (at < s.length() && s.charAt(at) == c) {
+            at++;
+            return true;
+        }
+        return false;
+    }
+
+    private void expect(char c) throws ProtocolException {
+        if (!peek(c)) throw error("'" + c + "' expected");
+    }
+
+    private ProtocolException error(String what) {
+        return ProtocolException.invalid("version data is not valid JSON at character " + at + ": " + what);
+    }
+
+    /** Writes {@code {"capabilities":{...}}} from numbers, booleans and nested maps. */
+    public static String write(Map<String, ?> object) {
+        StringBuilder b = new StringBuilder("{");
+        for (Map.Entry<String, ?> e : object.entrySet()) {
+            if (b.length() > 1) b.append(',');
+            b.append('"').append(e.getKey()).append("\":");
+            Object v = e.getValue();
+            if (v instanceof Map<?, ?> m) {
+                @SuppressWarnings("unchecked") Map<String, ?> inner = (Map<String, ?>) m;
+                b.append(write(inner));
+            } else if (v instanceof String str) {
+                b.append('"').append(str.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+            } else {
+                b.append(v);
+            }
+        }
+        return b.append('}').toString();
+    }
+}
