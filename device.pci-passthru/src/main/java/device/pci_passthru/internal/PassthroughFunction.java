@@ -37,8 +37,9 @@ import vmm.core.pci.RawPciFunction;
  * <p>The guest sees a virtualized configuration space: identity and status come
  * from the device; command, BARs, expansion ROM, interrupt line and the MSI and
  * MSI-X capabilities are emulated here; the capability list keeps power
- * management, MSI, MSI-X and PCI Express and skips the rest; extended space
- * reads 0. Writes the guest may not make are dropped.
+ * management, MSI, MSI-X, PCI Express and the vendor-specific ones (the
+ * device's own registers, which virtio drivers need) and skips the rest;
+ * extended space reads 0. Writes the guest may not make are dropped.
  *
  * <p>Memory BARs decode on the MMIO bus (trapped, through region reads and
  * writes) and, where VFIO lets the region be mmap'd, the mapped pages are laid
@@ -98,6 +99,8 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
     private final byte[] shadow = new byte[PCI_CFG_SPACE_SIZE];
     /** Bytes read from the device on every access (status, PCI Express, device-specific registers). */
     private final boolean[] live = new boolean[PCI_CFG_SPACE_SIZE];
+    /** Bytes of vendor-specific capabilities: guest writes go to the device as they are. */
+    private final boolean[] passWrite = new boolean[PCI_CFG_SPACE_SIZE];
     private final Bar[] bars = new Bar[6];
     private final long romSize;
     private final int pmCap, msiCap, msixCap, expCap;
@@ -166,6 +169,14 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
                 else if (id == PCI_CAP_ID_MSI && msi < 0 && p + msiLength(u16(initial, p + PCI_MSI_FLAGS)) <= cfgLen) kept.add(msi = p);
                 else if (id == PCI_CAP_ID_MSIX && msix < 0 && p + PCI_CAP_MSIX_SIZEOF <= cfgLen && msixPlausible(p)) kept.add(msix = p);
                 else if (id == PCI_CAP_ID_EXP && exp < 0 && p + expLength(p) <= cfgLen) kept.add(exp = p);
+                else if (id == PCI_CAP_ID_VNDR && p + 3 <= cfgLen) {
+                    // Vendor-specific capabilities are the device's own registers (virtio's are how its driver finds it):
+                    // kept, read from the device, written through to it.
+                    kept.add(p);
+                    int len = initial[p + 2] & 0xff;
+                    if (len < 3 || p + len > cfgLen) len = 3;
+                    Arrays.fill(passWrite, p + 2, p + len, true);
+                }
                 p = initial[p + PCI_CAP_LIST_NEXT] & 0xfc;
             }
         }
@@ -316,6 +327,7 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
         if (msiCap >= 0) Arrays.fill(emulated, msiCap, msiCap + msiLength(), true);
         if (msixCap >= 0) Arrays.fill(emulated, msixCap, msixCap + PCI_CAP_MSIX_SIZEOF, true);
         if (expCap >= 0) emulated[expCap] = emulated[expCap + 1] = true;
+        for (int p : kept) emulated[p] = emulated[p + 1] = true; // IDs and the rewritten next pointers
         for (int o = PCI_STD_HEADER_SIZEOF; o < PCI_CFG_SPACE_SIZE; o++) live[o] = !emulated[o];
         // Hidden capabilities stay out of the list; their bytes read as the device has them.
     }
@@ -395,6 +407,15 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
             try {
                 for (int i = 0; i < size; ) {
                     int o = offset + i;
+                    if (passWrite[o]) {
+                        int run = 1;
+                        while (i + run < size && passWrite[o + run]) run++;
+                        byte[] b = new byte[run];
+                        for (int j = 0; j < run; j++) b[j] = (byte) (value >>> (8 * (i + j)));
+                        dev.write(CONFIG, o, b, 0, run);
+                        i += run;
+                        continue;
+                    }
                     int[] reg = register(o);
                     if (reg == null) {
                         i++; // a byte the guest may not write

@@ -37,8 +37,50 @@ public final class FakeVm implements VirtualMachine {
     private final TreeSet<Integer> gsis = new TreeSet<>();
     private int nextFd = 500;
 
+    /** Real eventfds (for a peer process or server that signals them) and where delivered MSIs also go; null for fake ones. */
+    private final IrqChip sink;
+    private Thread poller;
+    private volatile boolean stopped;
+
     public FakeVm(GuestMemory memory) {
         this.memory = memory;
+        this.sink = null;
+    }
+
+    /**
+     * A VM whose eventfds are real (a vfio-user server signals them), with KVM's irqfd emulated
+     * by a poller thread that delivers each bound eventfd's route to {@code sink} as well.
+     */
+    public FakeVm(GuestMemory memory, IrqChip sink) {
+        this.memory = memory;
+        this.sink = sink;
+        poller = Thread.ofPlatform().daemon().name("fake-irqfd").start(this::pollLoop);
+    }
+
+    private void pollLoop() {
+        while (!stopped) {
+            Map<Integer, Fd> bound;
+            synchronized (this) {
+                bound = new HashMap<>(irqfds);
+            }
+            int[] fds = bound.values().stream().mapToInt(f -> f.number).toArray();
+            try {
+                if (fds.length == 0) {
+                    Thread.sleep(5);
+                    continue;
+                }
+                if (vmm.core.linux.Native.pollReadable(fds, 20) <= 0) continue;
+                for (var e : bound.entrySet()) {
+                    if (vmm.core.linux.Native.drain(e.getValue().number) > 0) {
+                        synchronized (this) {
+                            deliver(e.getKey());
+                        }
+                    }
+                }
+            } catch (Exception e) {
+                if (!stopped) e.printStackTrace();
+            }
+        }
     }
 
     /** An eventfd with a fake descriptor number, known to the fake VFIO kernel by that number. */
@@ -58,6 +100,14 @@ public final class FakeVm implements VirtualMachine {
 
         @Override public synchronized void signal() {
             if (closed) throw new IllegalStateException("signal of a closed eventfd " + number);
+            if (sink != null) {
+                try {
+                    vmm.core.linux.Native.signal(number);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                return;
+            }
             if (onSignal != null) {
                 onSignal.run();
                 return;
@@ -78,19 +128,29 @@ public final class FakeVm implements VirtualMachine {
         }
 
         @Override public synchronized long poll() {
+            if (sink != null) {
+                try {
+                    return vmm.core.linux.Native.drain(number);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
             long c = count;
             count = 0;
             return c;
         }
 
         @Override public void close() {
+            if (!closed && sink != null) vmm.core.linux.Native.close(number);
             closed = true;
         }
     }
 
-    private void deliver(int gsi) {
+    private synchronized void deliver(int gsi) {
         MsiMessage m = routes.get(gsi);
-        if (m != null) delivered.add(m);
+        if (m == null) return;
+        delivered.add(m);
+        if (sink != null) sink.signalMsi(m);
     }
 
     /** The guest ends the level interrupt on {@code gsi}: KVM lowers it and signals the resample eventfd. */
@@ -110,18 +170,28 @@ public final class FakeVm implements VirtualMachine {
         return memory;
     }
 
-    @Override public EventFd createEventFd() {
-        Fd f = new Fd(nextFd++);
+    @Override public synchronized EventFd createEventFd() {
+        int n;
+        try {
+            n = sink != null ? vmm.core.linux.Native.eventfd(true) : nextFd++;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Fd f = new Fd(n);
         byNumber.put(f.number, f);
         return f;
     }
 
-    @Override public Binding bindIrqFd(EventFd fd, int gsi) {
+    @Override public synchronized Binding bindIrqFd(EventFd fd, int gsi) {
         if (irqfds.containsKey(gsi)) throw new IllegalStateException("GSI " + gsi + " already has an irqfd");
         Fd f = (Fd) fd;
         irqfds.put(gsi, f);
         if (f.poll() > 0) deliver(gsi); // KVM checks the eventfd when the irqfd is assigned
-        return () -> irqfds.remove(gsi, f);
+        return () -> {
+            synchronized (FakeVm.this) {
+                irqfds.remove(gsi, f);
+            }
+        };
     }
 
     @Override public Binding bindIrqFd(EventFd fd, EventFd resample, int gsi) {
@@ -129,7 +199,7 @@ public final class FakeVm implements VirtualMachine {
         return () -> levelIrqfds.remove(gsi);
     }
 
-    @Override public void routeMsi(int gsi, MsiMessage message) {
+    @Override public synchronized void routeMsi(int gsi, MsiMessage message) {
         if (!gsis.contains(gsi)) throw new IllegalArgumentException("GSI " + gsi + " was not allocated");
         routes.put(gsi, message);
     }
@@ -179,5 +249,7 @@ public final class FakeVm implements VirtualMachine {
         throw new UnsupportedOperationException();
     }
 
-    @Override public void close() {}
+    @Override public void close() {
+        stopped = true;
+    }
 }

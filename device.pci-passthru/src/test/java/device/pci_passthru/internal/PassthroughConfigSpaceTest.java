@@ -67,12 +67,13 @@ class PassthroughConfigSpaceTest {
     }
 
     @Test
-    void capabilityListKeepsPmMsiMsixAndExpressAndSkipsTheHiddenVendorCapability() {
+    void capabilityListKeepsPmMsiVendorMsixAndExpressAndSkipsTheHiddenVpd() {
         try (PassthroughRig r = new PassthroughRig()) {
             assertThat(r.pci.capabilities(PassthroughRig.AT)).extracting(PciHarness.Cap::id, PciHarness.Cap::offset)
                     .containsExactly(org.assertj.core.groups.Tuple.tuple(0x01, PM), org.assertj.core.groups.Tuple.tuple(0x05, MSI),
-                            org.assertj.core.groups.Tuple.tuple(0x11, MSIX), org.assertj.core.groups.Tuple.tuple(0x10, EXP));
-            assertThat(r.read8(MSI + 1)).isEqualTo(MSIX); // relinked past the vendor capability
+                            org.assertj.core.groups.Tuple.tuple(0x09, VNDR), org.assertj.core.groups.Tuple.tuple(0x11, MSIX),
+                            org.assertj.core.groups.Tuple.tuple(0x10, EXP));
+            assertThat(r.read8(MSI + 1)).isEqualTo(VNDR); // relinked past VPD
             assertThat(r.read32(0x100)).isZero(); // no extended capabilities
             assertThat(r.read8(0xe0)).isEqualTo(0x42); // device-specific registers read through
         }
@@ -95,6 +96,18 @@ class PassthroughConfigSpaceTest {
     }
 
     @Test
+    void aVendorSpecificCapabilitysBodyIsTheDevicesToReadAndWrite() {
+        try (PassthroughRig r = new PassthroughRig()) {
+            assertThat(r.read8(VNDR + 3)).isEqualTo(0x5a);
+            r.write32(VNDR + 4, 0x1234_5678);
+            assertThat(r.device.config[VNDR + 4]).isEqualTo((byte) 0x78);
+            assertThat(r.read32(VNDR + 4)).isEqualTo(0x1234_5678);
+            r.write8(VNDR + 1, 0); // its next pointer is ours
+            assertThat(r.read8(VNDR + 1)).isEqualTo(MSIX);
+        }
+    }
+
+    @Test
     void writesToReadOnlyFieldsAreRefused() {
         try (PassthroughRig r = new PassthroughRig()) {
             int before = r.device.accesses.size();
@@ -103,7 +116,7 @@ class PassthroughConfigSpaceTest {
             r.write8(0x0e, 0x80);              // header type
             r.write8(0x0f, 0x40);              // BIST start
             r.write32(0x2c, 0);                // subsystem
-            r.write8(0x34, 0x70);              // capability pointer: the hidden one
+            r.write8(0x34, VPD);               // capability pointer: the hidden one
             r.write8(0x3d, 4);                 // interrupt pin
             r.write32(MSIX + 4, 0x0000_1000);  // MSI-X table offset
             r.write8(0xe0, 0);                 // device-specific register outside the kept capabilities

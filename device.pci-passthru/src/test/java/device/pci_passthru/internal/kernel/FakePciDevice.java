@@ -15,8 +15,9 @@ import device.pci_passthru.vfio.VfioDevice;
  * BAR0 32-bit memory 128 KiB (mappable), BAR2 I/O 32 bytes, BAR3 32-bit memory
  * 16 KiB holding the MSI-X table (5 vectors at 0) and PBA (at 0x2000), mappable
  * only around them (sparse areas), BAR4 64-bit prefetchable 64 KiB, a 64 KiB
- * ROM; capabilities PM at 0x40, MSI (64-bit, maskable, 4 vectors) at 0x50, a
- * vendor-specific one at 0x70 (to be hidden), MSI-X at 0xa0, PCI Express v2 at 0xb0.
+ * ROM; capabilities PM at 0x40, MSI (64-bit, maskable, 4 vectors) at 0x50, VPD
+ * at 0x68 (to be hidden), a vendor-specific one of 8 bytes at 0x70, MSI-X at 0xa0,
+ * PCI Express v2 at 0xb0.
  */
 public final class FakePciDevice {
     static final int R = VfioDevice.VFIO_REGION_INFO_FLAG_READ, W = VfioDevice.VFIO_REGION_INFO_FLAG_WRITE,
@@ -53,7 +54,7 @@ public final class FakePciDevice {
     public int munmaps;
     private final Arena arena = Arena.ofShared();
 
-    public static final int PM = 0x40, MSI = 0x50, VNDR = 0x70, MSIX = 0xa0, EXP = 0xb0;
+    public static final int PM = 0x40, MSI = 0x50, VPD = 0x68, VNDR = 0x70, MSIX = 0xa0, EXP = 0xb0;
 
     public static FakePciDevice standard() {
         FakePciDevice d = new FakePciDevice();
@@ -81,7 +82,8 @@ public final class FakePciDevice {
         c[0x3c] = 11; // what the host's BIOS put there: not the guest's business
         c[0x3d] = 1;
         c[PM] = 0x01; c[PM + 1] = MSI; put16(c, PM + 2, 0x0023);
-        c[MSI] = 0x05; c[MSI + 1] = VNDR; put16(c, MSI + 2, 0x0180 | (2 << 1)); // 64-bit, per-vector mask, 4 vectors
+        c[MSI] = 0x05; c[MSI + 1] = VPD; put16(c, MSI + 2, 0x0180 | (2 << 1)); // 64-bit, per-vector mask, 4 vectors
+        c[VPD] = 0x03; c[VPD + 1] = (byte) VNDR; put16(c, VPD + 2, 0x0000); // VPD: hidden from the guest
         c[VNDR] = 0x09; c[VNDR + 1] = (byte) MSIX; c[VNDR + 2] = 8; c[VNDR + 3] = 0x5a;
         c[MSIX] = 0x11; c[MSIX + 1] = (byte) EXP; put16(c, MSIX + 2, 4); // 5 vectors
         put32(c, MSIX + 4, 0x0000_0003); // table in BAR3 at 0
