@@ -29,9 +29,10 @@ import vmm.core.platform.PcMachine;
  * {@code -s 6,passthru,1/0/0}. Like {@code device.uart} it is not a {@code vmm.device}
  * instance: a host device has no model to swap or save. Activation opens the device
  * (kernel VFIO, or the {@link VfioConnector} of the named transport), maps guest RAM for
- * its DMA and attaches the function; a device that cannot be had fails activation with
- * the one message saying why and how to fix it, before the guest starts. Deactivation
- * resets and releases the device.
+ * its DMA and attaches the function. A device that cannot be had is one ERROR line saying
+ * why and how to fix it (no stack trace: it is the user's setup, not a bug), and the
+ * component stays without a function, so {@code vmm run} stops before the guest starts.
+ * A malformed configuration fails activation. Deactivation resets and releases the device.
  */
 @Component(configurationPid = PassthruComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, service = {}, immediate = true)
 public final class PassthruComponent {
@@ -39,6 +40,7 @@ public final class PassthruComponent {
     private static final System.Logger LOG = System.getLogger(PID);
 
     private final PassthruConfig config;
+    /** Both null when the device could not be had. */
     private final VfioDevice device;
     private final PassthroughFunction function;
 
@@ -46,7 +48,6 @@ public final class PassthruComponent {
      * @param connectors the transports present; greedy, so a transport bundle that arrives later
      *                   reactivates a configuration that named it
      * @throws IllegalArgumentException when the configuration is malformed
-     * @throws VfioException            when the device cannot be opened or passed through
      */
     @Activate
     public PassthruComponent(@Reference PcMachine pc,
@@ -54,30 +55,29 @@ public final class PassthruComponent {
             BundleContext context, Map<String, Object> properties) {
         config = PassthruConfig.parse(properties);
         String prefix = PID + " " + config.id() + " (" + config.describe() + " at " + config.address() + "): ";
+        VfioDevice dev = null;
+        PassthroughFunction fn = null;
         try {
-            device = config.host() != null ? VfioHost.linux().open(config.host()) : connector(context, prefix).open(config.target());
-        } catch (VfioException | IllegalArgumentException e) {
-            LOG.log(Level.ERROR, prefix + e.getMessage());
-            throw e;
-        }
-        Machine m = pc.machine();
-        try {
-            function = PassthroughFunction.attach("passthru " + config.address() + " (" + device.name() + ")", config.address(), device,
+            dev = config.host() != null ? VfioHost.linux().open(config.host()) : connector(context).open(config.target());
+            Machine m = pc.machine();
+            fn = PassthroughFunction.attach("passthru " + config.address() + " (" + dev.name() + ")", config.address(), dev,
                     m.pci(), m.ioPorts(), m.mmio(), pc.vm(), m.memory());
-        } catch (RuntimeException e) {
-            device.close();
+            LOG.log(Level.INFO, "{0}: {1} passed through at {2}", config.id(), config.describe(), config.address());
+        } catch (VfioException | IllegalStateException | IllegalArgumentException e) {
+            if (dev != null) dev.close();
+            dev = null;
             LOG.log(Level.ERROR, prefix + e.getMessage());
-            throw e;
         }
-        LOG.log(Level.INFO, "{0}: {1} passed through at {2}", config.id(), config.describe(), config.address());
+        device = dev;
+        function = fn;
     }
 
-    private VfioConnector connector(BundleContext context, String prefix) {
+    private VfioConnector connector(BundleContext context) {
         Collection<ServiceReference<VfioConnector>> refs;
         try {
             refs = context.getServiceReferences(VfioConnector.class, "(" + VfioConnector.TRANSPORT + "=" + config.transport() + ")");
         } catch (InvalidSyntaxException e) {
-            throw new IllegalArgumentException(prefix + "transport name " + config.transport() + " is not valid", e);
+            throw new IllegalArgumentException("transport name " + config.transport() + " is not valid", e);
         }
         for (ServiceReference<VfioConnector> r : refs) {
             VfioConnector c = context.getService(r);
@@ -88,11 +88,11 @@ public final class PassthruComponent {
 
     @Deactivate
     public void deactivate() {
-        function.close();
-        device.close();
+        if (function != null) function.close();
+        if (device != null) device.close();
     }
 
-    /** The function this component attached, for diagnostics and tests. */
+    /** The function this component attached, or null when the device could not be had. */
     public PassthroughFunction function() {
         return function;
     }
