@@ -138,6 +138,48 @@ class LauncherIT {
         }
     }
 
+    @Test
+    void passingThroughAHostDeviceOnAHostWithoutVfioIsOneClearErrorBeforeTheGuestStarts() throws Exception {
+        requireGuests();
+        assumeTrue(!Files.exists(Path.of("/dev/vfio/vfio")), "this host has VFIO");
+        String device;
+        try (var l = Files.list(Path.of("/sys/bus/pci/devices"))) {
+            device = l.map(p -> p.getFileName().toString()).sorted().findFirst().orElse(null);
+        }
+        assumeTrue(device != null, "no PCI device on this host");
+        Result r = vmm("run", "-m", "64M", "-s", "6,passthru," + device, "-l", "bootrom," + SEABIOS, "ptvm");
+        assertThat(r.exit()).as(r.output()).isEqualTo(2);
+        assertThat(r.output()).contains("this host has no VFIO").contains("echo vfio-pci > /sys/bus/pci/devices/" + device + "/driver_override")
+                .contains("did not start").doesNotContain("SeaBIOS (version");
+    }
+
+    @Test
+    void seaBiosBootsFromADiskThatAnotherVmmServesOverVfioUserAndThisOnePassesThrough() throws Exception {
+        requireGuests();
+        Path disk = dir.resolve("disk.img"), log = dir.resolve("com1.log"), socket = dir.resolve("blk.sock");
+        DemoDisk.write(disk);
+        List<String> server = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
+                "vfio-user", "--socket", socket.toString(), "virtio-blk," + disk));
+        Process served = new ProcessBuilder(server).redirectErrorStream(true).redirectOutput(dir.resolve("server.txt").toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.exists(socket) && served.isAlive() && System.nanoTime() < deadline) Thread.sleep(50);
+            assertThat(socket).as(Files.readString(dir.resolve("server.txt"))).exists();
+
+            Result r = vmm("run", "-m", "128M", "-s", "4,passthru,vfio-user=" + socket, "-l", "com1,log=" + log,
+                    "-l", "bootrom," + SEABIOS, "ptvm");
+
+            assertThat(r.exit()).as(r.output()).isZero();
+            assertThat(r.output()).contains("00:04.0").contains("passthru").contains("vfio-user=" + socket);
+            assertThat(Files.readString(log)).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE);
+        } finally {
+            served.destroy();
+            served.waitFor(20, TimeUnit.SECONDS);
+            served.destroyForcibly();
+        }
+    }
+
     private String shell(String name, String command) throws Exception {
         Result r = vmm(("shell " + name + " " + command).split(" "));
         assertThat(r.exit()).as(r.output()).isZero();

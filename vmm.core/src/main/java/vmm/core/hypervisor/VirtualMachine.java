@@ -1,5 +1,6 @@
 package vmm.core.hypervisor;
 
+import java.lang.foreign.MemorySegment;
 import java.util.OptionalLong;
 
 import vmm.core.irq.IrqChip;
@@ -56,6 +57,34 @@ public interface VirtualMachine extends AutoCloseable {
     Binding bindIrqFd(EventFd fd, int gsi);
 
     /**
+     * Makes a guest INTx line driven by {@code fd}: a signal raises {@code gsi} as a level
+     * inside the host kernel, and when the guest ends that interrupt (EOI) the host lowers
+     * the line and signals {@code resample}, so the source can fire again if still
+     * pending (a passed-through device's INTx, which VFIO masks until it is told).
+     *
+     * @throws IllegalStateException    if the VM has no in-kernel irqchip
+     * @throws IllegalArgumentException if {@code gsi} is not an IOAPIC input
+     * @throws HypervisorException      if the host refuses (no resampling irqfd support)
+     */
+    default Binding bindIrqFd(EventFd fd, EventFd resample, int gsi) {
+        throw new UnsupportedOperationException("this hypervisor back end has no resampling irqfd");
+    }
+
+    /**
+     * Maps {@code host} (a whole number of 4 KiB pages, page aligned, such as a device BAR
+     * mmap'd through VFIO) into the guest at {@code gpa}, so guest accesses reach it without
+     * exits. The caller keeps {@code host} mapped until the binding is closed; closing it
+     * removes the mapping. Called while no vCPU can be relying on the range (the guest is
+     * moving or enabling a BAR); safe from any thread.
+     *
+     * @throws IllegalArgumentException if {@code gpa} or the size is not page aligned, or the range overlaps guest RAM
+     * @throws HypervisorException      if the host has no free memory slot or refuses the mapping
+     */
+    default Binding mapMemory(long gpa, MemorySegment host, boolean readOnly) {
+        throw new UnsupportedOperationException("this hypervisor back end cannot map device memory into the guest");
+    }
+
+    /**
      * Routes {@code gsi} (at or above the IOAPIC's 24 inputs) to {@code message},
      * so an irqfd on it delivers that MSI. Replaces an earlier route of the same GSI.
      *
@@ -72,6 +101,26 @@ public interface VirtualMachine extends AutoCloseable {
      * @throws HypervisorException if the host refuses
      */
     void resetInterruptControllers();
+
+    /**
+     * Reserves a GSI for an MSI route that no other user of this VM holds (the lowest free
+     * one at or above the IOAPIC's inputs), for {@link #routeMsi} and {@link #bindIrqFd}.
+     * Devices that route MSIs in the kernel (passthrough, irqfd-driven virtio) take their
+     * GSIs here so they never collide. Thread-safe.
+     *
+     * @throws HypervisorException if the host's routing table has no free entry
+     */
+    default int allocateMsiGsi() {
+        throw new UnsupportedOperationException("this hypervisor back end has no MSI routing");
+    }
+
+    /**
+     * Gives back a GSI from {@link #allocateMsiGsi} and drops its route. Irqfds on it must be
+     * closed first. Releasing a GSI that is not allocated is no error.
+     */
+    default void releaseMsiGsi(int gsi) {
+        throw new UnsupportedOperationException("this hypervisor back end has no MSI routing");
+    }
 
     /**
      * Destroys the VM. Every vCPU must have stopped running; guest memory is

@@ -34,6 +34,8 @@ public final class PciBus {
     private final IrqChip irq;
     private final IntxRouting routing;
     private final ConcurrentSkipListMap<PciAddress, AttachedFunction> functions = new ConcurrentSkipListMap<>();
+    /** Functions whose owners answer config space themselves; an address is in at most one of the two maps. */
+    private final ConcurrentSkipListMap<PciAddress, RawFunction> rawFunctions = new ConcurrentSkipListMap<>();
     /** How many functions drive each GSI; INTx lines are wire-ORed, as open-drain PIRQ lines are. */
     private final Map<Integer, Integer> gsiDrivers = new HashMap<>();
 
@@ -69,11 +71,82 @@ public final class PciBus {
         if (handler == null && !spec.bars().isEmpty())
             throw new NullPointerException(owner + " at " + address + ": a function with BARs needs a BarHandler");
         AttachedFunction f = new AttachedFunction(this, irq, routing, owner, address, spec, handler);
-        AttachedFunction there = functions.putIfAbsent(address, f);
-        if (there != null)
-            throw new IllegalStateException(address + " is already used by " + there.owner()
-                    + "; cannot attach " + owner + " there");
+        synchronized (rawFunctions) {
+            RawFunction raw = rawFunctions.get(address);
+            if (raw != null)
+                throw new IllegalStateException(address + " is already used by " + raw.owner + "; cannot attach " + owner + " there");
+            AttachedFunction there = functions.putIfAbsent(address, f);
+            if (there != null)
+                throw new IllegalStateException(address + " is already used by " + there.owner()
+                        + "; cannot attach " + owner + " there");
+        }
         return f;
+    }
+
+    /**
+     * Places a function whose whole configuration space {@code handler} answers
+     * (header, BARs, capabilities): the bus only routes config accesses and platform
+     * resets to it and tells it its INTx routing. The owner decodes its BARs on the
+     * I/O and MMIO buses itself.
+     *
+     * @throws IllegalStateException when {@code address} is already used
+     */
+    public RawPciFunction attachConfigSpace(String owner, PciAddress address, ConfigSpaceHandler handler) {
+        Objects.requireNonNull(owner, "owner");
+        Objects.requireNonNull(address, "address");
+        Objects.requireNonNull(handler, "handler");
+        RawFunction f = new RawFunction(owner, address, handler);
+        synchronized (rawFunctions) {
+            String there = functions.containsKey(address) ? functions.get(address).owner()
+                    : rawFunctions.containsKey(address) ? rawFunctions.get(address).owner : null;
+            if (there != null)
+                throw new IllegalStateException(address + " is already used by " + there + "; cannot attach " + owner + " there");
+            rawFunctions.put(address, f);
+        }
+        return f;
+    }
+
+    private final class RawFunction implements RawPciFunction {
+        final String owner;
+        final PciAddress address;
+        final ConfigSpaceHandler handler;
+
+        RawFunction(String owner, PciAddress address, ConfigSpaceHandler handler) {
+            this.owner = owner;
+            this.address = address;
+            this.handler = handler;
+        }
+
+        @Override
+        public PciAddress address() {
+            return address;
+        }
+
+        @Override
+        public int intxGsi(int pin) {
+            if (pin < 1 || pin > 4) throw new IllegalArgumentException("interrupt pin must be 1..4, was " + pin);
+            return routing.gsi(address, pin);
+        }
+
+        @Override
+        public boolean hasOtherFunctions() {
+            PciAddress fn0 = new PciAddress(address.bus(), address.device(), 0);
+            return PciBus.this.hasOtherFunctions(fn0) || (address.function() != 0 && isAttached(fn0));
+        }
+
+        @Override
+        public void detach() {
+            rawFunctions.remove(address, this);
+        }
+
+        @Override
+        public String toString() {
+            return owner + "@" + address;
+        }
+    }
+
+    private boolean isAttached(PciAddress a) {
+        return functions.containsKey(a) || rawFunctions.containsKey(a);
     }
 
     /**
@@ -87,7 +160,9 @@ public final class PciBus {
     public int configRead(PciAddress address, int offset, int size) {
         checkAccess(offset, size);
         AttachedFunction f = functions.get(address);
-        return f == null ? (int) AttachedFunction.ones(size) : f.configRead(offset, size);
+        if (f != null) return f.configRead(offset, size);
+        RawFunction raw = rawFunctions.get(address);
+        return raw == null ? (int) AttachedFunction.ones(size) : raw.handler.configRead(offset, size);
     }
 
     /**
@@ -101,14 +176,20 @@ public final class PciBus {
         checkAccess(offset, size);
         AttachedFunction f = functions.get(address);
         if (f != null) f.configWrite(offset, size, value);
+        else {
+            RawFunction raw = rawFunctions.get(address);
+            if (raw != null) raw.handler.configWrite(offset, size, value);
+        }
     }
 
     /** The addresses in use, in bus/device/function order; a snapshot. */
     public List<PciAddress> addresses() {
-        return List.copyOf(functions.keySet());
+        java.util.TreeSet<PciAddress> all = new java.util.TreeSet<>(functions.keySet());
+        all.addAll(rawFunctions.keySet());
+        return List.copyOf(all);
     }
 
-    /** The function at {@code address}, or null. */
+    /** The function at {@code address} attached with a spec, or null (also for one attached with {@link #attachConfigSpace}). */
     public PciFunction function(PciAddress address) {
         return functions.get(address);
     }
@@ -123,6 +204,7 @@ public final class PciBus {
      */
     public void resetAll() {
         for (AttachedFunction f : functions.values()) f.reset();
+        for (RawFunction f : rawFunctions.values()) f.handler.reset();
     }
 
     @Override
@@ -142,8 +224,8 @@ public final class PciBus {
 
     /** Whether a function other than function 0 of {@code fn0}'s slot is attached. */
     boolean hasOtherFunctions(PciAddress fn0) {
-        return !functions.subMap(new PciAddress(fn0.bus(), fn0.device(), 1), true,
-                new PciAddress(fn0.bus(), fn0.device(), 7), true).isEmpty();
+        PciAddress from = new PciAddress(fn0.bus(), fn0.device(), 1), to = new PciAddress(fn0.bus(), fn0.device(), 7);
+        return !functions.subMap(from, true, to, true).isEmpty() || !rawFunctions.subMap(from, true, to, true).isEmpty();
     }
 
     void remove(PciAddress address, AttachedFunction f) {

@@ -62,6 +62,16 @@ final class GsiRoutes {
         msiRoutes.put(gsi, message);
     }
 
+    /** Drops the MSI route of {@code gsi}, if any. */
+    void remove(int gsi) {
+        msiRoutes.remove(gsi);
+    }
+
+    /** The host's table size. */
+    int maxRoutes() {
+        return maxRoutes;
+    }
+
     /** The whole table, default routes first. */
     List<Route> routes() {
         List<Route> all = new ArrayList<>(defaultRoutes());

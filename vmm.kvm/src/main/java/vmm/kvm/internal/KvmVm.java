@@ -52,6 +52,8 @@ public final class KvmVm implements VirtualMachine {
     private final KvmIrqChip irqChip;
     private final GsiRoutes routes;
     private final Map<Integer, KvmVcpu> vcpus = new ConcurrentHashMap<>();
+    /** Memory slots in use: the RAM regions' first, then those {@link #mapMemory} hands out. */
+    private final java.util.BitSet usedSlots = new java.util.BitSet();
     private volatile boolean closed;
     private final byte[][] powerOnChips = new byte[3][];
     private byte[] powerOnPit;
@@ -187,6 +189,56 @@ public final class KvmVm implements VirtualMachine {
                 UADDR.set(s, 0L, host.address());
                 Sys.ioctl(fd, KVM_SET_USER_MEMORY_REGION, s, "KVM_SET_USER_MEMORY_REGION(" + r.name() + ")");
             }
+            usedSlots.set(i);
+        }
+    }
+
+    @Override
+    public Binding mapMemory(long gpa, MemorySegment host, boolean readOnly) {
+        long size = host.byteSize();
+        if (gpa < 0 || gpa % PAGE != 0 || size <= 0 || size % PAGE != 0 || host.address() % PAGE != 0 || gpa + size < 0)
+            throw new IllegalArgumentException(String.format(
+                    "device memory at 0x%x (%d bytes) is not whole 4 KiB pages at page-aligned addresses", gpa, size));
+        for (RamRegion r : memory.regions()) {
+            if (gpa < r.guestEnd() && r.guestBase() < gpa + size)
+                throw new IllegalArgumentException(String.format("device memory at [0x%x, 0x%x) overlaps %s", gpa, gpa + size, r.name()));
+        }
+        if (readOnly && kvm.checkExtension(KVM_CAP_READONLY_MEM) <= 0)
+            throw new HypervisorException("read-only device memory needs KVM_CAP_READONLY_MEM, which the host's KVM lacks");
+        int slot;
+        synchronized (usedSlots) {
+            slot = usedSlots.nextClearBit(0);
+            if (slot >= kvm.checkExtension(KVM_CAP_NR_MEMSLOTS))
+                throw new HypervisorException("no free KVM memory slot for device memory at 0x" + Long.toHexString(gpa));
+            usedSlots.set(slot);
+        }
+        try {
+            setSlot(slot, readOnly ? KVM_MEM_READONLY : 0, gpa, size, host.address());
+        } catch (SysException e) {
+            synchronized (usedSlots) {
+                usedSlots.clear(slot);
+            }
+            throw new HypervisorException(String.format("KVM_SET_USER_MEMORY_REGION slot %d at 0x%x: %s", slot, gpa, e.getMessage()), e);
+        }
+        String what = String.format("memory slot %d at 0x%x+0x%x", slot, gpa, size);
+        return binding(what, () -> {
+            // A slot of size 0 deletes it.
+            if (!closed) setSlot(slot, 0, gpa, 0, 0);
+            synchronized (usedSlots) {
+                usedSlots.clear(slot);
+            }
+        });
+    }
+
+    private void setSlot(int slot, int flags, long gpa, long size, long uaddr) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmStructs.KVM_USERSPACE_MEMORY_REGION);
+            SLOT.set(s, 0L, slot);
+            FLAGS.set(s, 0L, flags);
+            GPA.set(s, 0L, gpa);
+            SIZE.set(s, 0L, size);
+            UADDR.set(s, 0L, uaddr);
+            Sys.ioctl(fd, KVM_SET_USER_MEMORY_REGION, s, "KVM_SET_USER_MEMORY_REGION(slot " + slot + ")");
         }
     }
 
@@ -267,16 +319,69 @@ public final class KvmVm implements VirtualMachine {
         return binding("irqfd GSI " + gsi, () -> irqfd(efd, gsi, KVM_IRQFD_FLAG_DEASSIGN));
     }
 
+    @Override
+    public Binding bindIrqFd(EventFd eventFd, EventFd resample, int gsi) {
+        irqChip();
+        if (gsi < 0 || gsi >= KVM_IOAPIC_NUM_PINS)
+            throw new IllegalArgumentException("a resampling irqfd needs an IOAPIC input (0.." + (KVM_IOAPIC_NUM_PINS - 1) + "), not GSI " + gsi);
+        if (kvm.checkExtension(KVM_CAP_IRQFD_RESAMPLE) <= 0)
+            throw new HypervisorException("the host's KVM has no KVM_CAP_IRQFD_RESAMPLE; level-triggered INTx through irqfd needs it");
+        int efd = eventFd.fd(), rfd = resample.fd();
+        irqfd(efd, gsi, KVM_IRQFD_FLAG_RESAMPLE, rfd);
+        return binding("resampling irqfd GSI " + gsi, () -> irqfd(efd, gsi, KVM_IRQFD_FLAG_DEASSIGN, 0));
+    }
+
     private void irqfd(int efd, int gsi, int flags) {
+        irqfd(efd, gsi, flags, 0);
+    }
+
+    private void irqfd(int efd, int gsi, int flags, int resamplefd) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment s = a.allocate(KvmStructs.KVM_IRQFD);
             var l = KvmStructs.KVM_IRQFD;
+            l.varHandle(groupElement("resamplefd")).set(s, 0L, resamplefd);
             l.varHandle(groupElement("fd")).set(s, 0L, efd);
             l.varHandle(groupElement("gsi")).set(s, 0L, gsi);
             l.varHandle(groupElement("flags")).set(s, 0L, flags);
             Sys.ioctl(fd, KVM_IRQFD, s, "KVM_IRQFD");
         } catch (SysException e) {
             throw new HypervisorException("KVM_IRQFD for GSI " + gsi + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** GSIs handed out by {@link #allocateMsiGsi}; guarded by {@code routes}. */
+    private final java.util.BitSet allocatedGsis = new java.util.BitSet();
+
+    @Override
+    public int allocateMsiGsi() {
+        irqChip();
+        synchronized (routes) {
+            int gsi = allocatedGsis.nextClearBit(KVM_IOAPIC_NUM_PINS);
+            if (gsi >= routes.maxRoutes() || GsiRoutes.defaultRoutes().size() + allocatedGsis.cardinality() >= routes.maxRoutes())
+                throw new HypervisorException("the host's GSI routing table (" + routes.maxRoutes() + " entries) is full");
+            allocatedGsis.set(gsi);
+            return gsi;
+        }
+    }
+
+    @Override
+    public void releaseMsiGsi(int gsi) {
+        irqChip();
+        synchronized (routes) {
+            if (gsi < KVM_IOAPIC_NUM_PINS || !allocatedGsis.get(gsi)) return;
+            allocatedGsis.clear(gsi);
+            routes.remove(gsi);
+            pushRoutes();
+        }
+    }
+
+    private void pushRoutes() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(routes.encodedSize(), 8);
+            routes.encode(buf);
+            Sys.ioctl(fd, KVM_SET_GSI_ROUTING, buf, "KVM_SET_GSI_ROUTING");
+        } catch (SysException e) {
+            throw new HypervisorException("KVM_SET_GSI_ROUTING: " + e.getMessage(), e);
         }
     }
 

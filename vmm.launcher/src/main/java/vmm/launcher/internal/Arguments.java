@@ -61,6 +61,8 @@ public final class Arguments {
                    virtio-blk,PATH[,ro][,sectorsize=N[/M]][,ser=SERIAL]
                    virtio-rng
                    virtio-net,TAP[,mac=xx:xx:xx:xx:xx:xx]   virtio-net-viona,TAP[,mac=...] (accelerated, offloads)
+                   passthru,BUS/SLOT/FUNC | passthru,DDDD:BB:DD.F (a host device bound to vfio-pci)
+                   passthru,vfio-user=SOCKET (a device another process serves over vfio-user)
             backends:  stdio | tcp=HOST:PORT | unix=PATH | log=FILE | none""";
 
     /** The default boot ROM: Debian's SeaBIOS. */
@@ -459,9 +461,36 @@ public final class Arguments {
         if (d.emulation().equals("lpc")) return null; // the PIIX ISA bridge at 00:01.0 carries COM1/COM2 always
         if (slot == HOST_BRIDGE_SLOT || slot == CHIPSET_SLOT)
             throw new UsageException("-s " + spec + ": slot " + slot + " is the chipset's (" + (slot == 0 ? "host bridge" : "PIIX ISA bridge and power management") + ")");
+        if (d.emulation().equals("passthru"))
+            return passthru(spec, String.join(",", java.util.stream.Stream.concat(java.util.stream.Stream.of(d.emulation()),
+                    d.options().stream()).toList()), slot, func);
         Map<String, Object> props = emulation(d.emulation(), new ArrayList<>(d.options()));
         props.put("address", "0:" + slot + "." + func);
         return new Config("vmm.device", "s" + slot + "_" + func, props);
+    }
+
+    /** Host devices as bhyve ({@code BUS/SLOT/FUNC}, decimal) and lspci -D ({@code DDDD:BB:DD.F}) write them. */
+    private static final java.util.regex.Pattern HOST_PCI = java.util.regex.Pattern.compile(
+            "\\d{1,3}/\\d{1,2}/\\d|(?i)([0-9a-f]{4}:)?[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]");
+
+    /** {@code -s SLOT,passthru,HOST}: a {@code device.pci-passthru} configuration; the device itself is checked when it is opened. */
+    private static Config passthru(String spec, String what, int slot, int func) throws UsageException {
+        String[] parts = what.split(",", -1);
+        if (parts.length != 2 || parts[1].isBlank())
+            throw new UsageException("-s " + spec + ": passthru needs the host device: passthru,BUS/SLOT/FUNC, passthru,DDDD:BB:DD.F or passthru,vfio-user=SOCKET");
+        String host = parts[1].trim();
+        if (host.startsWith("vfio-user=")) {
+            Path socket = Path.of(host.substring("vfio-user=".length()));
+            if (!Files.exists(socket))
+                throw new UsageException("-s " + spec + ": " + socket + ": no vfio-user socket there (start the server first: vmm vfio-user --socket " + socket + " EMULATION)");
+            host = "vfio-user=" + socket.toAbsolutePath();
+        } else if (!HOST_PCI.matcher(host).matches()) {
+            throw new UsageException("-s " + spec + ": host device '" + host + "' is not BUS/SLOT/FUNC or DDDD:BB:DD.F (lspci -D lists them)");
+        }
+        Map<String, Object> props = new LinkedHashMap<>();
+        props.put("address", "0:" + slot + "." + func);
+        props.put("host", host);
+        return new Config("device.pci-passthru", "s" + slot + "_" + func, props);
     }
 
     private static String next(List<String> args, int i, String missing) throws UsageException {

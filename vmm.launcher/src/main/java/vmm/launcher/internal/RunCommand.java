@@ -21,6 +21,7 @@ import vmm.core.hypervisor.Capabilities;
 import vmm.core.hypervisor.Hypervisor;
 import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.DeviceInstanceInfo;
+import vmm.core.pci.PciAddress;
 import vmm.core.platform.PcMachine;
 
 /**
@@ -96,6 +97,17 @@ final class RunCommand {
                 }
                 summary.add(String.format("  %-8s %-12s %s (%s)", info.address(), info.type(), info.implementation(),
                         Implementations.bundleOf(context, info.type(), info.implementation())));
+            } else if (c.factoryPid().equals("device.pci-passthru")) {
+                // The component attaches the function or fails with one message (logged above) saying why and how to fix it.
+                PciAddress at = PciAddress.parse(String.valueOf(c.properties().get("address")));
+                long deadline = System.nanoTime() + STARTUP.toNanos();
+                while (!vm.machine().pci().addresses().contains(at) && System.nanoTime() < deadline) Thread.sleep(10);
+                if (!vm.machine().pci().addresses().contains(at)) {
+                    err.println("vmm: passthru of " + c.properties().get("host") + " at " + c.properties().get("address")
+                            + " did not start (see the log above for why)");
+                    return 2;
+                }
+                summary.add(String.format("  %-8s %-12s %s", at, "passthru", c.properties().get("host")));
             } else if (c.factoryPid().equals("device.uart")) {
                 int port = "com2".equals(c.properties().get("port")) ? 0x2f8 : 0x3f8;
                 long deadline = System.nanoTime() + STARTUP.toNanos();

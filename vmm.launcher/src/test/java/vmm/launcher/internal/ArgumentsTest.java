@@ -60,6 +60,27 @@ class ArgumentsTest {
     }
 
     @Test
+    void passthruTakesBhyvesAndLinuxsHostFormsAndAVfioUserSocket() throws Exception {
+        String rom = "/usr/share/seabios/bios-256k.bin";
+        Path sock = Files.createFile(dir.resolve("dev.sock"));
+        Arguments.Plan plan = Arguments.parse(List.of("run", "-s", "6,passthru,1/0/0", "-s", "7:1,passthru,0000:af:00.1",
+                "-s", "8,passthru,vfio-user=" + sock, "-l", "bootrom," + rom));
+        List<Arguments.Config> pt = plan.configs().stream().filter(c -> c.factoryPid().equals("device.pci-passthru")).toList();
+        assertThat(pt).extracting(Arguments.Config::name).containsExactly("s6_0", "s7_1", "s8_0");
+        assertThat(pt.get(0).properties()).containsEntry("address", "0:6.0").containsEntry("host", "1/0/0");
+        assertThat(pt.get(1).properties()).containsEntry("address", "0:7.1").containsEntry("host", "0000:af:00.1");
+        assertThat(pt.get(2).properties()).containsEntry("host", "vfio-user=" + sock.toAbsolutePath());
+    }
+
+    @Test
+    void passthruWithoutAHostOrWithAMalformedOneOrAMissingSocketIsNamed() {
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "6,passthru"))).hasMessageContaining("passthru needs the host device");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "6,passthru,1:0"))).hasMessageContaining("host device '1:0' is not BUS/SLOT/FUNC or DDDD:BB:DD.F");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "6,passthru,vfio-user=/no/such.sock")))
+                .hasMessageContaining("/no/such.sock: no vfio-user socket there");
+    }
+
+    @Test
     void noArgumentsOrHelpAsksForTheUsage() throws Exception {
         assertThat(Arguments.parse(List.of()).command()).isEqualTo("help");
         assertThat(Arguments.parse(List.of("--help")).command()).isEqualTo("help");

@@ -86,6 +86,7 @@ public final class Kvm {
     public static final int KVM_CAP_MAX_VCPUS = 66;
     public static final int KVM_CAP_SIGNAL_MSI = 77;
     public static final int KVM_CAP_READONLY_MEM = 81;
+    public static final int KVM_CAP_IRQFD_RESAMPLE = 82;
     public static final int KVM_CAP_IMMEDIATE_EXIT = 136;
 
     // exit reasons
@@ -147,6 +148,7 @@ public final class Kvm {
     public static final int KVM_IOEVENTFD_FLAG_PIO = 2;
     public static final int KVM_IOEVENTFD_FLAG_DEASSIGN = 4;
     public static final int KVM_IRQFD_FLAG_DEASSIGN = 1;
+    public static final int KVM_IRQFD_FLAG_RESAMPLE = 1 << 1;
 
     public static final int KVM_PIT_SPEAKER_DUMMY = 1;
     public static final int KVM_CPUID_FLAG_SIGNIFCANT_INDEX = 1;
