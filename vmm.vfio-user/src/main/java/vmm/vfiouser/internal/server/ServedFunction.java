@@ -472,8 +472,7 @@ public final class ServedFunction implements AutoCloseable {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "vfio-user " + owner + ": the device failed to drain before reset", e);
         }
-        // Device status 0 through the common configuration: the transport's own virtio reset.
-        mmio.write(barBase[VirtioPciTransport.MODERN_BAR] + VirtioPciTransport.COMMON_CFG_OFFSET + 20, 1, 0);
+        transport.reset();
         dma.deviceReset();
         bus.resetAll();
         resetView();
