@@ -65,6 +65,7 @@ public final class VirtioBlock implements VirtioDevice {
     private final byte[] config;
     private final QueueServer[] servers;
     private final AtomicLong completed = new AtomicLong();
+    private final Runnable failed;
 
     private volatile int writeback;
     private volatile VirtioContext context;
@@ -77,6 +78,12 @@ public final class VirtioBlock implements VirtioDevice {
      * @param capacity bytes the guest sees, a multiple of the logical block size
      */
     VirtioBlock(String name, BlockOptions options, BlockImage image, long capacity) {
+        this(name, options, image, capacity, () -> { });
+    }
+
+    /** As above; {@code failed} runs for each request completed with IOERR or UNSUPP (the instance's error counter). */
+    VirtioBlock(String name, BlockOptions options, BlockImage image, long capacity, Runnable failed) {
+        this.failed = failed;
         this.name = name;
         this.options = options;
         this.image = image;
@@ -207,9 +214,11 @@ public final class VirtioBlock implements VirtioDevice {
             RequestHandler.Outcome o = handler.handle(c, ctx.memory(), mode(ctx));
             if (!o.answerable()) {
                 // Nothing to write the status into: only a reset can get the driver out of this.
+                failed.run();
                 ctx.deviceError("virtio-blk " + name + ": " + o.reason());
                 return;
             }
+            if (o.status() != VIRTIO_BLK_S_OK) failed.run();
             q.complete(c, o.written());
             completed.incrementAndGet();
         } catch (RuntimeException e) {

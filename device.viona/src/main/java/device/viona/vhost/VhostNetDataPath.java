@@ -31,7 +31,9 @@ import vmm.core.virtio.VirtioContext;
  * SET_MEM_TABLE, then per ring SET_VRING_NUM, SET_VRING_BASE,
  * SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL, NET_SET_BACKEND. Pause
  * detaches the TAP (NET_SET_BACKEND with fd -1, which makes the kernel
- * finish what it took) and reads the ring position back (GET_VRING_BASE).
+ * finish what it took), reads the ring position back (GET_VRING_BASE) and
+ * hands it to the core's {@link VirtQueue#adoptRingPosition}, with the used
+ * index the kernel published: the next engine continues exactly there.
  */
 public final class VhostNetDataPath implements DataPath {
     private static final Logger LOG = Logger.getLogger(VhostNetDataPath.class.getName());
@@ -170,7 +172,12 @@ public final class VhostNetDataPath implements DataPath {
                     p.dev().ioctl(VHOST_NET_SET_BACKEND, vringFile(a, idx, -1));
                     MemorySegment s = vringState(a, idx, 0);
                     p.dev().ioctl(VHOST_GET_VRING_BASE, s);
-                    lastAvail[2 * p.index() + idx] = s.get(ValueLayout.JAVA_INT, 4);
+                    int base = s.get(ValueLayout.JAVA_INT, 4) & 0xffff;
+                    lastAvail[2 * p.index() + idx] = base;
+                    // The core's queue takes the kernel's position back, so whatever serves next (after a
+                    // swap, the in-process engine or virtio-net) pops exactly the chain the kernel would have.
+                    VirtQueue q = ctx == null ? null : ctx.queue(2 * p.index() + idx);
+                    if (q != null) q.adoptRingPosition(base);
                 }
         } catch (IOException e) {
             throw new IllegalStateException("viona: vhost-net did not stop: " + e.getMessage(), e);

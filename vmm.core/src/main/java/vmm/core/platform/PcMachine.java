@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import vmm.core.boot.KernelEntry;
 import vmm.core.boot.LinuxBoot;
 import vmm.core.boot.MemoryRange;
+import vmm.core.hypervisor.GsiPool;
 import vmm.core.hypervisor.Hypervisor;
 import vmm.core.hypervisor.StopReport;
 import vmm.core.hypervisor.VirtualMachine;
@@ -67,6 +68,9 @@ public final class PcMachine implements AutoCloseable {
         }
     }
 
+    /** GSIs the machine's devices may route MSIs on: well inside KVM's 4096-entry table, which also holds the chip's own 24. */
+    static final int MSI_GSI_LIMIT = 1024;
+
     private final GuestMemory memory;
     private final VirtualMachine vm;
     private final Machine machine;
@@ -96,6 +100,8 @@ public final class PcMachine implements AutoCloseable {
         try {
             v = hypervisor.createVm(memory, new VmConfig(config.vcpus(), true));
             machine = new Machine(memory, v.irqChip());
+            // Notify writes and queue interrupts of devices that opt in stay inside the host kernel.
+            machine.useHypervisor(v, new GsiPool(MSI_GSI_LIMIT));
             platform = PcPlatform.install(machine, config.vcpus(), new PowerControl() {
                 @Override public void powerOff(String how) { request(Outcome.POWER_OFF, how); }
                 @Override public void reset(String how) { request(Outcome.RESET, how); }
