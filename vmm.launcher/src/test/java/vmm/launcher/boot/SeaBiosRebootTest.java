@@ -63,6 +63,8 @@ class SeaBiosRebootTest {
         assertThat(r.log().split("BUILD: gcc", -1)).as("SeaBIOS's build line, once per POST").hasSize(3);
         assertThat(r.log().split("Moving pm_base to", -1)).as("the ACPI tables loaded each time").hasSize(3);
         assertThat(r.log().split("Booting from Hard Disk", -1)).hasSize(3);
+        assertThat(r.log().split("Found 2 cpu\\(s\\)", -1)).as("the second vCPU answered SeaBIOS's INIT/SIPI after the reset too")
+                .hasSize(3);
         assertThat(r.log()).as("a fresh POST, not SeaBIOS's soft-reboot path").doesNotContain("In resume");
     }
 
