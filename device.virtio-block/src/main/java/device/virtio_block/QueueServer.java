@@ -13,10 +13,11 @@ import vmm.core.virtio.VirtqueueException;
 /**
  * Takes the requests of one virtqueue and runs them on the device's worker
  * pool, with at most {@code depth} taken and not yet completed. A notify
- * only schedules a "pump" on the device's dispatcher thread, so the vCPU that kicked never pops
- * or waits; the pump pops while there is room and hands each request to a worker, except a lone
- * one (nothing else in flight or offered), which it serves itself; a request completing
- * when the queue was full schedules the next pump. Chains beyond the depth
+ * from a vCPU only schedules a "pump" on the device's dispatcher thread, so the vCPU that kicked
+ * never pops or waits; a notify on a transport's I/O thread ({@link #kickHere()}) pumps right
+ * there, saving that thread hand-off. A pump pops while there is room and hands each request to a
+ * worker, except a lone one (nothing else in flight or offered), which it serves itself; a request
+ * completing when the queue was full schedules the next pump. Chains beyond the depth
  * stay in the avail ring, where the guest put them.
  *
  * <p>Thread-safe. The server's lock is taken around {@link VirtQueue#pop()}
@@ -59,17 +60,36 @@ final class QueueServer {
     void kick() {
         if (!scheduled.compareAndSet(false, true)) return;
         try {
-            dispatcher.execute(this::pump);
+            dispatcher.execute(this::scheduledPump);
         } catch (RejectedExecutionException e) {
             // stopped: nothing will be taken any more
             scheduled.set(false);
         }
     }
 
-    private void pump() {
+    /**
+     * The driver offered buffers, on a thread the transport keeps for this queue's notifications:
+     * pumps on the calling thread, serving a lone request here too. Takes at most {@code depth}
+     * requests before it hands the rest to the dispatcher and returns, so a guest that keeps the
+     * queue busy cannot hold the caller (and whatever it holds, such as a pause waiting for it).
+     */
+    void kickHere() {
+        pump(depth);
+    }
+
+    private void scheduledPump() {
         // Cleared before popping: a notify from here on schedules another pump, so none is lost.
         scheduled.set(false);
-        while (true) {
+        pump(Integer.MAX_VALUE);
+    }
+
+    /** Pops while there is room, at most {@code budget} requests; past the budget a dispatcher pump goes on. */
+    private void pump(int budget) {
+        for (int taken = 0; ; taken++) {
+            if (taken == budget) {
+                kick();
+                return;
+            }
             VirtQueue q;
             DescriptorChain c;
             synchronized (this) {
@@ -85,7 +105,7 @@ final class QueueServer {
             }
             if (inFlight() == 1 && !q.hasAvailable()) {
                 // A lone request (queue depth 1): serving it here saves the hand-off to a worker, which is most
-                // of its latency. A kick meanwhile schedules a pump that runs right after.
+                // of its latency. A notify meanwhile is taken by the next pump, right after.
                 serve(q, c);
                 continue;
             }

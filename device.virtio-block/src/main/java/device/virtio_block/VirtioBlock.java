@@ -27,8 +27,8 @@ import vmm.core.virtio.VirtioFeatures;
 
 /**
  * A virtio block device (virtio 1.2 section 5.2) over a {@link BlockImage}.
- * Each request queue has a {@link QueueServer}: a notify only schedules
- * a pop on the device's dispatcher thread, requests run on a small worker pool with at most {@code depth} in
+ * Each request queue has a {@link QueueServer}: a notify from a vCPU only schedules
+ * a pop on the device's dispatcher thread (one on a transport's I/O thread pops there), requests run on a small worker pool with at most {@code depth} in
  * flight per queue, and each completion interrupts through its queue.
  *
  * <p>Cache: with the writeback field at 1 and FLUSH negotiated a write
@@ -65,6 +65,7 @@ public final class VirtioBlock implements VirtioDevice {
     private final byte[] config;
     private final QueueServer[] servers;
     private final AtomicLong completed = new AtomicLong();
+    private final Runnable failed;
 
     private volatile int writeback;
     private volatile VirtioContext context;
@@ -77,6 +78,12 @@ public final class VirtioBlock implements VirtioDevice {
      * @param capacity bytes the guest sees, a multiple of the logical block size
      */
     VirtioBlock(String name, BlockOptions options, BlockImage image, long capacity) {
+        this(name, options, image, capacity, () -> { });
+    }
+
+    /** As above; {@code failed} runs for each request completed with IOERR or UNSUPP (the instance's error counter). */
+    VirtioBlock(String name, BlockOptions options, BlockImage image, long capacity, Runnable failed) {
+        this.failed = failed;
         this.name = name;
         this.options = options;
         this.image = image;
@@ -192,12 +199,23 @@ public final class VirtioBlock implements VirtioDevice {
         for (int q = 0; q < servers.length; q++) servers[q].attach(ctx.queue(q));
     }
 
-    /** vCPU thread: hands the queue to a worker and returns. */
+    /** vCPU thread: hands the queue to the dispatcher and returns. */
     @Override
     public void queueNotify(int queue) {
         QueueServer[] s = servers;
         if (queue < 0 || queue >= s.length || s[queue] == null) return;
         s[queue].kick();
+    }
+
+    /**
+     * The transport's I/O thread for this queue: pops here and serves a lone request here (no
+     * hand-off, which is most of a queue-depth-1 request's latency); more go to the workers.
+     */
+    @Override
+    public void queueNotifyOnIoThread(int queue) {
+        QueueServer[] s = servers;
+        if (queue < 0 || queue >= s.length || s[queue] == null) return;
+        s[queue].kickHere();
     }
 
     private void serve(VirtQueue q, DescriptorChain c) {
@@ -207,9 +225,11 @@ public final class VirtioBlock implements VirtioDevice {
             RequestHandler.Outcome o = handler.handle(c, ctx.memory(), mode(ctx));
             if (!o.answerable()) {
                 // Nothing to write the status into: only a reset can get the driver out of this.
+                failed.run();
                 ctx.deviceError("virtio-blk " + name + ": " + o.reason());
                 return;
             }
+            if (o.status() != VIRTIO_BLK_S_OK) failed.run();
             q.complete(c, o.written());
             completed.incrementAndGet();
         } catch (RuntimeException e) {
@@ -229,6 +249,18 @@ public final class VirtioBlock implements VirtioDevice {
             @Override public boolean writeZeroesNegotiated() { return zeroes; }
             @Override public boolean mayUnmap() { return options.discard(); }
         };
+    }
+
+    /**
+     * Waits until every pump scheduled on the dispatcher so far has run (the transport notifies each
+     * queue once at activation), so a test can tell which thread takes what it offers next.
+     */
+    void awaitDispatcher() throws Exception {
+        ExecutorService d;
+        synchronized (this) {
+            d = dispatcher;
+        }
+        d.submit(() -> {}).get();
     }
 
     /** Stops taking requests and waits until every request taken has completed and interrupted. */

@@ -68,7 +68,7 @@ public final class VirtioBlockProvider implements DeviceProvider {
                 throw new IllegalArgumentException(key + ": the image has " + size + " bytes, not one whole "
                         + o.logicalBlockSize() + "-byte block");
             if (!o.readOnly()) nativeFile = NativeFile.open(p, false).orElse(null);
-            return new VirtioBlock(id, o, new BlockImage(channel, nativeFile, size), capacity);
+            return new VirtioBlock(id, o, new BlockImage(channel, nativeFile, size), capacity, context::requestFailed);
         } catch (IOException e) {
             closeQuietly(channel, nativeFile);
             throw new IllegalArgumentException(key + ": cannot use the image (" + e + ")", e);

@@ -71,6 +71,30 @@ class LauncherIT {
     }
 
     @Test
+    void aGuestResetRestartsTheVmAndItsSecondBootPowersOffWithExitCode0() throws Exception {
+        requireGuests();
+        Path disk = dir.resolve("reboot.img"), log = dir.resolve("com1.log");
+        RebootDisk.write(disk);
+        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, "rebootvm");
+        assertThat(r.exit()).as(r.output()).isZero();
+        assertThat(r.output()).contains("the guest powered off");
+        assertThat(Files.readString(log).split("SeaBIOS \\(version", -1)).as("a SeaBIOS banner per boot:%n%s", Files.readString(log))
+                .hasSize(3);
+    }
+
+    @Test
+    void withNoRebootAGuestResetEndsTheVmWithExitCode3() throws Exception {
+        requireGuests();
+        Path disk = dir.resolve("reboot.img"), log = dir.resolve("com1.log");
+        RebootDisk.write(disk);
+        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS,
+                "--no-reboot", "noreboot");
+        assertThat(r.exit()).as(r.output()).isEqualTo(3);
+        assertThat(r.output()).contains("asked for a reset").contains("0xcf9").contains("--no-reboot");
+        assertThat(Files.readString(log).split("SeaBIOS \\(version", -1)).hasSize(2);
+    }
+
+    @Test
     void theShellSwapsTheDiskImplementationUnderARunningGuestDoingDiskIo() throws Exception {
         requireGuests();
         Path disk = dir.resolve("io.img"), log = dir.resolve("com1.log");
@@ -85,6 +109,13 @@ class LauncherIT {
             String list = shell(name, "device:list");
             java.util.regex.Matcher id = java.util.regex.Pattern.compile("device\\.virtio-block \\S+ \\[(\\d+)\\]").matcher(list);
             assertThat(id.find()).as(list).isTrue();
+            // The guest has read its disk: the core counted the requests and the bytes read.
+            java.util.regex.Matcher stats = java.util.regex.Pattern.compile("00:04\\.0\\s+virtio-blk\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)")
+                    .matcher(shell(name, "device:stats"));
+            assertThat(stats.find()).isTrue();
+            assertThat(Long.parseLong(stats.group(1))).isPositive();
+            assertThat(Long.parseLong(stats.group(2))).as("bytes: at least one sector and its status").isGreaterThanOrEqualTo(513);
+            assertThat(stats.group(3)).isEqualTo("0");
             Path newBuild = Files.list(Path.of("../device.virtio-block/target"))
                     .filter(p -> p.getFileName().toString().matches("device\\.virtio-block-.*\\.jar")).findFirst().orElseThrow();
 
@@ -174,6 +205,58 @@ class LauncherIT {
         }
     }
 
+    /**
+     * {@code vmm vfio-user} serves a virtio-blk as a PCI function: a client
+     * speaking the protocol with plain NIO (no descriptors needed for this)
+     * negotiates the version and reads the vendor and device IDs from the
+     * config region.
+     */
+    @Test
+    void vfioUserServesADiskAsAPciFunctionThatAClientCanIdentify() throws Exception {
+        Path disk = dir.resolve("disk.img"), socket = dir.resolve("blk.sock"), out = dir.resolve("out.txt");
+        Files.write(disk, new byte[1 << 16]);
+        Process p = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(), "vfio-user", "--socket", socket.toString(), "virtio-blk," + disk)
+                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+        try {
+            for (int i = 0; i < 1200 && !Files.exists(socket) && p.isAlive(); i++) Thread.sleep(50);
+            assertThat(socket).as(Files.readString(out)).exists();
+            try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(socket))) {
+                byte[] json = "{\"capabilities\":{\"max_msg_fds\":1}}\0".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                java.nio.ByteBuffer version = vfioUserMessage(1, 1, 4 + json.length).putShort((short) 0).putShort((short) 1).put(json).flip();
+                ch.write(version);
+                java.nio.ByteBuffer reply = vfioUserReply(ch);
+                assertThat(reply.getShort(2)).as("VERSION reply").isEqualTo((short) 1);
+                assertThat(reply.getInt(8) & 0x2f).as("a reply, no error").isEqualTo(1);
+                // REGION_READ of 4 bytes at offset 0 of region 7 (config space).
+                ch.write(vfioUserMessage(2, 9, 16).putLong(0).putInt(7).putInt(4).flip());
+                java.nio.ByteBuffer read = vfioUserReply(ch);
+                assertThat(read.getInt(8) & 0x2f).isEqualTo(1);
+                assertThat(Short.toUnsignedInt(read.getShort(32))).as("vendor").isEqualTo(0x1af4);
+                assertThat(Short.toUnsignedInt(read.getShort(34))).as("device").isEqualTo(0x1042);
+            }
+            assertThat(Files.readString(out)).contains("serving virtio-blk over vfio-user on " + socket);
+        } finally {
+            p.destroy();
+            if (!p.waitFor(20, TimeUnit.SECONDS)) p.destroyForcibly().waitFor();
+        }
+    }
+
+    private static java.nio.ByteBuffer vfioUserMessage(int id, int command, int payload) {
+        return java.nio.ByteBuffer.allocate(16 + payload).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putShort((short) id).putShort((short) command).putInt(16 + payload).putInt(0).putInt(0);
+    }
+
+    private static java.nio.ByteBuffer vfioUserReply(java.nio.channels.SocketChannel ch) throws Exception {
+        java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        while (head.hasRemaining()) if (ch.read(head) < 0) throw new AssertionError("the server closed the connection");
+        int size = head.getInt(4);
+        assertThat(size).isBetween(16, 4096);
+        java.nio.ByteBuffer all = java.nio.ByteBuffer.allocate(size).order(java.nio.ByteOrder.LITTLE_ENDIAN).put(head.flip());
+        while (all.hasRemaining()) if (ch.read(all) < 0) throw new AssertionError("the server closed the connection");
+        return all.flip();
+    }
+
     @Test
     void runWithKernelBootsDebiansVmlinuxWithoutFirmwareToItsBannerOnCom1() throws Exception {
         Path vmlinux = vmm.launcher.boot.DebianKernel.vmlinux(dir, vmm.launcher.boot.DebianKernel.require());
@@ -213,6 +296,8 @@ class LauncherIT {
             "a TAP that is absent | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 5,virtio-net,vmmnotap0 | vmmnotap0: no such network interface",
             "a missing kernel     | run --kernel /no/such/vmlinux | /no/such/vmlinux: no such kernel file",
             "a ROM as the kernel  | run --kernel /usr/share/seabios/bios-256k.bin | /usr/share/seabios/bios-256k.bin: not a Linux kernel",
+            "a missing -k file    | run -k /no/such/vm.json | /no/such/vm.json: no such file",
+            "an unknown -o key    | run -l bootrom,/usr/share/seabios/bios-256k.bin -o vm.turbo=1 | unknown key vm.turbo",
     })
     void badInputIsOneClearLineAndExitCode2(String what, String line, String expected) throws Exception {
         assumeTrue(Files.isReadable(SEABIOS) || !line.contains(SEABIOS.toString()), "no SeaBIOS");

@@ -90,6 +90,37 @@ class HostileServerTest {
     }
 
     @Test
+    void aClientStuckOnASilentServerHoldsUpNoOtherAndIsWokenByClose() throws Exception {
+        java.nio.file.Files.write(dir.resolve("disk.img"), new byte[4096]);
+        try (ScriptedServer silent = new ScriptedServer(dir.resolve("s"), ch -> {
+                handshake(ch);
+                ch.receive(-1); // the request, then nothing: it waits for the client to go
+                ch.receive(-1);
+            });
+             VfioUserServer good = VfioUserServer.start(dir.resolve("good.sock"), "good", java.util.Map.of("path", dir.resolve("disk.img").toString()),
+                     "virtio-blk", new device.virtio_block.VirtioBlockProvider())) {
+            VfioUserClient stuck = VfioUserClient.connect(silent.socket, Duration.ofSeconds(60));
+            java.util.concurrent.CompletableFuture<Throwable> outcome = new java.util.concurrent.CompletableFuture<>();
+            Thread t = Thread.ofPlatform().start(() -> {
+                try {
+                    stuck.deviceInfo();
+                    outcome.complete(null);
+                } catch (Throwable e) {
+                    outcome.complete(e);
+                }
+            });
+            try (VfioUserClient other = VfioUserClient.connect(good.socket())) {
+                assertThat(other.regionRead(VFIO_PCI_CONFIG_REGION_INDEX, 0, 2)).containsExactly(0xf4, 0x1a);
+            }
+            assertThat(outcome).as("still waiting on the silent server").isNotDone();
+            stuck.close();
+            assertThat(outcome.get(10, TimeUnit.SECONDS)).isInstanceOfSatisfying(VfioUserException.class,
+                    e -> assertThat(e.connectionLost()).isTrue());
+            t.join();
+        }
+    }
+
+    @Test
     void aReplyWithAnotherIdOrCommandIsFatal() throws Exception {
         try (ScriptedServer s = new ScriptedServer(dir.resolve("s"), ch -> {
             handshake(ch);

@@ -110,6 +110,22 @@ class VfioUserServerTest {
     }
 
     @Test
+    void msixControlAndTableBelongToTheClientWhileSetIrqsDecidesTheRouting() throws Exception {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+            int cap = 0;
+            for (int at = v.config(0x34, 1); at != 0; at = v.config(at + 1, 1)) if (v.config(at, 1) == 0x11) cap = at;
+            assertThat(cap).as("an MSI-X capability").isNotZero();
+            assertThat(v.config(cap + 2, 2)).as("table size 2, disabled").isEqualTo(1);
+            v.configWrite(cap + 2, 2, 0xc000);
+            assertThat(v.config(cap + 2, 2)).as("enable and mask-all as the client wrote them").isEqualTo(0xc001);
+            assertThat(server.interruptsSignalled()).isZero();
+            // The client's writes into the table (its own emulation's business) do not reach the server's table.
+            v.write(1, 8, 4, 0x1234);
+            assertThat(v.read(1, 8, 4)).as("the server's own entry").isNotEqualTo(0x1234);
+        }
+    }
+
+    @Test
     void aVirtioDriverReadsAndWritesTheImageThroughDmaAndGetsAnMsixEventfdPerCompletion() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
             v.findCapabilities();
@@ -156,6 +172,60 @@ class VfioUserServerTest {
             assertThat(v.awaitInterrupt(1, 0)).as("masked: pending, not signalled").isZero();
             c.maskIrq(VFIO_PCI_MSIX_IRQ_INDEX, 1, false);
             assertThat(v.awaitInterrupt(1, 5000)).as("delivered on unmask").isPositive();
+        }
+    }
+
+    @Test
+    void withoutMsixTheDeviceRaisesIntxWhichMasksItselfUntilTheClientUnmasks() throws Exception {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+            v.findCapabilities();
+            v.mapMemory();
+            int intx = Native.eventfd(true);
+            v.eventfds.add(intx);
+            c.setIrqEventfds(VFIO_PCI_INTX_IRQ_INDEX, 0, intx);
+            DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
+
+            q.add(List.of(request(0, 2)), 512, 1);
+            q.kick();
+            assertThat(v.awaitInterrupt(0, 5000)).as("INTx fired").isPositive();
+            q.await(Duration.ofSeconds(5));
+            assertThat(v.read(v.commonBar, 0x1000, 1) & 1).as("ISR: queue interrupt; reading it lowers INTx").isEqualTo(1);
+
+            q.add(List.of(request(0, 3)), 512, 1);
+            q.kick();
+            q.await(Duration.ofSeconds(5));
+            assertThat(v.awaitInterrupt(0, 0)).as("auto-masked: no second event before UNMASK").isZero();
+            c.maskIrq(VFIO_PCI_INTX_IRQ_INDEX, 0, false);
+            assertThat(v.awaitInterrupt(0, 5000)).as("the line is still high: UNMASK delivers it").isPositive();
+        }
+    }
+
+    @Test
+    void memoryUnmappedUnderARunningDriverStaysMappedForItUntilTheDeviceIsReset() throws Exception {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+            v.findCapabilities();
+            v.mapMemory();
+            v.routeMsix(2);
+            DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
+            c.dmaUnmap(0, 4 << 20);
+            // The session's rings and buffers still point into that memory: the server keeps it mapped, so the
+            // request completes (a real IOMMU would fault it; what must never happen is a host access to unmapped memory).
+            q.add(List.of(request(0, 4)), 512, 1);
+            q.kick();
+            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(java.util.Arrays.copyOf(q.await(Duration.ofSeconds(5)).data(), 512))
+                    .isEqualTo(java.util.Arrays.copyOfRange(disk, 4 * 512, 5 * 512));
+            c.reset();
+            // After the reset the next session sees only what is mapped now.
+            DriverQueue none = v.initialize0(VIRTIO_F_VERSION_1, 16);
+            assertThat(v.common(RemoteVirtio.COMMON_STATUS, 1) & RemoteVirtio.NEEDS_RESET).as("rings outside any DMA mapping").isNotZero();
+            c.reset();
+            v.mapMemory();
+            q = v.initialize(VIRTIO_F_VERSION_1, 16);
+            q.add(List.of(request(0, 6)), 512, 1);
+            q.kick();
+            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(none).isNotNull();
         }
     }
 

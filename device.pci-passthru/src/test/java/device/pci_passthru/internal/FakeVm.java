@@ -249,6 +249,8 @@ public final class FakeVm implements VirtualMachine {
         throw new UnsupportedOperationException();
     }
 
+    @Override public void resetInterruptControllers() {}
+
     @Override public void close() {
         stopped = true;
     }

@@ -22,6 +22,7 @@ import device.virtio_net.model.RxWriter;
 import device.virtio_net.protocol.MacAddress;
 import device.virtio_net.protocol.NetCounters.Counter;
 import device.virtio_net.protocol.NetHeader;
+import vmm.core.hypervisor.EventFd;
 import vmm.core.memory.GuestMemory;
 import vmm.core.virtio.DescriptorChain;
 import vmm.core.virtio.VirtQueue;
@@ -94,6 +95,17 @@ public final class WorkerDataPath implements DataPath {
         if (stopped) return;
         int p = queue / 2;
         if (p < workers.length) workers[p].waker.wake();
+    }
+
+    /**
+     * The worker's waker eventfd, shared by both queues of its pair: bound to
+     * their notify addresses, a guest's kick wakes the worker's poll inside
+     * the host kernel, with no exit and no call into the VMM.
+     */
+    @Override
+    public EventFd notifyEventFd(int queue) {
+        int p = queue / 2;
+        return queue >= 0 && p < workers.length ? workers[p].kickFd : null;
     }
 
     @Override
@@ -204,6 +216,19 @@ public final class WorkerDataPath implements DataPath {
     private final class Worker {
         final int pair;
         final Waker waker = new Waker();
+        /** The waker as the eventfd the transport binds; the worker owns and closes it. */
+        final EventFd kickFd = new EventFd() {
+            @Override public int fd() { return waker.fd(); }
+            @Override public void signal() { waker.wake(); }
+            /** Whether a kick came since the last look (the worker itself consumes them; nobody else needs this). */
+            @Override public long poll() {
+                boolean woken = waker.isWoken();
+                waker.clear();
+                return woken ? 1 : 0;
+            }
+            @Override public void close() { }
+            @Override public String toString() { return "viona kick eventfd " + waker.fd(); }
+        };
         final Arena arena = Arena.ofShared();
         final MemorySegment header = arena.allocate(VIRTIO_NET_HDR_SIZE, 8);
         final MemorySegment rxBuf = arena.allocate(VIRTIO_NET_HDR_SIZE + MAX_GSO_FRAME, 64);

@@ -12,8 +12,10 @@ import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import device.virtio_net.backend.Waker;
 import device.virtio_net.model.DataPath;
 import device.virtio_net.model.NetModel;
+import vmm.core.hypervisor.EventFd;
 import vmm.core.memory.GuestMemory;
 import vmm.core.memory.RamRegion;
 import vmm.core.virtio.VirtQueue;
@@ -24,14 +26,19 @@ import vmm.core.virtio.VirtioContext;
  * (the Linux counterpart of illumos' in-kernel viona), which moves frames
  * between the rings and the pair's TAP queue itself. The VMM keeps the
  * control plane: features, control queue, state. Guest kicks reach the
- * kernel through a kick eventfd; the kernel's used-buffer signals come back
+ * kernel through a kick eventfd per data queue, made once for the data
+ * path's life: on KVM the transport binds the queue's notify address to it
+ * ({@link #notifyEventFd}), so a guest's kick goes from KVM to vhost-net
+ * without the VMM; otherwise {@link #kick} writes it. The kernel's used-buffer signals come back
  * on a call eventfd, which a thread turns into the queue's interrupt.
  *
  * <p>Set-up order per pair, as vhost requires: SET_OWNER, GET/SET_FEATURES,
  * SET_MEM_TABLE, then per ring SET_VRING_NUM, SET_VRING_BASE,
  * SET_VRING_ADDR, SET_VRING_KICK, SET_VRING_CALL, NET_SET_BACKEND. Pause
  * detaches the TAP (NET_SET_BACKEND with fd -1, which makes the kernel
- * finish what it took) and reads the ring position back (GET_VRING_BASE).
+ * finish what it took), reads the ring position back (GET_VRING_BASE) and
+ * hands it to the core's {@link VirtQueue#adoptRingPosition}, with the used
+ * index the kernel published: the next engine continues exactly there.
  */
 public final class VhostNetDataPath implements DataPath {
     private static final Logger LOG = Logger.getLogger(VhostNetDataPath.class.getName());
@@ -45,6 +52,10 @@ public final class VhostNetDataPath implements DataPath {
     private Thread callThread;
     private volatile boolean running;
     private final int[] lastAvail;
+    /** Per data queue, the eventfd vhost-net takes kicks from (a {@link Waker} used only as the descriptor's owner). */
+    private final Waker[] kickFds;
+    private final EventFd[] kickEventFds;
+    private boolean kicksClosed;
 
     private record Pair(int index, VhostIoctls dev, int[] kick, int[] call, int tap) {}
 
@@ -52,6 +63,27 @@ public final class VhostNetDataPath implements DataPath {
         this.w = wiring;
         this.host = host;
         this.lastAvail = new int[2 * wiring.options().queuePairs()];
+        this.kickFds = new Waker[2 * wiring.options().queuePairs()];
+        this.kickEventFds = new EventFd[kickFds.length];
+        for (int q = 0; q < kickFds.length; q++) {
+            Waker w = kickFds[q] = new Waker();
+            int queue = q;
+            kickEventFds[q] = new EventFd() {
+                @Override public int fd() { return w.fd(); }
+                /** What the guest's bound write does: the kernel's kick. */
+                @Override public void signal() { kick(queue); }
+                /** vhost-net consumes this counter; nobody in the VMM reads it. */
+                @Override public long poll() { return 0; }
+                @Override public void close() { }
+                @Override public String toString() { return "vhost-net kick eventfd " + w.fd() + " of queue " + queue; }
+            };
+        }
+    }
+
+    /** The kick eventfd vhost-net polls for data queue {@code queue}; the transport may bind the guest's notify address to it. */
+    @Override
+    public EventFd notifyEventFd(int queue) {
+        return queue >= 0 && queue < kickEventFds.length ? kickEventFds[queue] : null;
     }
 
     @Override
@@ -97,7 +129,7 @@ public final class VhostNetDataPath implements DataPath {
                 dev.ioctl(VHOST_SET_VRING_BASE, vringState(a, idx, q.lastAvailIndex()));
                 dev.ioctl(VHOST_SET_VRING_ADDR, vringAddr(a, idx, 0, host(c.memory(), q.descTableAddress()),
                         host(c.memory(), q.usedRingAddress()), host(c.memory(), q.availRingAddress()), 0));
-                kick[idx] = dev.eventfd();
+                kick[idx] = kickFds[2 * p + idx].fd();
                 call[idx] = dev.eventfd();
                 dev.ioctl(VHOST_SET_VRING_KICK, vringFile(a, idx, kick[idx]));
                 dev.ioctl(VHOST_SET_VRING_CALL, vringFile(a, idx, call[idx]));
@@ -128,7 +160,7 @@ public final class VhostNetDataPath implements DataPath {
             if (queue / 2 >= pairs.size()) return;
             p = pairs.get(queue / 2);
         }
-        p.dev().signal(p.kick()[queue % 2]);
+        p.dev().signal(kickFds[queue].fd());
     }
 
     private void relayCalls() {
@@ -170,7 +202,12 @@ public final class VhostNetDataPath implements DataPath {
                     p.dev().ioctl(VHOST_NET_SET_BACKEND, vringFile(a, idx, -1));
                     MemorySegment s = vringState(a, idx, 0);
                     p.dev().ioctl(VHOST_GET_VRING_BASE, s);
-                    lastAvail[2 * p.index() + idx] = s.get(ValueLayout.JAVA_INT, 4);
+                    int base = s.get(ValueLayout.JAVA_INT, 4) & 0xffff;
+                    lastAvail[2 * p.index() + idx] = base;
+                    // The core's queue takes the kernel's position back, so whatever serves next (after a
+                    // swap, the in-process engine or virtio-net) pops exactly the chain the kernel would have.
+                    VirtQueue q = ctx == null ? null : ctx.queue(2 * p.index() + idx);
+                    if (q != null) q.adoptRingPosition(base);
                 }
         } catch (IOException e) {
             throw new IllegalStateException("viona: vhost-net did not stop: " + e.getMessage(), e);
@@ -202,6 +239,9 @@ public final class VhostNetDataPath implements DataPath {
     public synchronized void stop() {
         detachAll();
         ctx = null;
+        // The transport unbound them before the device was stopped (KernelNotified's contract).
+        if (!kicksClosed) for (Waker w : kickFds) w.close();
+        kicksClosed = true;
     }
 
     private synchronized void detachAll() {

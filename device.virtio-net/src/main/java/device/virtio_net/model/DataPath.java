@@ -2,6 +2,7 @@ package device.virtio_net.model;
 
 import java.util.List;
 
+import vmm.core.hypervisor.EventFd;
 import vmm.core.virtio.VirtioContext;
 
 /**
@@ -28,6 +29,16 @@ public interface DataPath {
 
     /** The driver notified data queue {@code queue}. */
     void kick(int queue);
+
+    /**
+     * The eventfd this data path's thread for data queue {@code queue} waits
+     * on, which the transport may bind to the queue's notify address (see
+     * {@link vmm.core.virtio.KernelNotified}), or null (the default) to be told
+     * through {@link #kick}. Fixed for the data path's life, open until {@link #stop()}.
+     */
+    default EventFd notifyEventFd(int queue) {
+        return null;
+    }
 
     /** The driver changed the number of active queue pairs (MQ). */
     void setActivePairs(int pairs);

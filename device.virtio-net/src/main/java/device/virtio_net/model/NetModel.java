@@ -17,7 +17,9 @@ import device.virtio_net.protocol.NetCounters;
 import device.virtio_net.protocol.NetFeatures;
 import device.virtio_net.protocol.RxFilter;
 import vmm.core.device.DeviceState;
+import vmm.core.hypervisor.EventFd;
 import vmm.core.virtio.DescriptorChain;
+import vmm.core.virtio.KernelNotified;
 import vmm.core.virtio.VirtQueue;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtioDevice;
@@ -33,7 +35,7 @@ import vmm.core.virtio.VirtqueueException;
  * <p>The control queue is served on the notifying thread: commands are
  * short, touch no back end I/O and must be answered in order.
  */
-public final class NetModel implements VirtioDevice {
+public final class NetModel implements VirtioDevice, KernelNotified {
     private static final Logger LOG = Logger.getLogger(NetModel.class.getName());
     /** Type of the saved state, shared by every implementation. */
     public static final String STATE_TYPE = "virtio-net";
@@ -121,6 +123,12 @@ public final class NetModel implements VirtioDevice {
         dataPath.activate(ctx, control.activePairs());
         if (announceOnActivate && control.requestAnnounce()) ctx.configChanged();
         announceOnActivate = false;
+    }
+
+    /** The data path's eventfd for a data queue (viona's workers have one), null for the control queue. */
+    @Override
+    public EventFd notifyEventFd(int queue) {
+        return queue >= 0 && queue < 2 * options.queuePairs() ? dataPath.notifyEventFd(queue) : null;
     }
 
     @Override

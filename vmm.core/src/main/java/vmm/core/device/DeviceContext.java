@@ -17,6 +17,15 @@ public interface DeviceContext {
 
     GuestMemory memory();
 
+    /**
+     * Counts one request the device completed with an error status (for
+     * example virtio-blk's {@code VIRTIO_BLK_S_IOERR} or {@code _UNSUPP}) in
+     * the instance's {@link DeviceCounters}. Any thread; cheap. A context
+     * outside a device instance (a test's, a vhost-user back end's) keeps no
+     * counters and ignores it.
+     */
+    default void requestFailed() {}
+
     /** A configuration value as a string, or {@code fallback} when absent. */
     default String property(String key, String fallback) {
         Object v = configuration().get(key);

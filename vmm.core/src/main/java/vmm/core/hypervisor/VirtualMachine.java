@@ -113,6 +113,16 @@ public interface VirtualMachine extends AutoCloseable {
     }
 
     /**
+     * Puts the in-kernel interrupt controllers and timer (PICs, IOAPIC, PIT)
+     * back in the state they were created in, for a machine reset; the LAPICs
+     * are the vCPUs' state. Nothing happens without an in-kernel irqchip.
+     * Only while no vCPU runs (paused).
+     *
+     * @throws HypervisorException if the host refuses
+     */
+    void resetInterruptControllers();
+
+    /**
      * Destroys the VM. Every vCPU must have stopped running; guest memory is
      * left mapped for its owner.
      */

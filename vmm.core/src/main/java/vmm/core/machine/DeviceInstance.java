@@ -4,6 +4,7 @@ import java.lang.System.Logger.Level;
 import java.util.Map;
 
 import vmm.core.device.DeviceContext;
+import vmm.core.device.DeviceCounters;
 import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
@@ -54,9 +55,10 @@ public final class DeviceInstance {
     private volatile Status status = Status.ACTIVE;
     private DeviceState heldState;
     private volatile int swaps;
+    private final DeviceCounters counters;
 
     private DeviceInstance(Machine machine, String id, String type, PciAddress address, Map<String, Object> configuration,
-                           String implementation, VirtioDevice first) {
+                           String implementation, VirtioDevice first, DeviceCounters counters) {
         this.machine = machine;
         this.id = id;
         this.type = type;
@@ -65,12 +67,16 @@ public final class DeviceInstance {
         this.implementation = implementation;
         boolean legacy = Boolean.parseBoolean(String.valueOf(configuration.getOrDefault("legacy", "false")));
         this.transport = new VirtioPciTransport(machine.pci(), address, machine.memory(), first,
-                new VirtioPciTransport.Options(id, legacy, 0), gate);
+                new VirtioPciTransport.Options(id, legacy, 0, optionRom(id, configuration.get(ROM))), gate);
+        if (machine.hypervisor() != null) transport.useHypervisor(machine.hypervisor(), machine.gsis());
+        this.counters = counters;
+        transport.countInto(counters);
     }
 
     static DeviceInstance plug(Machine machine, String id, String type, PciAddress address, Map<String, Object> config,
                                String implementation, DeviceProvider provider) {
-        DeviceModel model = provider.create(context(id, config, machine.memory()));
+        DeviceCounters counters = new DeviceCounters(id);
+        DeviceModel model = provider.create(context(id, config, machine.memory(), counters));
         if (!(model instanceof VirtioDevice v)) {
             model.stop();
             throw new IllegalArgumentException("device " + id + ": implementation " + implementation + " of " + type
@@ -78,19 +84,44 @@ public final class DeviceInstance {
         }
         v.start();
         try {
-            return new DeviceInstance(machine, id, type, address, config, implementation, v);
+            return new DeviceInstance(machine, id, type, address, config, implementation, v, counters);
         } catch (RuntimeException e) {
             v.stop();
             throw e;
         }
     }
 
-    private static DeviceContext context(String id, Map<String, Object> config, GuestMemory memory) {
+    /** The configuration key of a device's option ROM file (any virtio-pci device; iPXE for a network device). */
+    public static final String ROM = "rom";
+
+    /**
+     * The image of {@code rom=FILE}, or null when not set (no expansion ROM BAR).
+     *
+     * @throws IllegalArgumentException naming the key when the file cannot be read or is no PCI option ROM
+     */
+    static byte[] optionRom(String id, Object file) {
+        if (file == null || String.valueOf(file).isBlank()) return null;
+        java.nio.file.Path p = java.nio.file.Path.of(String.valueOf(file).trim());
+        byte[] image;
+        try {
+            image = java.nio.file.Files.readAllBytes(p);
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new IllegalArgumentException("device " + id + ": " + ROM + "=" + file + " cannot be read: " + e);
+        }
+        // Firmware looks for the 0x55 0xAA signature (PCI Firmware Specification 5.1) and skips anything else.
+        if (image.length < 0x1a || (image[0] & 0xff) != 0x55 || (image[1] & 0xff) != 0xaa)
+            throw new IllegalArgumentException("device " + id + ": " + ROM + "=" + file
+                    + " is no PCI option ROM (it does not start with the 55 AA signature)");
+        return image;
+    }
+
+    private static DeviceContext context(String id, Map<String, Object> config, GuestMemory memory, DeviceCounters counters) {
         Map<String, Object> copy = Map.copyOf(config);
         return new DeviceContext() {
             @Override public String instanceId() { return id; }
             @Override public Map<String, Object> configuration() { return copy; }
             @Override public GuestMemory memory() { return memory; }
+            @Override public void requestFailed() { counters.failed(); }
         };
     }
 
@@ -109,6 +140,9 @@ public final class DeviceInstance {
 
     /** Completed swaps and re-attachments since plugging. */
     public int swapCount() { return swaps; }
+
+    /** Requests, bytes and errors of this instance since plugging, whichever implementation served them. */
+    public DeviceCounters counters() { return counters; }
 
     /** The guest-visible virtio-pci shell. */
     public VirtioPciTransport transport() { return transport; }
@@ -146,6 +180,7 @@ public final class DeviceInstance {
                 old.resume();
                 throw e;
             }
+            transport.releaseKernelBindings();
             old.stop();
             transport.replaceDevice(next);
             implementation = nextImplementation;
@@ -171,6 +206,7 @@ public final class DeviceInstance {
             heldState = old.saveState();
         } finally {
             try {
+                transport.releaseKernelBindings();
                 old.stop();
             } finally {
                 status = Status.DETACHED;
@@ -201,7 +237,7 @@ public final class DeviceInstance {
 
     /** Creates, checks, restores and starts a successor; stops it again on failure. */
     private VirtioDevice build(DeviceProvider provider, DeviceState state, VirtioDevice shape) {
-        DeviceModel m = provider.create(context(id, configuration, machine.memory()));
+        DeviceModel m = provider.create(context(id, configuration, machine.memory(), counters));
         try {
             if (!(m instanceof VirtioDevice next))
                 throw new IllegalArgumentException("device " + id + ": the new implementation made a "
@@ -245,6 +281,7 @@ public final class DeviceInstance {
                 try {
                     d.pause();
                 } finally {
+                    transport.releaseKernelBindings();
                     d.stop();
                 }
             }

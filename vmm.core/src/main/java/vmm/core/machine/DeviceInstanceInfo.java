@@ -28,4 +28,10 @@ public interface DeviceInstanceInfo {
 
     /** The live instance, or null before the first provider arrived. */
     DeviceInstance instance();
+
+    /** The instance's request, byte and error counters, or null before the first provider arrived. */
+    default vmm.core.device.DeviceCounters counters() {
+        DeviceInstance i = instance();
+        return i == null ? null : i.counters();
+    }
 }

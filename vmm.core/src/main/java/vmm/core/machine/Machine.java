@@ -8,6 +8,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.device.DeviceProvider;
+import vmm.core.hypervisor.GsiPool;
+import vmm.core.hypervisor.VirtualMachine;
 import vmm.core.irq.IrqChip;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
@@ -26,6 +28,8 @@ public final class Machine implements AutoCloseable {
     private final MmioBus mmio = new MmioBus();
     private final PciBus pci;
     private final List<DeviceInstance> instances = new CopyOnWriteArrayList<>();
+    private volatile VirtualMachine hypervisor;
+    private volatile GsiPool gsis;
 
     /** Assembles a machine over {@code memory}; the machine closes the memory when it is closed. */
     public Machine(GuestMemory memory, IrqChip irqChip) {
@@ -43,6 +47,28 @@ public final class Machine implements AutoCloseable {
     public MmioBus mmio() { return mmio; }
 
     public PciBus pci() { return pci; }
+
+    /**
+     * Says the machine runs on {@code vm} (whose interrupt controller is this
+     * machine's), so devices plugged from now on may bind guest writes to
+     * ioeventfds and interrupts to irqfds ({@link vmm.core.virtio.KernelNotified}).
+     * Called once, before devices are plugged; a machine without it (the test
+     * kit's) keeps every notification and interrupt in user space.
+     *
+     * @throws IllegalStateException when called twice or after a device was plugged
+     */
+    public synchronized void useHypervisor(VirtualMachine vm, GsiPool gsis) {
+        if (hypervisor != null) throw new IllegalStateException("the machine already runs on a hypervisor");
+        if (!instances.isEmpty()) throw new IllegalStateException("useHypervisor must come before devices are plugged");
+        this.gsis = java.util.Objects.requireNonNull(gsis, "gsis");
+        this.hypervisor = java.util.Objects.requireNonNull(vm, "vm");
+    }
+
+    /** The VM given to {@link #useHypervisor}, or null. */
+    public VirtualMachine hypervisor() { return hypervisor; }
+
+    /** The MSI GSIs of {@link #hypervisor()}, or null without one. */
+    public GsiPool gsis() { return gsis; }
 
     /**
      * Plugs a new device instance into PCI slot {@code address}, implemented

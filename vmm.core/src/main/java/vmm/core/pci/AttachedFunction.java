@@ -6,6 +6,7 @@ import java.lang.System.Logger.Level;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.ReentrantLock;
 
 import vmm.core.bus.AddressBus;
@@ -82,6 +83,7 @@ final class AttachedFunction implements PciFunction {
     /** The base a conflict was last logged for, so a guest retrying the same bad address logs once. */
     private final long[] conflictLogged = new long[BAR_COUNT + 1];
     private boolean intxWanted, intxDriven, detached;
+    private final List<Runnable> changeListeners = new CopyOnWriteArrayList<>();
 
     AttachedFunction(PciBus bus, IrqChip irq, IntxRouting routing, String owner, PciAddress address,
             PciFunctionSpec spec, BarHandler handler) {
@@ -249,7 +251,7 @@ final class AttachedFunction implements PciFunction {
                 msixPba[vector >>> 6] |= 1L << vector;
                 return true;
             }
-            irq.signalMsi(msixMessage(vector));
+            irq.signalMsi(msixMessage0(vector));
             return true;
         }
     }
@@ -265,6 +267,32 @@ final class AttachedFunction implements PciFunction {
             }
             irq.signalMsi(msiMessage(vector));
             return true;
+        }
+    }
+
+    @Override
+    public MsiMessage msixMessage(int vector) {
+        synchronized (lock) {
+            if (detached || msix == null || !msixEnabledLocked() || vector < 0 || vector >= msix.tableSize()
+                    || (msixControl() & PCI_MSIX_FLAGS_MASKALL) != 0 || msixEntryMasked(vector))
+                return null;
+            return msixMessage0(vector);
+        }
+    }
+
+    @Override
+    public void addChangeListener(Runnable listener) {
+        changeListeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** Tells the listeners; called with configLock held and lock released. A failing listener is logged, not the guest's problem. */
+    private void fireChanged() {
+        for (Runnable r : changeListeners) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, () -> owner + ": change listener failed", e);
+            }
         }
     }
 
@@ -405,6 +433,7 @@ final class AttachedFunction implements PciFunction {
                 }
                 afterConfigWrite(offset, offset + size);
             }
+            fireChanged();
         } finally {
             configLock.unlock();
         }
@@ -424,6 +453,7 @@ final class AttachedFunction implements PciFunction {
                 updateMappings();
                 updateIntx();
             }
+            fireChanged();
         } finally {
             configLock.unlock();
         }
@@ -585,7 +615,7 @@ final class AttachedFunction implements PciFunction {
         return (msixTable[vector * 4 + PCI_MSIX_ENTRY_VECTOR_CTRL / 4] & PCI_MSIX_ENTRY_CTRL_MASKBIT) != 0;
     }
 
-    private MsiMessage msixMessage(int vector) {
+    private MsiMessage msixMessage0(int vector) {
         int e = vector * 4;
         long addr = Integer.toUnsignedLong(msixTable[e + PCI_MSIX_ENTRY_LOWER_ADDR / 4])
                 | (long) msixTable[e + PCI_MSIX_ENTRY_UPPER_ADDR / 4] << 32;
@@ -605,7 +635,7 @@ final class AttachedFunction implements PciFunction {
                 int vector = w * 64 + Long.numberOfTrailingZeros(bits);
                 if (msixEntryMasked(vector)) continue;
                 msixPba[w] &= ~(1L << vector);
-                irq.signalMsi(msixMessage(vector));
+                irq.signalMsi(msixMessage0(vector));
             }
         }
     }
@@ -643,6 +673,16 @@ final class AttachedFunction implements PciFunction {
      * write is merged into its dword. The PBA is read-only (spec 6.8.2.10).
      */
     private void msixWrite(int bar, long offset, int size, long value) {
+        configLock.lock();
+        try {
+            msixWriteLocked(bar, offset, size, value);
+            fireChanged();
+        } finally {
+            configLock.unlock();
+        }
+    }
+
+    private void msixWriteLocked(int bar, long offset, int size, long value) {
         synchronized (lock) {
             if (detached || bar != msix.tableBar()) return;
             int dword = -1, merged = 0;

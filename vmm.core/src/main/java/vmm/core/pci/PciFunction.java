@@ -1,6 +1,7 @@
 package vmm.core.pci;
 
 import vmm.core.irq.InterruptLine;
+import vmm.core.irq.MsiMessage;
 
 /**
  * The bus's side of one attached function, handed to the device that
@@ -44,6 +45,28 @@ public interface PciFunction {
      * {@link PciFunctionSpec#capabilities()}; IndexOutOfBoundsException when there is none.
      */
     int capabilityOffset(int i);
+
+    /**
+     * The message MSI-X vector {@code vector} would be delivered with now, or
+     * null when a signal would only set its pending bit (MSI-X disabled, the
+     * function or the vector masked) or the vector is out of range. For a
+     * device that delivers interrupts past the bus (an irqfd routed to this
+     * message); any thread.
+     */
+    default MsiMessage msixMessage(int vector) {
+        return null;
+    }
+
+    /**
+     * Registers {@code listener} to run after every guest change that can
+     * move the function's BARs or alter its MSI-X delivery (a configuration
+     * write, an MSI-X table write, a platform reset), on the thread that made
+     * it, before that access completes. It runs with the function's
+     * configuration-cycle lock held but not its state lock: it may call this
+     * function's getters and signals, not the bus's configuration accesses.
+     */
+    default void addChangeListener(Runnable listener) {
+    }
 
     /** Removes the function from the bus, unregistering its BARs and lowering its INTx. Idempotent. */
     void detach();

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import vmm.core.boot.KernelEntry;
 import vmm.core.boot.LinuxBoot;
 import vmm.core.boot.MemoryRange;
+import vmm.core.hypervisor.GsiPool;
 import vmm.core.hypervisor.Hypervisor;
 import vmm.core.hypervisor.StopReport;
 import vmm.core.hypervisor.VirtualMachine;
@@ -26,8 +27,11 @@ import vmm.core.memory.GuestMemory;
  * with in-kernel interrupt controllers and PIT, a {@link Machine} whose
  * interrupt controller is the VM's, the {@link PcPlatform} chipset, and the
  * vCPUs on a {@link VmRunner}. Devices are plugged into {@link #machine()}
- * before {@link #start()}. The guest's power-off and reset end the run with
- * that outcome; a guest failure ends it with the stop report.
+ * before {@link #start()}. The guest's power-off ends the run; its reset
+ * restarts the machine in place ({@link #resetInPlace}) unless the
+ * configuration says {@code reboot=false}, when it ends the run with
+ * {@link Outcome#RESET}; a guest failure (a triple fault among them) ends
+ * it with the stop report.
  */
 public final class PcMachine implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vmm.platform");
@@ -51,12 +55,21 @@ public final class PcMachine implements AutoCloseable {
      * @param ramBytes guest RAM
      * @param vcpus    vCPUs
      * @param bootRom  the firmware image mapped below 4 GiB, or null (a kernel loaded by the VMM)
+     * @param reboot   whether a guest reset restarts the machine (true) or ends the run (false)
      */
-    public record Config(long ramBytes, int vcpus, byte[] bootRom) {
+    public record Config(long ramBytes, int vcpus, byte[] bootRom, boolean reboot) {
         public Config {
             if (vcpus < 1 || vcpus > 255) throw new IllegalArgumentException("vcpus must be 1..255, was " + vcpus);
         }
+
+        /** A machine that restarts on a guest reset. */
+        public Config(long ramBytes, int vcpus, byte[] bootRom) {
+            this(ramBytes, vcpus, bootRom, true);
+        }
     }
+
+    /** GSIs the machine's devices may route MSIs on: well inside KVM's 4096-entry table, which also holds the chip's own 24. */
+    static final int MSI_GSI_LIMIT = 1024;
 
     private final GuestMemory memory;
     private final VirtualMachine vm;
@@ -65,6 +78,14 @@ public final class PcMachine implements AutoCloseable {
     private final List<Vcpu> vcpus = new ArrayList<>();
     private final long ramBytes;
     private final boolean hasBootRom;
+    private final byte[] bootRom;
+    private final boolean reboot;
+    private final List<VcpuResetState> powerOn = new ArrayList<>();
+    private final Object resetLock = new Object();
+    private Thread resetThread;       // guarded by resetLock: the reset under way, if any
+    private int resets;               // guarded by resetLock
+    private Path kernel, initrd;      // what loadKernel loaded, loaded again on each reset
+    private String cmdline;
     private volatile VmRunner runner;
     private volatile Outcome requested;
     private volatile String requestDetail;
@@ -73,15 +94,23 @@ public final class PcMachine implements AutoCloseable {
         memory = PcPlatform.memory(config.ramBytes(), config.bootRom());
         ramBytes = config.ramBytes();
         hasBootRom = config.bootRom() != null;
+        bootRom = hasBootRom ? config.bootRom().clone() : null;
+        reboot = config.reboot();
         VirtualMachine v = null;
         try {
             v = hypervisor.createVm(memory, new VmConfig(config.vcpus(), true));
             machine = new Machine(memory, v.irqChip());
+            // Notify writes and queue interrupts of devices that opt in stay inside the host kernel.
+            machine.useHypervisor(v, new GsiPool(MSI_GSI_LIMIT));
             platform = PcPlatform.install(machine, config.vcpus(), new PowerControl() {
                 @Override public void powerOff(String how) { request(Outcome.POWER_OFF, how); }
                 @Override public void reset(String how) { request(Outcome.RESET, how); }
             }, firmwareLog);
-            for (int i = 0; i < config.vcpus(); i++) vcpus.add(v.createVcpu(i));
+            for (int i = 0; i < config.vcpus(); i++) {
+                Vcpu c = v.createVcpu(i);
+                vcpus.add(c);
+                powerOn.add(VcpuResetState.capture(c));
+            }
         } catch (RuntimeException e) {
             if (v != null) v.close();
             memory.close();
@@ -120,11 +149,20 @@ public final class PcMachine implements AutoCloseable {
     public synchronized KernelEntry loadKernel(Path kernel, Path initrd, String cmdline) {
         if (runner != null) throw new IllegalStateException("the machine was already started");
         if (hasBootRom) throw new IllegalStateException("the machine has a boot ROM; a kernel is loaded only without one");
+        KernelEntry entry = placeKernel(kernel, initrd, cmdline);
+        this.kernel = kernel;
+        this.initrd = initrd;
+        this.cmdline = cmdline;
+        LOG.log(Level.INFO, "kernel {0} loaded: {1} entry at 0x{2}", kernel, entry.mode(), Long.toHexString(entry.rip()));
+        return entry;
+    }
+
+    private KernelEntry placeKernel(Path kernel, Path initrd, String cmdline) {
         List<MemoryRange> map = PcPlatform.kernelMemoryMap(ramBytes);
+        platform.setUpWithoutFirmware();
         long rsdp = AcpiTables.writeTo(memory, ACPI_TABLES, vcpus.size());
         KernelEntry entry = LinuxBoot.load(memory, map, kernel, initrd, cmdline, rsdp);
         entry.applyTo(vcpus.get(0));
-        LOG.log(Level.INFO, "kernel {0} loaded: {1} entry at 0x{2}", kernel, entry.mode(), Long.toHexString(entry.rip()));
         return entry;
     }
 
@@ -140,8 +178,20 @@ public final class PcMachine implements AutoCloseable {
         runner.start();
     }
 
-    /** Called on a vCPU thread: records the request and stops the run from another thread. */
+    /**
+     * Called on a vCPU thread: a reset with {@code reboot} restarts the machine
+     * from another thread; anything else records the request and stops the run
+     * from another thread.
+     */
     private void request(Outcome outcome, String how) {
+        if (outcome == Outcome.RESET && reboot) {
+            synchronized (resetLock) {
+                if (resetThread != null || requested != null) return; // one reset at a time; none after power-off
+                resetThread = Thread.ofPlatform().daemon().name("vm-reset").unstarted(() -> resetInPlace(how));
+                resetThread.start();
+            }
+            return;
+        }
         synchronized (this) {
             if (requested != null) return;
             requested = outcome;
@@ -156,6 +206,76 @@ public final class PcMachine implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         });
+    }
+
+    /**
+     * Restarts the machine as a reset button does, keeping RAM: every vCPU
+     * held, then the devices (virtio reset, PCI headers), the chipset, the
+     * in-kernel PICs, IOAPIC and PIT, the boot ROM's copy below 1 MiB (or,
+     * for a machine booted without firmware, the kernel loaded again), and
+     * every vCPU's power-on state; then the vCPUs run again from the reset
+     * vector. A failure here ends the run with {@link Outcome#FAILED}.
+     */
+    private void resetInPlace(String how) {
+        VmRunner r = runner;
+        int n;
+        synchronized (resetLock) {
+            n = resets + 1;
+        }
+        LOG.log(Level.INFO, "guest asked for a reset ({0}): restarting the machine (reset {1})", how, n);
+        try {
+            r.pause();
+            if (r.state() != VmRunner.State.PAUSED) return; // stopped meanwhile
+            for (var d : machine.instances()) {
+                try {
+                    if (d.transport() != null) d.transport().reset();
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "device " + d.id() + " failed to reset", e);
+                }
+            }
+            machine.pci().resetAll();
+            platform.reset();
+            vm.resetInterruptControllers();
+            for (int i = 0; i < vcpus.size(); i++) powerOn.get(i).restore(vcpus.get(i));
+            if (hasBootRom) PcPlatform.copyLegacyBiosWindow(memory, bootRom);
+            else if (kernel != null) placeKernel(kernel, initrd, cmdline);
+            synchronized (resetLock) {
+                resets = n;
+            }
+            r.resume();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "the machine failed to reset", e);
+            synchronized (this) {
+                if (requested == null) {
+                    requested = Outcome.FAILED;
+                    requestDetail = "the machine failed to reset after " + how + ": " + e;
+                }
+            }
+            try {
+                r.stop();
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        } finally {
+            synchronized (resetLock) {
+                resetThread = null;
+                resetLock.notifyAll();
+            }
+        }
+    }
+
+    /** How many guest resets restarted this machine so far. */
+    public int resets() {
+        synchronized (resetLock) {
+            return resets;
+        }
+    }
+
+    /** Whether a guest reset restarts the machine (the configuration's {@code reboot}). */
+    public boolean rebootsOnReset() {
+        return reboot;
     }
 
     /** Holds every vCPU out of the guest until {@link #resume()}; returns once they are all held. */
@@ -182,6 +302,10 @@ public final class PcMachine implements AutoCloseable {
     public void stop() throws InterruptedException {
         VmRunner r = runner;
         if (r != null) r.stop();
+        // A reset under way touches vCPUs and devices: let it finish before anything is released.
+        synchronized (resetLock) {
+            while (resetThread != null && resetThread != Thread.currentThread()) resetLock.wait();
+        }
     }
 
     /** Waits for the run to end; empty on timeout. */

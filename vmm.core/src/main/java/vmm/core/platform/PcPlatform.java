@@ -11,11 +11,13 @@ import java.util.function.Consumer;
 import vmm.core.boot.MemoryRange;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.Registration;
+import vmm.core.internal.acpi.FirmwareAcpi;
 import vmm.core.internal.chipset.AcpiPm;
 import vmm.core.internal.chipset.Cmos;
 import vmm.core.internal.chipset.DebugPorts;
 import vmm.core.internal.chipset.I8042;
 import vmm.core.internal.chipset.PciConfigPorts;
+import vmm.core.internal.chipset.PciEcam;
 import vmm.core.internal.chipset.Piix;
 import vmm.core.internal.chipset.ResetControl;
 import vmm.core.internal.fwcfg.FwCfg;
@@ -25,10 +27,12 @@ import vmm.core.memory.GuestMemory;
 /**
  * The PC a guest firmware or kernel expects, on a {@link Machine}: an
  * i440FX/PIIX chipset (the PCI host bridge with configuration mechanism #1
- * on 0xCF8/0xCFC, the ISA bridge, the ACPI power-management function),
+ * on 0xCF8/0xCFC and PCIe ECAM at {@link PciEcam#BASE}, the ISA bridge, the ACPI power-management function),
  * the CMOS/RTC, QEMU's fw_cfg interface, the i8042 and port 0x92 for reset
  * and A20, the reset control register 0xCF9, and the debug ports 0x80 and
- * 0x402. The interrupt controllers and the PIT are the hypervisor's
+ * 0x402, and the ACPI tables for firmware (fw_cfg {@code etc/acpi/tables},
+ * {@code etc/acpi/rsdp}, {@code etc/table-loader}, built when the firmware
+ * reads them). The interrupt controllers and the PIT are the hypervisor's
  * (in-kernel). Built once per machine, before the vCPUs run.
  */
 public final class PcPlatform implements AutoCloseable {
@@ -49,6 +53,11 @@ public final class PcPlatform implements AutoCloseable {
     private final DebugPorts debug;
     private final List<Registration> registrations = new ArrayList<>();
     private final List<E820Entry> e820;
+    private FirmwareAcpi acpi;
+    private Piix piix;
+    private AcpiPm pm;
+    private I8042 kbc;
+    private ResetControl rcr;
 
     private PcPlatform(FwCfg fwCfg, DebugPorts debug, List<E820Entry> e820) {
         this.fwCfg = fwCfg;
@@ -78,18 +87,25 @@ public final class PcPlatform implements AutoCloseable {
         if (high > 0) b.ram("ram-high", FOUR_GIB, high);
         if (bootRom != null) b.rom("boot-rom", FOUR_GIB - bootRom.length, bootRom);
         GuestMemory m = b.build();
-        if (bootRom != null) {
-            int n = Math.min(LEGACY_BIOS_WINDOW, bootRom.length);
-            m.write(ONE_MIB - n, bootRom, bootRom.length - n, n);
-        }
+        if (bootRom != null) copyLegacyBiosWindow(m, bootRom);
         return m;
+    }
+
+    /**
+     * Copies the boot ROM's top {@link #LEGACY_BIOS_WINDOW} into RAM just
+     * below 1 MiB, where the reset vector's far jump lands: at creation, and
+     * again at each machine reset, since firmware writes its variables there.
+     */
+    public static void copyLegacyBiosWindow(GuestMemory memory, byte[] bootRom) {
+        int n = Math.min(LEGACY_BIOS_WINDOW, bootRom.length);
+        memory.write(ONE_MIB - n, bootRom, bootRom.length - n, n);
     }
 
     /**
      * The memory map a kernel booted without firmware gets for a PC made by
      * {@link #memory} with {@code ramBytes} and no boot ROM: RAM below
      * 640 KiB, the BIOS area reserved (the ACPI tables live there), RAM from
-     * 1 MiB up to the PCI hole and from 4 GiB on.
+     * 1 MiB up to the PCI hole, the ECAM window reserved, RAM from 4 GiB on.
      */
     public static List<MemoryRange> kernelMemoryMap(long ramBytes) {
         long low = Math.min(ramBytes, LOW_RAM_LIMIT), high = ramBytes - low;
@@ -97,6 +113,7 @@ public final class PcPlatform implements AutoCloseable {
         map.add(new MemoryRange(0, VGA_START, MemoryRange.E820_RAM));
         map.add(new MemoryRange(ROM_AREA_START, ONE_MIB - ROM_AREA_START, MemoryRange.E820_RESERVED));
         map.add(new MemoryRange(ONE_MIB, low - ONE_MIB, MemoryRange.E820_RAM));
+        map.add(new MemoryRange(PciEcam.BASE, PciEcam.SIZE, MemoryRange.E820_RESERVED));
         if (high > 0) map.add(new MemoryRange(FOUR_GIB, high, MemoryRange.E820_RAM));
         return List.copyOf(map);
     }
@@ -119,6 +136,7 @@ public final class PcPlatform implements AutoCloseable {
         }
         List<E820Entry> e820 = new ArrayList<>();
         e820.add(new E820Entry(0, lowEnd, E820_RAM));
+        e820.add(new E820Entry(PciEcam.BASE, PciEcam.SIZE, E820_RESERVED));
         if (high > 0) e820.add(new E820Entry(FOUR_GIB, high, E820_RAM));
 
         FwCfg fw = new FwCfg(memory);
@@ -127,14 +145,20 @@ public final class PcPlatform implements AutoCloseable {
         IoPortBus io = machine.ioPorts();
         try {
             ResetControl rcr = new ResetControl(power);
+            p.rcr = rcr;
             PciConfigPorts cfg = new PciConfigPorts(machine.pci(), rcr);
             p.registrations.add(io.register("pci-config-address", PciConfigPorts.CONFIG_ADDRESS, 4, cfg.addressPorts()));
             p.registrations.add(io.register("pci-config-data", PciConfigPorts.CONFIG_DATA, 4, cfg.dataPorts()));
+            p.registrations.add(machine.mmio().register("pci-ecam", PciEcam.BASE, PciEcam.SIZE, new PciEcam(machine.pci())));
             AcpiPm pm = new AcpiPm(power, System::nanoTime);
-            Piix.attach(machine.pci(), io, pm);
+            p.pm = pm;
+            Piix piix = Piix.attach(machine.pci(), io, pm);
+            p.piix = piix;
+            p.acpi = new FirmwareAcpi(vcpus, piix::pmBase);
             Cmos cmos = new Cmos(lowEnd, high, vcpus, Clock.systemUTC());
             p.registrations.add(io.register("cmos", Cmos.PORT_INDEX, 2, cmos.ports()));
             I8042 kbc = new I8042(power);
+            p.kbc = kbc;
             p.registrations.add(io.register("i8042-data", I8042.PORT_DATA, 1, kbc.controller()));
             p.registrations.add(io.register("i8042-command", I8042.PORT_COMMAND, 1, new vmm.core.bus.IoHandler() {
                 @Override public long read(long offset, int size) { return kbc.controller().read(1, size); }
@@ -159,7 +183,35 @@ public final class PcPlatform implements AutoCloseable {
         fw.addFile("etc/e820", b.array());
         // No "Press ESC for boot menu" pause.
         fw.addFile("etc/show-boot-menu", FwCfg.le16(0));
+        p.acpi.publish(fw);
         return p;
+    }
+
+    /**
+     * Sets the chipset up as firmware would before an OS runs, for a kernel
+     * booted without firmware: the PM block at {@link Piix#PM_IO_BASE}, where
+     * that kernel's FADT says.
+     */
+    public void setUpWithoutFirmware() {
+        piix.enablePm(Piix.PM_IO_BASE);
+    }
+
+    /**
+     * The chipset's part of a machine reset, while no vCPU runs: the chipset
+     * registers (PAM, PIRQ, the PM function with its block unmapped), the
+     * ACPI PM registers, the keyboard controller and port A, the reset
+     * control register, fw_cfg's selection, and the ACPI tables, rebuilt at
+     * the firmware's next read. The CMOS keeps its NVRAM and clock, as a
+     * battery-backed one does; the PCI functions' headers are the bus's to
+     * reset ({@link vmm.core.pci.PciBus#resetAll()}).
+     */
+    public void reset() {
+        piix.reset();
+        pm.reset();
+        kbc.reset();
+        rcr.reset();
+        fwCfg.reset();
+        acpi.reset();
     }
 
     /** Tells firmware to use the serial port at {@code port} as its console (SeaBIOS's {@code etc/sercon-port}). */

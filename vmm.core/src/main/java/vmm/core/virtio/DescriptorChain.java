@@ -43,6 +43,8 @@ public final class DescriptorChain {
     private final long readableLength, writableLength;
     /** Set when the chain is returned to the used ring; guarded by the queue's lock. */
     boolean completed;
+    /** The request's Flight Recorder event while a recording enables it, else null; guarded by the queue's lock. */
+    vmm.core.events.VirtioRequestEvent event;
 
     DescriptorChain(VirtQueue queue, GuestMemory memory, int head, long[] buffers, int count, int readableCount,
                     long readableLength, long writableLength) {

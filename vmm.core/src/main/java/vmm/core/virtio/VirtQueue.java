@@ -90,6 +90,8 @@ public final class VirtQueue {
     private int outstanding;
     private String broken;
     private boolean retired;
+    /** Where completions are counted (the device instance's counters), or null. */
+    private volatile vmm.core.device.DeviceCounters counters;
     /** Walk buffer reused by every pop (address, length pairs); chains get an exact-size copy. */
     private long[] scratch = new long[32];
 
@@ -254,6 +256,12 @@ public final class VirtQueue {
         lastAvail = (slot + 1) & 0xffff;
         inFlight[head] = true;
         outstanding++;
+        // Without a recording the event is never enabled, and the JIT drops the allocation.
+        vmm.core.events.VirtioRequestEvent e = new vmm.core.events.VirtioRequestEvent();
+        if (e.isEnabled()) {
+            e.begin();
+            c.event = e;
+        }
         return c;
     }
 
@@ -443,6 +451,27 @@ public final class VirtQueue {
         c.completed = true;
         inFlight[head] = false;
         outstanding--;
+        vmm.core.device.DeviceCounters k = counters;
+        if (k != null) k.completed(len);
+        vmm.core.events.VirtioRequestEvent event = c.event;
+        if (event != null) {
+            c.event = null;
+            event.device = k == null ? "" : k.instanceId();
+            event.queue = index;
+            event.head = head;
+            event.bytesRead = c.readableLength();
+            event.bytesWritten = len;
+            event.commit();
+        }
+    }
+
+    /**
+     * Counts every chain this queue completes from now on in {@code counters}
+     * (one request, its used length in bytes); null stops counting. Called
+     * by the transport when it creates the queue; any thread.
+     */
+    public void countInto(vmm.core.device.DeviceCounters counters) {
+        this.counters = counters;
     }
 
     /**
@@ -568,6 +597,46 @@ public final class VirtQueue {
         synchronized (lock) {
             return usedIdx;
         }
+    }
+
+    /**
+     * Takes over the ring position another engine reached while it served
+     * this queue outside the VMM (the host kernel's vhost-net): the next chain
+     * popped is the one at avail position {@code lastAvailIndex} (what
+     * {@code VHOST_GET_VRING_BASE} reports), and the next used element goes
+     * where that engine's last one ended, the used index it published in the
+     * ring. Call only with this queue idle (its device paused, nothing
+     * outstanding here) and the other engine stopped. The used index is read
+     * from guest memory: if it is not within one ring of
+     * {@code lastAvailIndex} behind it (the guest wrote the device's field),
+     * the queue breaks as for any guest error and the error callback is told.
+     *
+     * @throws IllegalArgumentException when {@code lastAvailIndex} is not a u16 value
+     * @throws IllegalStateException    when chains popped here are outstanding
+     */
+    public void adoptRingPosition(int lastAvailIndex) {
+        if ((lastAvailIndex & ~0xffff) != 0) throw new IllegalArgumentException("an avail index is 16-bit, was " + lastAvailIndex);
+        String failure;
+        synchronized (lock) {
+            if (outstanding != 0)
+                throw new IllegalStateException("queue " + index + ": " + outstanding + " chains outstanding; pause the device first");
+            if (retired || broken != null) return;
+            int usedNow = memory.readU16(used + 2);
+            int taken = (lastAvailIndex - usedNow) & 0xffff;
+            if (taken <= size) {
+                lastAvail = shadowAvail = lastAvailIndex;
+                usedIdx = usedNow;
+                // The other engine's last notification decision is unknown here, as after a restore.
+                signalledValid = false;
+                if (eventIdx) writeAvailEvent(lastAvail);
+                VarHandle.fullFence();
+                return;
+            }
+            broken = String.format("queue %d: used index %d is %d behind the avail position %d taken over, more than the ring's %d",
+                    index, usedNow, taken, lastAvailIndex, size);
+            failure = broken;
+        }
+        errors.accept(failure);
     }
 
     /** Chains popped and not yet completed. */

@@ -57,4 +57,16 @@ public interface VirtioDevice extends DeviceModel {
      * here or on its own threads. A spurious notify must be harmless.
      */
     void queueNotify(int queue);
+
+    /**
+     * As {@link #queueNotify(int)}, but called on a thread the transport keeps
+     * for this queue's notifications (vhost-user's kick thread), not on a
+     * vCPU: the device may serve requests right here, saving a hand-off to
+     * its own threads, since only the queue's next notification waits
+     * meanwhile. It must still return once the queue is empty or full. The
+     * default hands over to {@link #queueNotify(int)}.
+     */
+    default void queueNotifyOnIoThread(int queue) {
+        queueNotify(queue);
+    }
 }

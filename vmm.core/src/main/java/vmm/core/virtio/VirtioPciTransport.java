@@ -10,13 +10,22 @@ import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import java.util.function.IntToLongFunction;
 import java.util.function.Supplier;
 
 import vmm.core.device.SwapGate;
+import vmm.core.hypervisor.AddressSpace;
+import vmm.core.hypervisor.Binding;
+import vmm.core.hypervisor.EventFd;
+import vmm.core.hypervisor.GsiPool;
+import vmm.core.hypervisor.VirtualMachine;
+import vmm.core.irq.MsiMessage;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.BarHandler;
 import vmm.core.pci.BarSpec;
@@ -58,6 +67,18 @@ import vmm.core.pci.PciFunctionSpec;
  * thread at a time (a notify that arrives while another is being delivered
  * is folded into it). No lock of the transport is held while device code
  * runs.
+ *
+ * <p>Kernel bindings ({@link #useHypervisor}): while a device that implements
+ * {@link KernelNotified} is active, each of its queues that has an eventfd gets
+ * its notify address (BAR4 + 0x3000 + 4q, 2 bytes, as drivers write it) bound
+ * to that eventfd by KVM ioeventfd, and each MSI-X vector an enabled queue
+ * uses, while deliverable, an irqfd on a GSI routed to the vector's message.
+ * The bindings follow the guest: a BAR move, a reset, DEVICE_NEEDS_RESET, a
+ * legacy queue disable, a queue vector change and every MSI-X table or
+ * control change re-sync them. A masked vector has no irqfd: its interrupts
+ * take the bus's path, which sets the pending bit (PCI 6.8.2.9), and
+ * unmasking delivers it there and binds the irqfd again. Another device in
+ * place (a swap) gets the plain path back.
  */
 public final class VirtioPciTransport {
     private static final System.Logger LOG = System.getLogger("vmm.virtio");
@@ -152,13 +173,20 @@ public final class VirtioPciTransport {
      *                    (only net, block, console and entropy devices have one)
      * @param msixVectors MSI-X table size, 1..{@value #MAX_MSIX_VECTORS}, or 0
      *                    for one per queue plus one for configuration changes
+     * @param optionRom   the image the expansion ROM BAR decodes (firmware runs it
+     *                    at boot, for example iPXE for a network device), or null for no ROM BAR
      */
-    public record Options(String owner, boolean legacyIoBar, int msixVectors) {
+    public record Options(String owner, boolean legacyIoBar, int msixVectors, byte[] optionRom) {
         /** Checks the owner is named and the vector count fits the MSI-X table. */
         public Options {
             Objects.requireNonNull(owner, "owner");
             if (msixVectors < 0 || msixVectors > MAX_MSIX_VECTORS)
                 throw new IllegalArgumentException("MSI-X vectors must be 0 (automatic) or 1.." + MAX_MSIX_VECTORS + ", was " + msixVectors);
+        }
+
+        /** Without an option ROM. */
+        public Options(String owner, boolean legacyIoBar, int msixVectors) {
+            this(owner, legacyIoBar, msixVectors, null);
         }
 
         /** A modern-only device with automatic MSI-X sizing. */
@@ -172,8 +200,10 @@ public final class VirtioPciTransport {
     /** The memory of this driver session (see the Supplier constructor); null after reset until first needed. */
     private GuestMemory sessionMemory;
     private final SwapGate gate;
+    private volatile vmm.core.device.DeviceCounters counters;
     private final String owner;
     private final boolean legacy;
+    private final byte[] optionRom;
     private final int deviceType, queueCount, configSize, msixVectors;
     private final PciFunction function;
     private volatile VirtioDevice device;
@@ -197,6 +227,34 @@ public final class VirtioPciTransport {
     private String lastError;
     /** The driver's view of the PCI_CFG capability (bar, offset, length, data); see {@link PciCfgWindow}. */
     private final byte[] pciCfg = new byte[PCI_CFG_CAP_LENGTH];
+
+    // Kernel bindings; all guarded by lock. vm is null on a machine without a hypervisor.
+    private VirtualMachine vm;
+    private GsiPool gsis;
+    private boolean detached;
+    /** Per queue, the eventfd the device in place waits on (null: plain path); null while the device has none. */
+    private EventFd[] consumerFds;
+    private final Binding[] notifyBindings;
+    private final long[] notifyBoundAt;
+    private final EventFd[] notifyBoundFd;
+    private final VectorRoute[] vectorRoutes;
+    /** Per queue: notifications that came through the bus, that is through a vCPU exit. */
+    private final AtomicLongArray busNotifies;
+    private final AtomicLong irqfdInterrupts = new AtomicLong();
+    private boolean bindFailureLogged;
+
+    /** One MSI-X vector's irqfd: its eventfd and GSI (kept once made), the message routed, the binding while deliverable. */
+    private static final class VectorRoute {
+        final EventFd fd;
+        final int gsi;
+        MsiMessage routed;
+        Binding irqfd;
+
+        VectorRoute(EventFd fd, int gsi) {
+            this.fd = fd;
+            this.gsi = gsi;
+        }
+    }
 
     /** One queue's registers, as the driver programmed them, and its VirtQueue once enabled. */
     private static final class QueueSlot {
@@ -263,6 +321,7 @@ public final class VirtioPciTransport {
         this.gate = Objects.requireNonNull(gate, "gate");
         this.owner = Objects.requireNonNull(options, "options").owner();
         this.legacy = options.legacyIoBar();
+        this.optionRom = options.optionRom();
         this.deviceType = device.deviceId();
         this.queueCount = device.queueCount();
         this.configSize = device.configSize();
@@ -279,6 +338,11 @@ public final class VirtioPciTransport {
         this.maxQueueSize = maxQueueSizes(device);
         this.queues = new QueueSlot[queueCount];
         for (int q = 0; q < queueCount; q++) queues[q] = new QueueSlot(q, maxQueueSize[q]);
+        this.notifyBindings = new Binding[queueCount];
+        this.notifyBoundAt = new long[queueCount];
+        this.notifyBoundFd = new EventFd[queueCount];
+        this.busNotifies = new AtomicLongArray(queueCount);
+        this.vectorRoutes = new VectorRoute[msixVectors];
         this.offered = offeredFeatures(device.deviceFeatures());
         pciCfg[0] = (byte) PCI_CAP_ID_VNDR;
         pciCfg[VIRTIO_PCI_CAP_LEN] = PCI_CFG_CAP_LENGTH;
@@ -317,6 +381,7 @@ public final class VirtioPciTransport {
         b.bar(BarSpec.mem32(MSIX_BAR, MSIX_BAR_SIZE)).bar(BarSpec.mem64(MODERN_BAR, MODERN_BAR_SIZE, true));
         b.msix(new MsiXSpec(msixVectors, MSIX_BAR, MSIX_TABLE_OFFSET, MSIX_BAR, MSIX_PBA_OFFSET));
         if (legacy) b.bar(BarSpec.io(LEGACY_BAR, legacyBarSize()));
+        if (optionRom != null) b.rom(optionRom);
         b.capability(new Capability(PCI_CAP_ID_VNDR, capBody(VIRTIO_PCI_CAP_COMMON_CFG, COMMON_CFG_OFFSET,
                 VIRTIO_PCI_COMMON_CFG_LENGTH, -1), null));
         b.capability(new Capability(PCI_CAP_ID_VNDR, capBody(VIRTIO_PCI_CAP_NOTIFY_CFG, NOTIFY_CFG_OFFSET,
@@ -418,6 +483,7 @@ public final class VirtioPciTransport {
             throw new IllegalArgumentException(owner + ": a replacement must have device ID " + deviceType + ", "
                     + queueCount + " queues and " + configSize + " bytes of config space");
         int[] max = maxQueueSizes(next);
+        EventFd[] fds = consumerFdsOf(next);
         Context active;
         synchronized (lock) {
             for (QueueSlot s : queues)
@@ -428,13 +494,181 @@ public final class VirtioPciTransport {
             System.arraycopy(max, 0, maxQueueSize, 0, queueCount);
             offered = offeredFeatures(next.deviceFeatures());
             active = (status & STATUS_DRIVER_OK) != 0 && (status & STATUS_DEVICE_NEEDS_RESET) == 0 ? context : null;
+            consumerFds = null;
+            syncKernelLocked();
         }
-        if (active == null) return;
+        if (active != null) {
+            try {
+                next.activate(active);
+            } catch (RuntimeException e) {
+                deviceFailed("activate after a swap", e);
+            }
+        }
+        synchronized (lock) {
+            consumerFds = fds;
+            syncKernelLocked();
+        }
+    }
+
+    // --- Kernel bindings (ioeventfd, irqfd) -------------------------------------------
+
+    /**
+     * Lets the transport bind notify addresses and interrupts inside {@code vm}
+     * (see the class comment); the machine calls it once, right after
+     * attaching, when it runs on a hypervisor with an in-kernel irqchip.
+     *
+     * @throws IllegalStateException when called twice
+     */
+    public void useHypervisor(VirtualMachine vm, GsiPool gsis) {
+        Objects.requireNonNull(vm, "vm");
+        Objects.requireNonNull(gsis, "gsis");
+        EventFd[] fds = consumerFdsOf(device);
+        synchronized (lock) {
+            if (this.vm != null) throw new IllegalStateException(owner + ": already bound to a hypervisor");
+            this.vm = vm;
+            this.gsis = gsis;
+            this.consumerFds = fds;
+            syncKernelLocked();
+        }
+        function.addChangeListener(this::syncKernel);
+    }
+
+    /**
+     * Removes the ioeventfd and irqfd bindings of the device in place, which
+     * is about to be stopped (its eventfds closed); until the next device is
+     * installed, notifications come through the bus and interrupts through
+     * the bus's MSI-X path. The core calls it before stopping a device; kicks
+     * that reached the old eventfds are covered by {@link #kickEnabledQueues()}.
+     */
+    public void releaseKernelBindings() {
+        synchronized (lock) {
+            consumerFds = null;
+            syncKernelLocked();
+        }
+    }
+
+    /** Where queue {@code q}'s notify address is bound to the device's eventfd, or -1 when its notifications come through the bus. */
+    public long kernelNotifyAddress(int q) {
+        synchronized (lock) {
+            return q >= 0 && q < queueCount && notifyBindings[q] != null ? notifyBoundAt[q] : -1;
+        }
+    }
+
+    /** The GSI whose irqfd now carries MSI-X vector {@code v}'s queue interrupts, or -1 when none does. */
+    public int irqfdGsi(int v) {
+        synchronized (lock) {
+            return v >= 0 && v < msixVectors && vectorRoutes[v] != null && vectorRoutes[v].irqfd != null ? vectorRoutes[v].gsi : -1;
+        }
+    }
+
+    /** Notifications of queue {@code q} that reached the transport through the bus (each a vCPU exit), since attach. */
+    public long busNotifies(int q) {
+        return q >= 0 && q < queueCount ? busNotifies.get(q) : 0;
+    }
+
+    /** Queue interrupts the transport sent by signalling an irqfd, since attach. */
+    public long irqfdInterrupts() {
+        return irqfdInterrupts.get();
+    }
+
+    private EventFd[] consumerFdsOf(VirtioDevice d) {
+        if (!(d instanceof KernelNotified k)) return null;
+        EventFd[] fds = new EventFd[queueCount];
+        boolean any = false;
+        for (int q = 0; q < queueCount; q++) {
+            fds[q] = k.notifyEventFd(q);
+            any |= fds[q] != null;
+        }
+        return any ? fds : null;
+    }
+
+    private void syncKernel() {
+        synchronized (lock) {
+            syncKernelLocked();
+        }
+    }
+
+    /**
+     * Brings ioeventfd and irqfd bindings in line with the registers: bound
+     * only while a consuming device is active and not in DEVICE_NEEDS_RESET,
+     * at the BAR's present address, for enabled queues, with irqfds for the
+     * deliverable vectors of those queues. A binding the host refuses leaves
+     * that queue or vector on the user-space path, which always works.
+     */
+    private void syncKernelLocked() {
+        if (vm == null) return;
+        boolean on = !detached && consumerFds != null && context != null && (status & STATUS_DEVICE_NEEDS_RESET) == 0;
+        long bar = on ? function.barAddress(MODERN_BAR) : -1;
+        boolean[] vectorUsed = new boolean[msixVectors];
+        for (QueueSlot s : queues) {
+            int q = s.index;
+            EventFd want = on && bar >= 0 && s.queue != null ? consumerFds[q] : null;
+            long at = want == null ? -1 : bar + NOTIFY_CFG_OFFSET + (long) NOTIFY_OFF_MULTIPLIER * q;
+            if (notifyBindings[q] != null && (notifyBoundAt[q] != at || notifyBoundFd[q] != want)) {
+                unbind(notifyBindings[q]);
+                notifyBindings[q] = null;
+                notifyBoundFd[q] = null;
+                notifyBoundAt[q] = -1;
+            }
+            if (want != null && notifyBindings[q] == null) {
+                try {
+                    notifyBindings[q] = vm.bindIoEvent(want, AddressSpace.MMIO, at, 2, OptionalLong.empty());
+                    notifyBoundAt[q] = at;
+                    notifyBoundFd[q] = want;
+                } catch (RuntimeException e) {
+                    bindFailedLocked("ioeventfd for queue " + q + String.format(" at 0x%x", at), e);
+                }
+            }
+            if (on && s.queue != null && s.vector != NO_VECTOR && s.vector < msixVectors) vectorUsed[s.vector] = true;
+        }
+        for (int v = 0; v < msixVectors; v++) {
+            MsiMessage msg = vectorUsed[v] ? function.msixMessage(v) : null;
+            VectorRoute r = vectorRoutes[v];
+            if (msg == null) {
+                if (r != null && r.irqfd != null) {
+                    unbind(r.irqfd);
+                    r.irqfd = null;
+                }
+                continue;
+            }
+            try {
+                if (r == null) {
+                    int gsi = gsis.allocate();
+                    try {
+                        r = vectorRoutes[v] = new VectorRoute(vm.createEventFd(), gsi);
+                    } catch (RuntimeException e) {
+                        gsis.free(gsi);
+                        throw e;
+                    }
+                }
+                if (!msg.equals(r.routed)) {
+                    vm.routeMsi(r.gsi, msg);
+                    r.routed = msg;
+                }
+                if (r.irqfd == null) r.irqfd = vm.bindIrqFd(r.fd, r.gsi);
+            } catch (RuntimeException e) {
+                bindFailedLocked("irqfd for MSI-X vector " + v, e);
+            }
+        }
+    }
+
+    /**
+     * Closes a binding; a VM already destroyed (a machine closing tears the
+     * VM down before its devices) took its bindings with it, so a refusal
+     * then is only logged.
+     */
+    private void unbind(Binding b) {
         try {
-            next.activate(active);
+            b.close();
         } catch (RuntimeException e) {
-            deviceFailed("activate after a swap", e);
+            LOG.log(Level.DEBUG, "{0}: {1} could not be removed (the VM is gone?): {2}", owner, b, e.getMessage());
         }
+    }
+
+    private void bindFailedLocked(String what, RuntimeException e) {
+        if (bindFailureLogged) return;
+        bindFailureLogged = true;
+        LOG.log(Level.WARNING, "{0}: the host refused the {1}; it stays on the user-space path: {2}", owner, what, e.getMessage());
     }
 
     /**
@@ -465,6 +699,22 @@ public final class VirtioPciTransport {
     /** Removes the function from the PCI bus; the device model is left to its owner. Idempotent. */
     public void detach() {
         function.detach();
+        synchronized (lock) {
+            if (detached) return;
+            detached = true;
+            syncKernelLocked();
+            for (int v = 0; v < msixVectors; v++) {
+                VectorRoute r = vectorRoutes[v];
+                if (r == null) continue;
+                try {
+                    r.fd.close();
+                } catch (RuntimeException e) {
+                    LOG.log(Level.DEBUG, "{0}: closing {1}: {2}", owner, r.fd, e.getMessage());
+                }
+                gsis.free(r.gsi);
+                vectorRoutes[v] = null;
+            }
+        }
     }
 
     @Override
@@ -582,6 +832,7 @@ public final class VirtioPciTransport {
             }
             case VIRTIO_PCI_COMMON_Q_MSIX -> {
                 if (s != null) s.vector = vectorOrNone(merge(s.vector, mask, bits));
+                syncKernelLocked();
             }
             case VIRTIO_PCI_COMMON_Q_ENABLE -> {
                 // Writing 0 is not how a driver disables a queue (that is a reset), so it is ignored.
@@ -721,9 +972,20 @@ public final class VirtioPciTransport {
         // The driver may offer buffers before DRIVER_OK (3.1.1); their notifies were not delivered then.
         List<QueueSlot> live = new ArrayList<>();
         synchronized (lock) {
+            syncKernelLocked();
             for (QueueSlot s : queues) if (s.queue != null) live.add(s);
         }
         for (QueueSlot s : live) deliverNotify(s);
+    }
+
+    /**
+     * A platform reset (the guest reset the machine): the same as the driver
+     * writing status 0, so the device drops its work and every virtio
+     * register returns to its reset value. The PCI header is the bus's to
+     * reset. Called with the vCPUs paused, from any thread.
+     */
+    public void reset() {
+        resetDevice();
     }
 
     /** Device reset (status 0): the device drops its work, then every register returns to its reset value. */
@@ -737,6 +999,7 @@ public final class VirtioPciTransport {
                 if (s.queue != null) old.add(s.queue);
                 s.queue = null;
             }
+            syncKernelLocked();
         }
         try {
             device.reset();
@@ -755,6 +1018,7 @@ public final class VirtioPciTransport {
             sessionMemory = null;
             isr = 0;
             function.intx().lower();
+            syncKernelLocked();
         }
     }
 
@@ -781,12 +1045,18 @@ public final class VirtioPciTransport {
     private VirtQueue newQueueLocked(QueueSlot s, long features) {
         QueueLink link = new QueueLink(s);
         link.queue = VirtQueue.create(sessionMemoryLocked(), s.index, s.size, s.desc, s.driver, s.device, features, link, link);
+        link.queue.countInto(counters);
         return link.queue;
     }
 
     private GuestMemory sessionMemoryLocked() {
         if (sessionMemory == null) sessionMemory = Objects.requireNonNull(memorySource.get(), "memory supplier returned null");
         return sessionMemory;
+    }
+
+    /** Where queues enabled from now on count their completions (the device instance's counters); set once, before the driver runs. */
+    public void countInto(vmm.core.device.DeviceCounters counters) {
+        this.counters = counters;
     }
 
     /**
@@ -808,7 +1078,15 @@ public final class VirtioPciTransport {
             synchronized (lock) {
                 if (slot.queue != queue || context == null) return;
                 if (function.msixEnabled()) {
-                    if (slot.vector != NO_VECTOR) function.signalMsiX(slot.vector);
+                    if (slot.vector == NO_VECTOR) return;
+                    VectorRoute r = slot.vector < msixVectors ? vectorRoutes[slot.vector] : null;
+                    // Checked again here: a vector masked a moment ago must get its pending bit, not the irqfd.
+                    if (r != null && r.irqfd != null && function.msixMessage(slot.vector) != null) {
+                        r.fd.signal();
+                        irqfdInterrupts.incrementAndGet();
+                    } else {
+                        function.signalMsiX(slot.vector);
+                    }
                 } else {
                     isr |= VIRTIO_PCI_ISR_QUEUE;
                     function.intx().raise();
@@ -838,6 +1116,7 @@ public final class VirtioPciTransport {
                 needsResetLocked("notify for queue " + q + ", which is not enabled");
                 return;
             }
+            busNotifies.incrementAndGet(q);
             // Before DRIVER_OK the device may not consume buffers; activation delivers this notify.
             if (context == null) return;
         }
@@ -926,6 +1205,7 @@ public final class VirtioPciTransport {
         lastError = reason;
         LOG.log(Level.WARNING, "{0} at {1}: device needs reset: {2}", owner, address, reason);
         if ((status & STATUS_DRIVER_OK) != 0) configInterruptLocked();
+        syncKernelLocked();
     }
 
     private void deviceFailed(String what, RuntimeException e) {
@@ -1080,6 +1360,7 @@ public final class VirtioPciTransport {
             case VIRTIO_MSI_CONFIG_VECTOR -> configVector = vectorOrNone(merge(configVector, mask, bits));
             case VIRTIO_MSI_QUEUE_VECTOR -> {
                 if (s != null) s.vector = vectorOrNone(merge(s.vector, mask, bits));
+                syncKernelLocked();
             }
             default -> {
                 // host features, queue size and ISR are read-only
@@ -1098,6 +1379,7 @@ public final class VirtioPciTransport {
             s.enabled = false;
             s.queue = null;
             s.desc = s.driver = s.device = 0;
+            syncKernelLocked();
             return;
         }
         if (s.enabled) return; // a driver writes 0 first to move a queue

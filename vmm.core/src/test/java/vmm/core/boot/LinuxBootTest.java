@@ -71,7 +71,7 @@ class LinuxBootTest {
         assertThat(string(cmd, CMDLINE.length() + 1)).isEqualTo(CMDLINE + "\0");
         assertThat(memory.readU64(si + 32)).as("rsdp_paddr").isEqualTo(RSDP);
         long mm = memory.readU64(si + 40);
-        assertThat(memory.readU32(si + 48)).as("memmap_entries").isEqualTo(3);
+        assertThat(memory.readU32(si + 48)).as("memmap_entries").isEqualTo(4);
         // hvm_memmap_table_entry: addr, size, type, reserved: 24 bytes
         assertThat(new long[] {memory.readU64(mm), memory.readU64(mm + 8), memory.readU32(mm + 16)}).containsExactly(0, 0xa0000, 1);
         assertThat(new long[] {memory.readU64(mm + 24), memory.readU64(mm + 32), memory.readU32(mm + 40)}).containsExactly(0xc0000, 0x40000, 2);
@@ -168,7 +168,7 @@ class LinuxBootTest {
         assertThat(memory.readU32(zp + 0x21c)).isEqualTo(0x3000);
         assertThat(initrdAt).isEqualTo(RAM - 0x3000);
         assertThat(memory.readU64(zp + 0x070)).as("acpi_rsdp_addr").isEqualTo(RSDP);
-        assertThat(memory.readU8(zp + 0x1e8)).as("e820_entries").isEqualTo(3);
+        assertThat(memory.readU8(zp + 0x1e8)).as("e820_entries").isEqualTo(4);
         long e820 = zp + 0x2d0; // 20-byte entries: addr, size, type
         assertThat(new long[] {memory.readU64(e820 + 40), memory.readU64(e820 + 48), memory.readU32(e820 + 56)})
                 .containsExactly(0x100000, RAM - 0x100000, 1);
@@ -285,6 +285,7 @@ class LinuxBootTest {
                 new MemoryRange(0, 0xa0000, MemoryRange.E820_RAM),
                 new MemoryRange(0xc0000, 0x40000, MemoryRange.E820_RESERVED),
                 new MemoryRange(0x100000, 0xe000_0000L - 0x100000, MemoryRange.E820_RAM),
+                new MemoryRange(0xe000_0000L, 1 << 20, MemoryRange.E820_RESERVED),  // the PCIe ECAM window
                 new MemoryRange(1L << 32, (5L << 30) - 0xe000_0000L, MemoryRange.E820_RAM));
     }
 }

@@ -52,7 +52,8 @@ class PcPlatformTest {
                 @Override public void powerOff(String how) { }
                 @Override public void reset(String how) { }
             }, line -> { });
-            assertThat(p.e820()).containsExactly(new PcPlatform.E820Entry(0, 64 << 20, PcPlatform.E820_RAM));
+            assertThat(p.e820()).containsExactly(new PcPlatform.E820Entry(0, 64 << 20, PcPlatform.E820_RAM),
+                    new PcPlatform.E820Entry(0xe000_0000L, 1 << 20, PcPlatform.E820_RESERVED));
             p.serialConsole(0x3f8);
             assertThat(machine.ioPorts().isClaimed(0x510)).isTrue();
             assertThat(machine.ioPorts().isClaimed(0xcf8)).isTrue();

@@ -20,6 +20,7 @@ import vmm.core.hypervisor.HypervisorException;
 import vmm.core.hypervisor.Registers;
 import vmm.core.hypervisor.SpecialRegisters;
 import vmm.core.hypervisor.Vcpu;
+import vmm.core.events.VmExitEvent;
 import vmm.core.hypervisor.VcpuExit;
 import vmm.core.hypervisor.VcpuStateBlock;
 import vmm.kvm.CpuidEntry;
@@ -89,15 +90,20 @@ final class KvmVcpu implements Vcpu {
             pthread = Sys.pthreadSelf();
         }
         try {
+            // After an I/O exit the instruction is finished only by the next KVM_RUN (api.rst, KVM_EXIT_IO): a kick
+            // then still enters once, with immediate_exit set, so a paused vCPU's state is whole (a reset or a save
+            // may replace it next).
+            boolean ioPending = false;
             while (true) {
                 inRun = true;
-                if (kickPending.get()) {
+                if (kickPending.get() && !ioPending) {
                     inRun = false;
                     consumeKick();
                     return new VcpuExit.Interrupted();
                 }
                 int rc = Sys.ioctlNoThrow(capture, fd, KVM_RUN, 0);
                 inRun = false;
+                ioPending = false;
                 if (rc < 0) {
                     int errno = Sys.errno(capture);
                     if (errno == Sys.EINTR) {
@@ -109,41 +115,80 @@ final class KvmVcpu implements Vcpu {
                             + " (errno " + errno + ")");
                 }
                 int reason = run.exitReason();
-                switch (reason) {
-                    case KVM_EXIT_IO -> portAccess(ports);
-                    case KVM_EXIT_MMIO -> mmioAccess(mmio);
-                    case KVM_EXIT_IRQ_WINDOW_OPEN -> { }
-                    case KVM_EXIT_INTR -> {
-                        consumeKick();
-                        return new VcpuExit.Interrupted();
-                    }
-                    case KVM_EXIT_HLT -> { return new VcpuExit.Halted(); }
-                    case KVM_EXIT_SHUTDOWN -> { return new VcpuExit.Shutdown(); }
-                    case KVM_EXIT_FAIL_ENTRY -> {
-                        long why = run.failureReason();
-                        return new VcpuExit.EntryFailed(why, vendor.explainEntryFailure(why));
-                    }
-                    case KVM_EXIT_INTERNAL_ERROR -> {
-                        int sub = run.internalSuberror();
-                        return new VcpuExit.InternalError(sub, internalErrorName(sub), run.internalData());
-                    }
-                    case KVM_EXIT_SYSTEM_EVENT -> {
-                        int type = run.systemEventType();
-                        return new VcpuExit.SystemEvent(switch (type) {
-                            case KVM_SYSTEM_EVENT_SHUTDOWN -> VcpuExit.SystemEvent.Kind.SHUTDOWN;
-                            case KVM_SYSTEM_EVENT_RESET -> VcpuExit.SystemEvent.Kind.RESET;
-                            case KVM_SYSTEM_EVENT_CRASH -> VcpuExit.SystemEvent.Kind.CRASH;
-                            default -> VcpuExit.SystemEvent.Kind.OTHER;
-                        }, type);
-                    }
-                    default -> { return new VcpuExit.Unhandled(reason, exitName(reason)); }
+                ioPending = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;
+                // Without a recording the event is never enabled, and the JIT drops the allocation.
+                VmExitEvent event = new VmExitEvent();
+                event.begin();
+                VcpuExit end = handle(reason, ports, mmio);
+                if (event.shouldCommit()) {
+                    describe(event, reason);
+                    event.commit();
                 }
+                if (end != null) return end;
             }
         } finally {
             inRun = false;
             synchronized (threadLock) {
                 pthread = 0;
             }
+        }
+    }
+
+    /** Handles exit {@code reason} in place; null to enter the guest again, else what ends this run. */
+    private VcpuExit handle(int reason, IoPortBus ports, MmioBus mmio) {
+        return switch (reason) {
+            case KVM_EXIT_IO -> {
+                portAccess(ports);
+                yield null;
+            }
+            case KVM_EXIT_MMIO -> {
+                mmioAccess(mmio);
+                yield null;
+            }
+            case KVM_EXIT_IRQ_WINDOW_OPEN -> { yield null; }
+            case KVM_EXIT_INTR -> {
+                consumeKick();
+                yield new VcpuExit.Interrupted();
+            }
+            case KVM_EXIT_HLT -> new VcpuExit.Halted();
+            case KVM_EXIT_SHUTDOWN -> new VcpuExit.Shutdown();
+            case KVM_EXIT_FAIL_ENTRY -> {
+                long why = run.failureReason();
+                yield new VcpuExit.EntryFailed(why, vendor.explainEntryFailure(why));
+            }
+            case KVM_EXIT_INTERNAL_ERROR -> {
+                int sub = run.internalSuberror();
+                yield new VcpuExit.InternalError(sub, internalErrorName(sub), run.internalData());
+            }
+            case KVM_EXIT_SYSTEM_EVENT -> {
+                int type = run.systemEventType();
+                yield new VcpuExit.SystemEvent(switch (type) {
+                    case KVM_SYSTEM_EVENT_SHUTDOWN -> VcpuExit.SystemEvent.Kind.SHUTDOWN;
+                    case KVM_SYSTEM_EVENT_RESET -> VcpuExit.SystemEvent.Kind.RESET;
+                    case KVM_SYSTEM_EVENT_CRASH -> VcpuExit.SystemEvent.Kind.CRASH;
+                    default -> VcpuExit.SystemEvent.Kind.OTHER;
+                }, type);
+            }
+            default -> new VcpuExit.Unhandled(reason, exitName(reason));
+        };
+    }
+
+    /** Fills a recorded exit's fields from kvm_run, which stays as the exit left it until the next KVM_RUN. */
+    private void describe(VmExitEvent e, int reason) {
+        e.vcpu = index;
+        e.reason = exitName(reason);
+        e.count = 1;
+        if (reason == KVM_EXIT_IO) {
+            KvmRun.IoExit io = run.io();
+            e.address = io.port();
+            e.size = io.size();
+            e.write = io.out();
+            e.count = io.count();
+        } else if (reason == KVM_EXIT_MMIO) {
+            KvmRun.MmioExit m = run.mmio();
+            e.address = m.address();
+            e.size = m.len();
+            e.write = m.write();
         }
     }
 

@@ -55,6 +55,8 @@ public final class KvmVm implements VirtualMachine {
     /** Memory slots in use: the RAM regions' first, then those {@link #mapMemory} hands out. */
     private final java.util.BitSet usedSlots = new java.util.BitSet();
     private volatile boolean closed;
+    private final byte[][] powerOnChips = new byte[3][];
+    private byte[] powerOnPit;
 
     public KvmVm(KvmSystem kvm, KvmVendor vendor, GuestMemory memory, VmConfig config) {
         this.kvm = kvm;
@@ -83,6 +85,7 @@ public final class KvmVm implements VirtualMachine {
                     pit.set(ValueLayout.JAVA_INT, 0, KVM_PIT_SPEAKER_DUMMY);
                     Sys.ioctl(fd, KVM_CREATE_PIT2, pit, "KVM_CREATE_PIT2");
                 }
+                capturePowerOnControllers();
                 int maxRoutes = kvm.checkExtension(KVM_CAP_IRQ_ROUTING);
                 this.routes = new GsiRoutes(maxRoutes);
                 this.irqChip = new KvmIrqChip(fd, maxRoutes);
@@ -93,6 +96,38 @@ public final class KvmVm implements VirtualMachine {
         } catch (RuntimeException e) {
             releaseAll();
             throw e instanceof HypervisorException ? e : new HypervisorException("creating a KVM VM: " + e.getMessage(), e);
+        }
+    }
+
+    /** The PICs', IOAPIC's and PIT's state as KVM created them, for {@link #resetInterruptControllers()}. */
+    private void capturePowerOnControllers() {
+        try (Arena a = Arena.ofConfined()) {
+            for (int chip = 0; chip < powerOnChips.length; chip++) {
+                MemorySegment s = a.allocate(KVM_IRQCHIP_SIZE, 8);
+                s.set(ValueLayout.JAVA_INT, 0, chip); // KVM_IRQCHIP_PIC_MASTER, _PIC_SLAVE, _IOAPIC
+                Sys.ioctl(fd, KVM_GET_IRQCHIP, s, "KVM_GET_IRQCHIP");
+                powerOnChips[chip] = s.toArray(ValueLayout.JAVA_BYTE);
+            }
+            MemorySegment pit = a.allocate(KVM_PIT_STATE2_SIZE, 8);
+            Sys.ioctl(fd, KVM_GET_PIT2, pit, "KVM_GET_PIT2");
+            powerOnPit = pit.toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    @Override
+    public void resetInterruptControllers() {
+        if (irqChip == null) return;
+        try (Arena a = Arena.ofConfined()) {
+            for (byte[] chip : powerOnChips) {
+                MemorySegment s = a.allocate(KVM_IRQCHIP_SIZE, 8);
+                s.copyFrom(MemorySegment.ofArray(chip));
+                Sys.ioctl(fd, KVM_SET_IRQCHIP, s, "KVM_SET_IRQCHIP");
+            }
+            MemorySegment pit = a.allocate(KVM_PIT_STATE2_SIZE, 8);
+            pit.copyFrom(MemorySegment.ofArray(powerOnPit));
+            Sys.ioctl(fd, KVM_SET_PIT2, pit, "KVM_SET_PIT2");
+        } catch (SysException e) {
+            throw new HypervisorException("resetting the in-kernel interrupt controllers: " + e.getMessage(), e);
         }
     }
 

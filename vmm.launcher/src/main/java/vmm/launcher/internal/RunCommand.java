@@ -33,6 +33,8 @@ import vmm.core.platform.PcMachine;
  */
 final class RunCommand {
     private static final Duration STARTUP = Duration.ofSeconds(15);
+    /** Exit code of a run the guest ended by a reset, which restarts the VM unless {@code --no-reboot}. */
+    static final int EXIT_RESET = 3;
 
     private final ConfigurationAdmin cm;
     private final BundleContext context;
@@ -145,8 +147,8 @@ final class RunCommand {
                 return 0;
             }
             case RESET -> {
-                err.println("\r\nvmm: the guest asked for a reset (" + exit.detail() + "); restarting is not supported yet, so the VM ends");
-                return 0;
+                err.println("\r\nvmm: the guest asked for a reset (" + exit.detail() + "); with --no-reboot the VM ends");
+                return EXIT_RESET;
             }
             case STOPPED -> {
                 err.println("\r\nvmm: stopped");

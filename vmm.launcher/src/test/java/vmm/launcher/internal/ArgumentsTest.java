@@ -138,12 +138,16 @@ class ArgumentsTest {
 
     /** A minimal bzImage (boot protocol 2.15, 64-bit entry) as the setup header in boot.rst lays it out. */
     private Path bzImage() throws Exception {
+        return Files.write(dir.resolve("bzImage"), bzImageBytes());
+    }
+
+    static byte[] bzImageBytes() {
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(0x1000).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         b.put(0x1f1, (byte) 3).putShort(0x1fe, (short) 0xaa55).put(0x200, (byte) 0xeb).put(0x201, (byte) (0x26c - 0x202));
         b.put(0x202, "HdrS".getBytes(java.nio.charset.StandardCharsets.US_ASCII)).putShort(0x206, (short) 0x020f);
         b.put(0x211, (byte) 1).putInt(0x22c, 0x7fffffff).put(0x234, (byte) 1).putShort(0x236, (short) 1)
                 .putInt(0x238, 2047).putLong(0x258, 0x1000000).putInt(0x260, 0x800000);
-        return Files.write(dir.resolve("bzImage"), b.array());
+        return b.array();
     }
 
     @Test
@@ -190,5 +194,15 @@ class ArgumentsTest {
                 .hasMessageContaining("not both");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-c", "2"))).hasMessageContaining("--kernel FILE");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "--kernel"))).hasMessageContaining("--kernel needs a file");
+    }
+
+    @Test
+    void noRebootWritesRebootFalseIntoTheVmConfigurationAndItsAbsenceLeavesTheDefault() throws Exception {
+        Path rom = java.nio.file.Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
+        Arguments.Config off = Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--no-reboot", "vm1")).configs().getFirst();
+        assertThat(off.factoryPid()).isEqualTo("vmm.vm");
+        assertThat(off.properties()).containsEntry("reboot", "false").containsEntry("name", "vm1");
+        Arguments.Config on = Arguments.parse(List.of("run", "-l", "bootrom," + rom)).configs().getFirst();
+        assertThat(on.properties()).doesNotContainKey("reboot");
     }
 }

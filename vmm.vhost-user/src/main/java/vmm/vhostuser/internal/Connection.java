@@ -23,7 +23,8 @@ import vmm.vhostuser.protocol.VhostUser;
 /**
  * One front-end connected to a served device: reads its messages on the
  * calling thread and answers them; runs one kick thread per started ring
- * that turns kicks into {@link VirtioDevice#queueNotify}; signals the call
+ * that turns kicks into {@link VirtioDevice#queueNotifyOnIoThread} (the device may serve them on
+ * it); signals the call
  * descriptor when a queue interrupts. A protocol violation ends the
  * connection with one log line; the device is then reset for the next
  * front-end. Nothing the front-end sends reaches the device unchecked: ring
@@ -430,13 +431,14 @@ public final class Connection implements VirtioContext {
 
     private void kickLoop(Ring r, int kick, int stop) {
         try {
-            served.notifyQueue(r.index); // buffers may be waiting from before the ring started
+            served.notifyQueueOnIoThread(r.index); // buffers may be waiting from before the ring started
             int[] fds = {stop, kick};
             while (true) {
                 int ready = Native.pollReadable(fds, -1);
                 if (ready == 0) return;
                 if (Native.drain(kick) < 0) continue;
-                served.notifyQueue(r.index);
+                // This thread does nothing else, so the device may serve the kick right here (no hand-off).
+                served.notifyQueueOnIoThread(r.index);
             }
         } catch (IOException e) {
             if (!closed) guestError(r, "kick descriptor failed: " + e.getMessage());

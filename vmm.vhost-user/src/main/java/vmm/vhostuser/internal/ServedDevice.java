@@ -87,6 +87,11 @@ public final class ServedDevice {
         withDevice(false, d -> d.queueNotify(queue));
     }
 
+    /** A kick, on the ring's own kick thread: the model may serve requests on it ({@link VirtioDevice#queueNotifyOnIoThread}). */
+    void notifyQueueOnIoThread(int queue) {
+        withDevice(false, d -> d.queueNotifyOnIoThread(queue));
+    }
+
     /**
      * {@code size} bytes of device configuration from {@code offset}, read
      * in the naturally aligned accesses a driver would make; bytes past the

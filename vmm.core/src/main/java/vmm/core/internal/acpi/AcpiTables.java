@@ -4,20 +4,23 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 import vmm.core.internal.chipset.AcpiPm;
+import vmm.core.internal.chipset.PciEcam;
 import vmm.core.internal.chipset.Piix;
 
 /**
  * The ACPI tables of this machine (ACPI 6.5 chapter 5), generated for the
  * machine as configured: RSDP, XSDT, FADT (the PIIX4 PM block, the SCI, the
- * reset register 0xCF9), MADT (one LAPIC per vCPU, the IOAPIC, interrupt
+ * reset register 0xCF9), MCFG (the ECAM window), MADT (one LAPIC per vCPU, the IOAPIC, interrupt
  * source overrides for IRQ 0 and the SCI) and a DSDT (the PCI root with
  * {@code _PRT} routing each slot's INTA..D to GSIs 16..19 as
- * {@code IntxRouting.standard()} wires them, COM1 and COM2, and {@code _S5}).
+ * {@code IntxRouting.standard()} wires them, a PNP0C02 device reserving
+ * the ECAM window, COM1 and COM2, and {@code _S5}).
  * The tables are laid out one after another from a guest-physical base, so
  * the pointers between them are final.
  */
@@ -29,44 +32,124 @@ public final class AcpiTables {
 
     private AcpiTables() {}
 
-    /** The tables, in layout order, by signature ("RSD PTR " for the RSDP). */
+    /** File names of the tables handed to firmware through fw_cfg, as QEMU names them. */
+    public static final String FILE_TABLES = "etc/acpi/tables", FILE_RSDP = "etc/acpi/rsdp", FILE_LOADER = "etc/table-loader";
+
+    /**
+     * What the tables describe.
+     *
+     * @param vcpus  processors (one LAPIC each in the MADT)
+     * @param pmBase the I/O base of the PIIX4 PM block, where the FADT points PM1a and the PM timer
+     * @param ecamBase where the PCIe ECAM window starts (MCFG, and a PNP0C02 resource reserving it)
+     * @param ecamBuses buses the window decodes from bus 0, 1 MiB each
+     */
+    public record Spec(int vcpus, int pmBase, long ecamBase, int ecamBuses) {
+        public Spec {
+            if (vcpus < 1 || vcpus > 255) throw new IllegalArgumentException("vcpus must be 1..255, was " + vcpus);
+            if ((pmBase & ~0xffc0) != 0) throw new IllegalArgumentException("PM base must be a 64-byte aligned I/O port: " + pmBase);
+            if (ecamBuses < 1 || ecamBuses > 256 || (ecamBase & 0xfffff) != 0 || ecamBase + ((long) ecamBuses << 20) > 1L << 32)
+                throw new IllegalArgumentException("ECAM window must be 1..256 buses, 1 MiB aligned, below 4 GiB");
+        }
+
+        /** This machine's: the ECAM window of {@link PciEcam}. */
+        public Spec(int vcpus, int pmBase) {
+            this(vcpus, pmBase, PciEcam.BASE, PciEcam.BUSES);
+        }
+    }
+
+    /**
+     * The three fw_cfg files QEMU gives firmware: {@code etc/acpi/tables} (every
+     * table but the RSDP, one after another, pointers between them relative to
+     * the file's start and checksums zero), {@code etc/acpi/rsdp}, and
+     * {@code etc/table-loader} with the commands that place both, patch the
+     * pointers with the address the firmware chose and set the checksums.
+     */
+    public record FirmwareFiles(byte[] tables, byte[] rsdp, byte[] loader) {}
+
+    /** One table at its offset in the tables blob. */
+    private record Placed(String signature, int offset, byte[] bytes) {}
+
+    /** The tables laid out from {@code base}; {@code pointers} are (offset, size) of every field holding a table's address. */
+    private record Layout(byte[] blob, List<Placed> tables, List<int[]> pointers, long xsdt) {}
+
+    /** The tables, in layout order, by signature ("RSD PTR " for the RSDP), for the PM block at its preset base. */
     public static Map<String, byte[]> build(long base, int vcpus) {
-        byte[] dsdt = table("DSDT", 2, dsdtBody());
-        byte[] madt = table("APIC", 5, madtBody(vcpus));
-        long dsdtAt = base + 64; // after the RSDP (36 bytes, 16-aligned slot)
-        long fadtAt = align(dsdtAt + dsdt.length, 16);
-        byte[] fadt = table("FACP", 6, fadtBody(dsdtAt));
-        long madtAt = align(fadtAt + fadt.length, 16);
-        long xsdtAt = align(madtAt + madt.length, 16);
-        byte[] xsdt = table("XSDT", 1, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(fadtAt).putLong(madtAt).array());
+        Layout l = layout(base + 64, new Spec(vcpus, Piix.PM_IO_BASE)); // the RSDP takes a 64-byte slot at base
         Map<String, byte[]> out = new LinkedHashMap<>();
-        out.put("RSD PTR ", rsdp(xsdtAt));
-        out.put("DSDT", dsdt);
-        out.put("FACP", fadt);
-        out.put("APIC", madt);
-        out.put("XSDT", xsdt);
+        out.put("RSD PTR ", rsdp(l.xsdt()));
+        for (Placed p : l.tables()) out.put(p.signature(), Arrays.copyOfRange(l.blob(), p.offset(), p.offset() + p.bytes().length));
         return out;
     }
 
     /**
      * Builds the tables for {@code base} and writes them into {@code memory}
-     * there, each where {@link #build} placed it.
+     * there: the RSDP at {@code base}, the tables from {@code base + 64}.
      *
      * @return the RSDP's address ({@code base})
      */
     public static long writeTo(vmm.core.memory.GuestMemory memory, long base, int vcpus) {
-        long at = base + 64;
-        for (Map.Entry<String, byte[]> t : build(base, vcpus).entrySet()) {
-            byte[] b = t.getValue();
-            if (t.getKey().equals("RSD PTR ")) {
-                memory.write(base, b, 0, b.length);
-                continue;
-            }
-            at = align(at, 16);
-            memory.write(at, b, 0, b.length);
-            at += b.length;
-        }
+        Layout l = layout(base + 64, new Spec(vcpus, Piix.PM_IO_BASE));
+        byte[] r = rsdp(l.xsdt());
+        memory.write(base, r, 0, r.length);
+        memory.write(base + 64, l.blob(), 0, l.blob().length);
         return base;
+    }
+
+    /** The tables as fw_cfg files for firmware that runs QEMU's linker/loader (SeaBIOS, OVMF). */
+    public static FirmwareFiles forFirmware(Spec spec) {
+        Layout l = layout(0, spec);
+        byte[] blob = l.blob();
+        TableLoader loader = new TableLoader()
+                .allocate(FILE_RSDP, 16, TableLoader.ZONE_FSEG)     // found by the OS's scan of 0xE0000-0xFFFFF
+                .allocate(FILE_TABLES, 64, TableLoader.ZONE_HIGH);
+        for (int[] p : l.pointers()) loader.addPointer(FILE_TABLES, p[0], p[1], FILE_TABLES);
+        for (Placed p : l.tables()) {
+            blob[p.offset() + 9] = 0; // the loader sums after patching the pointers
+            loader.addChecksum(FILE_TABLES, p.offset() + 9, p.offset(), p.bytes().length);
+        }
+        byte[] r = rsdp(l.xsdt());
+        r[8] = 0;
+        r[32] = 0;
+        loader.addPointer(FILE_RSDP, RSDP_XSDT_ADDRESS, 8, FILE_TABLES)
+                .addChecksum(FILE_RSDP, 8, 0, 20)    // the ACPI 1.0 checksum first: the extended one covers it
+                .addChecksum(FILE_RSDP, 32, 0, RSDP_LENGTH);
+        return new FirmwareFiles(blob, r, loader.toByteArray());
+    }
+
+    static final int RSDP_LENGTH = 36, RSDP_XSDT_ADDRESS = 24;
+    /** Offsets of the FADT's DSDT pointers (5.2.9). */
+    static final int FADT_DSDT = 40, FADT_X_DSDT = 140;
+
+    /** DSDT, FADT, MADT, XSDT one after another, 16-aligned, the first at {@code base}; pointers are final for that base. */
+    private static Layout layout(long base, Spec spec) {
+        List<Placed> placed = new ArrayList<>();
+        List<int[]> pointers = new ArrayList<>();
+        byte[] dsdt = table("DSDT", 2, dsdtBody(spec));
+        int dsdtAt = 0;
+        int fadtAt = (int) align(dsdtAt + dsdt.length, 16);
+        byte[] fadt = table("FACP", 6, fadtBody(base + dsdtAt, spec.pmBase()));
+        pointers.add(new int[] {fadtAt + FADT_DSDT, 4});
+        pointers.add(new int[] {fadtAt + FADT_X_DSDT, 8});
+        byte[] madt = table("APIC", 5, madtBody(spec.vcpus()));
+        int madtAt = (int) align(fadtAt + fadt.length, 16);
+        byte[] mcfg = table("MCFG", 1, mcfgBody(spec));
+        int mcfgAt = (int) align(madtAt + madt.length, 16);
+        int xsdtAt = (int) align(mcfgAt + mcfg.length, 16);
+        long[] entries = {base + fadtAt, base + madtAt, base + mcfgAt};
+        ByteBuffer xb = ByteBuffer.allocate(8 * entries.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < entries.length; i++) {
+            xb.putLong(entries[i]);
+            pointers.add(new int[] {xsdtAt + HEADER + 8 * i, 8});
+        }
+        byte[] xsdt = table("XSDT", 1, xb.array());
+        placed.add(new Placed("DSDT", dsdtAt, dsdt));
+        placed.add(new Placed("FACP", fadtAt, fadt));
+        placed.add(new Placed("APIC", madtAt, madt));
+        placed.add(new Placed("MCFG", mcfgAt, mcfg));
+        placed.add(new Placed("XSDT", xsdtAt, xsdt));
+        byte[] blob = new byte[xsdtAt + xsdt.length];
+        for (Placed p : placed) System.arraycopy(p.bytes(), 0, blob, p.offset(), p.bytes().length);
+        return new Layout(blob, List.copyOf(placed), List.copyOf(pointers), base + xsdtAt);
     }
 
     private static long align(long v, int a) {
@@ -101,8 +184,7 @@ public final class AcpiTables {
     }
 
     /** FADT body for revision 6 (fields from FIRMWARE_CTRL on, 5.2.9). */
-    private static byte[] fadtBody(long dsdt) {
-        int pm = Piix.PM_IO_BASE;
+    private static byte[] fadtBody(long dsdt, int pm) {
         ByteBuffer b = ByteBuffer.allocate(276 - HEADER).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(0);                       // FIRMWARE_CTRL: no FACS (no firmware waking vector here)
         b.putInt((int) dsdt);              // DSDT
@@ -162,7 +244,13 @@ public final class AcpiTables {
         return b.array();
     }
 
-    private static byte[] dsdtBody() {
+    /** MCFG body (PCI Firmware 3.2, 4.1.2): 8 reserved bytes, then one allocation for segment 0. */
+    private static byte[] mcfgBody(Spec spec) {
+        return ByteBuffer.allocate(8 + 16).order(ByteOrder.LITTLE_ENDIAN).putLong(0)
+                .putLong(spec.ecamBase()).putShort((short) 0).put((byte) 0).put((byte) (spec.ecamBuses() - 1)).putInt(0).array();
+    }
+
+    private static byte[] dsdtBody(Spec spec) {
         List<byte[]> prt = new ArrayList<>();
         for (int slot = 1; slot < 32; slot++)
             for (int pin = 0; pin < 4; pin++)
@@ -172,7 +260,12 @@ public final class AcpiTables {
                 Aml.nameOf("_HID", Aml.eisaId("PNP0A03")),
                 Aml.nameOf("_ADR", Aml.integer(0)),
                 Aml.nameOf("_UID", Aml.integer(0)),
-                Aml.nameOf("_PRT", Aml.pkg(prt.toArray(byte[][]::new))));
+                Aml.nameOf("_PRT", Aml.pkg(prt.toArray(byte[][]::new))),
+                // The ECAM window as a motherboard resource: Linux uses MCFG only for a range reserved so.
+                Aml.device("PRES",
+                        Aml.nameOf("_HID", Aml.eisaId("PNP0C02")),
+                        Aml.nameOf("_UID", Aml.integer(1)),
+                        Aml.nameOf("_CRS", Aml.resourceTemplate(Aml.memory32Fixed(spec.ecamBase(), (long) spec.ecamBuses() << 20)))));
         byte[] com1 = Aml.device("COM1",
                 Aml.nameOf("_HID", Aml.eisaId("PNP0501")),
                 Aml.nameOf("_UID", Aml.integer(1)),

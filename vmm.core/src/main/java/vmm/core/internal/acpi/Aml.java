@@ -135,6 +135,16 @@ public final class Aml {
         return new byte[] {0x47, 0x01, (byte) base, (byte) (base >>> 8), (byte) base, (byte) (base >>> 8), 0x01, (byte) length};
     }
 
+    /** {@code Memory32Fixed(ReadWrite, base, length)} (large resource, 6.4.3.4). */
+    static byte[] memory32Fixed(long base, long length) {
+        byte[] b = {(byte) 0x86, 0x09, 0x00, 0x01, 0, 0, 0, 0, 0, 0, 0, 0};
+        for (int i = 0; i < 4; i++) {
+            b[4 + i] = (byte) (base >>> (8 * i));
+            b[8 + i] = (byte) (length >>> (8 * i));
+        }
+        return b;
+    }
+
     /** {@code IRQNoFlags() { irq }} (small resource, 6.4.2.1). */
     static byte[] irq(int irq) {
         int mask = 1 << irq;

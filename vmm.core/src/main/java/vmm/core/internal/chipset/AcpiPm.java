@@ -34,6 +34,11 @@ public final class AcpiPm {
         this.nanos = nanos;
     }
 
+    /** Power-on values for a machine reset: no event status or enable, SCI_EN and sleep bits clear. */
+    public synchronized void reset() {
+        status = enable = control = 0;
+    }
+
     public IoHandler registers() {
         return new IoHandler() {
             @Override

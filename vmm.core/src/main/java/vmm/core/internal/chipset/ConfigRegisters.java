@@ -31,6 +31,11 @@ final class ConfigRegisters implements CapabilityHandler {
         return this;
     }
 
+    /** Every register to 0 (write masks stay). */
+    synchronized void clear() {
+        java.util.Arrays.fill(values, (byte) 0);
+    }
+
     synchronized int get(int offset, int size) {
         int v = 0;
         for (int i = 0; i < size; i++) v |= (values[offset + i] & 0xff) << (8 * i);

@@ -37,6 +37,16 @@ public final class I8042 {
         this.power = power;
     }
 
+    /** Power-on state for a machine reset: empty output buffer, default command byte, A20 on, nothing pending. */
+    public synchronized void reset() {
+        output.clear();
+        commandByte = 0x45;
+        outputPort = OUTPUT_PORT_RESET_LINE | OUTPUT_PORT_A20;
+        portA = PORT_A_A20;
+        pending = -1;
+        lastWasCommand = false;
+    }
+
     public IoHandler controller() {
         return new IoHandler() {
             @Override

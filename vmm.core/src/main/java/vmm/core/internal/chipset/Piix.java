@@ -14,7 +14,8 @@ import vmm.core.pci.PciFunctionSpec;
  * "read/write"), the PIIX3 PCI-to-ISA bridge at 00:01.0 with its PIRQ route
  * registers, and the PIIX4 power-management function at 00:01.3 whose PM
  * I/O base (config 0x40, enabled by bit 0 of 0x80) places the
- * {@link AcpiPm} registers.
+ * {@link AcpiPm} registers. As on the chip, the PM block decodes nowhere
+ * until firmware places it (SeaBIOS at 0xB000).
  */
 public final class Piix {
     public static final PciAddress HOST_BRIDGE = PciAddress.slot(0), ISA_BRIDGE = new PciAddress(0, 1, 0),
@@ -31,38 +32,73 @@ public final class Piix {
      * tells firmware SMM set-up is already done (what QEMU does without SMM), so SeaBIOS does not wait for an SMI.
      */
     static final int PIIX4_DEVACTB = 0x58, DEVACTB_APMC_EN = 1 << 25;
-    /** The PM I/O base QEMU and SeaBIOS use; preset so a kernel booted without firmware finds it where the FADT says. */
+    /** Where the VMM places the PM block for a kernel booted without firmware, the base its FADT names (QEMU's too). */
     public static final int PM_IO_BASE = 0x600;
 
     private final IoPortBus io;
     private final AcpiPm pm;
     private final ConfigRegisters pmRegs;
+    private ConfigRegisters pam, pirq;
     private Registration pmMapping;
 
     private Piix(IoPortBus io, AcpiPm pm) {
         this.io = io;
         this.pm = pm;
         this.pmRegs = new ConfigRegisters(0xa0, this::pmWritten)
-                .set(PIIX4_PMBA - 0x40, 4, PM_IO_BASE | 1).readOnly(PIIX4_PMBA - 0x40, 4, 0xffff003f)
-                .set(PIIX4_PMREGMISC - 0x40, 1, PMIOSE)
-                .set(PIIX4_DEVACTB - 0x40, 4, DEVACTB_APMC_EN).readOnly(PIIX4_DEVACTB - 0x40, 4, DEVACTB_APMC_EN);
+                .readOnly(PIIX4_PMBA - 0x40, 4, 0xffff003f)
+                .readOnly(PIIX4_DEVACTB - 0x40, 4, DEVACTB_APMC_EN);
+        pmPowerOn();
     }
 
-    /** Attaches the three functions to {@code bus} and maps the PM registers at their preset base. */
+    /** The PM function's power-on values: PMBA 0 (bit 0 reads 1), PM I/O decoding off, APMC_EN set. */
+    private void pmPowerOn() {
+        pmRegs.clear();
+        pmRegs.set(PIIX4_PMBA - 0x40, 4, 1).set(PIIX4_DEVACTB - 0x40, 4, DEVACTB_APMC_EN);
+    }
+
+    /** Attaches the three functions to {@code bus} with their power-on register values. */
     public static Piix attach(PciBus bus, IoPortBus io, AcpiPm pm) {
         Piix p = new Piix(io, pm);
         ConfigRegisters pam = new ConfigRegisters(I440FX_PAM_COUNT, at -> { });
-        for (int i = 0; i < I440FX_PAM_COUNT; i++) pam.set(i, 1, PAM_RW);
+        ConfigRegisters pirq = new ConfigRegisters(4, at -> { });
+        p.pam = pam;
+        p.pirq = pirq;
         bus.attach("i440fx", HOST_BRIDGE, PciFunctionSpec.builder(VENDOR_INTEL, DEVICE_I440FX).classCode(0x06, 0x00, 0x00)
                 .revision(0x02).deviceRegisters(I440FX_PAM0, I440FX_PAM_COUNT, pam).build(), null);
-        ConfigRegisters pirq = new ConfigRegisters(4, at -> { });
-        for (int i = 0; i < 4; i++) pirq.set(i, 1, PIRQ_DISABLED);
         bus.attach("piix3-isa", ISA_BRIDGE, PciFunctionSpec.builder(VENDOR_INTEL, DEVICE_PIIX3_ISA).classCode(0x06, 0x01, 0x00)
                 .deviceRegisters(PIIX_PIRQC, 4, pirq).build(), null);
         bus.attach("piix4-pm", PM, PciFunctionSpec.builder(VENDOR_INTEL, DEVICE_PIIX4_PM).classCode(0x06, 0x80, 0x00)
                 .revision(0x03).interruptPin(1).deviceRegisters(0x40, 0xa0, p.pmRegs).build(), null);
-        p.remapPm();
+        p.reset();
         return p;
+    }
+
+    /**
+     * The chipset registers' power-on values, for a machine reset: PAM
+     * read/write, PIRQ routes disabled, the PM block unmapped until firmware
+     * (or {@link #enablePm}) places it. Not for a running vCPU's use.
+     */
+    public void reset() {
+        for (int i = 0; i < I440FX_PAM_COUNT; i++) pam.set(i, 1, PAM_RW);
+        for (int i = 0; i < 4; i++) pirq.set(i, 1, PIRQ_DISABLED);
+        pmPowerOn();
+        remapPm();
+    }
+
+    /**
+     * What firmware does before an OS runs: places the PM block at {@code base}
+     * and turns its decoding on. For a kernel booted without firmware, whose
+     * FADT names {@link #PM_IO_BASE}.
+     */
+    public void enablePm(int base) {
+        if ((base & ~0xffc0) != 0 || base == 0) throw new IllegalArgumentException("PM base must be a non-zero 64-byte aligned port: " + base);
+        pmRegs.set(PIIX4_PMBA - 0x40, 4, base | 1).set(PIIX4_PMREGMISC - 0x40, 1, PMIOSE);
+        remapPm();
+    }
+
+    /** The PM I/O base PMBA holds now (64-byte aligned), whether or not PMREGMISC enables decoding. */
+    public int pmBase() {
+        return pmRegs.get(PIIX4_PMBA - 0x40, 4) & 0xffc0;
     }
 
     private void pmWritten(int at) {

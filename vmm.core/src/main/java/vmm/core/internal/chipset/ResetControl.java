@@ -18,6 +18,11 @@ public final class ResetControl {
         this.power = power;
     }
 
+    /** Power-on value for a machine reset. */
+    public synchronized void reset() {
+        value = 0;
+    }
+
     synchronized int read() {
         return value;
     }

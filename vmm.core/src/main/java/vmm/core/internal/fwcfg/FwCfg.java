@@ -4,9 +4,11 @@ import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 
 import vmm.core.bus.IoHandler;
 import vmm.core.memory.GuestMemory;
@@ -50,6 +52,7 @@ public final class FwCfg {
     private final GuestMemory memory;
     private final Map<Integer, byte[]> items = new TreeMap<>();
     private final Map<String, Integer> files = new LinkedHashMap<>();
+    private final Map<Integer, Supplier<byte[]>> generated = new HashMap<>();
     private int selected;
     private int offset;
     private long dmaHigh;
@@ -84,6 +87,33 @@ public final class FwCfg {
         items.put(key, contents.clone());
         rebuildDirectory();
         return key;
+    }
+
+    /**
+     * Adds the file {@code name} whose contents {@code contents} produces each
+     * time the guest selects it (QEMU's select callback), so it can describe
+     * what the firmware set up before reading it (the ACPI tables name the
+     * PM block where the firmware moved it). The supplier runs on a vCPU
+     * thread under this device's lock, and must always produce the size it
+     * produced here, which the directory lists.
+     *
+     * @return the file's key
+     * @throws IllegalArgumentException when the name does not fit a directory entry
+     */
+    public synchronized int addGeneratedFile(String name, Supplier<byte[]> contents) {
+        int key = addFile(name, contents.get());
+        generated.put(key, contents);
+        return key;
+    }
+
+    /**
+     * Back to the power-on state for a machine reset: nothing selected, no
+     * half-written DMA address. The items stay.
+     */
+    public synchronized void reset() {
+        selected = 0;
+        offset = 0;
+        dmaHigh = 0;
     }
 
     /** The contents of file {@code name}, or null. */
@@ -161,6 +191,15 @@ public final class FwCfg {
     private void select(int key) {
         selected = key;
         offset = 0;
+        Supplier<byte[]> g = generated.get(key);
+        if (g != null) {
+            byte[] now = g.get();
+            int listed = items.get(key).length;
+            // The directory the firmware already read gives the size; a different one is a VMM bug.
+            if (now.length != listed)
+                throw new IllegalStateException(String.format("fw_cfg item 0x%x generated %d bytes, the directory lists %d", key, now.length, listed));
+            items.put(key, now);
+        }
     }
 
     private int nextByte() {

@@ -68,6 +68,10 @@ public final class PcMachineComponent {
         @AttributeDefinition(description = "The I/O port of the serial port firmware uses as its console; 0 for none.")
         int serial_console() default 0;
 
+        @AttributeDefinition(description = "What a guest reset does: true restarts the machine in place, false ends the run "
+                + "(QEMU's -no-reboot).")
+        String reboot() default "true";
+
         @AttributeDefinition(description = "The machine's name.")
         String name() default "vm";
     }
@@ -94,8 +98,11 @@ public final class PcMachineComponent {
                 throw new IllegalArgumentException("configuration " + PID + ": bootrom: cannot read " + config.bootrom() + ": " + e, e);
             }
         }
+        String reboot = config.reboot().trim();
+        if (!reboot.equals("true") && !reboot.equals("false"))
+            throw new IllegalArgumentException("configuration " + PID + ": reboot must be true or false, was '" + config.reboot() + "'");
         Consumer<String> firmwareLog = line -> FIRMWARE.log(Level.DEBUG, line);
-        vm = PcMachine.create(hypervisor, new PcMachine.Config(size, config.vcpus(), rom), firmwareLog);
+        vm = PcMachine.create(hypervisor, new PcMachine.Config(size, config.vcpus(), rom, Boolean.parseBoolean(reboot)), firmwareLog);
         if (kernel) {
             try {
                 vm.loadKernel(Path.of(config.kernel()), config.initrd().isBlank() ? null : Path.of(config.initrd()), config.cmdline());

@@ -45,6 +45,7 @@ class AcpiTablesTest {
             long fadt = m.readU64(xsdt + 36), madt = m.readU64(xsdt + 44);
             assertThat(signature(m, fadt, 4)).isEqualTo("FACP");
             assertThat(signature(m, madt, 4)).isEqualTo("APIC");
+            assertThat(signature(m, m.readU64(xsdt + 52), 4)).isEqualTo("MCFG");
             assertThat(signature(m, m.readU64(fadt + 140), 4)).as("FADT X_DSDT").isEqualTo("DSDT");
         }
     }
@@ -89,5 +90,9 @@ class AcpiTablesTest {
         assertThat(madt).contains("Processor Local APIC").contains("I/O APIC").contains("Interrupt Source Override");
         String fadt = Files.readString(dir.resolve("facp.dsl"));
         assertThat(fadt).contains("0000000000000604"); // X_PM1a_CNT_BLK
+        String mcfg = Files.readString(dir.resolve("mcfg.dsl"));
+        assertThat(mcfg).contains("Base Address : 00000000E0000000").contains("Start Bus Number : 00")
+                .contains("End Bus Number : 00");
+        assertThat(dsdt).contains("PNP0C02").contains("0xE0000000").contains("0x00100000"); // the ECAM window reserved
     }
 }

@@ -59,7 +59,10 @@ class ChipsetTest {
     void movingThePmBaseMovesThePmRegisters() {
         IoPortBus io = new IoPortBus();
         PciBus bus = new PciBus(io, new MmioBus(), none);
-        Piix.attach(bus, io, new AcpiPm(recorder, () -> 0));
+        Piix piix = Piix.attach(bus, io, new AcpiPm(recorder, () -> 0));
+        assertThat(bus.configRead(Piix.PM, 0x80, 1) & 1).as("PMIOSE off at power-on, as on the chip").isZero();
+        assertThat(io.isClaimed(Piix.PM_IO_BASE + 4)).isFalse();
+        piix.enablePm(Piix.PM_IO_BASE);
         assertThat(io.isClaimed(Piix.PM_IO_BASE + 4)).isTrue();
         bus.configWrite(Piix.PM, 0x40, 4, 0xb001);
         assertThat(io.isClaimed(Piix.PM_IO_BASE + 4)).isFalse();

@@ -33,6 +33,14 @@ public final class Kvm {
     public static final long KVM_SET_IDENTITY_MAP_ADDR = iow(KVMIO, 0x48, 8);
     public static final long KVM_CREATE_IRQCHIP = io(KVMIO, 0x60);
     public static final long KVM_IRQ_LINE = iow(KVMIO, 0x61, KvmStructs.KVM_IRQ_LEVEL.byteSize());
+    /** {@code struct kvm_irqchip}: u32 chip_id, u32 pad, a 512-byte union (PIC or IOAPIC state). */
+    public static final int KVM_IRQCHIP_SIZE = 520;
+    public static final long KVM_GET_IRQCHIP = iowr(KVMIO, 0x62, KVM_IRQCHIP_SIZE);
+    public static final long KVM_SET_IRQCHIP = ior(KVMIO, 0x63, KVM_IRQCHIP_SIZE); // _IOR in the uapi header, as here
+    /** {@code struct kvm_pit_state2}: three 24-byte channel states, u32 flags, u32 reserved[9]. */
+    public static final int KVM_PIT_STATE2_SIZE = 112;
+    public static final long KVM_GET_PIT2 = ior(KVMIO, 0x9f, KVM_PIT_STATE2_SIZE);
+    public static final long KVM_SET_PIT2 = iow(KVMIO, 0xa0, KVM_PIT_STATE2_SIZE);
     public static final long KVM_SET_GSI_ROUTING = iow(KVMIO, 0x6a, KvmStructs.KVM_IRQ_ROUTING.byteSize());
     public static final long KVM_IRQFD = iow(KVMIO, 0x76, KvmStructs.KVM_IRQFD.byteSize());
     public static final long KVM_CREATE_PIT2 = iow(KVMIO, 0x77, KvmStructs.KVM_PIT_CONFIG.byteSize());

@@ -14,6 +14,7 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 
+import vmm.core.device.DeviceCounters;
 import vmm.core.machine.DeviceInstanceInfo;
 import vmm.launcher.internal.Implementations;
 
@@ -22,10 +23,11 @@ import vmm.launcher.internal.Implementations;
  * implementation, implementing bundle and version, status, swaps) and
  * {@code device:swap INSTANCE IMPLEMENTATION}, which writes the choice into
  * the instance's configuration, as a user would, and waits for the core to
- * carry it out.
+ * carry it out; {@code device:stats}: each instance's requests, bytes and
+ * errors since it was plugged (the core's counters, across swaps).
  */
 @Component(service = DeviceCommands.class, property = {"osgi.command.scope=device", "osgi.command.function=list",
-        "osgi.command.function=swap"})
+        "osgi.command.function=swap", "osgi.command.function=stats"})
 public final class DeviceCommands {
     @Reference
     private ConfigurationAdmin cm;
@@ -43,6 +45,24 @@ public final class DeviceCommands {
             String bundle = Implementations.bundleOf(context, d.type(), d.implementation());
             lines.add(String.format("%-22s %-8s %-12s %-16s %-34s %-9s %d", d.id(), d.address(), d.type(), d.implementation(),
                     bundle, d.status() == null ? "waiting" : d.status().name().toLowerCase(), d.swapCount()));
+        }
+        return String.join("\n", lines);
+    }
+
+    public String stats() {
+        return stats(devices);
+    }
+
+    /** The counters table of {@code devices}, by slot. */
+    static String stats(List<DeviceInstanceInfo> devices) {
+        List<String> lines = new ArrayList<>();
+        lines.add(String.format("%-22s %-8s %-12s %12s %16s %8s", "instance", "slot", "type", "requests", "bytes", "errors"));
+        List<DeviceInstanceInfo> ds = new ArrayList<>(devices);
+        ds.sort(Comparator.comparing(DeviceInstanceInfo::address));
+        for (DeviceInstanceInfo d : ds) {
+            DeviceCounters c = d.counters();
+            if (c == null) lines.add(String.format("%-22s %-8s %-12s %12s %16s %8s", d.id(), d.address(), d.type(), "-", "-", "-"));
+            else lines.add(String.format("%-22s %-8s %-12s %12d %16d %8d", d.id(), d.address(), d.type(), c.requests(), c.bytes(), c.errors()));
         }
         return String.join("\n", lines);
     }

@@ -3,6 +3,7 @@ package vmm.vfiouser.internal.server;
 import static vmm.vfiouser.VfioUser.*;
 
 import java.lang.System.Logger.Level;
+import java.util.Arrays;
 import java.util.Map;
 
 import vmm.core.bus.IoPortBus;
@@ -11,6 +12,9 @@ import vmm.core.device.DeviceContext;
 import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
 import vmm.core.device.SwapGate;
+import vmm.core.irq.IrqChip;
+import vmm.core.irq.MsiMessage;
+import vmm.core.linux.Native;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.BarKind;
 import vmm.core.pci.BarSpec;
@@ -103,20 +107,18 @@ public final class ServedFunction implements AutoCloseable {
         boolean legacy = Boolean.parseBoolean(String.valueOf(configuration.getOrDefault("legacy", "false")));
         int vectors;
         try {
-            // The IRQ chip needs the vector count before the function exists; the transport computes it the same way.
-            vectors = 0;
-            VirtioPciTransport.Options options = new VirtioPciTransport.Options(instanceId, legacy, 0);
-            ClientInterrupts[] holder = new ClientInterrupts[1];
-            PciBus b = new PciBus(io, mmio, new vmm.core.irq.IrqChip() {
-                @Override public void setLevel(int gsi, boolean level) { if (holder[0] != null) holder[0].setLevel(gsi, level); }
-                @Override public void signalMsi(vmm.core.irq.MsiMessage message) { if (holder[0] != null) holder[0].signalMsi(message); }
+            // The bus needs its IRQ chip before the function exists, the chip needs the function's vector count: forward.
+            ClientInterrupts[] chip = new ClientInterrupts[1];
+            this.bus = new PciBus(io, mmio, new IrqChip() {
+                @Override public void setLevel(int gsi, boolean level) { if (chip[0] != null) chip[0].setLevel(gsi, level); }
+                @Override public void signalMsi(MsiMessage message) { if (chip[0] != null) chip[0].signalMsi(message); }
             });
-            this.bus = b;
-            this.transport = new VirtioPciTransport(b, ADDRESS, dma::snapshot, device, options, new SwapGate());
+            this.transport = new VirtioPciTransport(bus, ADDRESS, dma::snapshot, device,
+                    new VirtioPciTransport.Options(instanceId, legacy, 0), new SwapGate());
             this.spec = transport.function().spec();
             vectors = spec.msix() == null ? 0 : spec.msix().tableSize();
-            holder[0] = new ClientInterrupts(instanceId, vectors);
-            this.irqs = holder[0];
+            chip[0] = new ClientInterrupts(instanceId, vectors);
+            this.irqs = chip[0];
         } catch (RuntimeException e) {
             device.stop();
             throw e;
@@ -204,11 +206,6 @@ public final class ServedFunction implements AutoCloseable {
     }
 
     // --- Region access --------------------------------------------------------------------
-
-    private long regionSize(int index) throws ProtocolException {
-        RegionInfo r = regionInfo(index);
-        return r.size();
-    }
 
     private void checkRange(int index, long offset, int count, boolean write) throws ProtocolException {
         RegionInfo r = regionInfo(index);
@@ -361,7 +358,7 @@ public final class ServedFunction implements AutoCloseable {
                 }
             }
         } catch (ProtocolException | RuntimeException e) {
-            for (int f : fds) vmm.core.linux.Native.close(f);
+            for (int f : fds) Native.close(f);
             throw e;
         }
     }
@@ -387,7 +384,7 @@ public final class ServedFunction implements AutoCloseable {
             }
             case VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK -> {
                 if (s.dataType() == VFIO_IRQ_SET_DATA_EVENTFD) {
-                    for (int f : fds) vmm.core.linux.Native.close(f); // mask notifications are not produced by this server
+                    for (int f : fds) Native.close(f); // mask notifications are not produced by this server
                     return;
                 }
                 boolean mask = s.action() == VFIO_IRQ_SET_ACTION_MASK;
@@ -413,7 +410,7 @@ public final class ServedFunction implements AutoCloseable {
             }
             case VFIO_IRQ_SET_ACTION_MASK, VFIO_IRQ_SET_ACTION_UNMASK -> {
                 if (s.dataType() == VFIO_IRQ_SET_DATA_EVENTFD) {
-                    for (int f : fds) vmm.core.linux.Native.close(f);
+                    for (int f : fds) Native.close(f);
                     return;
                 }
                 if (selected(s, 0)) irqs.maskIntx(s.action() == VFIO_IRQ_SET_ACTION_MASK);
@@ -482,7 +479,7 @@ public final class ServedFunction implements AutoCloseable {
         resetView();
         boolean wasEnabled = msixEnabled;
         msixEnabled = false;
-        java.util.Arrays.fill(msixMasked, false);
+        Arrays.fill(msixMasked, false);
         place();
         if (wasEnabled) enableMsix(true);
     }

@@ -1,0 +1,77 @@
+package vmm.launcher.boot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import device.virtio_block.VirtioBlockProvider;
+import vmm.core.platform.PcMachine;
+import vmm.kvm.GenericVendor;
+import vmm.kvm.KvmHypervisor;
+import vmm.launcher.RebootDisk;
+
+/**
+ * A guest reset restarts the machine in place: SeaBIOS runs its whole POST
+ * again (its banner twice), reads our disk again, and the boot sector, whose
+ * boot count lives in CMOS NVRAM, powers off on its second boot. With
+ * {@code reboot=false} the run ends at the first reset with that outcome.
+ */
+class SeaBiosRebootTest {
+    @TempDir
+    Path dir;
+
+    private record Run(PcMachine.Exit exit, int bootCount, int resets, String log) {}
+
+    private Run boot(boolean reboot) throws Exception {
+        assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
+        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
+        Path disk = dir.resolve("reboot.img");
+        RebootDisk.write(disk);
+        List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
+        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 2, Files.readAllBytes(SeaBiosBootTest.SEABIOS), reboot),
+                     firmwareLog::add)) {
+            vm.machine().plug("disk", "virtio-blk", SeaBiosBootTest.DISK_SLOT, Map.of("path", disk.toString()), "virtio-blk",
+                    new VirtioBlockProvider());
+            vm.start();
+            Optional<PcMachine.Exit> exit = vm.awaitExit(Duration.ofSeconds(120));
+            String log = String.join("\n", firmwareLog);
+            assertThat(exit).as("the VM ended; firmware log:%n%s", log).isPresent();
+            vm.machine().ioPorts().write(0x70, 1, RebootDisk.COUNTER);
+            int count = (int) vm.machine().ioPorts().read(0x71, 1);
+            return new Run(exit.get(), count, vm.resets(), log);
+        }
+    }
+
+    @Test
+    void aResetThroughCf9RestartsTheMachineAndTheSecondBootPowersOff() throws Exception {
+        Run r = boot(true);
+        assertThat(r.exit().outcome()).as(r.exit().detail() + "\n" + r.log()).isEqualTo(PcMachine.Outcome.POWER_OFF);
+        assertThat(r.bootCount()).as("boots counted in CMOS").isEqualTo(2);
+        assertThat(r.resets()).isEqualTo(1);
+        assertThat(r.log().split("BUILD: gcc", -1)).as("SeaBIOS's build line, once per POST").hasSize(3);
+        assertThat(r.log().split("Moving pm_base to", -1)).as("the ACPI tables loaded each time").hasSize(3);
+        assertThat(r.log().split("Booting from Hard Disk", -1)).hasSize(3);
+        assertThat(r.log()).as("a fresh POST, not SeaBIOS's soft-reboot path").doesNotContain("In resume");
+    }
+
+    @Test
+    void withRebootOffTheRunEndsAtTheFirstResetWithTheResetOutcome() throws Exception {
+        Run r = boot(false);
+        assertThat(r.exit().outcome()).as(r.exit().detail()).isEqualTo(PcMachine.Outcome.RESET);
+        assertThat(r.exit().detail()).contains("0xcf9");
+        assertThat(r.bootCount()).isEqualTo(1);
+        assertThat(r.resets()).isZero();
+    }
+}
