@@ -126,10 +126,6 @@ final class FakeVm implements VirtualMachine {
         chip.signalMsi(routes.get(gsi));
     }
 
-    /** The fake has no in-kernel interrupt controllers to reset. */
-    @Override
-    public void resetInterruptControllers() {}
-
     @Override
     public void close() {
         closed = true;
