@@ -249,7 +249,6 @@ public final class FakeVm implements VirtualMachine {
         throw new UnsupportedOperationException();
     }
 
-    /** The fake has no in-kernel interrupt controllers to reset. */
     @Override public void resetInterruptControllers() {}
 
     @Override public void close() {

@@ -93,16 +93,6 @@ public interface VirtualMachine extends AutoCloseable {
     void routeMsi(int gsi, MsiMessage message);
 
     /**
-     * Puts the in-kernel interrupt controllers and timer (PICs, IOAPIC, PIT)
-     * back in the state they were created in, for a machine reset; the LAPICs
-     * are the vCPUs' state. Nothing happens without an in-kernel irqchip.
-     * Only while no vCPU runs (paused).
-     *
-     * @throws HypervisorException if the host refuses
-     */
-    void resetInterruptControllers();
-
-    /**
      * Reserves a GSI for an MSI route that no other user of this VM holds (the lowest free
      * one at or above the IOAPIC's inputs), for {@link #routeMsi} and {@link #bindIrqFd}.
      * Devices that route MSIs in the kernel (passthrough, irqfd-driven virtio) take their
@@ -121,6 +111,16 @@ public interface VirtualMachine extends AutoCloseable {
     default void releaseMsiGsi(int gsi) {
         throw new UnsupportedOperationException("this hypervisor back end has no MSI routing");
     }
+
+    /**
+     * Puts the in-kernel interrupt controllers and timer (PICs, IOAPIC, PIT)
+     * back in the state they were created in, for a machine reset; the LAPICs
+     * are the vCPUs' state. Nothing happens without an in-kernel irqchip.
+     * Only while no vCPU runs (paused).
+     *
+     * @throws HypervisorException if the host refuses
+     */
+    void resetInterruptControllers();
 
     /**
      * Destroys the VM. Every vCPU must have stopped running; guest memory is

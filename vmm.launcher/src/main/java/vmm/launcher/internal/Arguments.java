@@ -461,9 +461,7 @@ public final class Arguments {
         if (d.emulation().equals("lpc")) return null; // the PIIX ISA bridge at 00:01.0 carries COM1/COM2 always
         if (slot == HOST_BRIDGE_SLOT || slot == CHIPSET_SLOT)
             throw new UsageException("-s " + spec + ": slot " + slot + " is the chipset's (" + (slot == 0 ? "host bridge" : "PIIX ISA bridge and power management") + ")");
-        if (d.emulation().equals("passthru"))
-            return passthru(spec, String.join(",", java.util.stream.Stream.concat(java.util.stream.Stream.of(d.emulation()),
-                    d.options().stream()).toList()), slot, func);
+        if (d.emulation().equals("passthru")) return passthru(spec, d.options(), slot, func);
         Map<String, Object> props = emulation(d.emulation(), new ArrayList<>(d.options()));
         props.put("address", "0:" + slot + "." + func);
         return new Config("vmm.device", "s" + slot + "_" + func, props);
@@ -473,12 +471,15 @@ public final class Arguments {
     private static final java.util.regex.Pattern HOST_PCI = java.util.regex.Pattern.compile(
             "\\d{1,3}/\\d{1,2}/\\d|(?i)([0-9a-f]{4}:)?[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]");
 
-    /** {@code -s SLOT,passthru,HOST}: a {@code device.pci-passthru} configuration; the device itself is checked when it is opened. */
-    private static Config passthru(String spec, String what, int slot, int func) throws UsageException {
-        String[] parts = what.split(",", -1);
-        if (parts.length != 2 || parts[1].isBlank())
+    /**
+     * {@code -s SLOT,passthru,HOST} (or a file's {@code {"emulation": "passthru", "host": HOST}}): a
+     * {@code device.pci-passthru} configuration; the device itself is checked when it is opened.
+     */
+    private static Config passthru(String spec, List<String> options, int slot, int func) throws UsageException {
+        if (options.size() != 1 || options.getFirst().isBlank() || options.getFirst().equals("host="))
             throw new UsageException("-s " + spec + ": passthru needs the host device: passthru,BUS/SLOT/FUNC, passthru,DDDD:BB:DD.F or passthru,vfio-user=SOCKET");
-        String host = parts[1].trim();
+        String host = options.getFirst().trim();
+        if (host.startsWith("host=")) host = host.substring("host=".length());
         if (host.startsWith("vfio-user=")) {
             Path socket = Path.of(host.substring("vfio-user=".length()));
             if (!Files.exists(socket))
