@@ -1,12 +1,12 @@
 package vmm.core.platform;
 
-import java.lang.System.Logger.Level;import java.time.Duration;
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
-
-import java.nio.file.Path;
 
 import vmm.core.boot.KernelEntry;
 import vmm.core.boot.LinuxBoot;
@@ -68,8 +68,6 @@ public final class PcMachine implements AutoCloseable {
         }
     }
 
-    /** GSIs the machine's devices may route MSIs on: well inside KVM's 4096-entry table, which also holds the chip's own 24. */
-    static final int MSI_GSI_LIMIT = 1024;
 
     private final GuestMemory memory;
     private final VirtualMachine vm;
@@ -101,7 +99,7 @@ public final class PcMachine implements AutoCloseable {
             v = hypervisor.createVm(memory, new VmConfig(config.vcpus(), true));
             machine = new Machine(memory, v.irqChip());
             // Notify writes and queue interrupts of devices that opt in stay inside the host kernel.
-            machine.useHypervisor(v, new GsiPool(MSI_GSI_LIMIT));
+            machine.useHypervisor(v, GsiPool.of(v));
             platform = PcPlatform.install(machine, config.vcpus(), new PowerControl() {
                 @Override public void powerOff(String how) { request(Outcome.POWER_OFF, how); }
                 @Override public void reset(String how) { request(Outcome.RESET, how); }

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 
 import vmm.core.hypervisor.Binding;
 import vmm.core.hypervisor.EventFd;
+import vmm.core.hypervisor.GsiPool;
 import vmm.core.irq.MsiMessage;
 
 /** GSIs for in-kernel MSI routes are handed out once each, and a level irqfd with resampling binds to an IOAPIC input. */
@@ -26,6 +27,19 @@ class MsiGsiAllocationTest {
             t.vm.releaseMsiGsi(a);
             t.vm.releaseMsiGsi(a);
             assertThat(t.vm.allocateMsiGsi()).isEqualTo(a);
+        }
+    }
+
+    @Test
+    void theVirtioTransportsPoolAndPassthroughDrawFromTheSameGsis() throws Exception {
+        try (TestVm t = TestVm.create(true)) {
+            GsiPool transport = GsiPool.of(t.vm);
+            int viaPool = transport.allocate(), direct = t.vm.allocateMsiGsi();
+            assertThat(direct).isNotEqualTo(viaPool);
+            transport.free(viaPool);
+            assertThat(t.vm.allocateMsiGsi()).as("freed through the pool, free in the VM").isEqualTo(viaPool);
+            transport.free(viaPool);
+            assertThat(t.vm.allocateMsiGsi()).as("a pool frees only what it handed out").isNotEqualTo(viaPool);
         }
     }
 
