@@ -35,14 +35,15 @@ class LauncherIT {
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString()));
         cmd.addAll(List.of(args));
-        Path out = dir.resolve("out.txt");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
+        // Standard output (the guest's console) and error (log lines) apart, so a log line cannot split a console line.
+        Path out = dir.resolve("out.txt"), err = dir.resolve("err.txt");
+        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
                 .redirectInput(ProcessBuilder.Redirect.PIPE).start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly().waitFor();
-            throw new AssertionError("vmm did not end within 120 s; output:\n" + Files.readString(out));
+            throw new AssertionError("vmm did not end within 120 s; output:\n" + Files.readString(out) + Files.readString(err));
         }
-        return new Result(p.exitValue(), Files.readString(out));
+        return new Result(p.exitValue(), Files.readString(out) + Files.readString(err));
     }
 
     private static void requireGuests() {
