@@ -34,6 +34,8 @@ final class FakeVm implements VirtualMachine {
     final Map<FakeEventFd, Integer> irqfds = new HashMap<>();
     final Map<Integer, MsiMessage> routes = new HashMap<>();
     final AtomicLong irqfdDeliveries = new AtomicLong();
+    /** Runs as each irqfd delivery injects its MSI, on the signalling thread, before the chip sees it: the guest's first instant. */
+    volatile Runnable onIrqfdDelivery = () -> { };
     /** Once closed, removing a binding fails as KVM_IOEVENTFD/KVM_IRQFD on a closed VM descriptor does (EBADF). */
     volatile boolean closed;
 
@@ -123,6 +125,7 @@ final class FakeVm implements VirtualMachine {
         if (gsi == null) return; // unbound: the count stays, as in an eventfd nobody reads
         f.count.set(0);
         irqfdDeliveries.incrementAndGet();
+        onIrqfdDelivery.run();
         chip.signalMsi(routes.get(gsi));
     }
 

@@ -4,6 +4,7 @@ import static device.virtio_net.protocol.VirtioNetSpec.*;
 import static vmm.testing.VmmAssertions.assertThat;
 
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -105,6 +106,18 @@ class KernelBindingTest {
         assertThat(irq.awaitMsiCount(d.msiData(TX_VECTOR), 1, VionaTest.TIMEOUT)).isTrue();
         assertThat(vm.irqfdDeliveries.get()).isEqualTo(1);
         assertThat(t.irqfdInterrupts()).isEqualTo(1);
+    }
+
+    @Test
+    void anIrqfdInterruptIsAlreadyCountedWhenTheGuestCanSeeIt() {
+        // KVM injects as soon as the eventfd is written; a counter bumped after the
+        // signal lets a guest (or a test watching it) see the interrupt uncounted.
+        List<Long> countedAtDelivery = new CopyOnWriteArrayList<>();
+        vm.onIrqfdDelivery = () -> countedAtDelivery.add(t.irqfdInterrupts());
+        sendThroughGuestKick(1);
+        d.queue(TX).await(VionaTest.TIMEOUT);
+        assertThat(irq.awaitMsiCount(d.msiData(TX_VECTOR), 1, VionaTest.TIMEOUT)).isTrue();
+        assertThat(countedAtDelivery).containsExactly(1L);
     }
 
     @Test

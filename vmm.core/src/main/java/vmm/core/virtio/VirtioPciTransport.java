@@ -566,7 +566,11 @@ public final class VirtioPciTransport {
         return q >= 0 && q < queueCount ? busNotifies.get(q) : 0;
     }
 
-    /** Queue interrupts the transport sent by signalling an irqfd, since attach. */
+    /**
+     * Queue interrupts the transport sent by signalling an irqfd, since attach;
+     * each is counted before its eventfd is signalled, so a thread that saw the
+     * interrupt delivered finds it counted.
+     */
     public long irqfdInterrupts() {
         return irqfdInterrupts.get();
     }
@@ -1082,8 +1086,10 @@ public final class VirtioPciTransport {
                     VectorRoute r = slot.vector < msixVectors ? vectorRoutes[slot.vector] : null;
                     // Checked again here: a vector masked a moment ago must get its pending bit, not the irqfd.
                     if (r != null && r.irqfd != null && function.msixMessage(slot.vector) != null) {
-                        r.fd.signal();
+                        // Counted first: once signalled, KVM may inject at once and whoever sees the
+                        // interrupt arrive (the guest's handler, a test) must find it counted.
                         irqfdInterrupts.incrementAndGet();
+                        r.fd.signal();
                     } else {
                         function.signalMsiX(slot.vector);
                     }

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import device.viona.VionaProvider;
 import device.virtio_net.model.NetModel;
 import device.virtio_net.protocol.NetCounters.Counter;
+import vmm.core.bus.IoHandler;
 import vmm.core.hypervisor.GsiPool;
 import vmm.core.hypervisor.VmConfig;
 import vmm.core.hypervisor.VmRunner;
@@ -43,7 +44,7 @@ class VirtioKernelPathGuestTest {
     /** Where the test moves A's BAR4 (64-bit, firmware put it above 4 GiB), so 32-bit guest code can reach it. */
     static final long BAR4 = 0xE000_0000L;
     static final int TX = 1, TX_VECTOR = 2, GUEST_VECTOR = 0x45;
-    static final int READY = 0xE0, VECTOR_PORT = 0xE1;
+    static final int READY = 0xE0, VECTOR_PORT = 0xE1, PUBLISH = 0xE2;
 
     @TempDir
     Path dir;
@@ -95,16 +96,31 @@ class VirtioKernelPathGuestTest {
                 frame[24] = 0x08;                                               // IPv4 ethertype, payload zeros
                 frame[40] = 0x5a;                                               // a mark to find it by
                 DriverQueue txA = da.queue(TX);
-                txA.add(List.of(frame));
                 long notifiesBefore = ta.busNotifies(TX);
 
+                // The chain is published only once the guest can take its interrupt: viona's worker
+                // also serves the ring on its idle poll, without a kick, and KVM drops a fixed
+                // interrupt sent to a LAPIC that is not yet software-enabled (the guest would hang).
+                IoHandler publish = new IoHandler() {
+                    @Override
+                    public long read(long offset, int size) {
+                        txA.add(List.of(frame));
+                        return 1;
+                    }
+
+                    @Override
+                    public void write(long offset, int size, long value) {
+                    }
+                };
                 Ports ready = new Ports(), vectors = new Ports();
+                machine.ioPorts().register("publish", PUBLISH, 1, publish);
                 machine.ioPorts().register("ready", READY, 1, ready);
                 machine.ioPorts().register("vector", VECTOR_PORT, 1, vectors);
                 Asm g = Asm.protected32(CODE)
                         .movMem32Imm(LAPIC + 0xF0, 0x1FF)                        // LAPIC software-enabled
                         .sti()
-                        .movAl(1).outImmAl(READY)
+                        .inAlImm(PUBLISH)                                        // the driver publishes its frame
+                        .outImmAl(READY)
                         .db(0x66, 0xC7, 0x05).db(le32(BAR4 + 0x3000 + 4 * TX)).db(TX, 0) // mov word [notify TX], 1
                         .label("idle").hlt().jmp("idle");
                 g.label("handler")
