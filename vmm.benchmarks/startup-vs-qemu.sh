@@ -25,24 +25,11 @@ command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "missing qemu-system-x86
 work=$(mktemp -d /tmp/startup-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
-# A 64 KiB ROM of HLTs with code at offset 0xF000 (0xFFFFF000) and the reset
-# vector in the last 16 bytes (0xFFFFFFF0). Our PIIX4 PM block is off at
-# power-on, as on the chip, so "off" first places it at 0x600 and enables it
-# (four config-space writes through 0xCF8/0xCFC), as firmware does:
-#   off:  mov dx,0xcf8 ; mov eax,0x80000b40 ; out dx,eax ; mov dx,0xcfc ; mov eax,0x601 ; out dx,eax  (PMBA)
-#         mov dx,0xcf8 ; mov eax,0x80000b80 ; out dx,eax ; mov dx,0xcfc ; mov al,1 ; out dx,al       (PMREGMISC)
-#         mov dx,0x604 ; mov ax,0x2000 ; out dx,ax ; hlt ; jmp $-1                                    (S5)
-#         reset vector: jmp 0xf000
-#   idle: reset vector: cli ; hlt ; jmp $-1
-rom() { # rom CODE_AT_F000 RESET_VECTOR OUT
-    local code=$1 vector=$2 out=$3
-    { head -c $((0xF000)) /dev/zero | tr '\0' '\364'; printf "$code"; head -c 65536 /dev/zero | tr '\0' '\364'; } \
-        | head -c $((65536 - 16)) > "$out.tmp"
-    { cat "$out.tmp"; printf "$vector"; head -c 16 /dev/zero | tr '\0' '\364'; } | head -c 65536 > "$out"; rm "$out.tmp"
-}
-rom '\272\370\014\146\270\100\013\000\200\146\357\272\374\014\146\270\001\006\000\000\146\357\272\370\014\146\270\200\013\000\200\146\357\272\374\014\260\001\356\272\004\006\270\000\040\357\364\353\375' \
-    '\351\015\360' "$work/off.rom"
-rom '' '\372\364\353\375' "$work/idle.rom"
+# The same 64 KiB ROMs for both (cnf/poweroff-rom.sh): "off" enables the PIIX4 PM block and powers
+# off through S5 at its first instructions; "idle" halts.
+. "$root/cnf/poweroff-rom.sh"
+vmm_poweroff_rom "$work/off.rom"
+vmm_idle_rom "$work/idle.rom"
 
 ours=(vmm_cmd "$root/vmm" run -m 64M -l bootrom,ROM)
 "$root/vmm" help > /dev/null   # builds the jar and trains the AOT cache if needed, outside the measurement
