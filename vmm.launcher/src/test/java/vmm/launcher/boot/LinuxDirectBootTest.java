@@ -64,7 +64,9 @@ class LinuxDirectBootTest {
                 assertThat(entry.mode()).isEqualTo(KernelEntry.Mode.PVH_32);
                 vm.start();
                 exit = awaitLines(vm, com1, "Linux version", MARKER, "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable",
-                        "ACPI: RSDP 0x00000000000E0000", "ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2");
+                        "ACPI: RSDP 0x00000000000E0000", "ACPI: INT_SRC_OVR (bus 0 bus_irq 0 global_irq 2",
+                        // the last line asserted below: waiting for an earlier one raced with the kernel printing it
+                        "ACPI: INT_SRC_OVR (bus 0 bus_irq 9 global_irq 9 high level)");
                 console = read(com1);
                 vm.stop();
             } finally {
