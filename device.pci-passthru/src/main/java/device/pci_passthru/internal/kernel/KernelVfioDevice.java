@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import device.pci_passthru.internal.RegionChecks;
 import device.pci_passthru.vfio.DeviceInfo;
 import device.pci_passthru.vfio.DmaRegion;
 import device.pci_passthru.vfio.IrqInfo;
@@ -166,17 +167,11 @@ final class KernelVfioDevice implements VfioDevice {
     }
 
     private void checkRegion(int index) {
-        if (index < 0 || index >= regions.length)
-            throw new IllegalArgumentException(name + ": region index " + index + " outside [0, " + regions.length + ")");
+        RegionChecks.region(name, regions, index);
     }
 
     private void checkRange(int index, long offset, long length, boolean write) {
-        checkRegion(index);
-        RegionInfo r = regions[index];
-        if (write ? !r.writable() : !r.readable())
-            throw new IllegalArgumentException(name + ": region " + index + " is not " + (write ? "writable" : "readable"));
-        if (offset < 0 || length < 0 || offset + length < 0 || offset + length > r.size())
-            throw new IllegalArgumentException(name + ": [" + offset + ", +" + length + ") leaves region " + index + " of " + r.size() + " bytes");
+        RegionChecks.range(name, regions, index, offset, length, write);
     }
 
     @Override
