@@ -43,11 +43,14 @@ public final class Arguments {
 
     public static final String USAGE = """
             usage: vmm run [-c VCPUS] [-m SIZE] [-s SLOT[:FUNC],EMULATION[,conf]]... [-l com1|com2,BACKEND]
-                           (-l bootrom,FILE | --kernel FILE [--initrd FILE] [--cmdline TEXT]) [--no-reboot] [VMNAME]
+                           (-l bootrom,FILE | --kernel FILE [--initrd FILE] [--cmdline TEXT]) [--no-reboot]
+                           [--accel auto|kvm|emu] [VMNAME]
                    run a PC virtual machine, bhyve's way; with no options, the built-in default VM
                    (SeaBIOS booting a demo disk the launcher generates, its console in this terminal);
                    --kernel boots Linux without firmware: an ELF vmlinux with a PVH entry, or a bzImage
                    --no-reboot: a guest reset ends the VM (exit code 3) instead of restarting it
+                   --accel: the CPU back end: kvm (/dev/kvm), emu (the x86 CPU in Java), or auto
+                   (the default: KVM where it works, else the software CPU)
                    vmm run -k FILE.json [flags...] [-o KEY=VALUE]... [VMNAME]
                    the same from a JSON file (keys: name cpus memory devices serial bootrom kernel initrd
                    cmdline options); flags next to -k override the file; -o sets one property:
@@ -150,7 +153,7 @@ public final class Arguments {
      * ({@code memory_size} is {@code memory.size}). A test keeps the two in step.
      */
     static final java.util.Set<String> VM_KEYS = new java.util.TreeSet<>(List.of("memory.size", "vcpus", "bootrom", "kernel",
-            "initrd", "cmdline", "serial.console", "name", "reboot"));
+            "initrd", "cmdline", "serial.console", "name", "reboot", "accel"));
 
     private static Plan run(List<String> args) throws UsageException {
         if (args.isEmpty()) return defaultVm();
@@ -202,11 +205,16 @@ public final class Arguments {
                 case "--cmdline" -> spec.cmdline = new Setting(next(args, ++i,
                         "--cmdline needs the kernel command line, e.g. --cmdline 'console=ttyS0'"), "", false);
                 case "--no-reboot" -> spec.vmOptions.put("reboot", new Setting("false", "--no-reboot", false)); // QEMU's -no-reboot; bhyve has none
+                case "--accel" -> {
+                    String v = next(args, ++i, "--accel needs auto, kvm or emu");
+                    spec.vmOptions.put("accel", new Setting(v, "--accel " + v, false));
+                }
                 default -> {
                     if (a.startsWith("-k=")) continue;
                     if (a.startsWith("--kernel=")) { flagKernel = spec.kernel = new Setting(a.substring(9), "", false); continue; }
                     if (a.startsWith("--initrd=")) { spec.initrd = new Setting(a.substring(9), "", false); continue; }
                     if (a.startsWith("--cmdline=")) { spec.cmdline = new Setting(a.substring(10), "", false); continue; }
+                    if (a.startsWith("--accel=")) { spec.vmOptions.put("accel", new Setting(a.substring(8), a, false)); continue; }
                     if (a.startsWith("-")) throw new UsageException("run: unknown option " + a);
                     if (i != args.size() - 1) throw new UsageException("run: the VM name (" + a + ") comes last");
                     spec.name = new Setting(a, "", false);
@@ -357,6 +365,8 @@ public final class Arguments {
             Object value = e.getValue().value();
             if (e.getKey().equals("reboot") && !e.getValue().value().matches("true|false"))
                 throw new UsageException(e.getValue().where() + ": reboot is true or false");
+            if (e.getKey().equals("accel") && !Accel.NAMES.contains(e.getValue().value()))
+                throw new UsageException(e.getValue().where() + ": the accelerator is auto, kvm or emu");
             if (e.getKey().equals("serial.console")) {
                 try {
                     value = Integer.decode(e.getValue().value());

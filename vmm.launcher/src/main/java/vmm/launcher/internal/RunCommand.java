@@ -69,6 +69,18 @@ final class RunCommand {
 
     private int runConfigured(List<Arguments.Config> configs) throws Exception {
         String vmName = String.valueOf(configs.getFirst().properties().get("name"));
+        Accel.Choice accel;
+        try {
+            accel = chooseBackEnd(String.valueOf(configs.getFirst().properties().getOrDefault("accel", "auto")));
+        } catch (Accel.Unavailable e) {
+            err.println("vmm: " + e.getMessage());
+            return 2;
+        }
+        if (accel.note() != null) err.println("vmm: " + accel.note());
+        Map<String, Object> vmProperties = new LinkedHashMap<>(configs.getFirst().properties());
+        vmProperties.put("accel", accel.accel());
+        vmProperties.put("hypervisor.target", accel.target());
+        configs.set(0, new Arguments.Config(configs.getFirst().factoryPid(), configs.getFirst().name(), vmProperties));
         Path control = controlSocket(vmName);
         configs.add(new Arguments.Config("vmm.control", null, Map.of("socket", control.toString())));
         for (Arguments.Config c : configs) {
@@ -80,7 +92,7 @@ final class RunCommand {
         if (vm == null) {
             err.println("vmm: the virtual machine was not built within " + STARTUP.toSeconds() + " s: "
                     + (service(Hypervisor.class, null) == null
-                    ? "no hypervisor back end is active (vmm.svm on AMD hosts, vmm.vmx on Intel hosts; /dev/kvm must be there and usable)"
+                    ? "no hypervisor back end is active (vmm.svm on AMD hosts, vmm.vmx on Intel hosts, vmm.emu anywhere)"
                     : "see the log above for why"));
             return 2;
         }
@@ -119,7 +131,7 @@ final class RunCommand {
                 summary.add(String.format("  %-8s %-12s %s", "isa", c.properties().get("port"), c.properties().get("backend")));
             }
         }
-        Hypervisor hv = service(Hypervisor.class, null);
+        Hypervisor hv = service(Hypervisor.class, accel.target());
         Capabilities caps = hv == null ? null : hv.capabilities();
         Map<String, Object> vmProps = configs.getFirst().properties();
         out.println("vmm: " + vmProps.get("name") + ": " + vmProps.get("memory.size") + " RAM, " + vmProps.get("vcpus")
@@ -159,6 +171,24 @@ final class RunCommand {
                 return 1;
             }
         }
+    }
+
+    /**
+     * Chooses the CPU back end among the registered hypervisors. The back ends register while their bundles
+     * start, before the launcher runs; if none has yet, waits (bounded) for a first one.
+     */
+    private Accel.Choice chooseBackEnd(String requested) throws Accel.Unavailable, InterruptedException {
+        await(Hypervisor.class, null);
+        List<String> backEnds = new ArrayList<>();
+        try {
+            for (ServiceReference<Hypervisor> r : context.getServiceReferences(Hypervisor.class, null)) {
+                Object b = r.getProperty(Accel.BACKEND_PROPERTY);
+                if (b != null) backEnds.add(b.toString());
+            }
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+        return Accel.choose(requested, backEnds, Accel.kvmProblem(Path.of("/dev/kvm")));
     }
 
     /** Where the shell of VM {@code name} listens. */

@@ -205,4 +205,21 @@ class ArgumentsTest {
         Arguments.Config on = Arguments.parse(List.of("run", "-l", "bootrom," + rom)).configs().getFirst();
         assertThat(on.properties()).doesNotContainKey("reboot");
     }
+
+    @Test
+    void accelNamesTheCpuBackEndByFlagOrOptionAndAnythingElseIsOneLine() throws Exception {
+        Path rom = java.nio.file.Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
+        assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--accel", "emu")).configs().getFirst().properties())
+                .containsEntry("accel", "emu");
+        assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--accel=kvm")).configs().getFirst().properties())
+                .containsEntry("accel", "kvm");
+        assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "vm.accel=auto")).configs().getFirst().properties())
+                .containsEntry("accel", "auto");
+        assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom)).configs().getFirst().properties())
+                .doesNotContainKey("accel");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--accel", "tcg")))
+                .hasMessage("--accel tcg: the accelerator is auto, kvm or emu");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--accel")))
+                .hasMessage("--accel needs auto, kvm or emu");
+    }
 }

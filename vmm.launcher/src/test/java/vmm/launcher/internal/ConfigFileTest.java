@@ -92,7 +92,7 @@ class ConfigFileTest {
     void unknownOptionKeysAreNamed() throws Exception {
         Path rom = rom();
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "vm.turbo=1")))
-                .hasMessageStartingWith("-o vm.turbo=1: unknown key vm.turbo (vmm.vm has: vm.bootrom, vm.cmdline");
+                .hasMessageStartingWith("-o vm.turbo=1: unknown key vm.turbo (vmm.vm has: vm.accel, vm.bootrom, vm.cmdline");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "acpi.x=1")))
                 .hasMessage("-o acpi.x=1: unknown key acpi.x (keys are vm.KEY or pci.BUS.SLOT.FUNC.KEY)");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "pci.0.9.0.ser=A")))

@@ -74,13 +74,24 @@ public final class PcMachineComponent {
 
         @AttributeDefinition(description = "The machine's name.")
         String name() default "vm";
+
+        @AttributeDefinition(description = "The CPU back end: kvm, emu (the software CPU) or auto (whichever hypervisor "
+                + "service is bound; hypervisor.target narrows it, as the launcher does).")
+        String accel() default "auto";
     }
 
     private final PcMachine vm;
     private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
 
     @Activate
-    public PcMachineComponent(Config config, @Reference Hypervisor hypervisor, BundleContext context) {
+    public PcMachineComponent(Config config, @Reference(name = "hypervisor") Hypervisor hypervisor, BundleContext context) {
+        String accel = config.accel().trim();
+        String backEnd = hypervisor.capabilities().backEnd();
+        if (!accel.equals("auto") && !accel.equals("kvm") && !accel.equals("emu"))
+            throw new IllegalArgumentException("configuration " + PID + ": accel must be auto, kvm or emu, was '" + config.accel() + "'");
+        if (!accel.equals("auto") && !backEnd.equals(accel) && !backEnd.startsWith(accel + "/"))
+            throw new IllegalArgumentException("configuration " + PID + ": accel=" + accel + " but the bound hypervisor is "
+                    + backEnd + " (set hypervisor.target=(vmm.hypervisor.backend=" + accel + "*))");
         long size;
         try {
             size = MemorySize.parse(config.memory_size());
@@ -122,8 +133,8 @@ public final class PcMachineComponent {
         registrations.add(context.registerService(IoPortBus.class, machine.ioPorts(), props));
         registrations.add(context.registerService(MmioBus.class, machine.mmio(), props));
         registrations.add(context.registerService(PciBus.class, machine.pci(), props));
-        LOG.log(Level.INFO, "{0}: {1} of RAM, {2} vCPU(s), {3}", config.name(), (size >> 20) + " MiB", config.vcpus(),
-                kernel ? "kernel " + config.kernel() : rom == null ? "no boot ROM" : "boot ROM " + config.bootrom());
+        LOG.log(Level.INFO, "{0}: {1} of RAM, {2} vCPU(s), {3}, on {4}", config.name(), (size >> 20) + " MiB", config.vcpus(),
+                kernel ? "kernel " + config.kernel() : rom == null ? "no boot ROM" : "boot ROM " + config.bootrom(), backEnd);
     }
 
     @Deactivate
