@@ -11,7 +11,9 @@ final class PitCounter {
     static final int MODE_TERMINAL_COUNT = 0, MODE_ONE_SHOT = 1, MODE_RATE = 2, MODE_SQUARE = 3,
             MODE_SOFTWARE_STROBE = 4, MODE_HARDWARE_STROBE = 5;
 
-    int rw = Pit8254.RW_LSB_MSB, mode, status;
+    int rw = Pit8254.RW_LSB_MSB, mode;
+    /** The mode bits as the control word wrote them (6 and 7 stay as written; the status reads them back). */
+    private int modeBits;
     boolean bcd, gate;
     /** The count as loaded: 1-65536 (binary) or 1-10000 (BCD); 0 before the first count. */
     private long count;
@@ -26,7 +28,7 @@ final class PitCounter {
 
     void reset() {
         rw = Pit8254.RW_LSB_MSB;
-        mode = 0;
+        mode = modeBits = 0;
         bcd = false;
         gate = false;
         count = 0;
@@ -38,6 +40,7 @@ final class PitCounter {
     /** A control word for this counter: new access mode, mode (6 and 7 are 2 and 3) and BCD; OUT to its initial state. */
     void program(int rw, int mode, boolean bcd) {
         this.rw = rw;
+        this.modeBits = mode;
         this.mode = mode > MODE_HARDWARE_STROBE ? mode & 3 : mode;
         this.bcd = bcd;
         loaded = triggered = false;
@@ -175,7 +178,7 @@ final class PitCounter {
     void latchStatus(long t) {
         if (latchedStatus >= 0) return;
         latchedStatus = (out(t) ? Pit8254.STATUS_OUT : 0) | (nullCount ? Pit8254.STATUS_NULL_COUNT : 0)
-                | rw << Pit8254.CW_RW_SHIFT | mode << Pit8254.CW_MODE_SHIFT | (bcd ? Pit8254.CW_BCD : 0);
+                | rw << Pit8254.CW_RW_SHIFT | modeBits << Pit8254.CW_MODE_SHIFT | (bcd ? Pit8254.CW_BCD : 0);
     }
 
     /** A read of the counter's port: a latched status first, then a latched count, else the live count. */
