@@ -98,17 +98,21 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
         Runnable none = () -> { }, rescheduled = timers::changed;
         List<Registration> r = new ArrayList<>();
         try {
-            r.add(io.register("pic-master", DualPic.MASTER_COMMAND, 2, new PortIo(lock, pic, DualPic.MASTER_COMMAND, none)));
-            r.add(io.register("pic-slave", DualPic.SLAVE_COMMAND, 2, new PortIo(lock, pic, DualPic.SLAVE_COMMAND, none)));
-            r.add(io.register("pic-elcr", DualPic.ELCR1, 2, new PortIo(lock, pic, DualPic.ELCR1, none)));
-            r.add(io.register("pit", Pit8254.PORT_COUNTER0, 4, new PortIo(lock, pit, Pit8254.PORT_COUNTER0, rescheduled)));
-            r.add(io.register("pit-speaker", Pit8254.PORT_SPEAKER, 1, new PortIo(lock, pit, Pit8254.PORT_SPEAKER, rescheduled)));
+            r.add(io.register("pic-master", DualPic.MASTER_COMMAND, 2, ports(pic, DualPic.MASTER_COMMAND, none)));
+            r.add(io.register("pic-slave", DualPic.SLAVE_COMMAND, 2, ports(pic, DualPic.SLAVE_COMMAND, none)));
+            r.add(io.register("pic-elcr", DualPic.ELCR1, 2, ports(pic, DualPic.ELCR1, none)));
+            r.add(io.register("pit", Pit8254.PORT_COUNTER0, 4, ports(pit, Pit8254.PORT_COUNTER0, rescheduled)));
+            r.add(io.register("pit-speaker", Pit8254.PORT_SPEAKER, 1, ports(pit, Pit8254.PORT_SPEAKER, rescheduled)));
             r.add(mmio.register("ioapic", IoApic.BASE, IoApic.SIZE, new MmioIo(lock, ioapic, none)));
             return r;
         } catch (RuntimeException e) {
             r.forEach(Registration::close);
             throw e;
         }
+    }
+
+    private PortIo ports(PortDevice device, int base, Runnable afterWrite) {
+        return new PortIo(lock, device, base, afterWrite);
     }
 
     @Override
@@ -156,7 +160,8 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
      */
     public void routeMsi(int gsi, MsiMessage message) {
         if (gsi < IOAPIC_PINS || gsi >= GSI_LIMIT)
-            throw new IllegalArgumentException("GSI " + gsi + " is not an MSI GSI [" + IOAPIC_PINS + ", " + GSI_LIMIT + ")");
+            throw new IllegalArgumentException(
+                    "GSI " + gsi + " is not an MSI GSI [" + IOAPIC_PINS + ", " + GSI_LIMIT + ")");
         synchronized (lock) {
             msiRoutes.put(gsi, Objects.requireNonNull(message, "message"));
         }

@@ -42,7 +42,7 @@ public final class LocalApic implements Timed, IoHandler {
     static final int LVT_VECTOR = 0xff, LVT_MODE_SHIFT = 8, LVT_MODE = 0x700, LVT_PENDING = 1 << 12,
             LVT_POLARITY = 1 << 13, LVT_REMOTE_IRR = 1 << 14, LVT_LEVEL = 1 << 15, LVT_MASKED = 1 << 16,
             LVT_TIMER_PERIODIC = 1 << 17;
-    /** LVT registers in offset order, with the bits a guest may write (delivery status and remote IRR are read-only). */
+    /** LVT registers in offset order, and the bits a guest may write (delivery status, remote IRR are read-only). */
     private static final int[] LVT_OFFSETS = {LVT_TIMER, LVT_THERMAL, LVT_PERF, LVT_LINT0, LVT_LINT1, LVT_ERROR};
     private static final int[] LVT_WRITABLE = {
             LVT_MASKED | LVT_TIMER_PERIODIC | LVT_VECTOR,
@@ -243,7 +243,8 @@ public final class LocalApic implements Timed, IoHandler {
         init = false;
         resetRegisters();
         startup = false;
-        waitForStartup = !isBsp();
+        // The BSP flag of the base MSR decides, as in KVM: a BSP restarts at the reset vector.
+        waitForStartup = (apicBase & BASE_BSP) == 0;
         refresh();
         return true;
     }
@@ -367,7 +368,7 @@ public final class LocalApic implements Timed, IoHandler {
 
     // ---- registers ----
 
-    /** Reads {@code size} bytes at {@code offset} of the page; reserved registers and cross-register accesses read 0. */
+    /** Reads {@code size} bytes at {@code offset} of the page; reserved registers and straddling reads give 0. */
     @Override
     public long read(long offset, int size) {
         if (offset < 0 || offset >= PAGE_SIZE || (offset & 0xf) + size > 4) return 0;

@@ -75,8 +75,8 @@ public final class Pit8254 implements Timed, PortDevice {
         if (port == PORT_SPEAKER) {
             PitCounter c2 = counters[2];
             int refresh = (int) (clock.nanos() >>> REFRESH_SHIFT) & 1;
-            return (c2.gate ? SPEAKER_GATE2 : 0) | (speakerData ? SPEAKER_DATA : 0) | (refresh != 0 ? SPEAKER_REFRESH : 0)
-                    | (c2.out(t) ? SPEAKER_OUT2 : 0);
+            return (c2.gate ? SPEAKER_GATE2 : 0) | (speakerData ? SPEAKER_DATA : 0)
+                    | (refresh != 0 ? SPEAKER_REFRESH : 0) | (c2.out(t) ? SPEAKER_OUT2 : 0);
         }
         if (port < PORT_COUNTER0 || port > PORT_COUNTER0 + 2) return 0xff;
         return counters[port - PORT_COUNTER0].read(t);

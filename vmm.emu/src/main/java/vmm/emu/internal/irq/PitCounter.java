@@ -37,7 +37,7 @@ final class PitCounter {
         latched = latchedStatus = -1;
     }
 
-    /** A control word for this counter: new access mode, mode (6 and 7 are 2 and 3) and BCD; OUT to its initial state. */
+    /** A control word for this counter: access, mode (6 and 7 act as 2 and 3) and BCD; OUT to its initial state. */
     void program(int rw, int mode, boolean bcd) {
         this.rw = rw;
         this.modeBits = mode;

@@ -215,8 +215,6 @@ class DualPicTest {
 
     @Test
     void pollModeReadsTheHighestRequestAndAcknowledgesIt() {
-        pic.write(0x21, 0xff); // polled, not interrupting: masks do not hide requests from... the resolver does
-        pic.write(0x21, 0x00);
         pic.setIrq(6, true);
         pic.setIrq(4, true);
         pic.write(0x20, 0x0c);

@@ -42,7 +42,8 @@ class PlatformAgreementTest {
         assertThat(madt.getInt(HEADER + 4) & 1).as("PCAT_COMPAT: the 8259A pair is there").isEqualTo(1);
         EmuIrqChip chip = new EmuIrqChip(VCPUS, new ManualClock());
         List<Integer> ids = new ArrayList<>();
-        for (int i = 0; i < VCPUS; i++) ids.add((int) (chip.attachVcpu(i, () -> { }).mmio().read(LocalApic.ID, 4) >>> 24));
+        for (int i = 0; i < VCPUS; i++)
+            ids.add((int) (chip.attachVcpu(i, () -> { }).mmio().read(LocalApic.ID, 4) >>> 24));
         List<Integer> madtIds = new ArrayList<>();
         for (Entry e : entries(madt)) if (e.type() == MADT_LAPIC) madtIds.add(e.body().get(3) & 0xff);
         assertThat(madtIds).isEqualTo(ids);
