@@ -99,11 +99,16 @@ public final class LocalApic implements Timed, IoHandler {
         powerOn();
     }
 
-    /** The power-on (RESET) state: enabled at the default base, APs waiting for a SIPI. */
+    /**
+     * The power-on (RESET) state: enabled at the default base, APs waiting for a SIPI,
+     * and the BSP's LINT0 in ExtINT mode, unmasked, so the 8259A reaches it before
+     * firmware touches the APIC (what KVM's LINT0_REENABLED quirk and QEMU do).
+     */
     public void powerOn() {
         apicBase = DEFAULT_BASE | BASE_ENABLE | (isBsp() ? BASE_BSP : 0);
         id = index;
         resetRegisters();
+        if (isBsp()) lvt[LVT_INDEX_LINT0] = ApicMessage.DM_EXTINT << LVT_MODE_SHIFT;
         nmi = init = startup = false;
         waitForStartup = !isBsp();
         refresh();
@@ -307,7 +312,9 @@ public final class LocalApic implements Timed, IoHandler {
     /** Accepts a message this APIC was chosen for; returns whether it took it. */
     boolean accept(ApicMessage m) {
         boolean taken = switch (m.deliveryMode()) {
-            case ApicMessage.DM_FIXED, ApicMessage.DM_LOWEST -> acceptVector(m.vector(), m.level());
+            // A level de-assert carries no interrupt (KVM drops it too).
+            case ApicMessage.DM_FIXED, ApicMessage.DM_LOWEST ->
+                    (!m.level() || m.assert_()) && acceptVector(m.vector(), m.level());
             case ApicMessage.DM_NMI -> nmi = true;
             case ApicMessage.DM_INIT -> {
                 // An INIT level de-assert only resynchronized 82489DX arbitration IDs.

@@ -58,6 +58,12 @@ class EmuIrqChipTest {
             io.write(w[0], 1, w[1]);
     }
 
+    /** What an OS using the IOAPIC does with the 8259A: masks every input, so LINT0 stays quiet. */
+    private void maskPic() {
+        io.write(0x21, 1, 0xff);
+        io.write(0xa1, 1, 0xff);
+    }
+
     /** What SeaBIOS and Linux do to take the 8259A through LINT0: software-enable the APIC, LINT0 ExtINT, LINT1 NMI. */
     private void virtualWire() {
         apic(cpu0, LocalApic.SVR, 0x1ff);
@@ -89,10 +95,21 @@ class EmuIrqChipTest {
     }
 
     @Test
-    void picIsNotTakenWhileLint0IsMaskedAsAfterReset() {
+    void theBspTakesThePicFromPowerOnBeforeFirmwareTouchesTheApic() {
         initPic();
         chip.setLevel(1, true);
+        assertThat(cpu0.acknowledge()).isEqualTo(0x09);
+    }
+
+    @Test
+    void picIsNotTakenWhileLint0IsMasked() {
+        initPic();
+        apic(cpu0, LocalApic.SVR, 0x1ff);
+        apic(cpu0, LocalApic.LVT_LINT0, 0x1_0700);
+        chip.setLevel(1, true);
         assertThat(cpu0.hasInterrupt()).isFalse();
+        apic(cpu0, LocalApic.LVT_LINT0, 0x0700);
+        assertThat(cpu0.hasInterrupt()).isTrue();
     }
 
     @Test
@@ -107,6 +124,7 @@ class EmuIrqChipTest {
 
     @Test
     void irq0GoesToIoapicInput2AsTheMadtOverrideSays() {
+        maskPic();
         apic(cpu0, LocalApic.SVR, 0x1ff);
         ioapicEntry(2, 0x30);
         ioapicEntry(0, 0x31);
@@ -117,6 +135,7 @@ class EmuIrqChipTest {
 
     @Test
     void gsi2DrivesNothingBecauseIrq2IsTheCascade() {
+        maskPic();
         apic(cpu0, LocalApic.SVR, 0x1ff);
         ioapicEntry(2, 0x30);
         chip.setLevel(2, true);
@@ -125,6 +144,7 @@ class EmuIrqChipTest {
 
     @Test
     void pitCounter0InterruptsThroughTheIoapic() {
+        maskPic();
         apic(cpu0, LocalApic.SVR, 0x1ff);
         ioapicEntry(2, 0x30);
         io.write(0x43, 1, 0x34);

@@ -51,7 +51,24 @@ class LocalApicTest {
         assertThat(ap.apicBase()).isEqualTo(0xfee0_0800L);
         assertThat(reg(bsp, SVR)).isEqualTo(0xff);
         assertThat(reg(bsp, DFR)).isEqualTo(0xffff_ffff);
-        for (int lvt = LVT_TIMER; lvt <= LVT_ERROR; lvt += 0x10) assertThat(reg(bsp, lvt)).isEqualTo(LVT_MASKED);
+        for (int lvt = LVT_TIMER; lvt <= LVT_ERROR; lvt += 0x10) assertThat(reg(ap, lvt)).isEqualTo(LVT_MASKED);
+        assertThat(reg(bsp, LVT_LINT0)).as("the BSP takes the 8259A through LINT0 from power-on").isEqualTo(0x700);
+        assertThat(reg(bsp, LVT_LINT1)).isEqualTo(LVT_MASKED);
+    }
+
+    @Test
+    void initMasksTheBspsLint0LikeEveryOtherLvt() {
+        LocalApic bsp = apic(0);
+        bsp.accept(new ApicMessage(0, ApicMessage.DM_INIT, false, 0, 0, false, true, false));
+        bsp.takeInit();
+        assertThat(reg(bsp, LVT_LINT0)).isEqualTo(LVT_MASKED);
+    }
+
+    @Test
+    void levelDeassertOfAFixedInterruptIsDropped() {
+        LocalApic a = enabled(apic(0));
+        assertThat(a.accept(new ApicMessage(0x40, ApicMessage.DM_FIXED, false, 0, 0, true, false, false))).isFalse();
+        assertThat(a.hasInterrupt()).isFalse();
     }
 
     @Test

@@ -70,6 +70,8 @@ class PlatformAgreementTest {
             boolean level = (flags >> 2 & 3) == 3;
             long entry = 0x40 | (level ? IoApic.RTE_LEVEL : 0);
             synchronized (chip.lock()) {
+                chip.pic().write(DualPic.MASTER_DATA, 0xff); // the OS masks the 8259A when it uses the IOAPIC
+                chip.pic().write(DualPic.SLAVE_DATA, 0xff);
                 chip.ioapic().write(IoApic.IOREGSEL, 4, 0x10 + 2 * gsi);
                 chip.ioapic().write(IoApic.IOWIN, 4, entry);
             }
