@@ -202,6 +202,13 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
         return n;
     }
 
+    /** An NMI from the platform (a front-panel NMI button): LINT1 of every local APIC, as on a PC. */
+    public void nmi() {
+        synchronized (lock) {
+            for (LocalApic a : apics) if (a != null) a.lint1();
+        }
+    }
+
     private void picOutputChanged() {
         LocalApic bsp = apics[0];
         if (bsp != null) bsp.picOutput(pic.output());

@@ -51,7 +51,7 @@ public final class LocalApic implements Timed, IoHandler {
             LVT_MASKED | LVT_LEVEL | LVT_POLARITY | LVT_MODE | LVT_VECTOR,
             LVT_MASKED | LVT_LEVEL | LVT_POLARITY | LVT_MODE | LVT_VECTOR,
             LVT_MASKED | LVT_VECTOR};
-    static final int LVT_INDEX_TIMER = 0, LVT_INDEX_LINT0 = 3, LVT_INDEX_ERROR = 5;
+    static final int LVT_INDEX_TIMER = 0, LVT_INDEX_LINT0 = 3, LVT_INDEX_LINT1 = 4, LVT_INDEX_ERROR = 5;
 
     static final int SVR_ENABLE = 1 << 8, SVR_WRITABLE = 0x3ff;
     static final int DFR_FLAT = 0xf, DFR_CLUSTER = 0x0;
@@ -343,6 +343,25 @@ public final class LocalApic implements Timed, IoHandler {
         if (level) set(tmr, vector);
         else clear(tmr, vector);
         return true;
+    }
+
+    /**
+     * A pulse on LINT1, where a PC wires its NMI sources: as its LVT says (NMI, or a
+     * fixed vector), nothing while masked, and straight to the CPU's NMI pin when the
+     * APIC is disabled in its base MSR.
+     */
+    public void lint1() {
+        int entry = lvt[LVT_INDEX_LINT1];
+        if (!hardwareEnabled()) {
+            nmi = true;
+        } else if ((entry & LVT_MASKED) == 0) {
+            switch ((entry & LVT_MODE) >> LVT_MODE_SHIFT) {
+                case ApicMessage.DM_NMI -> nmi = true;
+                case ApicMessage.DM_FIXED -> acceptVector(entry & LVT_VECTOR, (entry & LVT_LEVEL) != 0);
+                default -> { } // ExtINT, INIT and SMI on LINT1 are not wired on a PC
+            }
+        }
+        refresh();
     }
 
     /** Delivers through one of the LVTs with a fixed vector, as the timer and errors do. */

@@ -260,6 +260,15 @@ class EmuIrqChipTest {
     }
 
     @Test
+    void platformNmiReachesEveryCpuWhoseLint1IsProgrammedForIt() {
+        apic(cpu0, LocalApic.SVR, 0x1ff);
+        apic(cpu0, LocalApic.LVT_LINT1, 0x400);
+        chip.nmi();
+        assertThat(cpu0.takeNmi()).isTrue();
+        assertThat(cpu1.takeNmi()).as("LINT1 masked").isFalse();
+    }
+
+    @Test
     void unknownGsisAreIgnored() {
         chip.setLevel(-1, true);
         chip.setLevel(100, true);

@@ -277,6 +277,22 @@ class LocalApicTest {
     }
 
     @Test
+    void lint1DeliversAsItsLvtSays() {
+        LocalApic a = enabled(apic(0));
+        a.lint1();
+        assertThat(a.takeNmi()).as("masked").isFalse();
+        set(a, LVT_LINT1, 0x400);
+        a.lint1();
+        assertThat(a.takeNmi()).isTrue();
+        set(a, LVT_LINT1, 0x43);
+        a.lint1();
+        assertThat(a.acknowledge()).isEqualTo(0x43);
+        a.writeApicBase(0xfee0_0100L, 40);
+        a.lint1();
+        assertThat(a.takeNmi()).as("the NMI pin itself with the APIC off").isTrue();
+    }
+
+    @Test
     void physicalDestinationMatchesTheIdOrBroadcast() {
         LocalApic a = apic(2);
         assertThat(a.matches(ApicMessage.of(0x40, 0, false, 2, false))).isTrue();
