@@ -15,9 +15,9 @@ import vmm.kvm.internal.abi.KvmStructs;
 
 /**
  * The VM's GSI routing table. {@code KVM_SET_GSI_ROUTING} replaces the whole
- * table, so this keeps the routes KVM installs with the irqchip (GSI 0–15 to
- * the PICs and IOAPIC, 16–23 to the IOAPIC) and adds the MSI routes the VMM
- * asked for. Not thread-safe; the VM serializes changes.
+ * table, so this keeps the legacy routes (GSI 0–15 to the PICs and IOAPIC as
+ * our MADT describes them, 16–23 to the IOAPIC; see {@link #defaultRoutes}), installed
+ * when the irqchip is created, and adds the MSI routes the VMM asked for. Not thread-safe; the VM serializes changes.
  */
 final class GsiRoutes {
     /** One routing entry: to an irqchip pin, or to an MSI. */
@@ -26,6 +26,11 @@ final class GsiRoutes {
     record ChipPin(int gsi, int irqchip, int pin) implements Route {}
 
     record Msi(int gsi, MsiMessage message) implements Route {}
+
+    /** The PICs' cascade input, which carries no device. */
+    static final int CASCADE = 2;
+    /** The IOAPIC input of ISA IRQ 0 (the MADT's interrupt source override). */
+    static final int TIMER_IOAPIC_PIN = 2;
 
     private static final VarHandle NR = KvmStructs.KVM_IRQ_ROUTING.varHandle(groupElement("nr"));
     private static final VarHandle GSI = e("gsi"), TYPE = e("type");
@@ -79,11 +84,18 @@ final class GsiRoutes {
         return all;
     }
 
+    /**
+     * The legacy routes, as our MADT describes the board: ISA IRQ n is GSI n on the PIC and IOAPIC input n,
+     * except that the PIT's IRQ 0 (the in-kernel PIT raises GSI 0) reaches IOAPIC input 2, which is the MADT's
+     * interrupt source override for IRQ 0, and GSI 2 (the PICs' cascade) goes nowhere. KVM's own default table
+     * routes GSI 0 to input 0, where a guest that follows the MADT never looks.
+     */
     static List<Route> defaultRoutes() {
         List<Route> r = new ArrayList<>();
         for (int gsi = 0; gsi < 16; gsi++) {
+            if (gsi == CASCADE) continue;
             r.add(new ChipPin(gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE, gsi % 8));
-            r.add(new ChipPin(gsi, KVM_IRQCHIP_IOAPIC, gsi));
+            r.add(new ChipPin(gsi, KVM_IRQCHIP_IOAPIC, gsi == 0 ? TIMER_IOAPIC_PIN : gsi));
         }
         for (int gsi = 16; gsi < KVM_IOAPIC_NUM_PINS; gsi++) r.add(new ChipPin(gsi, KVM_IRQCHIP_IOAPIC, gsi));
         return r;

@@ -89,6 +89,7 @@ public final class KvmVm implements VirtualMachine {
                 int maxRoutes = kvm.checkExtension(KVM_CAP_IRQ_ROUTING);
                 this.routes = new GsiRoutes(maxRoutes);
                 this.irqChip = new KvmIrqChip(fd, maxRoutes);
+                pushRoutes(); // KVM's own table has IRQ 0 on IOAPIC input 0; ours follows the MADT
             } else {
                 this.routes = null;
                 this.irqChip = null;

@@ -102,4 +102,35 @@ class InterruptGuestTest {
             }
         }
     }
+
+    @Test
+    void thePitsIrq0ArrivesOnIoapicInput2AsTheMadtsOverrideSays() throws Exception {
+        int vectorTimer = 0x43, timerPin = 2; // MADT: interrupt source override, ISA IRQ 0 -> GSI 2
+        try (TestVm t = TestVm.create(true)) {
+            Ports vectors = new Ports();
+            t.ports.register("vector", VECTOR_PORT, 1, vectors);
+            Asm a = Asm.protected32(CODE)
+                    .movMem32Imm(LAPIC + 0xF0, 0x1FF)              // LAPIC SVR: software-enable, spurious vector 0xFF
+                    .movMem32Imm(LAPIC + 0x350, 0x10000)           // LVT0 masked: nothing from the PIC
+                    .movMem32Imm(IOAPIC, 0x10 + 2 * timerPin)      // redirection entry 2, low word
+                    .movMem32Imm(IOAPIC + 0x10, vectorTimer)       // fixed, edge, active high, unmasked
+                    .movMem32Imm(IOAPIC, 0x10 + 2 * timerPin + 1)  // high word
+                    .movMem32Imm(IOAPIC + 0x10, 0)                 // destination APIC ID 0
+                    .movAl(0x34).outImmAl(0x43)                    // PIT: counter 0, low then high byte, mode 2
+                    .movAl(0x00).outImmAl(0x40).movAl(0x10).outImmAl(0x40) // count 0x1000 (about 3.4 ms)
+                    .sti()
+                    .label("idle").hlt().jmp("idle")
+                    .label("timer")
+                    .movAl(vectorTimer).outImmAl(VECTOR_PORT)      // report the vector
+                    .movMem32Imm(LAPIC + 0xB0, 0)                  // LAPIC EOI
+                    .sti().jmp("idle");
+            t.load(CODE, a.bytes());
+            t.interruptGate(IDT, vectorTimer, a.address("timer"));
+            t.protectedMode(t.vcpu(), CODE, IDT, 256);
+            t.start();
+
+            assertThat(vectors.next()).isEqualTo(vectorTimer);
+            t.runner().stop();
+        }
+    }
 }

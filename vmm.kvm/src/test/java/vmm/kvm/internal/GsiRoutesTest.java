@@ -23,7 +23,16 @@ class GsiRoutesTest {
                 new GsiRoutes.ChipPin(3, Kvm.KVM_IRQCHIP_IOAPIC, 3),
                 new GsiRoutes.ChipPin(12, Kvm.KVM_IRQCHIP_PIC_SLAVE, 4),
                 new GsiRoutes.ChipPin(23, Kvm.KVM_IRQCHIP_IOAPIC, 23));
-        assertThat(routes).hasSize(16 * 2 + 8);
+        assertThat(routes).hasSize(15 * 2 + 8);
+    }
+
+    @Test
+    void thePitsIrq0ReachesIoapicInput2AsTheMadtSaysAndTheCascadeGoesNowhere() {
+        var routes = GsiRoutes.defaultRoutes();
+        assertThat(routes).contains(new GsiRoutes.ChipPin(0, Kvm.KVM_IRQCHIP_PIC_MASTER, 0),
+                new GsiRoutes.ChipPin(0, Kvm.KVM_IRQCHIP_IOAPIC, 2));
+        assertThat(routes).filteredOn(r -> r instanceof GsiRoutes.ChipPin p && (p.gsi() == 2
+                || p.irqchip() == Kvm.KVM_IRQCHIP_IOAPIC && p.pin() == 0)).isEmpty();
     }
 
     @Test
@@ -31,7 +40,7 @@ class GsiRoutesTest {
         GsiRoutes r = new GsiRoutes(4096);
         r.routeMsi(30, new MsiMessage(0xFEE00000L, 0x41));
         r.routeMsi(30, new MsiMessage(0xFEE01000L, 0x42));
-        assertThat(r.routes()).hasSize(41).last().isEqualTo(new GsiRoutes.Msi(30, new MsiMessage(0xFEE01000L, 0x42)));
+        assertThat(r.routes()).hasSize(39).last().isEqualTo(new GsiRoutes.Msi(30, new MsiMessage(0xFEE01000L, 0x42)));
     }
 
     @Test
@@ -43,7 +52,7 @@ class GsiRoutesTest {
 
     @Test
     void aFullTableRefusesANewRoute() {
-        GsiRoutes r = new GsiRoutes(41);
+        GsiRoutes r = new GsiRoutes(39);
         r.routeMsi(24, new MsiMessage(0xFEE00000L, 1));
         assertThatThrownBy(() -> r.routeMsi(25, new MsiMessage(0xFEE00000L, 2))).hasMessageContaining("full");
         r.routeMsi(24, new MsiMessage(0xFEE00000L, 3)); // replacing still fits
@@ -56,8 +65,8 @@ class GsiRoutesTest {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(r.encodedSize(), 8);
             r.encode(buf);
-            assertThat(buf.get(ValueLayout.JAVA_INT, 0)).isEqualTo(41);
-            long first = 8, last = 8 + 40 * 48L;
+            assertThat(buf.get(ValueLayout.JAVA_INT, 0)).isEqualTo(39);
+            long first = 8, last = 8 + 38 * 48L;
             // entry 0: GSI 0 to the master PIC, pin 0
             assertThat(buf.get(ValueLayout.JAVA_INT, first)).isEqualTo(0);
             assertThat(buf.get(ValueLayout.JAVA_INT, first + 4)).isEqualTo(Kvm.KVM_IRQ_ROUTING_IRQCHIP);
