@@ -21,6 +21,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+# UML 6.1 needs this ptrace shim on hosts with AVX-512 or AMX (cnf/uml-xstate-shim.c says why).
+uml_shim=$(bash "$root/cnf/uml-shim.sh") || exit 2
 . "$root/cnf/jdk.sh"
 vmm_require_jdk
 runtime=${1:-5}
@@ -93,7 +95,7 @@ init=$work/init.sh
 } > "$init"
 chmod +x "$init"
 : > "$work/ours.terse"; : > "$work/qemu.terse"; : > "$work/marks"; : > "$work/samples"
-timeout $(((runtime + 4) * ${#jobs[@]} * rounds * 2 + 180)) linux.uml mem=256M rootfstype=hostfs rootflags=/ rw init="$init" \
+LD_PRELOAD="$uml_shim" timeout $(((runtime + 4) * ${#jobs[@]} * rounds * 2 + 180)) linux.uml mem=256M rootfstype=hostfs rootflags=/ rw init="$init" \
     virtio_uml.device="$work/ours.sock:2:0" virtio_uml.device="$work/qemu.sock:2:1" con=null con0=null,fd:1 \
     < /dev/null > "$work/console" 2>&1 &
 uml=$!

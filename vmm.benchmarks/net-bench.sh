@@ -11,6 +11,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
+# UML 6.1 needs this ptrace shim on hosts with AVX-512 or AMX (cnf/uml-xstate-shim.c says why).
+uml_shim=$(bash "$root/cnf/uml-shim.sh") || exit 2
 . "$root/cnf/jdk.sh"
 vmm_require_jdk
 T=${1:-5}
@@ -65,7 +67,7 @@ run_guest() {
         echo 'busybox poweroff -f'
     } > "$init"
     chmod +x "$init"
-    timeout $((T * 12 + 120)) linux.uml mem=512M rootfstype=hostfs rootflags=/ rw init="$init" \
+    LD_PRELOAD="$uml_shim" timeout $((T * 12 + 120)) linux.uml mem=512M rootfstype=hostfs rootflags=/ rw init="$init" \
         virtio_uml.device="$sock:1" con=null con0=null,fd:1 < /dev/null > "$prefix.console" 2>&1 || true
 }
 

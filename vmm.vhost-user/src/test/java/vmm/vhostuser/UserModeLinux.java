@@ -27,11 +27,44 @@ final class UserModeLinux {
 
     private UserModeLinux() {}
 
+    /** Builds the shim that lets UML 6.1 run on hosts with a large XSAVE area ({@code cnf/uml-xstate-shim.c}). */
+    static final Path SHIM_SCRIPT = Path.of("..", "cnf", "uml-shim.sh");
+
+    private static volatile Path shim;
+
     /** Why UML cannot run here, or null when it can. */
     static String missing() {
         if (!Files.isExecutable(KERNEL)) return KERNEL + " is missing: apt-get install user-mode-linux";
         if (!Files.isExecutable(BUSYBOX)) return BUSYBOX + " is missing: apt-get install busybox-static";
+        try {
+            shim();
+        } catch (IOException e) {
+            return e.getMessage();
+        }
         return null;
+    }
+
+    /**
+     * The ptrace shim UML runs with (built once per module into {@code target/}); without it UML's init dies
+     * on hosts with AVX-512 or AMX.
+     */
+    static Path shim() throws IOException {
+        Path s = shim;
+        if (s != null) return s;
+        synchronized (UserModeLinux.class) {
+            if (shim != null) return shim;
+            Process p = new ProcessBuilder("bash", SHIM_SCRIPT.toString(), Path.of("target").toAbsolutePath().toString())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).strip();
+            try {
+                if (p.waitFor() != 0) throw new IOException("cannot build the user-mode Linux shim: " + out);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while building the user-mode Linux shim", e);
+            }
+            shim = Path.of(out.lines().reduce((a, b) -> b).orElse(out));
+            return shim;
+        }
     }
 
     /**
@@ -58,9 +91,10 @@ final class UserModeLinux {
                 """.formatted(module, commands, result));
         Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path console = dir.resolve("console.log");
-        Process p = new ProcessBuilder(List.of(KERNEL.toString(), "mem=256M", "rootfstype=hostfs", "rootflags=/", "rw",
-                "init=" + init, "virtio_uml.device=" + socket + ":" + virtioId, "con=null", "con0=null,fd:1"))
-                .redirectErrorStream(true).redirectOutput(console.toFile()).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+        ProcessBuilder uml = new ProcessBuilder(List.of(KERNEL.toString(), "mem=256M", "rootfstype=hostfs", "rootflags=/",
+                "rw", "init=" + init, "virtio_uml.device=" + socket + ":" + virtioId, "con=null", "con0=null,fd:1"));
+        uml.environment().put("LD_PRELOAD", shim().toString());
+        Process p = uml.redirectErrorStream(true).redirectOutput(console.toFile()).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                 .start();
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.destroyForcibly().waitFor();
