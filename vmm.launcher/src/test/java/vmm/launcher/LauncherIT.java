@@ -47,7 +47,7 @@ class LauncherIT {
     }
 
     private static void requireGuests() {
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host: guests cannot run");
+        vmm.launcher.boot.HostKvm.require();
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
     }
 

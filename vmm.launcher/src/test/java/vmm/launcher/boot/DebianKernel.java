@@ -19,7 +19,7 @@ public final class DebianKernel {
 
     /** The newest readable {@code /boot/vmlinuz-*-cloud-amd64}; skips the test without it or without /dev/kvm. */
     public static Path require() throws IOException {
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
+        HostKvm.require();
         Optional<Path> kernel;
         try (Stream<Path> s = Files.list(Path.of("/boot"))) {
             kernel = s.filter(p -> p.getFileName().toString().matches("vmlinuz-.*-cloud-amd64")).filter(Files::isReadable).sorted().reduce((a, b) -> b);
