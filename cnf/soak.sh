@@ -123,8 +123,8 @@ for ((i = 1; i <= runs; i++)); do
     rc=$?
     took=$((SECONDS - start))
 
-    mapfile -t sure < <(find "$clone" -path '*/target/surefire-reports/TEST-*.xml' -newer "$clone/test.sh" | sort | summarize)
-    mapfile -t bnd < <(find "$clone" -path '*/target/test-reports/*' -name 'TEST-*.xml' -newer "$clone/test.sh" | sort | summarize)
+    mapfile -t sure < <(find "$clone" -path '*/target/surefire-reports/TEST-*.xml' | sort | summarize)
+    mapfile -t bnd < <(find "$clone" -path '*/target/test-reports/*' -name 'TEST-*.xml' | sort | summarize)
     read -r st sf se ss <<<"${sure[0]}"
     read -r bt bf be bs <<<"${bnd[0]}"
     names=("${sure[@]:2}" "${bnd[@]:2}")
@@ -152,7 +152,9 @@ done
 stop_load
 
 echo
-echo "soak summary: $passed of $runs run(s) passed, $failed failed$([ "$load" -eq 1 ] && echo ' (under stress-ng --cpu 2)')"
+under=""
+[ "$load" -eq 0 ] || under=" (under stress-ng --cpu 2)"
+echo "soak summary: $passed of $runs run(s) passed, $failed failed$under"
 if [ "$failed" -gt 0 ]; then
     echo "failing tests (runs failed in):"
     for n in "${!failed_in[@]}"; do printf '  %3d  %s\n' "${failed_in[$n]}" "$n"; done | sort -k1,1nr -k2

@@ -233,6 +233,7 @@ class KernelBindingTest {
     }
 
     private void awaitPending(long pba) {
-        HangGuard.await(() -> (m.machine().mmio().read(pba, 8) & 1L << TX_VECTOR) != 0, "the TX vector's pending bit is set");
+        HangGuard.await(() -> (m.machine().mmio().read(pba, 8) & 1L << TX_VECTOR) != 0,
+                "the TX vector's pending bit is set");
     }
 }

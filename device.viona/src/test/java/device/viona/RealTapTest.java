@@ -49,7 +49,8 @@ class RealTapTest {
             d.queue(1).await(VionaTest.TIMEOUT);
 
             byte[] reply = null;
-            long deadline = System.nanoTime() + VionaTest.TIMEOUT.toNanos(); // a hang guard: the reply comes or never does
+            // A hang guard: the reply comes or never does.
+            long deadline = System.nanoTime() + VionaTest.TIMEOUT.toNanos();
             while (reply == null && System.nanoTime() < deadline) {
                 for (int rxq : new int[] {0, 2}) {
                     DriverQueue.Completion c = d.queue(rxq).poll();

@@ -92,7 +92,8 @@ class DeviceBundleLifecycleTest {
                 .isEqualTo(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
         int head = q.add(List.of(), 32);
         Thread kicker = Thread.ofPlatform().start(q::kick); // a vCPU's notify waits at the gate
-        HangGuard.await(() -> kicker.getState() == Thread.State.TIMED_WAITING || !kicker.isAlive(), "the kick is at the gate");
+        HangGuard.await(() -> kicker.getState() == Thread.State.TIMED_WAITING || !kicker.isAlive(),
+                "the kick is at the gate");
         assertThat(q.poll()).as("nothing can serve the request while the bundle is stopped").isNull();
 
         rng.start();

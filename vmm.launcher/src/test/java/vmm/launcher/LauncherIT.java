@@ -75,7 +75,8 @@ class LauncherIT {
         Result r = vmm("run", "-c", "1", "-m", "128M", "-s", "0,hostbridge", "-s", "31,lpc", "-s", "5,virtio-blk," + disk + ",ser=LOGDISK",
                 "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, vmName("testvm"));
         assertThat(r.exit()).as(r.output()).isZero();
-        assertThat(r.output()).contains(vmName("testvm")).contains("00:05.0").contains("virtio-blk").contains("device.virtio-block");
+        assertThat(r.output()).contains(vmName("testvm")).contains("00:05.0").contains("virtio-blk")
+                .contains("device.virtio-block");
         assertThat(Files.readString(log)).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE);
     }
 
@@ -84,7 +85,8 @@ class LauncherIT {
         requireGuests();
         Path disk = dir.resolve("reboot.img"), log = dir.resolve("com1.log");
         RebootDisk.write(disk);
-        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, vmName("rebootvm"));
+        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log,
+                "-l", "bootrom," + SEABIOS, vmName("rebootvm"));
         assertThat(r.exit()).as(r.output()).isZero();
         assertThat(r.output()).contains("the guest powered off");
         assertThat(Files.readString(log).split("SeaBIOS \\(version", -1)).as("a SeaBIOS banner per boot:%n%s", Files.readString(log))
@@ -273,7 +275,8 @@ class LauncherIT {
         String cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 vmm-it-marker=7";
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
-                "run", "-m", "256M", "--kernel", vmlinux.toString(), "--cmdline", cmdline, "-l", "com1,log=" + log, vmName("linuxvm")));
+                "run", "-m", "256M", "--kernel", vmlinux.toString(), "--cmdline", cmdline, "-l", "com1,log=" + log,
+                vmName("linuxvm")));
         Process vm = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("vm.txt").toFile()).start();
         String console = "";
         try {

@@ -121,7 +121,8 @@ class HotSwapTest {
         device.detach();
         q.add(List.of(request(1)), 8);
         Thread kicker = Thread.ofPlatform().start(q::kick); // waits at the gate, as a vCPU would
-        HangGuard.await(() -> kicker.getState() == Thread.State.TIMED_WAITING || !kicker.isAlive(), "the kick is at the gate");
+        HangGuard.await(() -> kicker.getState() == Thread.State.TIMED_WAITING || !kicker.isAlive(),
+                "the kick is at the gate");
         assertThat(q.poll()).isNull();
         device.attach("B", EchoDevice.provider('B', 0));
         kicker.join(TIMEOUT);

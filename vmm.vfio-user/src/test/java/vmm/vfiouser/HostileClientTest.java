@@ -72,7 +72,8 @@ class HostileClientTest {
         }
         ch.close();
         // The accept loop records the failure after cleanup.
-        HangGuard.await(() -> blk.lastFailure() != null && !blk.connected(), "the server recorded why it cut the client off");
+        HangGuard.await(() -> blk.lastFailure() != null && !blk.connected(),
+                "the server recorded why it cut the client off");
         return blk.lastFailure();
     }
 
@@ -108,7 +109,8 @@ class HostileClientTest {
         Native.writeFully(ch.fd(), header(1, VFIO_USER_REGION_WRITE, 16 + 16 + 4, 0));
         Native.writeFully(ch.fd(), new byte[10]);
         ch.close();
-        HangGuard.await(() -> blk.lastFailure() != null && !blk.connected(), "the server recorded why it cut the client off");
+        HangGuard.await(() -> blk.lastFailure() != null && !blk.connected(),
+                "the server recorded why it cut the client off");
         assertThat(blk.lastFailure()).contains("the stream ended inside REGION_WRITE");
         stillServing();
     }

@@ -273,7 +273,8 @@ class VfioUserServerTest {
             q.add(List.of(request(0, 0)), 512, 1);
             q.kick();
             assertThat(v.awaitInterrupt(1, 5000)).isPositive();
-            assertThat(java.util.Arrays.copyOf(q.await(HangGuard.BOUND).data(), 512)).isEqualTo(java.util.Arrays.copyOf(disk, 512));
+            assertThat(java.util.Arrays.copyOf(q.await(HangGuard.BOUND).data(), 512))
+                    .isEqualTo(java.util.Arrays.copyOf(disk, 512));
         }
         assertThat(server.connections()).isEqualTo(2);
     }

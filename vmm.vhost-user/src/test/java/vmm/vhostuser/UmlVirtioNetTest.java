@@ -143,7 +143,8 @@ class UmlVirtioNetTest {
             });
             Map<String, String> r;
             try {
-                r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_NET, MODULE, guest(2, true), 240);
+                r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_NET, MODULE, guest(2, true),
+                        240);
             } finally {
                 guestDone.set(true);
             }

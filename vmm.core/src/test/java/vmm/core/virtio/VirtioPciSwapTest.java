@@ -34,9 +34,11 @@ class VirtioPciSwapTest {
         gate.close();
         try {
             long start = System.nanoTime();
-            long read = CompletableFuture.supplyAsync(() -> d.readConfig(0, 4)).get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
+            long read = CompletableFuture.supplyAsync(() -> d.readConfig(0, 4))
+                    .get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
             long waitedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            CompletableFuture.runAsync(() -> d.writeConfig(0, 4, 0x55667788)).get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
+            CompletableFuture.runAsync(() -> d.writeConfig(0, 4, 0x55667788))
+                    .get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
             int status = CompletableFuture.supplyAsync(d::status).get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
 
             assertThat(read).isEqualTo(0xffff_ffffL);
@@ -80,7 +82,8 @@ class VirtioPciSwapTest {
 
         gate.close();
         try {
-            CompletableFuture.runAsync(() -> d.status(STATUS_ACKNOWLEDGE)).get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
+            CompletableFuture.runAsync(() -> d.status(STATUS_ACKNOWLEDGE))
+                    .get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
         } finally {
             gate.open();
         }

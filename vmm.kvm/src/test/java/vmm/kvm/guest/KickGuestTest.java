@@ -34,7 +34,8 @@ class KickGuestTest {
 
             t.vcpu().kick();
 
-            assertThat(exit.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(VcpuExit.Interrupted.class);
+            assertThat(exit.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .isInstanceOf(VcpuExit.Interrupted.class);
             // The guest is still in its loop, where it was interrupted.
             long rip = t.vcpu().registers().rip();
             assertThat(rip).isBetween(0x1000L, 0x1000L + spinner().bytes().length);

@@ -159,7 +159,8 @@ public final class TestVm implements AutoCloseable {
     /** Waits for the VM to stop by itself; fails the test after a generous bound instead of hanging. */
     public StopReport awaitStop() throws InterruptedException {
         return runner.awaitStop(HangGuard.BOUND)
-                .orElseThrow(() -> new AssertionError("the guest did not stop within " + HangGuard.BOUND.toSeconds() + " s"));
+                .orElseThrow(() -> new AssertionError("the guest did not stop within "
+                        + HangGuard.BOUND.toSeconds() + " s"));
     }
 
     @Override
