@@ -29,6 +29,8 @@ import vmm.testing.HangGuard;
  * virtio driver reading and writing the image through all of it.
  */
 class VfioUserServerTest {
+    /** A hang guard on an interrupt that must come (int milliseconds, for poll(2)). */
+    private static final int WAIT_MS = (int) HangGuard.BOUND.toMillis();
     static final int SECTORS = 64;
     static final long VIRTIO_F_VERSION_1 = 1L << 32;
 
@@ -136,7 +138,7 @@ class VfioUserServerTest {
             // Read sector 5.
             int head = q.add(List.of(request(0, 5)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).as("the queue's eventfd fired").isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).as("the queue's eventfd fired").isPositive();
             DriverQueue.Completion done = q.await(HangGuard.BOUND);
             assertThat(done.head()).isEqualTo(head);
             assertThat(java.util.Arrays.copyOfRange(done.data(), 0, 512)).isEqualTo(java.util.Arrays.copyOfRange(disk, 5 * 512, 6 * 512));
@@ -147,7 +149,7 @@ class VfioUserServerTest {
             java.util.Arrays.fill(sector, (byte) 0x5a);
             q.add(List.of(request(1, 9), sector), 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
             assertThat(q.await(HangGuard.BOUND).data()[0]).isZero();
             assertThat(java.util.Arrays.copyOfRange(Files.readAllBytes(image), 9 * 512, 10 * 512)).isEqualTo(sector);
             assertThat(server.interruptsSignalled()).isGreaterThanOrEqualTo(2);
@@ -171,7 +173,7 @@ class VfioUserServerTest {
             q.await(HangGuard.BOUND);
             assertThat(v.awaitInterrupt(1, 0)).as("masked: pending, not signalled").isZero();
             c.maskIrq(VFIO_PCI_MSIX_IRQ_INDEX, 1, false);
-            assertThat(v.awaitInterrupt(1, 5000)).as("delivered on unmask").isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).as("delivered on unmask").isPositive();
         }
     }
 
@@ -187,7 +189,7 @@ class VfioUserServerTest {
 
             q.add(List.of(request(0, 2)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(0, 5000)).as("INTx fired").isPositive();
+            assertThat(v.awaitInterrupt(0, WAIT_MS)).as("INTx fired").isPositive();
             q.await(HangGuard.BOUND);
             assertThat(v.read(v.commonBar, 0x1000, 1) & 1).as("ISR: queue interrupt; reading it lowers INTx").isEqualTo(1);
 
@@ -196,7 +198,7 @@ class VfioUserServerTest {
             q.await(HangGuard.BOUND);
             assertThat(v.awaitInterrupt(0, 0)).as("auto-masked: no second event before UNMASK").isZero();
             c.maskIrq(VFIO_PCI_INTX_IRQ_INDEX, 0, false);
-            assertThat(v.awaitInterrupt(0, 5000)).as("the line is still high: UNMASK delivers it").isPositive();
+            assertThat(v.awaitInterrupt(0, WAIT_MS)).as("the line is still high: UNMASK delivers it").isPositive();
         }
     }
 
@@ -212,7 +214,7 @@ class VfioUserServerTest {
             // request completes (a real IOMMU would fault it; what must never happen is a host access to unmapped memory).
             q.add(List.of(request(0, 4)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
             assertThat(java.util.Arrays.copyOf(q.await(HangGuard.BOUND).data(), 512))
                     .isEqualTo(java.util.Arrays.copyOfRange(disk, 4 * 512, 5 * 512));
             c.reset();
@@ -224,7 +226,7 @@ class VfioUserServerTest {
             q = v.initialize(VIRTIO_F_VERSION_1, 16);
             q.add(List.of(request(0, 6)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
             assertThat(none).isNotNull();
         }
     }
@@ -272,7 +274,7 @@ class VfioUserServerTest {
             DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
             q.add(List.of(request(0, 0)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
             assertThat(java.util.Arrays.copyOf(q.await(HangGuard.BOUND).data(), 512))
                     .isEqualTo(java.util.Arrays.copyOf(disk, 512));
         }
@@ -294,7 +296,7 @@ class VfioUserServerTest {
             DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
             q.add(List.of(request(0, 3)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
         }
     }
 

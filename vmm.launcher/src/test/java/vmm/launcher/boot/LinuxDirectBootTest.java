@@ -161,7 +161,7 @@ class LinuxDirectBootTest {
         }
         Process p = new ProcessBuilder("cpio", "-itv", "-F", archive.toString()).redirectErrorStream(true).start();
         String listing = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("cpio finished").isTrue();
         assertThat(p.exitValue()).as(listing).isZero();
         assertThat(listing).containsPattern("crw-------.* 5,\\s*1 .*dev/console").containsPattern("-rwxr-xr-x.* 10 .*init");
     }
