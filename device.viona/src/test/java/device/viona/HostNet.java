@@ -25,6 +25,13 @@ final class HostNet implements AutoCloseable {
         } catch (IOException e) {
             return "no iproute2: " + e.getMessage();
         }
+        String probe = "vmmprobe-" + ProcessHandle.current().pid();
+        try {
+            run("ip", "netns", "add", probe);
+            run("ip", "netns", "del", probe);
+        } catch (IOException e) {
+            return "cannot make a network namespace here: " + e.getMessage();
+        }
         return null;
     }
 

@@ -36,6 +36,8 @@ class UmlVirtioBlockTest {
     void requireUml() throws Exception {
         String missing = UserModeLinux.missing();
         assumeTrue(missing == null, () -> "user-mode Linux cannot run here: " + missing);
+        for (String tool : new String[] {"fio", "mkfs.ext4", "fsck.ext4"})
+            assumeTrue(UserModeLinux.onPath(tool), () -> "the guest runs the host's " + tool + ": apt-get install fio e2fsprogs");
         image = dir.resolve("disk.img");
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
             f.setLength(DISK);
