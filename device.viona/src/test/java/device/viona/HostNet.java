@@ -6,6 +6,8 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
+import vmm.testing.HangGuard;
+
 /**
  * Network namespaces and links for tests that need the host's stack: each
  * command bounded in time, everything removed by {@link #close()} even
@@ -22,6 +24,13 @@ final class HostNet implements AutoCloseable {
             run("ip", "-V");
         } catch (IOException e) {
             return "no iproute2: " + e.getMessage();
+        }
+        String probe = "vmmprobe-" + ProcessHandle.current().pid();
+        try {
+            run("ip", "netns", "add", probe);
+            run("ip", "netns", "del", probe);
+        } catch (IOException e) {
+            return "cannot make a network namespace here: " + e.getMessage();
         }
         return null;
     }
@@ -40,9 +49,9 @@ final class HostNet implements AutoCloseable {
     static String run(String... cmd) throws IOException {
         Process p = new ProcessBuilder(List.of(cmd)).redirectErrorStream(true).start();
         try {
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+            if (!p.waitFor(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + ": no answer in 10 s");
+                throw new IOException(String.join(" ", cmd) + ": no answer in " + HangGuard.BOUND.toSeconds() + " s");
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -20,6 +20,7 @@ import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
 import vmm.core.virtio.VirtioPciTransport;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.InterruptRecorder;
 import vmm.testing.PciHarness;
 import vmm.testing.TestMachine;
@@ -232,7 +233,7 @@ class KernelBindingTest {
     }
 
     private void awaitPending(long pba) {
-        long deadline = System.nanoTime() + VionaTest.TIMEOUT.toNanos();
-        while ((m.machine().mmio().read(pba, 8) & 1L << TX_VECTOR) == 0 && System.nanoTime() < deadline) Thread.onSpinWait();
+        HangGuard.await(() -> (m.machine().mmio().read(pba, 8) & 1L << TX_VECTOR) != 0,
+                "the TX vector's pending bit is set");
     }
 }

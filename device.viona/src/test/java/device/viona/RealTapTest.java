@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static vmm.testing.VmmAssertions.assertThat;
 
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -40,17 +39,18 @@ class RealTapTest {
             byte[] two = {VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, 2, 0};
             d.queue(4).add(List.of(two), 1);
             d.queue(4).kick();
-            assertThat(d.queue(4).await(Duration.ofSeconds(5)).data()).containsExactly(VIRTIO_NET_OK);
+            assertThat(d.queue(4).await(VionaTest.TIMEOUT).data()).containsExactly(VIRTIO_NET_OK);
             for (int rxq : new int[] {0, 2}) {
                 for (int i = 0; i < 16; i++) d.queue(rxq).add(List.of(), 65562);
                 d.queue(rxq).kick();
             }
             d.queue(1).add(List.of(Frames.tx(NetHeader.PLAIN, arp(Frames.GUEST, new byte[] {10, (byte) 199, 8, 2}, new byte[] {10, (byte) 199, 8, 1}))));
             d.queue(1).kick();
-            d.queue(1).await(Duration.ofSeconds(5));
+            d.queue(1).await(VionaTest.TIMEOUT);
 
             byte[] reply = null;
-            long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            // A hang guard: the reply comes or never does.
+            long deadline = System.nanoTime() + VionaTest.TIMEOUT.toNanos();
             while (reply == null && System.nanoTime() < deadline) {
                 for (int rxq : new int[] {0, 2}) {
                     DriverQueue.Completion c = d.queue(rxq).poll();

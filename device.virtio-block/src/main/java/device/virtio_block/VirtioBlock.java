@@ -230,8 +230,14 @@ public final class VirtioBlock implements VirtioDevice {
                 return;
             }
             if (o.status() != VIRTIO_BLK_S_OK) failed.run();
-            q.complete(c, o.written());
+            // Counted before the completion is published, so whoever sees it finds it counted.
             completed.incrementAndGet();
+            try {
+                q.complete(c, o.written());
+            } catch (RuntimeException e) {
+                completed.decrementAndGet();
+                throw e;
+            }
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, () -> "virtio-blk " + name + ": request failed", e);
             if (ctx != null) ctx.deviceError("virtio-blk " + name + ": " + e.getMessage());

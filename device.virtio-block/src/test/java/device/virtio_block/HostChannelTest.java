@@ -177,7 +177,7 @@ class HostChannelTest {
             most.accumulateAndGet(running.incrementAndGet(), Math::max);
             twoStarted.countDown();
             try {
-                release.await(10, TimeUnit.SECONDS);
+                release.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS);
             } finally {
                 running.decrementAndGet();
             }
@@ -190,7 +190,7 @@ class HostChannelTest {
         for (int i = 0; i < 20; i++) heads.put(q.add(List.of(header(VIRTIO_BLK_T_IN, i)), 512, 1), i);
         q.kick();
 
-        assertThat(twoStarted.await(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(twoStarted.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as("two reads started").isTrue();
         assertThat(device.transport().context().queue(0).outstanding()).as("taken from the ring while two are blocked").isEqualTo(2);
         release.countDown();
         for (int i = 0; i < 20; i++) assertThat(heads.remove(q.await(TIMEOUT).head())).isNotNull();

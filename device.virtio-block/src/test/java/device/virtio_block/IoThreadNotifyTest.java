@@ -84,8 +84,6 @@ class IoThreadNotifyTest {
         p.model().queueNotifyOnIoThread(0);
 
         DriverQueue.Completion c = p.queue().poll();
-        System.err.println("DEBUG servedOn=" + servedOn + " me=" + Thread.currentThread() + " c=" + c);
-        if (c == null) { c = p.queue().await(TIMEOUT); System.err.println("DEBUG later servedOn=" + servedOn); }
         assertThat(c).as("completed before the notify returned").isNotNull();
         assertThat(status(c)).isEqualTo(VIRTIO_BLK_S_OK);
         assertThat(servedOn).containsExactly(Thread.currentThread());

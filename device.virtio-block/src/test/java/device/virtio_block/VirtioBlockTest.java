@@ -27,6 +27,7 @@ import device.virtio_block.protocol.BlkConfigField;
 import vmm.core.pci.PciAddress;
 import vmm.core.virtio.VirtioFeatures;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
@@ -35,7 +36,7 @@ import vmm.testing.VirtioDriver;
 @ExtendWith(TestMachineExtension.class)
 class VirtioBlockTest {
     static final PciAddress SLOT = PciAddress.slot(4);
-    static final Duration TIMEOUT = Duration.ofSeconds(5);
+    static final Duration TIMEOUT = HangGuard.BOUND;
     /** Accept everything the device offers. */
     static final long ALL = -1L;
     static final int SECTORS = 2048; // 1 MiB

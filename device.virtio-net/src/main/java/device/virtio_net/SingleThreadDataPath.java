@@ -337,16 +337,16 @@ final class SingleThreadDataPath implements DataPath {
             w.counters().increment(Counter.RX_FILTERED);
             return RxWriter.Outcome.DELIVERED;
         }
-        RxWriter.Outcome o = rx.place(q, frame, mergeable);
-        switch (o) {
-            case DELIVERED -> {
+        // Counted before the buffers go back, so whoever sees them finds the frame counted.
+        RxWriter.Outcome o = rx.place(q, frame, mergeable, placed -> {
+            if (placed == RxWriter.Outcome.DELIVERED) {
                 w.counters().increment(Counter.RX_PACKETS);
                 w.counters().add(Counter.RX_BYTES, frame.byteSize() - VIRTIO_NET_HDR_SIZE);
-                if (q.needsNotification()) q.notifyGuest();
+            } else if (placed == RxWriter.Outcome.TOO_BIG) {
+                w.counters().increment(Counter.RX_DROPPED);
             }
-            case TOO_BIG -> w.counters().increment(Counter.RX_DROPPED);
-            case NO_BUFFERS -> { }
-        }
+        });
+        if (o == RxWriter.Outcome.DELIVERED && q.needsNotification()) q.notifyGuest();
         return o;
     }
 

@@ -15,6 +15,7 @@ import device.virtio_net.protocol.NetConfigField;
 import device.virtio_net.protocol.NetCounters.Counter;
 import vmm.core.machine.DeviceInstance;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
@@ -64,7 +65,7 @@ class ControlQueueTest {
         fake.inject(Frames.frame(OTHER_GROUP, Frames.HOST, 5, 60));           // a group not in it: filtered
         for (int want : new int[] {2, 3, 4}) assertThat(Frames.seq(rx.await(VirtioNetTest.TIMEOUT).data(), true)).isEqualTo(want);
         // Frame 5 must meet the filter before the modes change: wait until the device took it, and its round ended.
-        for (int i = 0; i < 5000 && !fake.inbound.isEmpty(); i++) Thread.sleep(1);
+        HangGuard.await(fake.inbound::isEmpty, "the data path read frame 5 from the back end");
         dev.model().pause();
         dev.model().resume();
 

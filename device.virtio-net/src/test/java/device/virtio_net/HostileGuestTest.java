@@ -12,6 +12,7 @@ import device.virtio_net.protocol.NetCounters.Counter;
 import device.virtio_net.protocol.NetHeader;
 import vmm.core.machine.DeviceInstance;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
@@ -84,8 +85,7 @@ class HostileGuestTest {
         tx.writeDescriptor(1, buf, 64, DriverQueue.VIRTQ_DESC_F_NEXT, 0);
         tx.publish(0);
         tx.kick();
-        for (int i = 0; i < 5000 && !d.needsReset(); i++) Thread.onSpinWait();
-        for (int i = 0; i < 200 && !d.needsReset(); i++) sleep();
+        HangGuard.await(d::needsReset, "the device reported the loop (DEVICE_NEEDS_RESET)");
         assertThat(d).needsReset();
 
         VirtioDriver again = m.virtio(VirtioNetTest.SLOT).initialize(VirtioNetTest.SIMPLE, 64, 64, 16);
@@ -111,13 +111,5 @@ class HostileGuestTest {
         assertThat(c).hasHead(big).hasLength(1012);
         assertThat(Frames.seq(c.data(), true)).as("a larger buffer behind the small one still gets the next frame").isEqualTo(2);
         assertThat(VirtioNetTest.model(dev).counters().get(Counter.RX_DROPPED)).isEqualTo(1);
-    }
-
-    private static void sleep() {
-        try {
-            Thread.sleep(5);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 }

@@ -29,7 +29,7 @@ import vmm.testing.VirtioDriver;
 /** The real back ends: a Unix datagram cable between two machines, and a TAP in a network namespace. */
 @ExtendWith(TestMachineExtension.class)
 class RealBackendTest {
-    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration TIMEOUT = VirtioNetTest.TIMEOUT;
     @TempDir
     Path dir;
 

@@ -16,6 +16,7 @@ import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
 import vmm.core.machine.DeviceInstance;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
@@ -39,8 +40,7 @@ class StateTest {
         rx.kick();
         fake.inject(Frames.frame(ControlQueueTest.OTHER, Frames.HOST, 42, 1000));
         NetModel old = VirtioNetTest.model(dev);
-        for (int i = 0; i < 5000 && !fake.inbound.isEmpty(); i++) Thread.sleep(1); // bounded: the thread reads it at once
-        assertThat(fake.inbound).isEmpty();
+        HangGuard.await(fake.inbound::isEmpty, "the data path read the frame from the back end");
         old.pause();
         DeviceState s = old.saveState();
         old.resume();

@@ -15,6 +15,7 @@ import vmm.core.machine.DeviceInstance;
 import vmm.core.pci.PciAddress;
 import vmm.core.virtio.VirtioFeatures;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
@@ -22,7 +23,7 @@ import vmm.testing.VirtioDriver;
 @ExtendWith(TestMachineExtension.class)
 class VirtioRngTest {
     private static final PciAddress SLOT = PciAddress.slot(3);
-    private static final Duration SECOND = Duration.ofSeconds(1);
+    private static final Duration WAIT = HangGuard.BOUND; // a hang guard: each wait returns once the state is there
 
     @Test
     void fillsTheDriversBufferWithEntropyAndInterrupts(TestMachine m) {
@@ -32,7 +33,7 @@ class VirtioRngTest {
         int head = driver.queue(0).add(List.of(), 32);
         driver.queue(0).kick();
 
-        DriverQueue.Completion c = driver.queue(0).await(SECOND);
+        DriverQueue.Completion c = driver.queue(0).await(WAIT);
         assertThat(c).hasHead(head).hasLength(32);
         assertThat(c.data()).isNotEqualTo(new byte[32]);
         assertThat(m.interrupts()).receivesMsi(driver.msiData(1), 1);
@@ -58,7 +59,7 @@ class VirtioRngTest {
         for (int i = 0; i < 8; i++) {
             q.add(List.of(), 16);
             q.kick();
-            seen.add(java.util.HexFormat.of().formatHex(q.await(SECOND).data()));
+            seen.add(java.util.HexFormat.of().formatHex(q.await(WAIT).data()));
         }
         assertThat(seen).hasSize(8);
     }
@@ -71,7 +72,7 @@ class VirtioRngTest {
         q.add(List.of(), 4096);
         q.kick();
 
-        assertThat(q.await(SECOND)).hasLength(100);
+        assertThat(q.await(WAIT)).hasLength(100);
     }
 
     @Test
@@ -82,7 +83,7 @@ class VirtioRngTest {
         q.addIndirect(List.of(), 8, 8, 8);
         q.kick();
 
-        assertThat(q.await(SECOND)).hasLength(24);
+        assertThat(q.await(WAIT)).hasLength(24);
     }
 
     @Test
@@ -99,13 +100,13 @@ class VirtioRngTest {
         DriverQueue q = m.virtio(SLOT).initialize(0, 64).queue(0);
         q.add(List.of(), 10);
         q.kick();
-        q.await(SECOND);
+        q.await(WAIT);
 
         d.swapTo("virtio-rng-2", new VirtioRngProvider());
         q.add(List.of(), 10);
         q.kick();
 
-        assertThat(q.await(SECOND)).hasLength(10);
+        assertThat(q.await(WAIT)).hasLength(10);
         assertThat(((VirtioRng) d.model()).bytesServed()).isEqualTo(20);
     }
 }

@@ -23,6 +23,7 @@ import vmm.core.machine.DeviceInstance.Status;
 import vmm.core.machine.DeviceInstanceInfo;
 import vmm.core.pci.PciAddress;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.VirtioDriver;
 
 /**
@@ -35,7 +36,7 @@ import vmm.testing.VirtioDriver;
 class DeviceBundleLifecycleTest {
     private static final String RNG = "device.virtio-rng";
     private static final PciAddress SLOT = PciAddress.parse("0:4.0");
-    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration TIMEOUT = HangGuard.BOUND;
 
     @InjectBundleContext
     BundleContext context;
@@ -91,7 +92,8 @@ class DeviceBundleLifecycleTest {
                 .isEqualTo(STATUS_ACKNOWLEDGE | STATUS_DRIVER | STATUS_FEATURES_OK | STATUS_DRIVER_OK);
         int head = q.add(List.of(), 32);
         Thread kicker = Thread.ofPlatform().start(q::kick); // a vCPU's notify waits at the gate
-        Thread.sleep(100);
+        HangGuard.await(() -> kicker.getState() == Thread.State.TIMED_WAITING || !kicker.isAlive(),
+                "the kick is at the gate");
         assertThat(q.poll()).as("nothing can serve the request while the bundle is stopped").isNull();
 
         rng.start();
@@ -158,9 +160,7 @@ class DeviceBundleLifecycleTest {
 
         vm.awaitNoService("(service.pid=vmm.device~rng)");
         // SCR withdraws the service before it deactivates the component, which unplugs: wait for that too.
-        long deadline = System.nanoTime() + TIMEOUT.toNanos();
-        while (vm.machine().pci().configRead(SLOT, 0, 2) != 0xffff && System.nanoTime() < deadline) Thread.sleep(5);
-        assertThat(vm.machine().pci().configRead(SLOT, 0, 2)).isEqualTo(0xffff);
+        HangGuard.await(() -> vm.machine().pci().configRead(SLOT, 0, 2) == 0xffff, "the slot is empty");
         assertThat(rng.getState()).as("the bundle is not affected").isEqualTo(Bundle.ACTIVE);
     }
 

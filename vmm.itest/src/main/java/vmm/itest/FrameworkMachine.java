@@ -20,6 +20,7 @@ import org.osgi.util.tracker.ServiceTracker;
 import vmm.core.irq.IrqChip;
 import vmm.core.machine.DeviceInstanceInfo;
 import vmm.core.machine.Machine;
+import vmm.testing.HangGuard;
 import vmm.testing.InterruptRecorder;
 import vmm.testing.TestMachine;
 
@@ -31,7 +32,7 @@ import vmm.testing.TestMachine;
  * drive the devices through the kit, exactly as unit tests do.
  */
 final class FrameworkMachine implements AutoCloseable {
-    static final Duration TIMEOUT = Duration.ofSeconds(10);
+    static final Duration TIMEOUT = HangGuard.BOUND;
 
     private final BundleContext context;
     private final ConfigurationAdmin cm;

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -23,6 +22,7 @@ import org.osgi.test.common.annotation.InjectService;
 import org.osgi.util.tracker.ServiceTracker;
 
 import vmm.core.hypervisor.Hypervisor;
+import vmm.testing.HangGuard;
 
 /**
  * Both vendor back ends (vmm.svm, vmm.vmx, with vmm.kvm; embedded in this test
@@ -52,7 +52,7 @@ class VendorBackEndsInFrameworkTest {
 
     /** Waits (bounded) until SCR has activated every component of {@code bundle}, so it has done whatever it will do. */
     private void awaitComponentsActive(Bundle bundle) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        long deadline = System.nanoTime() + HangGuard.BOUND.toNanos();
         while (true) {
             List<ComponentDescriptionDTO> descriptions = new ArrayList<>(scr.getComponentDescriptionDTOs(bundle));
             boolean active = !descriptions.isEmpty() && descriptions.stream().allMatch(d -> {

@@ -46,8 +46,16 @@ class LauncherIT {
         return new Result(p.exitValue(), Files.readString(out) + Files.readString(err));
     }
 
+    /**
+     * A VM name of this run alone: a name is the VM's shell socket ({@code $TMPDIR/vmm-NAME.sock}), which a
+     * suite running at the same time on this host must not take over.
+     */
+    private static String vmName(String base) {
+        return base + "-" + ProcessHandle.current().pid();
+    }
+
     private static void requireGuests() {
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host: guests cannot run");
+        vmm.launcher.boot.HostKvm.require();
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
     }
 
@@ -65,9 +73,10 @@ class LauncherIT {
         Path disk = dir.resolve("disk.img"), log = dir.resolve("com1.log");
         DemoDisk.write(disk);
         Result r = vmm("run", "-c", "1", "-m", "128M", "-s", "0,hostbridge", "-s", "31,lpc", "-s", "5,virtio-blk," + disk + ",ser=LOGDISK",
-                "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, "testvm");
+                "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, vmName("testvm"));
         assertThat(r.exit()).as(r.output()).isZero();
-        assertThat(r.output()).contains("testvm").contains("00:05.0").contains("virtio-blk").contains("device.virtio-block");
+        assertThat(r.output()).contains(vmName("testvm")).contains("00:05.0").contains("virtio-blk")
+                .contains("device.virtio-block");
         assertThat(Files.readString(log)).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE);
     }
 
@@ -76,7 +85,8 @@ class LauncherIT {
         requireGuests();
         Path disk = dir.resolve("reboot.img"), log = dir.resolve("com1.log");
         RebootDisk.write(disk);
-        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, "rebootvm");
+        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log,
+                "-l", "bootrom," + SEABIOS, vmName("rebootvm"));
         assertThat(r.exit()).as(r.output()).isZero();
         assertThat(r.output()).contains("the guest powered off");
         assertThat(Files.readString(log).split("SeaBIOS \\(version", -1)).as("a SeaBIOS banner per boot:%n%s", Files.readString(log))
@@ -89,7 +99,7 @@ class LauncherIT {
         Path disk = dir.resolve("reboot.img"), log = dir.resolve("com1.log");
         RebootDisk.write(disk);
         Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS,
-                "--no-reboot", "noreboot");
+                "--no-reboot", vmName("noreboot"));
         assertThat(r.exit()).as(r.output()).isEqualTo(3);
         assertThat(r.output()).contains("asked for a reset").contains("0xcf9").contains("--no-reboot");
         assertThat(Files.readString(log).split("SeaBIOS \\(version", -1)).hasSize(2);
@@ -148,7 +158,7 @@ class LauncherIT {
             device = l.map(p -> p.getFileName().toString()).sorted().findFirst().orElse(null);
         }
         assumeTrue(device != null, "no PCI device on this host");
-        Result r = vmm("run", "-m", "64M", "-s", "6,passthru," + device, "-l", "bootrom," + SEABIOS, "ptvm");
+        Result r = vmm("run", "-m", "64M", "-s", "6,passthru," + device, "-l", "bootrom," + SEABIOS, vmName("ptvm"));
         assertThat(r.exit()).as(r.output()).isEqualTo(2);
         assertThat(r.output()).contains("this host has no VFIO").contains("echo vfio-pci > /sys/bus/pci/devices/" + device + "/driver_override")
                 .contains("did not start").doesNotContain("SeaBIOS (version");
@@ -169,7 +179,7 @@ class LauncherIT {
             assertThat(socket).as(Files.readString(dir.resolve("server.txt"))).exists();
 
             Result r = vmm("run", "-m", "128M", "-s", "4,passthru,vfio-user=" + socket, "-l", "com1,log=" + log,
-                    "-l", "bootrom," + SEABIOS, "ptvm");
+                    "-l", "bootrom," + SEABIOS, vmName("ptvm"));
 
             assertThat(r.exit()).as(r.output()).isZero();
             assertThat(r.output()).contains("00:04.0").contains("passthru").contains("vfio-user=" + socket);
@@ -265,7 +275,8 @@ class LauncherIT {
         String cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1 vmm-it-marker=7";
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
-                "run", "-m", "256M", "--kernel", vmlinux.toString(), "--cmdline", cmdline, "-l", "com1,log=" + log, "linuxvm"));
+                "run", "-m", "256M", "--kernel", vmlinux.toString(), "--cmdline", cmdline, "-l", "com1,log=" + log,
+                vmName("linuxvm")));
         Process vm = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("vm.txt").toFile()).start();
         String console = "";
         try {

@@ -1,6 +1,5 @@
 package vmm.testing;
 
-import java.time.Duration;
 
 import org.assertj.core.api.AbstractAssert;
 import org.assertj.core.api.Assertions;
@@ -60,12 +59,12 @@ public final class VmmAssertions extends Assertions {
             super(actual, InterruptAssert.class);
         }
 
-        /** At least {@code count} MSIs with {@code data} arrive within a second. */
+        /** At least {@code count} MSIs with {@code data} arrive (waits for them, up to {@link HangGuard#BOUND}). */
         public InterruptAssert receivesMsi(int data, int count) {
             isNotNull();
-            if (!actual.awaitMsiCount(data, count, Duration.ofSeconds(1)))
-                failWithMessage("expected %d MSIs with data 0x%x within 1 s, got %d (all: %s)", count, data,
-                        actual.msiCount(data), actual.msis());
+            if (!actual.awaitMsiCount(data, count, HangGuard.BOUND))
+                failWithMessage("expected %d MSIs with data 0x%x within %d s, got %d (all: %s)", count, data,
+                        HangGuard.BOUND.toSeconds(), actual.msiCount(data), actual.msis());
             return this;
         }
 

@@ -24,7 +24,7 @@ import vmm.core.virtio.VirtioFeatures;
 @ExtendWith(TestMachineExtension.class)
 class HotSwapTest {
     private static final PciAddress SLOT = PciAddress.slot(6);
-    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration TIMEOUT = HangGuard.BOUND;
 
     @Test
     void requestsInFlightAcrossTwoSwapsAreEachCompletedOnceWithAnInterrupt(TestMachine m) {
@@ -121,10 +121,11 @@ class HotSwapTest {
         device.detach();
         q.add(List.of(request(1)), 8);
         Thread kicker = Thread.ofPlatform().start(q::kick); // waits at the gate, as a vCPU would
-        Thread.sleep(50);
+        HangGuard.await(() -> kicker.getState() == Thread.State.TIMED_WAITING || !kicker.isAlive(),
+                "the kick is at the gate");
         assertThat(q.poll()).isNull();
         device.attach("B", EchoDevice.provider('B', 0));
-        kicker.join(5000);
+        kicker.join(TIMEOUT);
 
         DriverQueue.Completion c = q.await(TIMEOUT);
         assertThat(c.data()[0]).isEqualTo((byte) 'B');

@@ -17,7 +17,7 @@ import vmm.core.virtio.VirtioFeatures;
 @ExtendWith(TestMachineExtension.class)
 class VirtioDriverTest {
     private static final PciAddress SLOT = PciAddress.slot(3);
-    private static final Duration SECOND = Duration.ofSeconds(1);
+    private static final Duration WAIT = HangGuard.BOUND; // a hang guard: each wait returns once the state is there
 
     @Test
     void theSpecificationsInitializationSequenceReachesDriverOk(TestMachine m) {
@@ -35,7 +35,7 @@ class VirtioDriverTest {
         int head = d.queue(0).add(List.of(new byte[] {7, 8}, new byte[] {9}), 2, 2);
         d.queue(0).kick();
 
-        assertThat(d.queue(0).await(SECOND)).hasHead(head).hasLength(4).hasData(new byte[] {'e', 7, 8, 9});
+        assertThat(d.queue(0).await(WAIT)).hasHead(head).hasLength(4).hasData(new byte[] {'e', 7, 8, 9});
         assertThat(m.interrupts()).receivesMsi(d.msiData(1), 1);
         assertThat(m.interrupts().msis().getFirst()).isEqualTo(new MsiMessage(VirtioDriver.MSI_ADDRESS, d.msiData(1)));
     }
@@ -48,7 +48,7 @@ class VirtioDriverTest {
         d.queue(0).addIndirect(List.of(new byte[] {1}, new byte[] {2}), 1, 1, 1);
         d.queue(0).kick();
 
-        assertThat(d.queue(0).await(SECOND)).hasLength(3).hasData(new byte[] {'e', 1, 2});
+        assertThat(d.queue(0).await(WAIT)).hasLength(3).hasData(new byte[] {'e', 1, 2});
     }
 
     @Test
@@ -62,9 +62,9 @@ class VirtioDriverTest {
 
         q.add(List.of(new byte[] {1}), 4);
         q.kick();
-        q.await(SECOND);
+        q.await(WAIT);
 
-        assertThat(m.interrupts().awaitLevel(gsi, SECOND)).isTrue();
+        assertThat(m.interrupts().awaitLevel(gsi, WAIT)).isTrue();
         assertThat(d.readIsr()).isEqualTo(1);
         assertThat(m.interrupts()).hasLevel(gsi, false);
         assertThat(d.readIsr()).as("ISR is cleared by reading").isZero();
@@ -80,7 +80,7 @@ class VirtioDriverTest {
         for (int i = 0; i < 3; i++) {
             q.add(List.of(new byte[] {(byte) i}), 4);
             q.kick();
-            q.await(SECOND);
+            q.await(WAIT);
             if (i < 2) assertThat(m.interrupts().msiCount(d.msiData(1))).as("after completion %d", i).isZero();
         }
 

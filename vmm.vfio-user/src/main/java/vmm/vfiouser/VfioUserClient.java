@@ -67,6 +67,14 @@ public final class VfioUserClient implements AutoCloseable {
      * @throws IOException       when the socket cannot be reached
      */
     public static VfioUserClient connect(Path socket, Duration replyTimeout) throws IOException {
+        return connect(socket, replyTimeout, replyTimeout);
+    }
+
+    /**
+     * As {@link #connect(Path, Duration)}, waiting {@code versionTimeout} for the version reply and
+     * {@code replyTimeout} for each later one (a test bounds a silent server's replies, not the handshake).
+     */
+    static VfioUserClient connect(Path socket, Duration versionTimeout, Duration replyTimeout) throws IOException {
         long timeout = Math.max(1, replyTimeout.toMillis());
         int fd = Native.connectUnix(socket.toString());
         Channel ch = new Channel(fd, MAX_MSG_FDS, MAX_MESSAGE);
@@ -75,7 +83,7 @@ public final class VfioUserClient implements AutoCloseable {
             Message req = Message.command(0, VfioUser.VFIO_USER_VERSION, Codec.encodeVersion(VfioUser.VERSION_MAJOR, VfioUser.VERSION_MINOR,
                     new Codec.Capabilities(MAX_MSG_FDS, MAX_DATA_XFER_SIZE, 4096, 65535)));
             ch.send(req);
-            Message reply = awaitReply(ch, peer, req, timeout);
+            Message reply = awaitReply(ch, peer, req, Math.max(1, versionTimeout.toMillis()));
             Channel.closeAll(reply.fds());
             if (reply.isError())
                 throw new VfioUserException(peer + " refused version " + VfioUser.VERSION_MAJOR + "." + VfioUser.VERSION_MINOR

@@ -108,8 +108,9 @@ public final class VfioUserServer implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.log(Level.ERROR, "vfio-user " + name + ": the connection ended in a failure; taking the next client", e);
             }
-            current = null;
+            // The failure first: whoever sees the client gone finds why.
             if (c.failure() != null) lastFailure = c.failure();
+            current = null;
         }
     }
 

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import device.virtio_block.VirtioBlockProvider;
 import device.virtio_rng.VirtioRngProvider;
 import vmm.core.linux.Native;
+import vmm.testing.HangGuard;
 import vmm.vfiouser.internal.protocol.Channel;
 import vmm.vfiouser.internal.protocol.Codec;
 import vmm.vfiouser.internal.protocol.Message;
@@ -51,7 +52,7 @@ class HostileClientTest {
     private Channel raw() throws Exception {
         Channel ch = new Channel(Native.connectUnix(blk.socket().toString()), 16, 1 << 21);
         ch.send(Message.command(0, VFIO_USER_VERSION, Codec.encodeVersion(0, 1, Codec.Capabilities.defaults())));
-        Message r = ch.receive(5000);
+        Message r = ch.receive(HangGuard.BOUND.toMillis());
         assertThat(r.isReply() && !r.isError()).isTrue();
         return ch;
     }
@@ -64,13 +65,15 @@ class HostileClientTest {
     /** The server hung up on {@code ch} (end of stream), and why it says it did. */
     private String cutOff(Channel ch) throws Exception {
         try {
-            assertThat(ch.receive(5000)).as("the server closed the connection").isNull();
+            assertThat(ch.receive(HangGuard.BOUND.toMillis())).as("the server closed the connection").isNull();
         } catch (java.io.IOException e) {
             // Closed with our unread bytes in its buffer: the kernel resets the connection instead.
             assertThat(e.getMessage()).contains("Connection reset");
         }
         ch.close();
-        for (int i = 0; i < 500 && blk.connected(); i++) Thread.sleep(10); // the accept loop records the failure after cleanup
+        // The accept loop records the failure after cleanup.
+        HangGuard.await(() -> blk.lastFailure() != null && !blk.connected(),
+                "the server recorded why it cut the client off");
         return blk.lastFailure();
     }
 
@@ -106,7 +109,8 @@ class HostileClientTest {
         Native.writeFully(ch.fd(), header(1, VFIO_USER_REGION_WRITE, 16 + 16 + 4, 0));
         Native.writeFully(ch.fd(), new byte[10]);
         ch.close();
-        for (int i = 0; i < 500 && blk.connected(); i++) Thread.sleep(10);
+        HangGuard.await(() -> blk.lastFailure() != null && !blk.connected(),
+                "the server recorded why it cut the client off");
         assertThat(blk.lastFailure()).contains("the stream ended inside REGION_WRITE");
         stillServing();
     }
@@ -173,7 +177,7 @@ class HostileClientTest {
             assertThat(errno(ch, Message.command(13, VFIO_USER_DEVICE_RESET, new byte[4]))).isEqualTo(EINVAL);
             // Still in step: a good request is answered.
             ch.send(Message.command(14, VFIO_USER_DEVICE_GET_INFO, Codec.encodeDeviceInfoRequest()));
-            Message ok = ch.receive(5000);
+            Message ok = ch.receive(HangGuard.BOUND.toMillis());
             assertThat(ok.isError()).isFalse();
             assertThat(Codec.decodeDeviceInfo(ok.payload()).numRegions()).isEqualTo(9);
         }
@@ -182,7 +186,7 @@ class HostileClientTest {
 
     private static int errno(Channel ch, Message m) throws Exception {
         ch.send(m);
-        Message r = ch.receive(5000);
+        Message r = ch.receive(HangGuard.BOUND.toMillis());
         assertThat(r.id()).isEqualTo(m.id());
         assertThat(r.isError()).as("error reply to " + VfioUser.commandName(m.command())).isTrue();
         assertThat(r.payload()).as("an error reply is the header only").isEmpty();

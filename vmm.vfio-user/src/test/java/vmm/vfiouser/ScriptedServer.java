@@ -36,7 +36,7 @@ final class ScriptedServer implements AutoCloseable {
     @Override
     public void close() throws Exception {
         Native.shutdown(listenFd);
-        thread.join(5000);
+        thread.join(vmm.testing.HangGuard.BOUND);
         Native.close(listenFd);
     }
 }

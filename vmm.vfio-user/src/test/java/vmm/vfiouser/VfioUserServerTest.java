@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -21,6 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.linux.Native;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 
 /**
  * Our client against our server in one JVM over a real Unix socket, with
@@ -29,6 +29,8 @@ import vmm.testing.DriverQueue;
  * virtio driver reading and writing the image through all of it.
  */
 class VfioUserServerTest {
+    /** A hang guard on an interrupt that must come (int milliseconds, for poll(2)). */
+    private static final int WAIT_MS = (int) HangGuard.BOUND.toMillis();
     static final int SECTORS = 64;
     static final long VIRTIO_F_VERSION_1 = 1L << 32;
 
@@ -136,8 +138,8 @@ class VfioUserServerTest {
             // Read sector 5.
             int head = q.add(List.of(request(0, 5)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).as("the queue's eventfd fired").isPositive();
-            DriverQueue.Completion done = q.await(Duration.ofSeconds(5));
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).as("the queue's eventfd fired").isPositive();
+            DriverQueue.Completion done = q.await(HangGuard.BOUND);
             assertThat(done.head()).isEqualTo(head);
             assertThat(java.util.Arrays.copyOfRange(done.data(), 0, 512)).isEqualTo(java.util.Arrays.copyOfRange(disk, 5 * 512, 6 * 512));
             assertThat(done.data()[512]).as("VIRTIO_BLK_S_OK").isZero();
@@ -147,8 +149,8 @@ class VfioUserServerTest {
             java.util.Arrays.fill(sector, (byte) 0x5a);
             q.add(List.of(request(1, 9), sector), 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
-            assertThat(q.await(Duration.ofSeconds(5)).data()[0]).isZero();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
+            assertThat(q.await(HangGuard.BOUND).data()[0]).isZero();
             assertThat(java.util.Arrays.copyOfRange(Files.readAllBytes(image), 9 * 512, 10 * 512)).isEqualTo(sector);
             assertThat(server.interruptsSignalled()).isGreaterThanOrEqualTo(2);
         }
@@ -168,10 +170,10 @@ class VfioUserServerTest {
             c.maskIrq(VFIO_PCI_MSIX_IRQ_INDEX, 1, true);
             q.add(List.of(request(0, 1)), 512, 1);
             q.kick();
-            q.await(Duration.ofSeconds(5));
+            q.await(HangGuard.BOUND);
             assertThat(v.awaitInterrupt(1, 0)).as("masked: pending, not signalled").isZero();
             c.maskIrq(VFIO_PCI_MSIX_IRQ_INDEX, 1, false);
-            assertThat(v.awaitInterrupt(1, 5000)).as("delivered on unmask").isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).as("delivered on unmask").isPositive();
         }
     }
 
@@ -187,16 +189,16 @@ class VfioUserServerTest {
 
             q.add(List.of(request(0, 2)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(0, 5000)).as("INTx fired").isPositive();
-            q.await(Duration.ofSeconds(5));
+            assertThat(v.awaitInterrupt(0, WAIT_MS)).as("INTx fired").isPositive();
+            q.await(HangGuard.BOUND);
             assertThat(v.read(v.commonBar, 0x1000, 1) & 1).as("ISR: queue interrupt; reading it lowers INTx").isEqualTo(1);
 
             q.add(List.of(request(0, 3)), 512, 1);
             q.kick();
-            q.await(Duration.ofSeconds(5));
+            q.await(HangGuard.BOUND);
             assertThat(v.awaitInterrupt(0, 0)).as("auto-masked: no second event before UNMASK").isZero();
             c.maskIrq(VFIO_PCI_INTX_IRQ_INDEX, 0, false);
-            assertThat(v.awaitInterrupt(0, 5000)).as("the line is still high: UNMASK delivers it").isPositive();
+            assertThat(v.awaitInterrupt(0, WAIT_MS)).as("the line is still high: UNMASK delivers it").isPositive();
         }
     }
 
@@ -212,8 +214,8 @@ class VfioUserServerTest {
             // request completes (a real IOMMU would fault it; what must never happen is a host access to unmapped memory).
             q.add(List.of(request(0, 4)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
-            assertThat(java.util.Arrays.copyOf(q.await(Duration.ofSeconds(5)).data(), 512))
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
+            assertThat(java.util.Arrays.copyOf(q.await(HangGuard.BOUND).data(), 512))
                     .isEqualTo(java.util.Arrays.copyOfRange(disk, 4 * 512, 5 * 512));
             c.reset();
             // After the reset the next session sees only what is mapped now.
@@ -224,7 +226,7 @@ class VfioUserServerTest {
             q = v.initialize(VIRTIO_F_VERSION_1, 16);
             q.add(List.of(request(0, 6)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
             assertThat(none).isNotNull();
         }
     }
@@ -272,8 +274,9 @@ class VfioUserServerTest {
             DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
             q.add(List.of(request(0, 0)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
-            assertThat(java.util.Arrays.copyOf(q.await(Duration.ofSeconds(5)).data(), 512)).isEqualTo(java.util.Arrays.copyOf(disk, 512));
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
+            assertThat(java.util.Arrays.copyOf(q.await(HangGuard.BOUND).data(), 512))
+                    .isEqualTo(java.util.Arrays.copyOf(disk, 512));
         }
         assertThat(server.connections()).isEqualTo(2);
     }
@@ -293,7 +296,7 @@ class VfioUserServerTest {
             DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
             q.add(List.of(request(0, 3)), 512, 1);
             q.kick();
-            assertThat(v.awaitInterrupt(1, 5000)).isPositive();
+            assertThat(v.awaitInterrupt(1, WAIT_MS)).isPositive();
         }
     }
 

@@ -101,8 +101,9 @@ public final class VhostUserServer implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.log(Level.ERROR, "vhost-user " + name + ": the connection ended in a failure; taking the next front-end", e);
             }
-            current = null;
+            // The failure first: whoever sees the front-end gone finds why.
             if (c.failure() != null) lastFailure = c.failure();
+            current = null;
         }
     }
 

@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.EchoDevice;
 import vmm.core.linux.Native;
 import vmm.vhostuser.protocol.Message;
@@ -26,7 +27,7 @@ import vmm.vhostuser.protocol.VhostUser;
  * the socket go on, and the next front-end is served.
  */
 class HostileFrontendTest {
-    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration TIMEOUT = HangGuard.BOUND;
 
     @TempDir
     Path dir;

@@ -139,7 +139,7 @@ final class TestFrontend implements AutoCloseable {
 
     /** Whether the back-end has closed the connection (reads end of stream). */
     boolean hungUp() throws IOException {
-        int r = Native.pollReadable(new int[] {fd}, 5000);
+        int r = Native.pollReadable(new int[] {fd}, (int) vmm.testing.HangGuard.BOUND.toMillis());
         if (r < 0) return false;
         try (Arena a = Arena.ofConfined()) {
             return Native.recvWithFds(fd, a.allocate(1)).bytes() == 0;

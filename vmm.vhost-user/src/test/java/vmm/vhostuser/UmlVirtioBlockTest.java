@@ -7,12 +7,14 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import device.virtio_block.VirtioBlockProvider;
+import vmm.testing.HangGuard;
 
 /**
  * A real Linux {@code virtio_blk} driver (user-mode Linux, a vhost-user
@@ -34,6 +36,8 @@ class UmlVirtioBlockTest {
     void requireUml() throws Exception {
         String missing = UserModeLinux.missing();
         assumeTrue(missing == null, () -> "user-mode Linux cannot run here: " + missing);
+        for (String tool : new String[] {"fio", "mkfs.ext4", "fsck.ext4"})
+            assumeTrue(UserModeLinux.onPath(tool), () -> "the guest runs the host's " + tool + ": apt-get install fio e2fsprogs");
         image = dir.resolve("disk.img");
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
             f.setLength(DISK);
@@ -49,7 +53,7 @@ class UmlVirtioBlockTest {
     void linuxSeesTheDiskAndFioVerifiesAndAFileSystemChecksClean() throws Exception {
         try (VhostUserServer server = serve()) {
             Map<String, String> r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_BLOCK, MODULE, """
-                    for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/block/vda ] && break; sleep 0.2; done
+                    for i in $(seq 1 300); do [ -e /sys/block/vda ] && break; sleep 0.2; done
                     echo "size=$(cat /sys/block/vda/size)"
                     echo "serial=$(cat /sys/block/vda/serial)"
                     echo "ro=$(cat /sys/block/vda/ro)"
@@ -91,23 +95,25 @@ class UmlVirtioBlockTest {
             assertThat(line).as("the child back-end started").isNotNull();
             Thread.ofPlatform().daemon().start(() -> childOut.lines().forEach(l -> { })); // keep its pipe drained
             // The guest writes through the page cache, then fsync: the driver sends FLUSH and waits for it.
+            AtomicBoolean guestDone = new AtomicBoolean();
             Thread killer = Thread.ofPlatform().start(() -> {
                 try {
-                    for (int i = 0; i < 60_000 && !Files.exists(flushed); i++) Thread.sleep(1);
+                    while (!Files.exists(flushed) && !guestDone.get()) Thread.sleep(1);
                     child.destroyForcibly(); // SIGKILL, right after the flush completed in the guest
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
             });
             Map<String, String> r = UserModeLinux.run(dir, socket, VIRTIO_ID_BLOCK, MODULE, """
-                    for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/block/vda ] && break; sleep 0.2; done
+                    for i in $(seq 1 300); do [ -e /sys/block/vda ] && break; sleep 0.2; done
                     dd if=%1$s/pattern.bin of=/dev/vda bs=1M count=8 conv=fsync 2>/dev/null; echo "dd=$?"
                     touch %1$s/flushed
                     sleep 2
                     """.formatted(dir), 120);
-            killer.join(5000);
+            guestDone.set(true);
+            killer.join(HangGuard.BOUND);
             assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("dd", "0");
-            assertThat(child.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(child.waitFor(HangGuard.BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)).isTrue();
             assertThat(child.exitValue()).as("killed by SIGKILL").isEqualTo(137);
             byte[] onDisk = new byte[data.length];
             try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "r")) {
@@ -124,27 +130,38 @@ class UmlVirtioBlockTest {
         Path started = dir.resolve("fio-started"), finished = dir.resolve("fio-finished");
         try (VhostUserServer server = serve()) {
             boolean[] duringFio = new boolean[1];
+            AtomicBoolean guestDone = new AtomicBoolean();
             Thread swapper = Thread.ofPlatform().start(() -> {
                 try {
-                    // The guest marks the start of its load through hostfs; swap in the middle of it.
-                    for (int i = 0; i < 3000 && !Files.exists(started); i++) Thread.sleep(10);
-                    Thread.sleep(1000);
+                    // The guest marks the start of its load through hostfs and keeps it up until it finds
+                    // "swapped": both swaps fall inside the load however slow the host is.
+                    while (!Files.exists(started) && !guestDone.get()) Thread.sleep(10);
+                    if (guestDone.get()) return;
                     server.swapTo("virtio-blk-2", new VirtioBlockProvider());
-                    Thread.sleep(300);
                     server.swapTo("virtio-blk", new VirtioBlockProvider());
                     duringFio[0] = Files.exists(started) && !Files.exists(finished);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
+                    Files.createFile(dir.resolve("swapped"));
+                } catch (InterruptedException | java.io.IOException e) {
+                    throw new IllegalStateException(e);
                 }
             });
-            Map<String, String> r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_BLOCK, MODULE, """
-                    for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/block/vda ] && break; sleep 0.2; done
-                    touch %1$s/fio-started
-                    fio --name=swap --filename=/dev/vda --rw=randwrite --bs=4k --size=48M --verify=crc32c \\
-                        --ioengine=libaio --iodepth=8 --direct=1 --output=%1$s/fio-swap.txt; echo "fio=$?"
-                    touch %1$s/fio-finished
-                    """.formatted(dir), 240);
-            swapper.join(10_000);
+            Map<String, String> r;
+            try {
+                r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_BLOCK, MODULE, """
+                        for i in $(seq 1 300); do [ -e /sys/block/vda ] && break; sleep 0.2; done
+                        touch %1$s/fio-started
+                        while :; do
+                            fio --name=swap --filename=/dev/vda --rw=randwrite --bs=4k --size=48M --verify=crc32c \\
+                                --ioengine=libaio --iodepth=8 --direct=1 --output=%1$s/fio-swap.txt; rc=$?
+                            [ $rc -ne 0 ] || [ -e %1$s/swapped ] && break
+                        done
+                        echo "fio=$rc"
+                        touch %1$s/fio-finished
+                        """.formatted(dir), 240);
+            } finally {
+                guestDone.set(true);
+            }
+            swapper.join(HangGuard.BOUND);
             assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("fio", "0");
             assertThat(server.swapCount()).isEqualTo(2);
             assertThat(duringFio[0]).as("both swaps happened while fio was running").isTrue();

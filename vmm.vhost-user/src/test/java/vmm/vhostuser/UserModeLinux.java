@@ -32,6 +32,13 @@ final class UserModeLinux {
 
     private static volatile Path shim;
 
+    /** Whether the guest, which runs the host's programs through hostfs, finds {@code program} on its PATH. */
+    static boolean onPath(String program) {
+        for (String d : new String[] {"/usr/sbin", "/usr/bin", "/sbin", "/bin"})
+            if (Files.isExecutable(Path.of(d, program))) return true;
+        return false;
+    }
+
     /** Why UML cannot run here, or null when it can. */
     static String missing() {
         if (!Files.isExecutable(KERNEL)) return KERNEL + " is missing: apt-get install user-mode-linux";

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.EchoDevice;
 import vmm.vhostuser.protocol.Message;
 import vmm.vhostuser.protocol.VhostUser;
@@ -28,7 +29,7 @@ import vmm.vhostuser.protocol.VhostUser;
  * swapped under a connected front-end without losing a request.
  */
 class VhostUserServerTest {
-    private static final Duration TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration TIMEOUT = HangGuard.BOUND;
 
     @TempDir
     Path dir;

@@ -16,6 +16,7 @@ import device.pci_passthru.vfio.VfioDevice;
 import device.virtio_rng.VirtioRngProvider;
 import vmm.core.pci.PciAddress;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.VirtioDriver;
 import vmm.vfiouser.VfioUserServer;
@@ -30,7 +31,7 @@ import vmm.vfiouser.VfioUserServer;
  */
 class VfioUserPassthroughTest {
     private static final PciAddress AT = PciAddress.slot(6);
-    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final Duration WAIT = HangGuard.BOUND;
 
     @Test
     void aDriverEnablingMsixThroughThePassedThroughFunctionGetsTheInterruptAndTheDmaData() throws Exception {

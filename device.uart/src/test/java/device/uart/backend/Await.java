@@ -7,7 +7,7 @@ import java.util.function.BooleanSupplier;
  * broken build from hanging; no test depends on how long anything takes.
  */
 final class Await {
-    private static final long HANG_GUARD_NANOS = 20_000_000_000L;
+    private static final long HANG_GUARD_NANOS = 60_000_000_000L;
 
     private Await() {}
 

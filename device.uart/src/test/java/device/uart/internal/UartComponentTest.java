@@ -12,7 +12,6 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -22,6 +21,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import vmm.core.bus.IoPortBus;
 
+import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 
@@ -77,7 +77,7 @@ class UartComponentTest {
         int colon = where.lastIndexOf(':');
         try (SocketChannel user = SocketChannel.open(new InetSocketAddress(where.substring(0, colon), Integer.parseInt(where.substring(colon + 1))))) {
             user.write(ByteBuffer.wrap("ls\r".getBytes(StandardCharsets.US_ASCII)));
-            assertThat(m.interrupts().awaitLevel(4, Duration.ofSeconds(20))).as("input raised the line").isTrue();
+            assertThat(m.interrupts().awaitLevel(4, HangGuard.BOUND)).as("input raised the line").isTrue();
             assertThat(io.read(0x3f8 + UART_IIR, 1)).isEqualTo(UART_IIR_FIFO_ENABLED | UART_IIR_RX_TIMEOUT);
             StringBuilder got = new StringBuilder();
             while ((io.read(0x3f8 + UART_LSR, 1) & UART_LSR_DR) != 0) got.append((char) io.read(0x3f8 + UART_RX, 1));

@@ -10,7 +10,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
 
@@ -24,6 +23,7 @@ import device.uart.model.UartModel;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.Registration;
 import vmm.core.device.DeviceState;
+import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 
@@ -103,7 +103,7 @@ class UartOverSocketTest {
         io.write(COM1 + UART_IER, 1, UART_IER_RDI);
         try (SocketChannel peer = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
             peer.write(ByteBuffer.wrap("abc".getBytes(StandardCharsets.US_ASCII)));
-            assertThat(m.interrupts().awaitLevel(4, Duration.ofSeconds(20))).isTrue();
+            assertThat(m.interrupts().awaitLevel(4, HangGuard.BOUND)).isTrue();
             io.write(COM1 + UART_TX, 1, '1');
             a.pause();
             peer.write(ByteBuffer.wrap("def".getBytes(StandardCharsets.US_ASCII))); // arrives mid-swap

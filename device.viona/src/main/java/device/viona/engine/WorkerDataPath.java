@@ -463,14 +463,15 @@ public final class WorkerDataPath implements DataPath {
                 w.counters().increment(Counter.RX_FILTERED);
                 return RxWriter.Outcome.DELIVERED;
             }
-            RxWriter.Outcome o = rx.place(q, frame, mergeable);
-            if (o == RxWriter.Outcome.DELIVERED) {
-                w.counters().increment(Counter.RX_PACKETS);
-                w.counters().add(Counter.RX_BYTES, frame.byteSize() - VIRTIO_NET_HDR_SIZE);
-            } else if (o == RxWriter.Outcome.TOO_BIG) {
-                w.counters().increment(Counter.RX_DROPPED);
-            }
-            return o;
+            // Counted before the buffers go back, so whoever sees them finds the frame counted.
+            return rx.place(q, frame, mergeable, placed -> {
+                if (placed == RxWriter.Outcome.DELIVERED) {
+                    w.counters().increment(Counter.RX_PACKETS);
+                    w.counters().add(Counter.RX_BYTES, frame.byteSize() - VIRTIO_NET_HDR_SIZE);
+                } else if (placed == RxWriter.Outcome.TOO_BIG) {
+                    w.counters().increment(Counter.RX_DROPPED);
+                }
+            });
         }
     }
 

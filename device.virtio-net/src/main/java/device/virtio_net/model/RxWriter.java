@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 
 import vmm.core.virtio.DescriptorChain;
 import vmm.core.virtio.VirtQueue;
@@ -46,17 +47,31 @@ public final class RxWriter {
      * @throws vmm.core.virtio.VirtqueueException when the guest broke the ring (reported to the transport by the queue)
      */
     public Outcome place(VirtQueue q, MemorySegment frame, boolean mergeable) {
+        return place(q, frame, mergeable, o -> { });
+    }
+
+    /**
+     * As {@link #place(VirtQueue, MemorySegment, boolean)}, calling {@code beforeUsed} with the outcome
+     * (DELIVERED or TOO_BIG) before the used entries that finish the frame are added, so that what it
+     * counts is counted before the guest (or a test) can see the frame's buffers come back.
+     *
+     * @throws vmm.core.virtio.VirtqueueException when the guest broke the ring (reported to the transport by the queue)
+     * @since 1.2
+     */
+    public Outcome place(VirtQueue q, MemorySegment frame, boolean mergeable, Consumer<Outcome> beforeUsed) {
         long len = frame.byteSize();
         if (!mergeable) {
             DescriptorChain c = q.pop();
             if (c == null) return Outcome.NO_BUFFERS;
             if (c.writableLength() < len) {
                 // Hand it back empty: kept for later, one small buffer would stop every larger frame behind it.
+                beforeUsed.accept(Outcome.TOO_BIG);
                 q.addUsed(c, 0);
                 return Outcome.TOO_BIG;
             }
             frame.set(LE16, 10, (short) 1);
             c.write(0, frame);
+            beforeUsed.accept(Outcome.DELIVERED);
             q.addUsed(c, (int) len);
             return Outcome.DELIVERED;
         }
@@ -71,6 +86,7 @@ public final class RxWriter {
             keep(c);
         }
         frame.set(LE16, 10, (short) stash.size());
+        beforeUsed.accept(Outcome.DELIVERED);
         long off = 0;
         for (DescriptorChain c : stash) {
             long n = Math.min(c.writableLength(), len - off);

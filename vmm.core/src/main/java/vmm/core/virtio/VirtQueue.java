@@ -445,12 +445,11 @@ public final class VirtQueue {
         e.set(LE32, 0, head);
         e.set(LE32, 4, (int) len);
         usedIdx = (usedIdx + 1) & 0xffff;
-        // The element must be visible before the index that publishes it.
-        VarHandle.releaseFence();
-        memory.writeU16(used + 2, usedIdx);
         c.completed = true;
         inFlight[head] = false;
         outstanding--;
+        // Counted and recorded before the index is published: whoever sees the completion (the
+        // driver, a test, a monitor) finds it in the counters and in a recording stopped then.
         vmm.core.device.DeviceCounters k = counters;
         if (k != null) k.completed(len);
         vmm.core.events.VirtioRequestEvent event = c.event;
@@ -463,6 +462,9 @@ public final class VirtQueue {
             event.bytesWritten = len;
             event.commit();
         }
+        // The element must be visible before the index that publishes it.
+        VarHandle.releaseFence();
+        memory.writeU16(used + 2, usedIdx);
     }
 
     /**

@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.junit.jupiter.api.Test;
+
+import vmm.core.Await;
 
 class SwapGateTest {
 
@@ -18,32 +21,35 @@ class SwapGateTest {
 
     @Test
     void aClosedGateHoldsAnAccessUntilItOpens() throws Exception {
-        SwapGate g = new SwapGate(5000);
+        SwapGate g = new SwapGate(Await.BOUND.toMillis());
         g.close();
-        CompletableFuture<Boolean> access = CompletableFuture.supplyAsync(g::enter);
-        Thread.sleep(50);
-        assertThat(access).isNotDone();
+        AtomicBoolean entered = new AtomicBoolean();
+        Thread access = Thread.ofPlatform().start(() -> entered.set(g.enter()));
+        Await.untilWaiting(access);
+        assertThat(access.isAlive()).as("held at the gate").isTrue();
         g.open();
-        assertThat(access.get(5, TimeUnit.SECONDS)).isTrue();
+        access.join(Await.BOUND);
+        assertThat(entered).isTrue();
     }
 
     @Test
     void aClosedGateGivesUpAfterItsBound() throws Exception {
         SwapGate g = new SwapGate(20);
         g.close();
-        assertThat(CompletableFuture.supplyAsync(g::enter).get(5, TimeUnit.SECONDS)).isFalse();
+        assertThat(CompletableFuture.supplyAsync(g::enter).get(Await.BOUND.toSeconds(), TimeUnit.SECONDS)).isFalse();
         assertThat(g.timedOutAccesses()).isEqualTo(1);
     }
 
     @Test
     void closingWaitsForAccessesInProgress() throws Exception {
-        SwapGate g = new SwapGate(5000);
+        SwapGate g = new SwapGate(Await.BOUND.toMillis());
         assertThat(g.enter()).isTrue();
-        CompletableFuture<Void> closing = CompletableFuture.runAsync(g::close);
-        Thread.sleep(50);
-        assertThat(closing).isNotDone();
+        Thread closing = Thread.ofPlatform().start(g::close);
+        Await.untilWaiting(closing);
+        assertThat(closing.isAlive()).as("waiting for the access in progress").isTrue();
         g.exit();
-        closing.get(5, TimeUnit.SECONDS);
+        closing.join(Await.BOUND);
+        assertThat(closing.isAlive()).isFalse();
         assertThat(g.isClosed()).isTrue();
     }
 
@@ -53,7 +59,7 @@ class SwapGateTest {
         g.close();
         assertThat(g.enter()).isTrue();
         g.exit();
-        CompletableFuture.runAsync(g::open).get(5, TimeUnit.SECONDS);
+        CompletableFuture.runAsync(g::open).get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
         assertThat(g.isClosed()).isFalse();
     }
 }

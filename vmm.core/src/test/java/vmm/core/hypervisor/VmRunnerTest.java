@@ -3,7 +3,6 @@ package vmm.core.hypervisor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.time.Duration;
 import java.util.List;
 
 import org.junit.jupiter.api.AfterEach;
@@ -26,7 +25,7 @@ class VmRunnerTest {
     }
 
     private StopReport awaitStop() throws InterruptedException {
-        return runner.awaitStop(Duration.ofSeconds(20)).orElseThrow(() -> new AssertionError("did not stop"));
+        return runner.awaitStop(vmm.core.Await.BOUND).orElseThrow(() -> new AssertionError("did not stop"));
     }
 
     @Test

@@ -10,6 +10,7 @@ import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.Test;
 
+import vmm.core.Await;
 import vmm.core.irq.MsiMessage;
 
 /**
@@ -24,7 +25,7 @@ class LockingTest extends PciFixture {
     /** Runs {@code signal} on another thread and waits (boundedly) for its answer. */
     private static boolean signalFromWorker(BooleanSupplier signal) {
         try {
-            return CompletableFuture.supplyAsync(signal::getAsBoolean).get(5, TimeUnit.SECONDS);
+            return CompletableFuture.supplyAsync(signal::getAsBoolean).get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new AssertionError("signal from a worker thread did not complete", e);
         }

@@ -13,11 +13,11 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import vmm.core.Await;
 import vmm.core.memory.GuestMemory;
 
 /** Completing chains: the used ring, index wrap-around, double completion, and notification suppression (2.7.7, 2.7.10). */
@@ -351,7 +351,7 @@ class VirtQueueUsedRingTest {
         Set<Integer> free = new HashSet<>();
         for (int i = 0; i < 256; i++) free.add(i);
         int offered = 0, reaped = 0, lastUsed = 0;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long deadline = System.nanoTime() + Await.BOUND.toNanos(); // a hang guard only
         while (reaped < total && System.nanoTime() < deadline) {
             for (var it = free.iterator(); it.hasNext() && offered < total; offered++) {
                 big.publish(it.next());
@@ -367,7 +367,7 @@ class VirtQueueUsedRingTest {
                 reaped++;
             }
         }
-        worker.join(10_000);
+        worker.join(Await.BOUND);
 
         assertThat(failures).isEmpty();
         assertThat(reaped).isEqualTo(total);

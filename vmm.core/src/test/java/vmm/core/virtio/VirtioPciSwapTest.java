@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import vmm.core.Await;
 import vmm.core.device.SwapGate;
 
 /** The swap gate around calls into the device, and replacing the device under a running driver. */
@@ -33,10 +34,12 @@ class VirtioPciSwapTest {
         gate.close();
         try {
             long start = System.nanoTime();
-            long read = CompletableFuture.supplyAsync(() -> d.readConfig(0, 4)).get(5, TimeUnit.SECONDS);
+            long read = CompletableFuture.supplyAsync(() -> d.readConfig(0, 4))
+                    .get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
             long waitedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-            CompletableFuture.runAsync(() -> d.writeConfig(0, 4, 0x55667788)).get(5, TimeUnit.SECONDS);
-            int status = CompletableFuture.supplyAsync(d::status).get(1, TimeUnit.SECONDS);
+            CompletableFuture.runAsync(() -> d.writeConfig(0, 4, 0x55667788))
+                    .get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
+            int status = CompletableFuture.supplyAsync(d::status).get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
 
             assertThat(read).isEqualTo(0xffff_ffffL);
             assertThat(waitedMillis).isGreaterThanOrEqualTo(140);
@@ -50,7 +53,7 @@ class VirtioPciSwapTest {
 
     @Test
     void anAccessWaitingAtTheGateProceedsWhenItOpens() throws Exception {
-        SwapGate gate = new SwapGate(5000);
+        SwapGate gate = new SwapGate(Await.BOUND.toMillis());
         TestDevice dev = TestDevice.simple('e');
         t.plug(3, dev, false, gate);
         PciTestbed.Driver d = t.driver(3);
@@ -59,11 +62,13 @@ class VirtioPciSwapTest {
         ring.publish(0);
 
         gate.close();
-        CompletableFuture<Void> kick = CompletableFuture.runAsync(() -> d.notifyQueue(0));
-        Thread.sleep(50);
-        assertThat(kick).isNotDone();
+        Thread kick = Thread.ofPlatform().start(() -> d.notifyQueue(0));
+        Await.untilWaiting(kick);
+        assertThat(kick.isAlive()).as("held at the gate").isTrue();
+        assertThat(gate.timedOutAccesses()).isZero();
         gate.open();
-        kick.get(5, TimeUnit.SECONDS);
+        kick.join(Await.BOUND);
+        assertThat(kick.isAlive()).isFalse();
 
         assertThat(ring.usedIdx()).isEqualTo(1);
     }
@@ -77,7 +82,8 @@ class VirtioPciSwapTest {
 
         gate.close();
         try {
-            CompletableFuture.runAsync(() -> d.status(STATUS_ACKNOWLEDGE)).get(5, TimeUnit.SECONDS);
+            CompletableFuture.runAsync(() -> d.status(STATUS_ACKNOWLEDGE))
+                    .get(Await.BOUND.toSeconds(), TimeUnit.SECONDS);
         } finally {
             gate.open();
         }

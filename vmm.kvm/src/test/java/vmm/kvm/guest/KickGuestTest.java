@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import vmm.core.hypervisor.StopReport;
 import vmm.core.hypervisor.VcpuExit;
 import vmm.core.hypervisor.VmRunner;
+import vmm.testing.HangGuard;
 
 /** A vCPU spinning in guest code, which never exits by itself, is taken out of KVM_RUN on request. */
 class KickGuestTest {
@@ -33,7 +34,8 @@ class KickGuestTest {
 
             t.vcpu().kick();
 
-            assertThat(exit.get(20, TimeUnit.SECONDS)).isInstanceOf(VcpuExit.Interrupted.class);
+            assertThat(exit.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))
+                    .isInstanceOf(VcpuExit.Interrupted.class);
             // The guest is still in its loop, where it was interrupted.
             long rip = t.vcpu().registers().rip();
             assertThat(rip).isBetween(0x1000L, 0x1000L + spinner().bytes().length);

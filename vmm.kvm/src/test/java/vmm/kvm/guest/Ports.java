@@ -5,6 +5,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import vmm.core.bus.IoHandler;
+import vmm.testing.HangGuard;
 
 /** A port a guest writes to tell the test something; the test takes the values in order. */
 final class Ports implements IoHandler {
@@ -22,8 +23,8 @@ final class Ports implements IoHandler {
 
     /** The next value the guest wrote; fails the test if none comes within a generous bound, instead of hanging. */
     long next() throws InterruptedException {
-        Long v = values.poll(20, TimeUnit.SECONDS);
-        if (v == null) throw new AssertionError("the guest wrote nothing within 20 s");
+        Long v = values.poll(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS);
+        if (v == null) throw new AssertionError("the guest wrote nothing within " + HangGuard.BOUND.toSeconds() + " s");
         return v;
     }
 

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -23,6 +22,7 @@ import vmm.core.memory.GuestMemory;
 import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 import vmm.kvm.KvmVendor;
+import vmm.testing.HangGuard;
 
 /**
  * A small real VM for guest tests: 512 KiB of RAM at 0, buses of its own, and
@@ -158,8 +158,9 @@ public final class TestVm implements AutoCloseable {
 
     /** Waits for the VM to stop by itself; fails the test after a generous bound instead of hanging. */
     public StopReport awaitStop() throws InterruptedException {
-        return runner.awaitStop(Duration.ofSeconds(30))
-                .orElseThrow(() -> new AssertionError("the guest did not stop within 30 s"));
+        return runner.awaitStop(HangGuard.BOUND)
+                .orElseThrow(() -> new AssertionError("the guest did not stop within "
+                        + HangGuard.BOUND.toSeconds() + " s"));
     }
 
     @Override

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +24,7 @@ import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
 import vmm.core.virtio.VirtioPciTransport;
 import vmm.testing.DriverQueue;
+import vmm.testing.HangGuard;
 import vmm.testing.InterruptRecorder;
 import vmm.testing.PciHarness;
 import vmm.testing.TestMachine;
@@ -135,9 +135,9 @@ class VirtioKernelPathGuestTest {
 
                 assertThat(ready.next()).isEqualTo(1);
                 assertThat(vectors.next()).as("the completion interrupt ran the guest's handler").isEqualTo(GUEST_VECTOR);
-                DriverQueue.Completion done = txA.await(Duration.ofSeconds(10));
+                DriverQueue.Completion done = txA.await(HangGuard.BOUND);
                 assertThat(done.length()).isZero();
-                byte[] got = rxB.await(Duration.ofSeconds(10)).data();
+                byte[] got = rxB.await(HangGuard.BOUND).data();
                 assertThat(got).hasSize(frame.length);
                 assertThat(got[40]).isEqualTo((byte) 0x5a);
                 assertThat(ta.busNotifies(TX)).as("the kick never exited to the VMM").isEqualTo(notifiesBefore);

@@ -34,7 +34,6 @@ import vmm.core.platform.PcMachine;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtioDevice;
 import vmm.core.virtio.VirtioFeatures;
-import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 
 /**
@@ -112,7 +111,7 @@ class IpxeBootTest {
     private Run boot(Map<String, Object> backend, String until, Duration timeout) throws Exception {
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
         assumeTrue(Files.isReadable(IPXE), "no " + IPXE + ": apt-get install ipxe-qemu");
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
+        HostKvm.require();
         Path com1 = dir.resolve("com1.log");
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
         Map<String, Object> config = new HashMap<>(backend);
@@ -120,7 +119,7 @@ class IpxeBootTest {
         config.put(DeviceInstance.ROM, IPXE.toString());
         Probe[] probe = new Probe[1];
         DeviceProvider recording = context -> probe[0] = new Probe((VirtioDevice) new VirtioNetProvider().create(context));
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SEABIOS), false), firmwareLog::add)) {
             DeviceInstance nic = vm.machine().plug("net0", "virtio-net", NIC_SLOT, config, "virtio-net", recording);
             UartComponent uart = new UartComponent(vm.machine(), Map.of("port", "com1", "backend", "log=" + com1));

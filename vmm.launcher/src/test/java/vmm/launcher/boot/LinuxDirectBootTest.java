@@ -22,7 +22,6 @@ import org.junit.jupiter.api.io.TempDir;
 import device.uart.internal.UartComponent;
 import vmm.core.boot.KernelEntry;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 
 /**
@@ -56,7 +55,7 @@ class LinuxDirectBootTest {
 
         String console;
         Optional<PcMachine.Exit> exit;
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(256L << 20, 1, null), firmwareLog::add)) {
             UartComponent uart = new UartComponent(vm.machine(), Map.of("port", "com1", "backend", "log=" + com1));
             try {
@@ -94,7 +93,7 @@ class LinuxDirectBootTest {
         byte[] vmlinuxHead = Arrays.copyOf(Files.readAllBytes(DebianKernel.vmlinux(dir, bzImage)), 64 << 10);
         byte[] seen = new byte[vmlinuxHead.length];
         Optional<PcMachine.Exit> exit = Optional.empty();
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(256L << 20, 1, null), line -> {})) {
             // nokaslr: the decompressor writes vmlinux at the load address (pref_address) instead of a random one.
             KernelEntry entry = vm.loadKernel(bzImage, null, "console=ttyS0 nokaslr");
@@ -134,7 +133,7 @@ class LinuxDirectBootTest {
             cpio.finish();
         }
         Path com1 = dir.resolve("com1.log");
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(512L << 20, 1, null), line -> {})) {
             UartComponent uart = new UartComponent(vm.machine(), Map.of("port", "com1", "backend", "log=" + com1));
             try {
@@ -162,7 +161,7 @@ class LinuxDirectBootTest {
         }
         Process p = new ProcessBuilder("cpio", "-itv", "-F", archive.toString()).redirectErrorStream(true).start();
         String listing = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).as("cpio finished").isTrue();
         assertThat(p.exitValue()).as(listing).isZero();
         assertThat(listing).containsPattern("crw-------.* 5,\\s*1 .*dev/console").containsPattern("-rwxr-xr-x.* 10 .*init");
     }

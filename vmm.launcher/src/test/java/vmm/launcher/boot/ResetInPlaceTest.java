@@ -3,8 +3,6 @@ package vmm.launcher.boot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Optional;
@@ -12,7 +10,6 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 import vmm.core.platform.PcMachine;
-import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 
 /**
@@ -49,8 +46,8 @@ class ResetInPlaceTest {
 
     @Test
     void aResetKeepsCmosAndRamButPutsBackTheCpuAndTheRomCopy() throws Exception {
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        HostKvm.require();
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(16L << 20, 2, rom(), true), line -> { })) {
             vm.start();
             Optional<PcMachine.Exit> exit = vm.awaitExit(Duration.ofSeconds(60));

@@ -20,7 +20,6 @@ import device.virtio_block.VirtioBlockProvider;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 import vmm.launcher.internal.DemoDisk;
 
@@ -39,12 +38,12 @@ class SeaBiosAcpiTest {
     @Test
     void theGuestFindsOurTablesWithThePmBlockSeaBiosChose() throws Exception {
         assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
+        HostKvm.require();
         Path disk = dir.resolve("boot.img");
         DemoDisk.write(disk);
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
 
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 2, Files.readAllBytes(SeaBiosBootTest.SEABIOS)),
                      firmwareLog::add)) {
             vm.machine().plug("disk", "virtio-blk", SeaBiosBootTest.DISK_SLOT, Map.of("path", disk.toString()), "virtio-blk",

@@ -19,7 +19,6 @@ import device.uart.internal.UartComponent;
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.pci.PciAddress;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 import vmm.launcher.internal.DemoDisk;
 
@@ -40,13 +39,13 @@ class SeaBiosBootTest {
     @Test
     void seaBiosBootsTheBootSectorOnOurVirtioBlkDiskAndPowersOff() throws Exception {
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
+        HostKvm.require();
         Path disk = dir.resolve("boot.img");
         DemoDisk.write(disk);
         Path com1 = dir.resolve("com1.log");
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
 
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SEABIOS)), firmwareLog::add)) {
             vm.machine().plug("disk", "virtio-blk", DISK_SLOT, Map.of("path", disk.toString()), "virtio-blk", new VirtioBlockProvider());
             UartComponent uart = new UartComponent(vm.machine(), Map.of("port", "com1", "backend", "log=" + com1));

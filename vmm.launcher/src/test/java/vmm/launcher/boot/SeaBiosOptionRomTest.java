@@ -23,7 +23,6 @@ import device.virtio_block.VirtioBlockProvider;
 import vmm.core.pci.PciAddress;
 import vmm.core.pci.PciFunctionSpec;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 import vmm.launcher.internal.DemoDisk;
 
@@ -68,11 +67,11 @@ class SeaBiosOptionRomTest {
     @Test
     void seaBiosRunsTheOptionRomOfAFunctionThroughItsRomBar() throws Exception {
         assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
+        HostKvm.require();
         Path disk = dir.resolve("boot.img");
         DemoDisk.write(disk);
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SeaBiosBootTest.SEABIOS)),
                      firmwareLog::add)) {
             vm.machine().pci().attach("rom-test", PciAddress.slot(6), PciFunctionSpec.builder(VENDOR, DEVICE)

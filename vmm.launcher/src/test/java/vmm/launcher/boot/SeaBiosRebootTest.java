@@ -17,7 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.GenericVendor;
 import vmm.kvm.KvmHypervisor;
 import vmm.launcher.RebootDisk;
 
@@ -35,11 +34,11 @@ class SeaBiosRebootTest {
 
     private Run boot(boolean reboot) throws Exception {
         assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
-        assumeTrue(Files.exists(Path.of("/dev/kvm")), "no /dev/kvm on this host");
+        HostKvm.require();
         Path disk = dir.resolve("reboot.img");
         RebootDisk.write(disk);
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
-        try (KvmHypervisor kvm = new KvmHypervisor(new GenericVendor());
+        try (KvmHypervisor kvm = HostKvm.open();
              PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 2, Files.readAllBytes(SeaBiosBootTest.SEABIOS), reboot),
                      firmwareLog::add)) {
             vm.machine().plug("disk", "virtio-blk", SeaBiosBootTest.DISK_SLOT, Map.of("path", disk.toString()), "virtio-blk",
