@@ -48,6 +48,13 @@ final class RunCommand {
     }
 
     int run(Arguments.Plan plan) throws Exception {
+        // The one thing of the host's that a VM needs, asked before anything is configured: an ordinary
+        // user who can open it runs VMs; one who cannot is told why in one line.
+        String kvm = HostAccess.kvmProblem(HostAccess.KVM);
+        if (kvm != null) {
+            err.println("vmm: " + kvm);
+            return 2;
+        }
         List<Arguments.Config> configs = new ArrayList<>(plan.configs());
         Path demo = null;
         for (int i = 0; i < configs.size(); i++) {
@@ -161,9 +168,9 @@ final class RunCommand {
         }
     }
 
-    /** Where the shell of VM {@code name} listens. */
+    /** Where the shell of VM {@code name} listens: in a directory of the user's own ({@link HostAccess#controlDirectory()}). */
     static Path controlSocket(String name) {
-        return Path.of(System.getProperty("java.io.tmpdir"), "vmm-" + name + ".sock");
+        return HostAccess.controlDirectory().resolve(name + ".sock");
     }
 
     private <S> S await(Class<S> type, String filter) throws InterruptedException {
