@@ -83,7 +83,7 @@ class SigkillTest {
                         done
                         echo "stopped=$i"
                         """.formatted(log, base, round * 11, SECTORS));
-                int target = 1 + random.nextInt(25);
+                int target = 1 + random.nextInt(12);
                 awaitLines(log, target, uml, roundDir);
                 // A random moment after that: anywhere in the next write, its flush, or its log line.
                 long spin = random.nextInt(2_000_000);
