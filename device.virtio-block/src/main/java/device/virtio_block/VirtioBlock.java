@@ -241,6 +241,11 @@ public final class VirtioBlock implements VirtioDevice {
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, () -> "virtio-blk " + name + ": request failed", e);
             if (ctx != null) ctx.deviceError("virtio-blk " + name + ": " + e.getMessage());
+        } catch (InternalError e) {
+            // The JVM's report of an access that faulted: memory a vhost-user or vfio-user peer shared and then
+            // shrank (its transport cuts it off when told). This worker lives on to serve the next guest.
+            LOG.log(Level.WARNING, "virtio-blk {0}: request failed: {1}", name, e.getMessage());
+            if (ctx != null) ctx.deviceError("virtio-blk " + name + ": guest memory fault: " + e.getMessage());
         }
     }
 

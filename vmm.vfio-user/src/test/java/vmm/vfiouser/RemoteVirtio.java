@@ -35,9 +35,14 @@ final class RemoteVirtio implements AutoCloseable {
     int notifyMultiplier;
 
     RemoteVirtio(VfioUserClient client, long ramBytes) {
+        this(client, GuestMemory.ofSize(ramBytes));
+    }
+
+    /** A driver over memory the test made (one region from address 0, such as a memfd it may shrink). */
+    RemoteVirtio(VfioUserClient client, GuestMemory memory) {
         this.client = client;
-        this.memory = GuestMemory.ofSize(ramBytes);
-        this.allocator = new GuestAllocator(memory, 1 << 20, ramBytes);
+        this.memory = memory;
+        this.allocator = new GuestAllocator(memory, 1 << 20, memory.regions().getFirst().size());
     }
 
     int config(int off, int size) throws VfioUserException {

@@ -10,6 +10,7 @@ import vmm.core.device.DeviceProvider;
 import vmm.vhostuser.internal.Connection;
 import vmm.vhostuser.internal.ServedDevice;
 import vmm.core.linux.Native;
+import vmm.core.linux.PeerMemoryFault;
 
 /**
  * Serves one virtio device on a Unix socket as a vhost-user back-end: a
@@ -100,6 +101,10 @@ public final class VhostUserServer implements AutoCloseable {
                 c.serve();
             } catch (RuntimeException e) {
                 LOG.log(Level.ERROR, "vhost-user " + name + ": the connection ended in a failure; taking the next front-end", e);
+            } catch (InternalError e) {
+                // A fault on memory the front-end took away, where the connection could not catch it itself.
+                if (!PeerMemoryFault.is(e)) throw e;
+                LOG.log(Level.WARNING, "vhost-user {0}: front-end memory fault; taking the next front-end", name);
             }
             // The failure first: whoever sees the front-end gone finds why.
             if (c.failure() != null) lastFailure = c.failure();

@@ -36,8 +36,13 @@ final class TestFrontend implements AutoCloseable {
     private final List<DriverQueue> queues = new ArrayList<>();
 
     TestFrontend(Path socket, long ramBytes) throws IOException {
-        memory = GuestMemory.ofSize(ramBytes);
-        allocator = new GuestAllocator(memory, 0x10_0000, ramBytes);
+        this(socket, GuestMemory.ofSize(ramBytes));
+    }
+
+    /** A front-end over memory the test made (one region from guest-physical 0, such as a memfd it may shrink). */
+    TestFrontend(Path socket, GuestMemory memory) throws IOException {
+        this.memory = memory;
+        allocator = new GuestAllocator(memory, 0x10_0000, memory.regions().getFirst().size());
         fd = Native.connectUnix(socket.toString());
     }
 

@@ -83,6 +83,28 @@ final class UserModeLinux {
     static Map<String, String> run(Path dir, Path socket, int virtioId, String module, String commands, long timeoutSeconds)
             throws IOException, InterruptedException {
         Path result = dir.resolve("result.txt");
+        Path console = dir.resolve("console.log");
+        Process p = start(dir, socket, virtioId, module, commands);
+        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+            kill(p);
+            throw new AssertionError("user-mode Linux did not power off within " + timeoutSeconds + " s; console:\n" + tail(console));
+        }
+        if (!Files.exists(result)) throw new AssertionError("user-mode Linux wrote no result; console:\n" + tail(console));
+        Map<String, String> out = new LinkedHashMap<>();
+        out.put(CONSOLE, tail(console));
+        for (String line : Files.readAllLines(result)) {
+            int eq = line.indexOf('=');
+            if (eq > 0) out.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+        return out;
+    }
+
+    /**
+     * Boots UML as {@link #run} does and returns at once: its init writes the results to
+     * {@code dir/result.txt} and the console goes to {@code dir/console.log}. The caller ends it.
+     */
+    static Process start(Path dir, Path socket, int virtioId, String module, String commands) throws IOException {
+        Path result = dir.resolve("result.txt");
         Path init = dir.resolve("init.sh");
         Files.writeString(init, """
                 #!/bin/sh
@@ -101,20 +123,38 @@ final class UserModeLinux {
         ProcessBuilder uml = new ProcessBuilder(List.of(KERNEL.toString(), "mem=256M", "rootfstype=hostfs", "rootflags=/",
                 "rw", "init=" + init, "virtio_uml.device=" + socket + ":" + virtioId, "con=null", "con0=null,fd:1"));
         uml.environment().put("LD_PRELOAD", shim().toString());
-        Process p = uml.redirectErrorStream(true).redirectOutput(console.toFile()).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                .start();
-        if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-            p.destroyForcibly().waitFor();
-            throw new AssertionError("user-mode Linux did not power off within " + timeoutSeconds + " s; console:\n" + tail(console));
+        return uml.redirectErrorStream(true).redirectOutput(console.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+    }
+
+    /**
+     * Kills UML and the helper processes it started, which would outlive it (UML puts them all in a
+     * process group of its own, so the group is killed), and waits for them.
+     */
+    static void kill(Process uml) throws InterruptedException {
+        List<ProcessHandle> helpers = uml.descendants().toList();
+        try {
+            if (processGroup(uml.pid()) == uml.pid())
+                new ProcessBuilder("kill", "-KILL", "--", "-" + uml.pid()).redirectErrorStream(true)
+                        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+        } catch (IOException e) {
+            // no kill(1): the handles below are all there is
         }
-        if (!Files.exists(result)) throw new AssertionError("user-mode Linux wrote no result; console:\n" + tail(console));
-        Map<String, String> out = new LinkedHashMap<>();
-        out.put(CONSOLE, tail(console));
-        for (String line : Files.readAllLines(result)) {
-            int eq = line.indexOf('=');
-            if (eq > 0) out.put(line.substring(0, eq), line.substring(eq + 1));
+        uml.destroyForcibly();
+        helpers.forEach(ProcessHandle::destroyForcibly);
+        uml.waitFor();
+        for (ProcessHandle h : helpers) h.onExit().join();
+    }
+
+    /** The process group of {@code pid} (field 5 of /proc/PID/stat), or -1. */
+    private static long processGroup(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            return Long.parseLong(f[2]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
         }
-        return out;
     }
 
     static String tail(Path file) throws IOException {

@@ -59,12 +59,20 @@ public final class BlockImage implements AutoCloseable {
         }
     }
 
-    /** Writes {@code buffers} in order from disk offset {@code position}. */
+    /**
+     * Writes {@code buffers} in order from disk offset {@code position}. A short write goes on from where
+     * it stopped; one that makes no progress at all is an error, so a request never loops or succeeds short.
+     */
     public void write(long position, List<ByteBuffer> buffers) throws IOException {
         long pos = position;
         for (ByteBuffer b : buffers) {
-            while (b.hasRemaining()) pos += channel.write(b, pos);
+            while (b.hasRemaining()) pos += progress(channel.write(b, pos), pos);
         }
+    }
+
+    private static int progress(int written, long pos) throws IOException {
+        if (written <= 0) throw new IOException("the host wrote nothing at offset " + pos + " (device full?)");
+        return written;
     }
 
     /** Makes completed writes stable (fdatasync: data, and metadata only as needed to read it back). */
@@ -97,7 +105,7 @@ public final class BlockImage implements AutoCloseable {
         while (pos < end) {
             ByteBuffer z = ZEROES.duplicate();
             z.limit((int) Math.min(ZERO_CHUNK, end - pos));
-            while (z.hasRemaining()) pos += channel.write(z, pos);
+            while (z.hasRemaining()) pos += progress(channel.write(z, pos), pos);
         }
     }
 

@@ -37,6 +37,12 @@ public final class Native {
     public static final int POLLIN = 1, POLLERR = 8, POLLHUP = 0x10, POLLNVAL = 0x20;
     public static final int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
     public static final int EINTR = 4, EAGAIN = 11;
+    /** memfd_create(2) flags. */
+    public static final int MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2;
+    /** File seals (fcntl(2), {@code <linux/fcntl.h>}). */
+    public static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
+    public static final int F_SEAL_SEAL = 1, F_SEAL_SHRINK = 2, F_SEAL_GROW = 4, F_SEAL_WRITE = 8;
+    private static final int EINVAL = 22, EPERM = 1;
     /** Most descriptors {@link #recvWithFds(int, MemorySegment)} takes (a vhost-user memory table of 8 regions). */
     public static final int MAX_FDS = 8;
     /** Most descriptors any receive takes: a bound on the control buffer whatever a peer sends. */
@@ -68,6 +74,8 @@ public final class Native {
             CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle MMAP = bind("mmap", ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
             ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
+    private static final MethodHandle MEMFD_CREATE = bind("memfd_create", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
+    private static final MethodHandle FTRUNCATE = bind("ftruncate", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
     private static final MethodHandle FSTAT = bind("fstat", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS);
     /** struct stat on x86-64: 144 bytes, st_size at 48. */
     private static final int STAT_SIZE = 144, ST_SIZE = 48;
@@ -395,6 +403,96 @@ public final class Native {
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
+    }
+
+    /**
+     * Creates an anonymous shared-memory file of {@code size} bytes ({@code memfd_create} with
+     * {@code flags}, then {@code ftruncate}); returns its fd, owned by the caller.
+     */
+    public static int memfd(String name, long size, int flags) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int fd = (int) MEMFD_CREATE.invokeExact(st, a.allocateFrom(name), flags);
+            if (fd < 0) throw failure("memfd_create(" + name + ")", st);
+            if ((int) FTRUNCATE.invokeExact(st, fd, size) < 0) {
+                IOException e = failure("ftruncate(" + name + ", " + size + ")", st);
+                close(fd);
+                throw e;
+            }
+            return fd;
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** Sets the size of the file behind {@code fd} (ftruncate); fails with EPERM where a seal forbids it. */
+    public static void truncate(int fd, long size) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            if ((int) FTRUNCATE.invokeExact(st, fd, size) < 0) throw failure("ftruncate(fd " + fd + ", " + size + ")", st);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * The seals of the file behind {@code fd} ({@code F_GET_SEALS}): a set of {@code F_SEAL_*} bits, or -1
+     * where its file system has no seals (only shmem and hugetlbfs files do).
+     */
+    public static int seals(int fd) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int seals = (int) FCNTL.invokeExact(st, fd, F_GET_SEALS, 0);
+            if (seals >= 0) return seals;
+            if (errno(st) == EINVAL) return -1;
+            throw failure("fcntl(fd " + fd + ", F_GET_SEALS)", st);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Adds {@code seals} to the file behind {@code fd} ({@code F_ADD_SEALS}). Returns false where the file
+     * cannot take them (not a sealable file, or already sealed with {@code F_SEAL_SEAL}); other failures throw.
+     */
+    public static boolean addSeals(int fd, int seals) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            if ((int) FCNTL.invokeExact(st, fd, F_ADD_SEALS, seals) == 0) return true;
+            int e = errno(st);
+            if (e == EINVAL || e == EPERM) return false;
+            throw failure("fcntl(fd " + fd + ", F_ADD_SEALS 0x" + Integer.toHexString(seals) + ")", st);
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Makes a peer's memory file safe to map for {@code [0, end)}: seals it against shrinking where it is
+     * not and can be (a peer that shrank it under our mapping would make our next access fault), then
+     * checks it is at least {@code end} bytes long. Returns whether the file is now sealed against
+     * shrinking; false for a file that cannot be sealed (user-mode Linux's memory is an unlinked tmpfs
+     * file), whose later accesses the caller must treat as able to fault (see {@link PeerMemoryFault}).
+     *
+     * @throws IOException naming the file's size when it is shorter than {@code end}, or the failed call
+     */
+    public static boolean guardPeerMemory(int fd, long end) throws IOException {
+        int seals = seals(fd);
+        boolean sealed = seals >= 0 && (seals & F_SEAL_SHRINK) != 0;
+        // Sealed before the size is read: a shrink between the two would otherwise go unseen.
+        if (!sealed && seals >= 0 && (seals & F_SEAL_SEAL) == 0) sealed = addSeals(fd, F_SEAL_SHRINK);
+        long size = fileSize(fd);
+        if (size < end)
+            throw new IOException(String.format("the file is 0x%x bytes long, shorter than the 0x%x bytes mapped", size, end));
+        return sealed;
     }
 
     /** Unmaps a segment returned by {@link #mmapShared}. */

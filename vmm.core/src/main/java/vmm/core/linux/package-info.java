@@ -5,5 +5,5 @@
  * of a peer's memory fds. Used by vhost-user and vfio-user; not for devices.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package vmm.core.linux;

@@ -1,6 +1,5 @@
 package vmm.launcher.internal;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.List;
@@ -76,11 +75,9 @@ final class Accel {
         return new Choice(accel, "(" + BACKEND_PROPERTY + "=" + accel + "*)", note);
     }
 
-    /** Why no KVM back end registered on this host, as one phrase, from what {@code device} looks like. */
+    /** Why no KVM back end registered on this host, as one phrase: what {@link HostAccess#kvmProblem} finds, if anything. */
     static String kvmProblem(Path device) {
-        if (!Files.exists(device)) return device + " is missing (no kvm module loaded, or no hardware virtualization)";
-        if (!Files.isReadable(device) || !Files.isWritable(device))
-            return device + " cannot be opened by this user (add the user to the group that owns it, usually kvm)";
-        return "the KVM back end did not start on " + device + " (see the log above)";
+        String problem = HostAccess.kvmProblem(device);
+        return problem != null ? problem : "the KVM back end did not start on " + device + " (see the log above)";
     }
 }

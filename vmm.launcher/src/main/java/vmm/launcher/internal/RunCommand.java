@@ -69,6 +69,9 @@ final class RunCommand {
 
     private int runConfigured(List<Arguments.Config> configs) throws Exception {
         String vmName = String.valueOf(configs.getFirst().properties().get("name"));
+        // The back end is chosen before anything is configured: an ordinary user who can open /dev/kvm runs
+        // VMs on KVM; one who cannot (or a host without it) runs them on the software CPU, told why in one
+        // line, or is told in one line why neither can run (exit 2).
         Accel.Choice accel;
         try {
             accel = chooseBackEnd(String.valueOf(configs.getFirst().properties().getOrDefault("accel", "auto")));
@@ -188,12 +191,12 @@ final class RunCommand {
         } catch (InvalidSyntaxException e) {
             throw new IllegalStateException(e);
         }
-        return Accel.choose(requested, backEnds, Accel.kvmProblem(Path.of("/dev/kvm")));
+        return Accel.choose(requested, backEnds, Accel.kvmProblem(HostAccess.KVM));
     }
 
-    /** Where the shell of VM {@code name} listens. */
+    /** Where the shell of VM {@code name} listens: in a directory of the user's own ({@link HostAccess#controlDirectory()}). */
     static Path controlSocket(String name) {
-        return Path.of(System.getProperty("java.io.tmpdir"), "vmm-" + name + ".sock");
+        return HostAccess.controlDirectory().resolve(name + ".sock");
     }
 
     private <S> S await(Class<S> type, String filter) throws InterruptedException {

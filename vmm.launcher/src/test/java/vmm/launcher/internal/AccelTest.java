@@ -46,13 +46,9 @@ class AccelTest {
     }
 
     @Test
-    void kvmProblemTellsAMissingDeviceFromOneThisUserCannotOpen(@TempDir Path dir) throws Exception {
+    void kvmProblemTellsAMissingDeviceFromOneThatOpens(@TempDir Path dir) throws Exception {
         assertThat(Accel.kvmProblem(dir.resolve("kvm"))).startsWith(dir.resolve("kvm") + " is missing");
         Path dev = Files.createFile(dir.resolve("kvm"));
         assertThat(Accel.kvmProblem(dev)).startsWith("the KVM back end did not start");
-        if (!"root".equals(System.getProperty("user.name"))) {
-            Files.setPosixFilePermissions(dev, java.util.Set.of());
-            assertThat(Accel.kvmProblem(dev)).contains("cannot be opened by this user");
-        }
     }
 }

@@ -16,6 +16,7 @@ import vmm.core.virtio.VirtioDevice;
 import vmm.core.virtio.VirtioFeatures;
 import vmm.core.virtio.VirtqueueException;
 import vmm.core.linux.Native;
+import vmm.core.linux.PeerMemoryFault;
 import vmm.vhostuser.protocol.Message;
 import vmm.vhostuser.protocol.ProtocolException;
 import vmm.vhostuser.protocol.VhostUser;
@@ -106,6 +107,9 @@ public final class Connection implements VirtioContext {
                 failure = e.getMessage();
                 LOG.log(Level.WARNING, "{0}: connection failed: {1}", name, e.getMessage());
             }
+        } catch (InternalError e) {
+            if (!PeerMemoryFault.is(e)) throw e;
+            memoryFault();
         } catch (RuntimeException e) {
             // A device that failed, or a swap that held the gate too long: this connection ends, the socket goes on.
             failure = String.valueOf(e);
@@ -442,10 +446,31 @@ public final class Connection implements VirtioContext {
             }
         } catch (IOException e) {
             if (!closed) guestError(r, "kick descriptor failed: " + e.getMessage());
+        } catch (InternalError e) {
+            if (!PeerMemoryFault.is(e)) throw e;
+            memoryFault();
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, name + ": ring " + r.index + ": the device failed; the ring takes no more kicks", e);
             failure = "ring " + r.index + ": device failed: " + e;
         }
+    }
+
+    /**
+     * An access to the front-end's memory faulted: it shrank a file it shared (one that could not be
+     * sealed). Nothing of it can be trusted any more, so the front-end is cut off; any thread may call.
+     */
+    private void memoryFault() {
+        FrontendMemory m = memory;
+        String why = m == null ? null : m.shrunk();
+        cutOff("front-end memory fault: " + (why != null ? why : "an access to its shared memory faulted"));
+    }
+
+    /** Ends the connection for a reason the front-end caused: one log line, the reason kept. Any thread. */
+    private void cutOff(String reason) {
+        if (closed) return;
+        failure = reason;
+        LOG.log(Level.WARNING, "{0}: closing the connection: {1}", name, reason);
+        close();
     }
 
     /** Stops the ring's kick thread and waits for the device to finish what it took; returns the next avail index. */
@@ -464,7 +489,14 @@ public final class Connection implements VirtioContext {
         }
         Native.close(r.stopFd);
         r.stopFd = -1;
-        served.quiesce();
+        try {
+            served.quiesce();
+        } catch (InternalError e) {
+            // The model looked at the ring again as it resumed, and the front-end's memory was gone: the ring
+            // is stopped all the same, and the device is reset next.
+            if (!PeerMemoryFault.is(e)) throw e;
+            if (failure == null) failure = "front-end memory fault while stopping ring " + r.index;
+        }
         r.queue = null;
         r.base = q.lastAvailIndex();
         return r.base;
@@ -567,6 +599,13 @@ public final class Connection implements VirtioContext {
 
     @Override
     public void deviceError(String reason) {
+        // A device's worker that faulted on the front-end's memory reports it here: see whether the front-end took it away.
+        FrontendMemory m = memory;
+        String shrunk = m == null ? null : m.shrunk();
+        if (shrunk != null) {
+            cutOff("front-end memory fault: " + shrunk);
+            return;
+        }
         for (Ring r : rings) if (r.queue != null) {
             guestError(r, reason);
             return;

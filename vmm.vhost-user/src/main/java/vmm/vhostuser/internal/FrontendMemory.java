@@ -1,6 +1,7 @@
 package vmm.vhostuser.internal;
 
 import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -19,9 +20,17 @@ import vmm.vhostuser.protocol.VhostUser;
  * virtqueue code works on it unchanged), plus the table that turns the
  * front-end's own virtual addresses (which vring addresses are given in)
  * into guest-physical ones. Closing unmaps the regions and closes the fds.
+ *
+ * <p>A region's file is sealed against shrinking when the front-end left that possible (QEMU's
+ * memfds come sealed already). User-mode Linux's memory is an unlinked tmpfs file that cannot be
+ * sealed: it is only checked to be long enough when mapped, and an access after the front-end
+ * shrank it faults ({@link vmm.core.linux.PeerMemoryFault}), which the connection turns into
+ * cutting that front-end off.
  */
 final class FrontendMemory implements AutoCloseable {
-    private record Region(long guestAddr, long size, long userAddr) {}
+    private static final System.Logger LOG = System.getLogger("vmm.vhost-user");
+    /** @param fileEnd how far into its file the region is mapped: the file must stay at least this long */
+    private record Region(long guestAddr, long size, long userAddr, long fileEnd) {}
 
     private final GuestMemory memory;
     private final List<Region> regions;
@@ -52,6 +61,7 @@ final class FrontendMemory implements AutoCloseable {
             if (m.fds().length != n)
                 throw new ProtocolException("SET_MEM_TABLE: " + n + " regions but " + m.fds().length + " file descriptors");
             List<Region> regions = new ArrayList<>();
+            List<Integer> unsealed = new ArrayList<>();
             GuestMemory.Builder builder = GuestMemory.builder();
             for (int i = 0; i < n; i++) {
                 int at = VhostUser.MEM_TABLE_HEADER + i * VhostUser.MEM_REGION_SIZE;
@@ -60,16 +70,16 @@ final class FrontendMemory implements AutoCloseable {
                         || Long.MAX_VALUE - uva < size)
                     throw new ProtocolException(String.format("SET_MEM_TABLE: region %d (guest 0x%x, size 0x%x, user 0x%x, offset 0x%x) is out of range",
                             i, gpa, size, uva, offset));
-                // Touching a mapping past the end of its file raises SIGBUS, which would take the whole VMM down.
-                long fileSize;
+                // Touching a mapping past the end of its file faults: the file is sealed against shrinking
+                // where it can be, and must be long enough now in any case.
+                boolean sealed;
                 try {
-                    fileSize = Native.fileSize(m.fds()[i]);
+                    sealed = Native.guardPeerMemory(m.fds()[i], offset + size);
                 } catch (IOException e) {
-                    throw new ProtocolException("SET_MEM_TABLE: region " + i + ": " + e.getMessage(), e);
+                    throw new ProtocolException(String.format("SET_MEM_TABLE: region %d (offset 0x%x, size 0x%x) cannot be mapped: %s",
+                            i, offset, size, e.getMessage()), e);
                 }
-                if (offset + size > fileSize)
-                    throw new ProtocolException(String.format("SET_MEM_TABLE: region %d (offset 0x%x, size 0x%x) reaches beyond the end of its file (0x%x bytes)",
-                            i, offset, size, fileSize));
+                if (!sealed) unsealed.add(i);
                 // mmap offsets must be page-aligned; the table's need not be, so map from 0 and slice.
                 MemorySegment whole;
                 try {
@@ -79,7 +89,7 @@ final class FrontendMemory implements AutoCloseable {
                 }
                 mappings.add(whole);
                 builder.region(new RamRegion("vhost-user-" + i, gpa, whole.asSlice(offset, size), m.fds()[i], offset, false));
-                regions.add(new Region(gpa, size, uva));
+                regions.add(new Region(gpa, size, uva, offset + size));
             }
             for (int i = 0; i < regions.size(); i++)
                 for (int j = i + 1; j < regions.size(); j++) {
@@ -93,12 +103,34 @@ final class FrontendMemory implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new ProtocolException("SET_MEM_TABLE: " + e.getMessage(), e);
             }
+            if (!unsealed.isEmpty())
+                LOG.log(Level.INFO, "front-end memory regions {0} cannot be sealed against shrinking; a shrink under them "
+                        + "ends the connection at the next access", unsealed);
             return new FrontendMemory(memory, List.copyOf(regions), mappings, m.fds().clone());
         } catch (ProtocolException | RuntimeException e) {
             mappings.forEach(Native::munmap);
             for (int fd : m.fds()) Native.close(fd);
             throw e;
         }
+    }
+
+    /**
+     * Why this memory can no longer be used: a region whose file the front-end shrank under its
+     * mapping (possible only where it could not be sealed), or null while every file is long enough.
+     */
+    String shrunk() {
+        for (int i = 0; i < regions.size(); i++) {
+            long size;
+            try {
+                size = Native.fileSize(fds[i]);
+            } catch (IOException e) {
+                return "memory region " + i + ": " + e.getMessage();
+            }
+            if (size < regions.get(i).fileEnd)
+                return String.format("the front-end shrank memory region %d's file to 0x%x bytes, under the 0x%x bytes mapped",
+                        i, size, regions.get(i).fileEnd);
+        }
+        return null;
     }
 
     GuestMemory memory() {

@@ -27,12 +27,18 @@ public final class Libc {
     public static final int MAP_SHARED = 1;
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MFD_CLOEXEC = 1;
+    public static final int MFD_ALLOW_SEALING = 2;
+    public static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
+    public static final int F_SEAL_SHRINK = 2, F_SEAL_GROW = 4;
     public static final long MAP_FAILED = -1L;
 
     private static final MethodHandle MEMFD_CREATE = bind("memfd_create",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
     private static final MethodHandle FTRUNCATE = bind("ftruncate",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+    private static final MethodHandle FCNTL = LINKER.downcallHandle(LIBC.find("fcntl").orElseThrow(),
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+            ERRNO, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle MMAP = bind("mmap",
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
@@ -50,11 +56,15 @@ public final class Libc {
                 () -> new UnsatisfiedLinkError("libc has no " + name)), fd, ERRNO);
     }
 
-    /** Creates an anonymous shareable file of {@code size} bytes; returns its fd. */
+    /**
+     * Creates an anonymous shareable file of {@code size} bytes, sealed against shrinking and growing;
+     * returns its fd. The seals matter once the fd is shared: a vhost-user or vfio-user peer that mapped
+     * guest RAM cannot take pages away under our mappings or KVM's (an access past a file's end faults).
+     */
     public static int memfdCreate(String name, long size) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            int fd = (int) MEMFD_CREATE.invokeExact(st, a.allocateFrom(name), MFD_CLOEXEC);
+            int fd = (int) MEMFD_CREATE.invokeExact(st, a.allocateFrom(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
             if (fd < 0) throw failure("memfd_create(" + name + ")", st);
             int rc = (int) FTRUNCATE.invokeExact(st, fd, size);
             if (rc < 0) {
@@ -62,7 +72,27 @@ public final class Libc {
                 close(fd);
                 throw e;
             }
+            rc = (int) FCNTL.invokeExact(st, fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+            if (rc < 0) {
+                NativeIOException e = failure("fcntl(" + name + ", F_ADD_SEALS)", st);
+                close(fd);
+                throw e;
+            }
             return fd;
+        } catch (NativeIOException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** The seals of {@code fd} (F_GET_SEALS), a set of F_SEAL_* bits. */
+    public static int seals(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(CAPTURE);
+            int seals = (int) FCNTL.invokeExact(st, fd, F_GET_SEALS, 0);
+            if (seals < 0) throw failure("fcntl(" + fd + ", F_GET_SEALS)", st);
+            return seals;
         } catch (NativeIOException e) {
             throw e;
         } catch (Throwable t) {

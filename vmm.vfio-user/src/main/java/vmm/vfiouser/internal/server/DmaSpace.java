@@ -23,6 +23,11 @@ import vmm.vfiouser.internal.protocol.ProtocolException;
  * table at once (new sessions do not see it) and is unmapped at the next
  * device reset or disconnect. At most {@value #MAX_MAPS} live and as many
  * such retired mappings exist; past that the request is refused.
+ *
+ * <p>A region's file is sealed against shrinking where the client left that possible (QEMU's
+ * memfds come sealed); one that cannot be sealed is size-checked when mapped, and {@link #shrunk()}
+ * tells whether the client shrank it since: an access past its new end faults
+ * ({@link vmm.core.linux.PeerMemoryFault}), and the connection cuts that client off.
  * Thread-safe.
  */
 final class DmaSpace implements AutoCloseable {
@@ -30,7 +35,8 @@ final class DmaSpace implements AutoCloseable {
     static final int MAX_MAPS = 64;
     static final long PAGE = 4096;
 
-    private record Mapping(long iova, long size, int fd, long offset, boolean writable, MemorySegment mapping, int id) {
+    private record Mapping(long iova, long size, int fd, long offset, boolean writable, MemorySegment mapping, int id,
+                           boolean sealed) {
         boolean overlaps(long a, long s) {
             return a < iova + size && iova < a + s;
         }
@@ -65,23 +71,22 @@ final class DmaSpace implements AutoCloseable {
                     throw ProtocolException.refuse(VfioUser.EEXIST, String.format("DMA_MAP: [0x%x, +0x%x) overlaps the mapping at 0x%x", m.address(), m.size(), x.iova()));
             if (live.size() >= MAX_MAPS)
                 throw ProtocolException.refuse(VfioUser.ENOSPC, "DMA_MAP: " + MAX_MAPS + " regions are mapped already");
-            long fileSize;
+            // Touching a mapping past the end of its file faults: the file is sealed against shrinking where it
+            // can be, and must be long enough now in any case.
+            boolean sealed;
             try {
-                fileSize = Native.fileSize(fd);
+                sealed = Native.guardPeerMemory(fd, m.offset() + m.size());
             } catch (IOException e) {
-                throw ProtocolException.refuse(VfioUser.EBADF, "DMA_MAP: " + e.getMessage());
+                throw ProtocolException.invalid(String.format("DMA_MAP: offset 0x%x size 0x%x cannot be mapped: %s",
+                        m.offset(), m.size(), e.getMessage()));
             }
-            // Touching a mapping past the end of its file raises SIGBUS, which would take the whole VMM down.
-            if (m.offset() + m.size() > fileSize)
-                throw ProtocolException.invalid(String.format("DMA_MAP: offset 0x%x size 0x%x reach beyond the end of the file (0x%x bytes)",
-                        m.offset(), m.size(), fileSize));
             MemorySegment seg;
             try {
                 seg = Native.mmapShared(fd, m.offset(), m.size(), m.writable());
             } catch (IOException e) {
                 throw ProtocolException.refuse(VfioUser.ENOMEM, "DMA_MAP: " + e.getMessage());
             }
-            Mapping x = new Mapping(m.address(), m.size(), fd, m.offset(), m.writable(), seg, nextId++);
+            Mapping x = new Mapping(m.address(), m.size(), fd, m.offset(), m.writable(), seg, nextId++, sealed);
             live.add(x);
             try {
                 rebuild();
@@ -125,6 +130,26 @@ final class DmaSpace implements AutoCloseable {
         retired.forEach(DmaSpace::release);
         retired.clear();
         handedOut = false;
+    }
+
+    /**
+     * Why the client's memory can no longer be used: a mapping whose file it shrank under us (possible
+     * only for a file that could not be sealed), or null. Costs an fstat per unsealed mapping.
+     */
+    synchronized String shrunk() {
+        for (List<Mapping> list : List.of(live, retired))
+            for (Mapping m : list) {
+                if (m.sealed()) continue;
+                try {
+                    long size = Native.fileSize(m.fd());
+                    if (size < m.offset() + m.size())
+                        return String.format("the client shrank the file of its DMA region at 0x%x to 0x%x bytes, under the 0x%x bytes mapped",
+                                m.iova(), size, m.offset() + m.size());
+                } catch (IOException e) {
+                    return "DMA region at 0x" + Long.toHexString(m.iova()) + ": " + e.getMessage();
+                }
+            }
+        return null;
     }
 
     /** Number of live mappings (for tests and logs). */

@@ -15,6 +15,7 @@ import vmm.core.device.SwapGate;
 import vmm.core.irq.IrqChip;
 import vmm.core.irq.MsiMessage;
 import vmm.core.linux.Native;
+import vmm.core.linux.PeerMemoryFault;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.BarKind;
 import vmm.core.pci.BarSpec;
@@ -454,6 +455,11 @@ public final class ServedFunction implements AutoCloseable {
         dma.unmap(u);
     }
 
+    /** Why the client's DMA memory can no longer be used (it shrank an unsealable file under us), or null. */
+    public String dmaShrunk() {
+        return dma.shrunk();
+    }
+
     /** Live DMA mappings. */
     public int dmaMappings() {
         return dma.mappings();
@@ -471,6 +477,10 @@ public final class ServedFunction implements AutoCloseable {
             device.resume();
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "vfio-user " + owner + ": the device failed to drain before reset", e);
+        } catch (InternalError e) {
+            // The model looked at its queues again as it resumed, and the client's memory was gone: reset all the same.
+            if (!PeerMemoryFault.is(e)) throw e;
+            LOG.log(Level.WARNING, "vfio-user {0}: client memory fault while draining before reset", owner);
         }
         transport.reset();
         dma.deviceReset();

@@ -5,6 +5,7 @@ import static vmm.vfiouser.VfioUser.*;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 
+import vmm.core.linux.PeerMemoryFault;
 import vmm.vfiouser.VfioUser;
 import vmm.vfiouser.internal.protocol.Channel;
 import vmm.vfiouser.internal.protocol.Codec;
@@ -73,12 +74,18 @@ public final class ServerConnection {
         } catch (RuntimeException e) {
             fail("internal error: " + e);
             LOG.log(Level.ERROR, name + ": internal error", e);
+        } catch (InternalError e) {
+            if (!PeerMemoryFault.is(e)) throw e;
+            memoryFault();
         } finally {
             channel.close();
             try {
                 function.disconnect();
             } catch (RuntimeException e) {
                 LOG.log(Level.ERROR, name + ": cleaning up after the client failed", e);
+            } catch (InternalError e) {
+                if (!PeerMemoryFault.is(e)) throw e;
+                LOG.log(Level.WARNING, "{0}: client memory fault while cleaning up", name);
             }
         }
     }
@@ -93,6 +100,14 @@ public final class ServerConnection {
         if (!versioned && m.command() != VFIO_USER_VERSION) {
             Channel.closeAll(m.fds());
             fail(VfioUser.commandName(m.command()) + " before VERSION");
+            return false;
+        }
+        // A device worker that faulted on the client's memory only marked the device broken: look before
+        // serving the client further (an fstat per unsealed DMA region; QEMU's are sealed).
+        String shrunk = function.dmaShrunk();
+        if (shrunk != null) {
+            Channel.closeAll(m.fds());
+            fail("client memory fault: " + shrunk);
             return false;
         }
         Message reply;
@@ -117,6 +132,12 @@ public final class ServerConnection {
             return false;
         }
         return true;
+    }
+
+    /** An access to the client's memory faulted: it shrank a file it shared, and is cut off. */
+    private void memoryFault() {
+        String why = function.dmaShrunk();
+        fail("client memory fault: " + (why != null ? why : "an access to its DMA memory faulted"));
     }
 
     private void refused(Message m, ProtocolException e) {
