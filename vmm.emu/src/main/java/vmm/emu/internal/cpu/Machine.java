@@ -168,6 +168,50 @@ public final class Machine implements InterruptTarget {
         halted = h;
     }
 
+    /** Whether this application processor still waits for INIT and SIPI. */
+    public boolean waitingForSipi() {
+        return waitingForSipi;
+    }
+
+    public void setWaitingForSipi(boolean w) {
+        waitingForSipi = w;
+    }
+
+    /** Whether the next instruction is in the interrupt shadow of an STI or MOV SS. */
+    public boolean inInterruptShadow() {
+        return icount + 1 == shadowAt || icount == shadowAt;
+    }
+
+    public void setInterruptShadow(boolean on) {
+        shadowAt = on ? icount : -1;
+    }
+
+    /** Instructions executed so far. */
+    public long instructions() {
+        return icount;
+    }
+
+    /** An MSR of the model, or null when it has none of that number. */
+    public Long readMsr(int msr) {
+        return SystemOps.readMsr(cpu, msr);
+    }
+
+    /** Writes an MSR of the model; false when it has none of that number or refuses the value. */
+    public boolean writeMsr(int msr, long value) {
+        return SystemOps.writeMsr(cpu, msr, value);
+    }
+
+    /** The guest-physical address {@code linear} maps to now, without faults or accessed bits. */
+    public java.util.OptionalLong translate(long linear) {
+        return mmu.probe(linear);
+    }
+
+    /** Called after the state was set from outside: recomputes what is derived from it. */
+    public void stateChanged() {
+        cpu.updateCodeBits();
+        mmu.flush();
+    }
+
     /**
      * Runs guest code, answering port and MMIO accesses from the buses, until an exit.
      *
@@ -407,6 +451,8 @@ public final class Machine implements InterruptTarget {
     }
 
     void portWrite(int port, int size, long v) {
+        WriteInterceptor w = phys.interceptor;
+        if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
         if (ports != null) ports.write(port, size, v & Cpu.mask(size));
     }
 

@@ -25,6 +25,8 @@ public final class PhysicalMemory {
     private final GuestMemory memory;
     private final RamRegion[] regions;
     final CodeCache code = new CodeCache();
+    /** Port and MMIO writes that signal an eventfd instead of reaching the bus (ioeventfd); null for none. */
+    volatile WriteInterceptor interceptor;
 
     public PhysicalMemory(GuestMemory memory) {
         this.memory = memory;
@@ -94,6 +96,17 @@ public final class PhysicalMemory {
             apic.write(pa - apicBase, size, v);
             return;
         }
+        WriteInterceptor w = interceptor;
+        if (w != null && w.intercept(false, pa, size, v & Cpu.mask(size))) return;
         if (mmio != null) mmio.write(pa, size, v & Cpu.mask(size));
+    }
+
+    public void setInterceptor(WriteInterceptor w) {
+        interceptor = w;
+    }
+
+    /** Drops every decoded block (tests; a machine reset). */
+    public void flushCode() {
+        code.clear();
     }
 }
