@@ -153,6 +153,10 @@ final class ControlFlow {
     }
 
     static void iret(Cpu c, int os) {
+        if (c.machine.nmiBlocked) {
+            c.machine.nmiBlocked = false;
+            c.machine.attention = true; // an NMI that waited may come now
+        }
         if (!c.protectedMode()) {
             long ip = c.pop(os);
             int cs = (int) c.pop(os) & 0xFFFF;

@@ -63,6 +63,8 @@ public final class Machine implements InterruptTarget {
     long icount;
     private long shadowAt = -1;
     private boolean halted, waitingForSipi;
+    /** From an NMI's delivery to the next IRET, further NMIs wait. */
+    boolean nmiBlocked;
     private VcpuExit exit;
 
     /**
@@ -299,7 +301,7 @@ public final class Machine implements InterruptTarget {
         }
     }
 
-    private final long[] fetchOut = new long[2];
+    private final long[] fetchOut = new long[3];
 
     // A direct-mapped cache from linear RIP to block, valid for one MMU generation and one CPL.
     private static final int JC = 4096;
@@ -353,7 +355,7 @@ public final class Machine implements InterruptTarget {
         }
         byte[] raw = new byte[at - start];
         MemorySegment.copy(page, ValueLayout.JAVA_BYTE, base + start, raw, 0, raw.length);
-        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw);
+        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw, fetchOut[2] != 0);
         phys.code.put(b);
         if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
         return b;
@@ -389,8 +391,9 @@ public final class Machine implements InterruptTarget {
             cpu.rip = 0;
         }
         if (waitingForSipi) return null;
-        if (src.takeNmi()) {
+        if (!nmiBlocked && src.takeNmi()) {
             halted = false;
+            nmiBlocked = true;
             external(CpuFault.NMI);
             attention = true;
             return null;

@@ -146,6 +146,7 @@ final class Mmu {
         RamRegion r = phys.wholePage(pa & -4096L);
         if (r == null) return null;
         paOut[1] = (pa & -4096L) - r.guestBase();
+        paOut[2] = r.readOnly() ? 1 : 0;
         return r.segment();
     }
 
