@@ -1,0 +1,253 @@
+package vmm.emu.oracle;
+
+import java.io.ByteArrayOutputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * The host CPU as an oracle: runs one instruction's bytes natively in 64-bit user mode, from a
+ * state given as registers, flags and a scratch buffer, and returns the state it leaves.
+ *
+ * <p>One anonymous mapping at a fixed low address (so the scratch buffer has the same linear
+ * address natively and in an emulated guest with identity-mapped memory) holds the state block,
+ * and after it one code page with a hand-assembled trampoline, listed in {@link #trampoline}:
+ * it saves the callee-saved registers, loads RFLAGS and every general register but RSP from the
+ * block, runs the instruction under test, stores them back, clears DF and returns. The code page
+ * is made writable only while the instruction bytes are replaced (W^X), and called through a
+ * downcall handle.
+ *
+ * <p>Only instructions that cannot fault may be run: a fault is a signal the JVM dies of. The
+ * callers ({@link InstructionForms}) generate only user-mode forms with safe operands (memory
+ * operands inside the scratch buffer, divisors that do not overflow), never touching RSP, segment
+ * registers or control flow. Not thread-safe: one caller at a time.
+ */
+public final class NativeX86 implements AutoCloseable {
+    /** Offsets in the state block. */
+    static final int GPR = 0x000, RFLAGS = 0x080, SCRATCH = 0x1000;
+    /** The mapping: state block and scratch, then the code page. */
+    static final int CODE = 0x2000, MAP_SIZE = 0x3000;
+    /** Where the instruction under test starts inside the code page (after the prologue). */
+    static final int MAX_INSN = 15;
+    /** Low addresses tried for the mapping, in order: all below 2 GiB, above mmap_min_addr. */
+    private static final long[] PLACES = {0x0010_0000L, 0x0100_0000L, 0x1000_0000L, 0x4000_0000L};
+    /** The flags a case may set: the status flags and DF, never TF, IF or AC. */
+    private static final long SETTABLE = Flags.COMPARED;
+
+    private static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
+    private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+
+    private final Arena arena = Arena.ofConfined();
+    private final MemorySegment errno = arena.allocate(CAPTURE);
+    private final MethodHandle mmap, mprotect, munmap;
+    private final MemorySegment map;
+    private final MemorySegment code;
+    private final MethodHandle entry;
+    private final int insnOffset;
+    private byte[] loaded;
+    private boolean writable;
+
+    private NativeX86() {
+        Linker.Option capture = Linker.Option.captureCallState("errno");
+        mmap = LINKER.downcallHandle(LIBC.find("mmap").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_LONG,
+                ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), capture);
+        mprotect = LINKER.downcallHandle(LIBC.find("mprotect").orElseThrow(), FunctionDescriptor.of(
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), capture);
+        munmap = LINKER.downcallHandle(LIBC.find("munmap").orElseThrow(), FunctionDescriptor.of(
+                ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+        long base = -1;
+        StringBuilder tried = new StringBuilder();
+        for (long place : PLACES) {
+            long got = call(mmap, place, (long) MAP_SIZE, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0L);
+            if (got == place) {
+                base = got;
+                break;
+            }
+            if (got != -1L) call(munmap, got, (long) MAP_SIZE); // an old kernel took it as a hint only
+            tried.append(String.format(Locale.ROOT, " 0x%x (errno %d)", place, lastErrno()));
+        }
+        if (base == -1) {
+            arena.close();
+            throw new IllegalStateException("no low mapping for the native oracle at" + tried);
+        }
+        map = MemorySegment.ofAddress(base).reinterpret(MAP_SIZE);
+        code = map.asSlice(CODE, 0x1000);
+        byte[] prologue = prologue();
+        insnOffset = prologue.length;
+        MemorySegment.copy(prologue, 0, code, ValueLayout.JAVA_BYTE, 0, prologue.length);
+        writable = true;
+        load(new byte[0]);
+        entry = LINKER.downcallHandle(code, FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG), Linker.Option.critical(false));
+    }
+
+    /** Why the host cannot serve as the oracle, or null when it can (x86-64 Linux). */
+    public static String unavailableReason() {
+        String arch = System.getProperty("os.arch"), os = System.getProperty("os.name");
+        if (!"amd64".equals(arch) && !"x86_64".equals(arch)) return "the host CPU is " + arch + ", not x86-64";
+        if (!"Linux".equals(os)) return "the host is " + os + ", not Linux";
+        return null;
+    }
+
+    /**
+     * Maps the oracle. Throws {@link IllegalStateException} when the host is not x86-64 Linux
+     * ({@link #unavailableReason}) or no low address is free.
+     */
+    public static NativeX86 open() {
+        String why = unavailableReason();
+        if (why != null) throw new IllegalStateException(why);
+        return new NativeX86();
+    }
+
+    /** The linear address of the scratch buffer; memory operands of a case point into it. */
+    public long scratchAddress() {
+        return map.address() + SCRATCH;
+    }
+
+    /**
+     * Runs {@code insn} (one instruction, at most 15 bytes, that cannot fault) from {@code in} and
+     * returns the state after it. Flags other than the status flags and DF are not taken from
+     * {@code in}; {@code in.gpr[RSP]} is ignored and the result's is 0.
+     */
+    public X86State run(byte[] insn, X86State in) {
+        if (insn.length > MAX_INSN) throw new IllegalArgumentException("instruction longer than 15 bytes");
+        load(insn);
+        MemorySegment block = map;
+        for (int r = 0; r < 16; r++) block.set(ValueLayout.JAVA_LONG, GPR + 8L * r, r == X86State.RSP ? 0 : in.gpr[r]);
+        block.set(ValueLayout.JAVA_LONG, RFLAGS, (in.rflags & SETTABLE) | 0x2);
+        MemorySegment.copy(in.scratch, 0, block, ValueLayout.JAVA_BYTE, SCRATCH, X86State.SCRATCH_SIZE);
+        try {
+            entry.invokeExact(block.address());
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        X86State out = new X86State();
+        for (int r = 0; r < 16; r++) out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r);
+        out.rflags = block.get(ValueLayout.JAVA_LONG, RFLAGS);
+        MemorySegment.copy(block, ValueLayout.JAVA_BYTE, SCRATCH, out.scratch, 0, X86State.SCRATCH_SIZE);
+        return out;
+    }
+
+    /** Puts the instruction and the epilogue after the prologue, when they changed. */
+    private void load(byte[] insn) {
+        if (Arrays.equals(insn, loaded)) return;
+        if (!writable) protect(PROT_READ | PROT_WRITE);
+        MemorySegment.copy(insn, 0, code, ValueLayout.JAVA_BYTE, insnOffset, insn.length);
+        byte[] epilogue = epilogue();
+        MemorySegment.copy(epilogue, 0, code, ValueLayout.JAVA_BYTE, insnOffset + insn.length, epilogue.length);
+        protect(PROT_READ | PROT_EXEC);
+        loaded = insn.clone();
+    }
+
+    private void protect(int prot) {
+        int rc = (int) call(mprotect, code.address(), 0x1000L, prot);
+        if (rc != 0) throw new IllegalStateException("mprotect of the oracle's code page: errno " + lastErrno());
+        writable = (prot & PROT_WRITE) != 0;
+    }
+
+    /**
+     * The trampoline around the instruction under test, for the System V call {@code run(block)}
+     * (block address in RDI):
+     * <pre>
+     *   push rbx; push rbp; push r12; push r13; push r14; push r15   callee-saved registers
+     *   push rdi                               the block, found again after the instruction
+     *   push qword [rdi+0x80]; popfq           RFLAGS from the block
+     *   mov rax,[rdi+0x00] ... mov r15,[rdi+0x78]   every register but RSP; RDI last
+     *   &lt;the instruction under test&gt;
+     *   xchg rdi,[rsp]                         RDI = block, the instruction's RDI on the stack
+     *   mov [rdi+0x00],rax ... mov [rdi+0x78],r15   every register but RSP and RDI
+     *   pushfq; pop qword [rdi+0x80]           RFLAGS to the block
+     *   pop rax; mov [rdi+0x38],rax            the instruction's RDI
+     *   cld                                    the ABI wants DF clear on return
+     *   pop r15; pop r14; pop r13; pop r12; pop rbp; pop rbx; ret
+     * </pre>
+     * None of the moves, XCHG, PUSHFQ or POP changes a flag.
+     */
+    static byte[] trampoline(byte[] insn) {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.writeBytes(prologue());
+        b.writeBytes(insn);
+        b.writeBytes(epilogue());
+        return b.toByteArray();
+    }
+
+    private static byte[] prologue() {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.writeBytes(new byte[] {0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57, 0x57});
+        b.write(0xFF); b.write(0xB7); disp32(b, RFLAGS);  // push qword [rdi+disp32]: FF /6, mod 10 rm 111
+        b.write(0x9D);                                     // popfq
+        for (int r = 0; r < 16; r++) {
+            if (r != X86State.RSP && r != X86State.RDI) movRdiDisp(b, 0x8B, r);
+        }
+        movRdiDisp(b, 0x8B, X86State.RDI);
+        return b.toByteArray();
+    }
+
+    private static byte[] epilogue() {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        b.writeBytes(new byte[] {0x48, (byte) 0x87, 0x3C, 0x24});   // xchg rdi,[rsp]: REX.W 87, mod 00 reg 111 rm SIB
+        for (int r = 0; r < 16; r++) {
+            if (r != X86State.RSP && r != X86State.RDI) movRdiDisp(b, 0x89, r);
+        }
+        b.write(0x9C);                                     // pushfq
+        b.write(0x8F); b.write(0x87); disp32(b, RFLAGS);  // pop qword [rdi+disp32]: 8F /0
+        b.write(0x58);                                     // pop rax: the instruction's RDI
+        movRdiDisp(b, 0x89, X86State.RAX, GPR + 8 * X86State.RDI);
+        b.write(0xFC);                                     // cld
+        b.writeBytes(new byte[] {0x41, 0x5F, 0x41, 0x5E, 0x41, 0x5D, 0x41, 0x5C, 0x5D, 0x5B, (byte) 0xC3});
+        return b.toByteArray();
+    }
+
+    /** {@code mov r64,[rdi+disp32]} (8B) or {@code mov [rdi+disp32],r64} (89) for register slot r. */
+    private static void movRdiDisp(ByteArrayOutputStream b, int opcode, int r) {
+        movRdiDisp(b, opcode, r, GPR + 8 * r);
+    }
+
+    private static void movRdiDisp(ByteArrayOutputStream b, int opcode, int r, int disp) {
+        b.write(0x48 | (r >= 8 ? 0x04 : 0));               // REX.W, REX.R for r8..r15
+        b.write(opcode);
+        b.write(0x80 | (r & 7) << 3 | 7);                  // mod 10 (disp32), reg r, rm 111 (rdi)
+        disp32(b, disp);
+    }
+
+    private static void disp32(ByteArrayOutputStream b, int d) {
+        b.write(d); b.write(d >> 8); b.write(d >> 16); b.write(d >> 24);
+    }
+
+    private long call(MethodHandle h, Object... args) {
+        try {
+            Object[] all = new Object[args.length + (h == munmap ? 0 : 1)];
+            int i = 0;
+            if (h != munmap) all[i++] = errno;
+            for (Object a : args) all[i++] = a;
+            Object r = h.invokeWithArguments(all);
+            return r instanceof Integer n ? n : (Long) r;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    private int lastErrno() {
+        return (int) ERRNO.get(errno, 0L);
+    }
+
+    @Override
+    public void close() {
+        call(munmap, map.address(), (long) MAP_SIZE);
+        arena.close();
+    }
+}
