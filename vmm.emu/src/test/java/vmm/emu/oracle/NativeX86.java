@@ -21,9 +21,8 @@ import java.util.Locale;
  * address natively and in an emulated guest with identity-mapped memory) holds the state block,
  * and after it one code page with a hand-assembled trampoline, listed in {@link #trampoline}:
  * it saves the callee-saved registers, loads RFLAGS and every general register but RSP from the
- * block, runs the instruction under test, stores them back, clears DF and returns. The code page
- * is made writable only while the instruction bytes are replaced (W^X), and called through a
- * downcall handle.
+ * block, runs the instruction under test, stores them back, clears DF and returns. It is called
+ * through a downcall handle.
  *
  * <p>Only instructions that cannot fault may be run: a fault is a signal the JVM dies of. The
  * callers ({@link InstructionForms}) generate only user-mode forms with safe operands (memory
@@ -43,7 +42,8 @@ public final class NativeX86 implements AutoCloseable {
     private static final long SETTABLE = Flags.COMPARED;
 
     private static final int PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
-    private static final int MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED_NOREPLACE = 0x100000;
+    private static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20;
+    private static final int MAP_FIXED_NOREPLACE = 0x100000, MFD_CLOEXEC = 1;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -52,23 +52,27 @@ public final class NativeX86 implements AutoCloseable {
 
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment errno = arena.allocate(CAPTURE);
-    private final MethodHandle mmap, mprotect, munmap;
+    private final MethodHandle mmap, munmap;
     private final MemorySegment map;
+    /** The code page's writable view; the executable one is at {@code map + CODE}. */
     private final MemorySegment code;
     private final MethodHandle entry;
     private final int insnOffset;
     private byte[] loaded;
-    private boolean writable;
 
     private NativeX86() {
         Linker.Option capture = Linker.Option.captureCallState("errno");
         mmap = LINKER.downcallHandle(LIBC.find("mmap").orElseThrow(), FunctionDescriptor.of(ValueLayout.JAVA_LONG,
                 ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
                 ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), capture);
-        mprotect = LINKER.downcallHandle(LIBC.find("mprotect").orElseThrow(), FunctionDescriptor.of(
-                ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), capture);
         munmap = LINKER.downcallHandle(LIBC.find("munmap").orElseThrow(), FunctionDescriptor.of(
                 ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+        MethodHandle memfdCreate = LINKER.downcallHandle(LIBC.find("memfd_create").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), capture);
+        MethodHandle ftruncate = LINKER.downcallHandle(LIBC.find("ftruncate").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), capture);
+        MethodHandle close = LINKER.downcallHandle(LIBC.find("close").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
         long base = -1;
         StringBuilder tried = new StringBuilder();
         for (long place : PLACES) {
@@ -86,13 +90,31 @@ public final class NativeX86 implements AutoCloseable {
             throw new IllegalStateException("no low mapping for the native oracle at" + tried);
         }
         map = MemorySegment.ofAddress(base).reinterpret(MAP_SIZE);
-        code = map.asSlice(CODE, 0x1000);
+        int fd = (int) call(memfdCreate, arena.allocateFrom("vmm-emu-oracle"), MFD_CLOEXEC);
+        if (fd < 0) throw failure("memfd_create");
+        long rw;
+        try {
+            if (call(ftruncate, fd, 0x1000L) != 0) throw failure("ftruncate");
+            // the executable view replaces the last page of our own reservation
+            if (call(mmap, base + CODE, 0x1000L, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0L) != base + CODE) {
+                throw failure("mmap of the executable view");
+            }
+            rw = call(mmap, 0L, 0x1000L, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0L);
+            if (rw == -1L) throw failure("mmap of the writable view");
+        } finally {
+            call(close, fd);
+        }
+        code = MemorySegment.ofAddress(rw).reinterpret(0x1000);
         byte[] prologue = prologue();
         insnOffset = prologue.length;
         MemorySegment.copy(prologue, 0, code, ValueLayout.JAVA_BYTE, 0, prologue.length);
-        writable = true;
         load(new byte[0]);
-        entry = LINKER.downcallHandle(code, FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG), Linker.Option.critical(false));
+        entry = LINKER.downcallHandle(map.asSlice(CODE), FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG),
+                Linker.Option.critical(false));
+    }
+
+    private IllegalStateException failure(String what) {
+        return new IllegalStateException(what + " for the native oracle: errno " + lastErrno());
     }
 
     /** Why the host cannot serve as the oracle, or null when it can (x86-64 Linux). */
@@ -145,18 +167,10 @@ public final class NativeX86 implements AutoCloseable {
     /** Puts the instruction and the epilogue after the prologue, when they changed. */
     private void load(byte[] insn) {
         if (Arrays.equals(insn, loaded)) return;
-        if (!writable) protect(PROT_READ | PROT_WRITE);
         MemorySegment.copy(insn, 0, code, ValueLayout.JAVA_BYTE, insnOffset, insn.length);
         byte[] epilogue = epilogue();
         MemorySegment.copy(epilogue, 0, code, ValueLayout.JAVA_BYTE, insnOffset + insn.length, epilogue.length);
-        protect(PROT_READ | PROT_EXEC);
         loaded = insn.clone();
-    }
-
-    private void protect(int prot) {
-        int rc = (int) call(mprotect, code.address(), 0x1000L, prot);
-        if (rc != 0) throw new IllegalStateException("mprotect of the oracle's code page: errno " + lastErrno());
-        writable = (prot & PROT_WRITE) != 0;
     }
 
     /**
@@ -228,11 +242,13 @@ public final class NativeX86 implements AutoCloseable {
         b.write(d); b.write(d >> 8); b.write(d >> 16); b.write(d >> 24);
     }
 
+    /** Calls a libc function; those bound with errno capture get the capture segment first. */
     private long call(MethodHandle h, Object... args) {
         try {
-            Object[] all = new Object[args.length + (h == munmap ? 0 : 1)];
+            boolean captures = h.type().parameterCount() > args.length;
+            Object[] all = new Object[args.length + (captures ? 1 : 0)];
             int i = 0;
-            if (h != munmap) all[i++] = errno;
+            if (captures) all[i++] = errno;
             for (Object a : args) all[i++] = a;
             Object r = h.invokeWithArguments(all);
             return r instanceof Integer n ? n : (Long) r;
@@ -247,6 +263,7 @@ public final class NativeX86 implements AutoCloseable {
 
     @Override
     public void close() {
+        call(munmap, code.address(), 0x1000L);
         call(munmap, map.address(), (long) MAP_SIZE);
         arena.close();
     }

@@ -1,17 +1,18 @@
 package vmm.emu.oracle;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * binutils' disassembler as a decoder oracle: the length, mnemonic and operands objdump gives the
@@ -33,7 +34,6 @@ public final class Objdump {
     public static final int SLOT = 32;
     public static final int MAX_LENGTH = 15;
     private static final byte NOP = (byte) 0x90;
-    private static final Pattern LINE = Pattern.compile("^\\s*([0-9a-f]+):\\t([0-9a-f ]+?)\\s*\\t(.*)$");
     private static final Set<String> PREFIXES = Set.of("data16", "data32", "addr16", "addr32", "cs", "ds", "es",
             "ss", "fs", "gs", "lock", "rep", "repz", "repnz", "repe", "repne", "bnd", "notrack", "xacquire",
             "xrelease", "rex");
@@ -90,7 +90,7 @@ public final class Objdump {
                 byte[] all = new byte[SLOT * sequences.size()];
                 for (int i = 0; i < sequences.size(); i++) System.arraycopy(slot(sequences.get(i)), 0, all, SLOT * i, SLOT);
                 Files.write(file, all);
-                return parse(run(mode, file), sequences.size());
+                return run(mode, file, sequences.size());
             } finally {
                 Files.deleteIfExists(file);
             }
@@ -99,11 +99,21 @@ public final class Objdump {
         }
     }
 
-    private static List<String> run(Mode mode, Path file) throws IOException {
+    private static List<Decoded> run(Mode mode, Path file, int slots) throws IOException {
         Process p = new ProcessBuilder("objdump", "-D", "-z", "-w", "--insn-width=16", "-M", "intel",
                 "-b", "binary", "-m", mode.objdumpMachine, file.toString()).redirectErrorStream(true).start();
         p.getOutputStream().close();
-        byte[] out = p.getInputStream().readAllBytes();
+        List<Decoded> result;
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8),
+                1 << 16)) {
+            result = parse(out.lines().iterator(), slots);
+            while (out.read() >= 0) {
+                // drain what is left, so objdump can exit
+            }
+        } catch (IOException e) {
+            p.destroyForcibly();
+            throw e;
+        }
         try {
             if (!p.waitFor(60, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
@@ -113,30 +123,40 @@ public final class Objdump {
             Thread.currentThread().interrupt();
             throw new IOException(e);
         }
-        String text = new String(out, StandardCharsets.UTF_8);
-        if (p.exitValue() != 0) throw new IOException("objdump exited " + p.exitValue() + ": " + text.lines().findFirst().orElse(""));
-        return text.lines().toList();
+        if (p.exitValue() != 0) throw new IOException("objdump exited " + p.exitValue());
+        return result;
     }
 
-    /** Reads objdump's listing: per slot, the lines from the slot's start up to the first instruction. */
-    static List<Decoded> parse(List<String> lines, int slots) throws IOException {
+    /**
+     * Reads objdump's listing: per slot, the lines from the slot's start up to its first
+     * instruction. A listing line is {@code "  addr:\tbytes \tinstruction"}.
+     */
+    static List<Decoded> parse(Iterator<String> lines, int slots) throws IOException {
         List<Decoded> result = new ArrayList<>(slots);
         int pendingLength = 0;
         StringBuilder pendingText = new StringBuilder();
         long expect = 0;              // the address the next line of the current slot must start at
-        for (String line : lines) {
-            Matcher m = LINE.matcher(line);
-            if (!m.matches()) continue;
-            long address = Long.parseLong(m.group(1), 16);
-            int slot = result.size();
-            if (slot == slots) break;
-            if (address < (long) SLOT * slot) continue;                  // the rest of the previous slot
-            if (pendingLength == 0 && address != (long) SLOT * slot) {
-                throw new IOException("objdump lost the slot boundary at 0x" + Long.toHexString(SLOT * (long) slot));
+        while (lines.hasNext() && result.size() < slots) {
+            String line = lines.next();
+            int colon = line.indexOf(':');
+            if (colon < 0 || colon + 1 >= line.length() || line.charAt(colon + 1) != '\t') continue;
+            long address;
+            try {
+                address = Long.parseLong(line.substring(0, colon).trim(), 16);
+            } catch (NumberFormatException e) {
+                continue;             // a header line
             }
-            if (pendingLength > 0 && address != expect) throw new IOException("objdump listing has a gap at 0x" + m.group(1));
-            int length = m.group(2).trim().split(" ").length;
-            String text = m.group(3).trim();
+            long slotStart = (long) SLOT * result.size();
+            if (address < slotStart) continue;                           // the rest of the previous slot
+            if (pendingLength == 0 && address != slotStart) {
+                throw new IOException("objdump lost the slot boundary at 0x" + Long.toHexString(slotStart));
+            }
+            if (pendingLength > 0 && address != expect) throw new IOException("objdump listing has a gap at " + line);
+            int tab = line.indexOf('\t', colon + 2);
+            if (tab < 0) throw new IOException("objdump line without an instruction: " + line);
+            String bytes = line.substring(colon + 2, tab).trim();
+            int length = (bytes.length() + 1) / 3;
+            String text = line.substring(tab + 1).trim();
             if (!pendingText.isEmpty()) pendingText.append(' ');
             pendingText.append(text);
             pendingLength += length;

@@ -13,7 +13,7 @@ public final class X86State {
     public static final String[] NAMES = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"};
     /** Bytes of scratch memory a case may read and write. */
-    public static final int SCRATCH_SIZE = 4096;
+    public static final int SCRATCH_SIZE = 1024;
 
     public final long[] gpr = new long[16];
     public long rflags;
