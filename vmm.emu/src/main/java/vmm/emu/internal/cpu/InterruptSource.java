@@ -1,0 +1,36 @@
+package vmm.emu.internal.cpu;
+
+/**
+ * What the CPU asks its interrupt controller (the local APIC, or the PIC in
+ * through-local mode): the INTR line and the interrupt acknowledge cycle, and
+ * the NMI, INIT and SIPI events. Called on the vCPU's own thread; the
+ * controller calls {@link InterruptTarget#wake()} when something arrives.
+ */
+public interface InterruptSource {
+    /** Whether a maskable interrupt is pending (the INTR line). */
+    boolean hasInterrupt();
+
+    /** The INTA cycle: the vector of the highest pending interrupt, now in service, or -1 if it went away. */
+    int acknowledge();
+
+    /** Takes a pending NMI: true once per NMI. */
+    default boolean takeNmi() {
+        return false;
+    }
+
+    /** Takes a pending INIT: true once per INIT. */
+    default boolean takeInit() {
+        return false;
+    }
+
+    /** Takes a pending start-up IPI: its vector (the page number of the start address), or -1. */
+    default int takeSipi() {
+        return -1;
+    }
+
+    /** No controller: the INTR line stays low. */
+    InterruptSource NONE = new InterruptSource() {
+        @Override public boolean hasInterrupt() { return false; }
+        @Override public int acknowledge() { return -1; }
+    };
+}

@@ -1,0 +1,476 @@
+package vmm.emu.internal.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+
+import vmm.core.bus.IoHandler;
+import vmm.core.bus.IoPortBus;
+import vmm.core.bus.MmioBus;
+import vmm.core.hypervisor.Segment;
+import vmm.core.hypervisor.VcpuExit;
+
+/**
+ * One software vCPU: the {@link Cpu} state, its MMU, and the run loop that
+ * finds (or decodes) the block at RIP, executes it, delivers exceptions and
+ * interrupts at block boundaries, and stops for the exits a KVM vCPU would
+ * give (halt, shutdown, kick, emulation failure). {@link #run} and
+ * {@link #step} are for one thread at a time; {@link #kick} and {@link #wake}
+ * for any thread.
+ */
+public final class Machine implements InterruptTarget {
+    private static final System.Logger LOG = System.getLogger("vmm.emu.cpu");
+    private static final Set<String> LOGGED = ConcurrentHashMap.newKeySet();
+    private static final int MAX_BLOCK = 64;
+    private static final boolean[] ENDS_BLOCK = new boolean[0x200];
+
+    static {
+        for (int op : new int[] {0x07, 0x17, 0x1F, 0x8E, 0x9A, 0x9D, 0xC2, 0xC3, 0xCA, 0xCB, 0xCC, 0xCD, 0xCE, 0xCF,
+                0xE0, 0xE1, 0xE2, 0xE3, 0xE8, 0xE9, 0xEA, 0xEB, 0xF1, 0xF4, 0xFA, 0xFB, 0xFF, 0x6C, 0x6D, 0x6E, 0x6F,
+                0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF,
+                0x100, 0x101, 0x105, 0x106, 0x107, 0x122, 0x130, 0x1A1, 0x1A9, 0x1B2, 0x1B4, 0x1B5})
+            ENDS_BLOCK[op] = true;
+        for (int op = 0x70; op < 0x80; op++) ENDS_BLOCK[op] = true;
+        for (int op = 0x180; op < 0x190; op++) ENDS_BLOCK[op] = true;
+    }
+
+    public final int index;
+    final int vcpus;
+    final Cpu cpu;
+    final Mmu mmu;
+    final PhysicalMemory phys;
+    private final VirtualClock clock;
+    private final boolean waitsForInterrupts;
+
+    IoPortBus ports;
+    MmioBus mmio;
+    /** The local APIC's register page, or null without an in-VM interrupt controller. */
+    IoHandler apic;
+    long apicBaseMsr;
+    long kernelGsBase;
+    final Map<Integer, Long> msrs = new HashMap<>();
+    private long tscOffset;
+    private volatile InterruptSource interrupts = InterruptSource.NONE;
+
+    volatile boolean attention;
+    private volatile boolean kicked;
+    private volatile Thread runner;
+    boolean endBlock;
+    long icount;
+    private long shadowAt = -1;
+    private boolean halted, waitingForSipi;
+    private VcpuExit exit;
+
+    /**
+     * @param index              the vCPU number (its APIC ID)
+     * @param vcpus              how many vCPUs the VM has, for CPUID
+     * @param waitsForInterrupts HLT waits inside {@link #run} for an interrupt (an interrupt controller is wired);
+     *                           otherwise HLT returns {@link VcpuExit.Halted}
+     */
+    public Machine(int index, int vcpus, PhysicalMemory phys, VirtualClock clock, boolean waitsForInterrupts) {
+        this.index = index;
+        this.vcpus = vcpus;
+        this.phys = phys;
+        this.clock = clock;
+        this.waitsForInterrupts = waitsForInterrupts;
+        this.mmu = new Mmu(phys);
+        this.cpu = new Cpu(this, mmu);
+        mmu.attach(cpu);
+        this.apicBaseMsr = 0xFEE00000L | 0x800 | (index == 0 ? 0x100 : 0);
+        this.waitingForSipi = index != 0 && waitsForInterrupts;
+        reset();
+    }
+
+    /** The architectural state, for reading and setting registers while the vCPU is not running. */
+    public Cpu cpu() {
+        return cpu;
+    }
+
+    /** The power-on state: real mode at F000:FFF0. */
+    public void reset() {
+        Cpu c = cpu;
+        java.util.Arrays.fill(c.r, 0);
+        c.r[Cpu.RDX] = 0x00060FB1;
+        c.setRflags(2);
+        c.cr0 = Cpu.CR0_ET | Cpu.CR0_CD | Cpu.CR0_NW;
+        c.cr2 = c.cr3 = c.cr4 = c.cr8 = c.efer = 0;
+        for (int i = 0; i < 6; i++) c.setSegment(i, Segment.realMode(0, i == Cpu.CS));
+        c.setSegment(Cpu.CS, new Segment(0xFFFF0000L, 0xFFFF, 0xF000, 0xB, true, 0, false, true, false, false, false,
+                false));
+        c.rip = 0xFFF0;
+        c.gdtBase = c.idtBase = 0;
+        c.gdtLimit = c.idtLimit = 0xFFFF;
+        c.updateCodeBits();
+        mmu.flush();
+        halted = false;
+    }
+
+    /** Wires the interrupt controller this vCPU asks at instruction boundaries. */
+    public void setInterruptSource(InterruptSource source) {
+        this.interrupts = source == null ? InterruptSource.NONE : source;
+        wake();
+    }
+
+    /** Routes accesses to the APIC base page (as IA32_APIC_BASE places it) to {@code handler}; null for none. */
+    public void setLocalApic(IoHandler handler) {
+        this.apic = handler;
+        mmu.flush();
+    }
+
+    long apicBase() {
+        return (apicBaseMsr & 0x800) != 0 ? apicBaseMsr & 0xFFFFFF000L : -1;
+    }
+
+    public long apicBaseMsr() {
+        return apicBaseMsr;
+    }
+
+    public void setApicBaseMsr(long v) {
+        apicBaseMsr = v;
+        mmu.flush();
+    }
+
+    long tsc() {
+        return clock.nanos() + tscOffset;
+    }
+
+    void setTsc(long v) {
+        tscOffset = v - clock.nanos();
+    }
+
+    public Map<Integer, Long> msrTable() {
+        return msrs;
+    }
+
+    /** Makes the current or next run return {@link VcpuExit.Interrupted}; any thread. */
+    public void kick() {
+        kicked = true;
+        wake();
+    }
+
+    @Override
+    public void wake() {
+        attention = true;
+        Thread t = runner;
+        if (t != null) LockSupport.unpark(t);
+    }
+
+    /** Whether HLT left the vCPU waiting for an interrupt (only when it waits inside run). */
+    public boolean halted() {
+        return halted;
+    }
+
+    public void setHalted(boolean h) {
+        halted = h;
+    }
+
+    /** Whether this application processor still waits for INIT and SIPI. */
+    public boolean waitingForSipi() {
+        return waitingForSipi;
+    }
+
+    public void setWaitingForSipi(boolean w) {
+        waitingForSipi = w;
+    }
+
+    /** Whether the next instruction is in the interrupt shadow of an STI or MOV SS. */
+    public boolean inInterruptShadow() {
+        return icount + 1 == shadowAt || icount == shadowAt;
+    }
+
+    public void setInterruptShadow(boolean on) {
+        shadowAt = on ? icount : -1;
+    }
+
+    /** Instructions executed so far. */
+    public long instructions() {
+        return icount;
+    }
+
+    /** An MSR of the model, or null when it has none of that number. */
+    public Long readMsr(int msr) {
+        return SystemOps.readMsr(cpu, msr);
+    }
+
+    /** Writes an MSR of the model; false when it has none of that number or refuses the value. */
+    public boolean writeMsr(int msr, long value) {
+        return SystemOps.writeMsr(cpu, msr, value);
+    }
+
+    /** The guest-physical address {@code linear} maps to now, without faults or accessed bits. */
+    public java.util.OptionalLong translate(long linear) {
+        return mmu.probe(linear);
+    }
+
+    /** Called after the state was set from outside: recomputes what is derived from it. */
+    public void stateChanged() {
+        cpu.updateCodeBits();
+        mmu.flush();
+    }
+
+    /**
+     * Runs guest code, answering port and MMIO accesses from the buses, until an exit.
+     *
+     * @throws RuntimeException whatever a bus handler throws
+     */
+    public VcpuExit run(IoPortBus ports, MmioBus mmio) {
+        this.ports = ports;
+        this.mmio = mmio;
+        runner = Thread.currentThread();
+        try {
+            return loop(Long.MAX_VALUE);
+        } finally {
+            runner = null;
+        }
+    }
+
+    /**
+     * Executes at most {@code instructions} instructions (exactly that many unless an exit comes first), for
+     * tests and differential checks. Returns the exit, or null when the count ran out.
+     */
+    public VcpuExit step(IoPortBus ports, MmioBus mmio, long instructions) {
+        this.ports = ports;
+        this.mmio = mmio;
+        runner = Thread.currentThread();
+        try {
+            return loop(instructions);
+        } finally {
+            runner = null;
+        }
+    }
+
+    private VcpuExit loop(long budget) {
+        long end = icount + budget;
+        if (budget == Long.MAX_VALUE) end = Long.MAX_VALUE;
+        while (true) {
+            if (attention) {
+                VcpuExit e = events();
+                if (e != null) return e;
+            }
+            if (halted || waitingForSipi) {
+                VcpuExit e = waitForEvent();
+                if (e != null) return e;
+                continue;
+            }
+            if (icount >= end) return null;
+            try {
+                runBlock(end);
+            } catch (CpuFault f) {
+                deliverException(f, false);
+            }
+            if (exit != null) {
+                VcpuExit e = exit;
+                exit = null;
+                return e;
+            }
+        }
+    }
+
+    private void runBlock(long end) {
+        if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
+        Cpu c = cpu;
+        long lin = c.codeBits == 64 ? c.rip : (c.segBase[Cpu.CS] + c.rip) & 0xFFFFFFFFL;
+        if (c.codeBits != 64 && c.rip > c.segLimit[Cpu.CS]) throw CpuFault.gp(0);
+        Block b = block(lin);
+        if (b == null) return;
+        Insn[] ins = b.insns;
+        int n = ins.length;
+        if (end - icount < n) n = (int) (end - icount);
+        for (int i = 0; i < n; i++) {
+            Executor.exec(c, ins[i]);
+            icount++;
+            if (endBlock || !b.valid) {
+                endBlock = false;
+                break;
+            }
+        }
+    }
+
+    private final long[] fetchOut = new long[2];
+
+    /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one slow instruction ran. */
+    private Block block(long lin) {
+        MemorySegment page = mmu.codePage(lin, fetchOut);
+        long pa = fetchOut[0];
+        if (page == null) {
+            exit = new VcpuExit.InternalError(1, String.format(
+                    "emulation failure: instruction fetch from guest-physical 0x%x, which is not RAM or ROM", pa),
+                    new long[] {pa});
+            return null;
+        }
+        int bits = cpu.codeBits;
+        Block b = phys.code.get(pa, bits);
+        if (b != null && b.unchanged()) return b;
+        if (b != null) phys.code.remove(b);
+        long base = fetchOut[1];
+        int start = (int) (pa & 0xFFF);
+        java.util.ArrayList<Insn> list = new java.util.ArrayList<>();
+        int at = start;
+        while (list.size() < MAX_BLOCK) {
+            final int from = at;
+            Insn d;
+            try {
+                d = Decoder.decode(i -> {
+                    if (from + i >= 4096) throw CrossPage.INSTANCE;
+                    return page.get(ValueLayout.JAVA_BYTE, base + from + i);
+                }, bits);
+            } catch (CrossPage x) {
+                break;
+            } catch (CpuFault f) {
+                if (list.isEmpty()) throw f;
+                break;
+            }
+            list.add(d);
+            at += d.len;
+            if (d.op < ENDS_BLOCK.length && ENDS_BLOCK[d.op] || at >= 4096) break;
+        }
+        if (list.isEmpty()) {
+            // The instruction crosses into the next page: decode it through the MMU and run it uncached.
+            Insn d = Decoder.decode(i -> (byte) mmu.physRead(mmu.translate(lin + i, Mmu.EXEC, cpu.cpl == 3), 1), bits);
+            Executor.exec(cpu, d);
+            icount++;
+            endBlock = false;
+            return null;
+        }
+        byte[] raw = new byte[at - start];
+        MemorySegment.copy(page, ValueLayout.JAVA_BYTE, base + start, raw, 0, raw.length);
+        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw);
+        phys.code.put(b);
+        if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
+        return b;
+    }
+
+    private static final class CrossPage extends RuntimeException {
+        static final CrossPage INSTANCE = new CrossPage();
+
+        private CrossPage() {
+            super(null, null, false, false);
+        }
+    }
+
+    // ---- events: kicks, interrupts, NMI, INIT/SIPI ----
+
+    private VcpuExit events() {
+        attention = false;
+        if (kicked) {
+            kicked = false;
+            return new VcpuExit.Interrupted();
+        }
+        InterruptSource src = interrupts;
+        if (src.takeInit()) {
+            reset();
+            waitingForSipi = true;
+        }
+        int sipi = src.takeSipi();
+        if (sipi >= 0 && waitingForSipi) {
+            waitingForSipi = false;
+            halted = false;
+            cpu.setSegment(Cpu.CS, new Segment((long) sipi << 12, 0xFFFF, sipi << 8, 0xB, true, 0, false, true, false,
+                    false, false, false));
+            cpu.rip = 0;
+        }
+        if (waitingForSipi) return null;
+        if (src.takeNmi()) {
+            halted = false;
+            external(CpuFault.NMI);
+            attention = true;
+            return null;
+        }
+        if (src.hasInterrupt()) {
+            if ((cpu.flags & Cpu.IF) == 0) return null; // STI/POPF/IRET setting IF look again
+            if (icount == shadowAt) {
+                attention = true;
+                return null;
+            }
+            int v = src.acknowledge();
+            if (v >= 0) {
+                halted = false;
+                external(v);
+            }
+            attention = true;
+        }
+        return null;
+    }
+
+    private void external(int vector) {
+        try {
+            ControlFlow.deliver(cpu, vector, false, true, 0, false, cpu.rip);
+        } catch (CpuFault f) {
+            deliverException(f, true);
+        }
+    }
+
+    private VcpuExit waitForEvent() {
+        while (!attention) LockSupport.park(this);
+        return events();
+    }
+
+    /** The interrupt shadow of STI and MOV SS: no interrupt before the next instruction has run. */
+    void shadow() {
+        shadowAt = icount + 1;
+    }
+
+    void halt() {
+        endBlock = true;
+        if (waitsForInterrupts) halted = true;
+        else exit = new VcpuExit.Halted();
+    }
+
+    // ---- exceptions ----
+
+    private static boolean contributory(int v) {
+        return v == CpuFault.DE || (v >= CpuFault.TS && v <= CpuFault.GP);
+    }
+
+    /** Delivers {@code f}, turning a fault during delivery into #DF, and one during #DF into a shutdown. */
+    void deliverException(CpuFault f, boolean external) {
+        CpuFault cur = f;
+        for (int tries = 0; tries < 8; tries++) {
+            try {
+                ControlFlow.deliver(cpu, cur.vector, false, external, cur.errorCode, cur.hasErrorCode, cpu.rip);
+                endBlock = false;
+                return;
+            } catch (CpuFault g) {
+                if (cur.vector == CpuFault.DF) break;
+                boolean df = contributory(cur.vector) && contributory(g.vector)
+                        || cur.vector == CpuFault.PF && (contributory(g.vector) || g.vector == CpuFault.PF);
+                cur = df ? new CpuFault(CpuFault.DF, 0, true) : g;
+            }
+        }
+        exit = new VcpuExit.Shutdown();
+    }
+
+    // ---- I/O ----
+
+    long portRead(int port, int size) {
+        return ports == null ? Cpu.mask(size) : ports.read(port, size);
+    }
+
+    void portWrite(int port, int size, long v) {
+        WriteInterceptor w = phys.interceptor;
+        if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
+        if (ports != null) ports.write(port, size, v & Cpu.mask(size));
+    }
+
+    /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */
+    static CpuFault unsupported(Cpu c, Insn d) {
+        String key = String.format("%03x/%d", d.op, d.hasModrm ? d.regOp : 0);
+        if (LOGGED.add(key))
+            LOG.log(System.Logger.Level.WARNING, String.format(
+                    "vmm.emu: instruction not in the model, #UD to the guest: %s at %04x:%x (%d-bit code)",
+                    d.hex(), c.seg[Cpu.CS].selector(), c.rip, c.codeBits));
+        return CpuFault.ud();
+    }
+
+    /** A feature the model lacks (task switches, virtual-8086 mode): #UD to the guest, logged once. */
+    static CpuFault unsupportedFeature(Cpu c, String what) {
+        if (LOGGED.add(what))
+            LOG.log(System.Logger.Level.WARNING, String.format("vmm.emu: %s is not in the model, #UD to the guest at %04x:%x",
+                    what, c.seg[Cpu.CS].selector(), c.rip));
+        return CpuFault.ud();
+    }
+}

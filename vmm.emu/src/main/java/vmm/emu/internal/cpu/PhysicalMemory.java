@@ -1,0 +1,112 @@
+package vmm.emu.internal.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import vmm.core.bus.IoHandler;
+import vmm.core.bus.MmioBus;
+import vmm.core.memory.GuestMemory;
+import vmm.core.memory.RamRegion;
+
+/**
+ * Guest-physical accesses as a KVM memory map answers them: RAM regions read
+ * and write, ROM regions read (whole pages: past a ROM image's end reads zero)
+ * and send writes to the MMIO bus as a read-only memslot does, everything else
+ * is MMIO. Shared by the vCPUs of a VM; the MMIO bus is the one given to the
+ * current run.
+ */
+public final class PhysicalMemory {
+    static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final long PAGE = 4096;
+
+    private final GuestMemory memory;
+    private final RamRegion[] regions;
+    final CodeCache code = new CodeCache();
+    /** Port and MMIO writes that signal an eventfd instead of reaching the bus (ioeventfd); null for none. */
+    volatile WriteInterceptor interceptor;
+
+    public PhysicalMemory(GuestMemory memory) {
+        this.memory = memory;
+        this.regions = memory.regions().toArray(RamRegion[]::new);
+    }
+
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    /** The region whose pages (rounded up to 4 KiB) hold {@code pa}, or null. */
+    RamRegion regionOf(long pa) {
+        for (RamRegion r : regions) {
+            if (pa >= r.guestBase() && pa - r.guestBase() < ((r.size() + PAGE - 1) & -PAGE)) return r;
+        }
+        return null;
+    }
+
+    /** The region holding all of page {@code pagePa} (page aligned), or null where it is MMIO or a partial ROM page. */
+    RamRegion wholePage(long pagePa) {
+        RamRegion r = regionOf(pagePa);
+        return r != null && r.contains(pagePa, PAGE) ? r : null;
+    }
+
+    static long get(MemorySegment s, long off, int size) {
+        return switch (size) {
+            case 1 -> s.get(ValueLayout.JAVA_BYTE, off) & 0xFFL;
+            case 2 -> s.get(LE16, off) & 0xFFFFL;
+            case 4 -> s.get(LE32, off) & 0xFFFFFFFFL;
+            default -> s.get(LE64, off);
+        };
+    }
+
+    static void put(MemorySegment s, long off, int size, long v) {
+        switch (size) {
+            case 1 -> s.set(ValueLayout.JAVA_BYTE, off, (byte) v);
+            case 2 -> s.set(LE16, off, (short) v);
+            case 4 -> s.set(LE32, off, (int) v);
+            default -> s.set(LE64, off, v);
+        }
+    }
+
+    /** Reads {@code size} bytes at {@code pa}, which do not cross a page. */
+    long read(long pa, int size, MmioBus mmio, IoHandler apic, long apicBase) {
+        RamRegion r = regionOf(pa);
+        if (r != null) {
+            long off = pa - r.guestBase();
+            if (off + size <= r.size()) return get(r.segment(), off, size);
+            long v = 0; // a ROM's last page past its image reads zero
+            for (int i = size - 1; i >= 0; i--) v = v << 8 | (off + i < r.size() ? get(r.segment(), off + i, 1) : 0);
+            return v;
+        }
+        if (apic != null && (pa & -PAGE) == apicBase) return apic.read(pa - apicBase, size);
+        if (mmio == null) return Cpu.mask(size);
+        return mmio.read(pa, size);
+    }
+
+    /** Writes {@code size} bytes at {@code pa}, which do not cross a page; false when it was RAM holding decoded code. */
+    void write(long pa, int size, long v, MmioBus mmio, IoHandler apic, long apicBase) {
+        RamRegion r = regionOf(pa);
+        if (r != null && !r.readOnly()) {
+            code.written(pa);
+            put(r.segment(), pa - r.guestBase(), size, v);
+            return;
+        }
+        if (r == null && apic != null && (pa & -PAGE) == apicBase) {
+            apic.write(pa - apicBase, size, v);
+            return;
+        }
+        WriteInterceptor w = interceptor;
+        if (w != null && w.intercept(false, pa, size, v & Cpu.mask(size))) return;
+        if (mmio != null) mmio.write(pa, size, v & Cpu.mask(size));
+    }
+
+    public void setInterceptor(WriteInterceptor w) {
+        interceptor = w;
+    }
+
+    /** Drops every decoded block (tests; a machine reset). */
+    public void flushCode() {
+        code.clear();
+    }
+}

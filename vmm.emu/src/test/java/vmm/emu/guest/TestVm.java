@@ -1,0 +1,139 @@
+package vmm.emu.guest;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import vmm.core.bus.IoPortBus;
+import vmm.core.bus.MmioBus;
+import vmm.core.hypervisor.Hypervisor;
+import vmm.core.hypervisor.Registers;
+import vmm.core.hypervisor.Segment;
+import vmm.core.hypervisor.SpecialRegisters;
+import vmm.core.hypervisor.StopReport;
+import vmm.core.hypervisor.Vcpu;
+import vmm.core.hypervisor.VirtualMachine;
+import vmm.core.hypervisor.VmConfig;
+import vmm.core.hypervisor.VmRunner;
+import vmm.core.memory.GuestMemory;
+import vmm.emu.internal.vm.EmuHypervisor;
+
+/**
+ * A small real VM for guest tests: 512 KiB of RAM at 0, buses of its own, and
+ * helpers to put the vCPU in real or flat 32-bit protected mode, on the
+ * software CPU (runs on every host). The same helpers as vmm.kvm's TestVm, so
+ * the guest programs are identical on both back ends.
+ */
+public final class TestVm implements AutoCloseable {
+    /** RAM below the legacy video hole; 0xA0000 up is free for MMIO that real-mode code can reach. */
+    public static final long RAM_SIZE = 0x80000;
+    /** Where tests put the GDT of protected-mode guests: null, flat code (0x08), flat data (0x10). */
+    public static final long GDT = 0x500;
+    public static final int CODE32 = 0x08, DATA32 = 0x10;
+
+    public final Hypervisor hypervisor;
+    public final GuestMemory memory;
+    public final VirtualMachine vm;
+    public final List<Vcpu> vcpus = new ArrayList<>();
+    public final IoPortBus ports = new IoPortBus();
+    public final MmioBus mmio = new MmioBus();
+    private VmRunner runner;
+
+    private TestVm(VmConfig config, java.util.function.Supplier<GuestMemory> memory) {
+        this.hypervisor = new EmuHypervisor();
+        GuestMemory m = null;
+        VirtualMachine v = null;
+        try {
+            m = memory.get();
+            v = hypervisor.createVm(m, config);
+            for (int i = 0; i < config.vcpus(); i++) vcpus.add(v.createVcpu(i));
+        } catch (RuntimeException e) {
+            if (v != null) v.close();
+            if (m != null) m.close();
+            throw e;
+        }
+        this.memory = m;
+        this.vm = v;
+    }
+
+    /** A VM with one vCPU, with or without the in-kernel irqchip. */
+    public static TestVm create(boolean inKernelIrqchip) {
+        return new TestVm(new VmConfig(1, inKernelIrqchip), () -> GuestMemory.ofSize(RAM_SIZE));
+    }
+
+    public static TestVm create(VmConfig config) {
+        return new TestVm(config, () -> GuestMemory.ofSize(RAM_SIZE));
+    }
+
+    /** A VM over memory the test lays out (ROM regions, holes). */
+    public static TestVm create(VmConfig config, java.util.function.Supplier<GuestMemory> memory) {
+        return new TestVm(config, memory);
+    }
+
+    public Vcpu vcpu() {
+        return vcpus.getFirst();
+    }
+
+    public void load(long gpa, byte[] bytes) {
+        memory.write(gpa, bytes, 0, bytes.length);
+    }
+
+    /** Real mode, all segments 0, at {@code rip}, stack below 0x8000, interrupts off. */
+    public void realMode(Vcpu v, long rip) {
+        SpecialRegisters s = v.specialRegisters();
+        s.segment(SpecialRegisters.Seg.CS, Segment.realMode(0, true)).dataSegments(Segment.realMode(0, false));
+        v.setSpecialRegisters(s);
+        v.setRegisters(new Registers().rip(rip).rsp(0x8000));
+    }
+
+    /**
+     * Flat 32-bit protected mode without paging at {@code rip}: writes the GDT at
+     * {@link #GDT} (interrupts and IRET load CS from it), loads the segment caches
+     * to match, and points the IDT at {@code idtBase} with {@code idtEntries} gates.
+     */
+    public void protectedMode(Vcpu v, long rip, long idtBase, int idtEntries) {
+        memory.writeU64(GDT, 0);
+        memory.writeU64(GDT + CODE32, 0x00CF9A000000FFFFL); // base 0, limit 4G, present, ring 0, code r/x, 32-bit
+        memory.writeU64(GDT + DATA32, 0x00CF92000000FFFFL); // same, data r/w
+        SpecialRegisters s = v.specialRegisters();
+        s.segment(SpecialRegisters.Seg.CS, Segment.flat32(CODE32, true)).dataSegments(Segment.flat32(DATA32, false));
+        s.gdt(new vmm.core.hypervisor.DescriptorTable(GDT, 3 * 8 - 1));
+        s.idt(new vmm.core.hypervisor.DescriptorTable(idtBase, Math.max(0, idtEntries * 8 - 1)));
+        s.cr0(SpecialRegisters.CR0_PE | SpecialRegisters.CR0_ET);
+        v.setSpecialRegisters(s);
+        v.setRegisters(new Registers().rip(rip).rsp(0x8000));
+    }
+
+    /** A 32-bit interrupt gate for {@code vector} at {@code handler}, in the IDT at {@code idtBase}. */
+    public void interruptGate(long idtBase, int vector, long handler) {
+        memory.writeU32(idtBase + vector * 8L, (long) CODE32 << 16 | (handler & 0xFFFF));
+        memory.writeU32(idtBase + vector * 8L + 4, (handler & 0xFFFF0000L) | 0x8E00);
+    }
+
+    /** Starts the vCPUs on their threads. */
+    public VmRunner start() {
+        runner = new VmRunner("test-vm", vcpus, ports, mmio, memory);
+        runner.start();
+        return runner;
+    }
+
+    public VmRunner runner() {
+        return runner;
+    }
+
+    /** Waits for the VM to stop by itself; fails the test after a generous bound instead of hanging. */
+    public StopReport awaitStop() throws InterruptedException {
+        return runner.awaitStop(Duration.ofSeconds(30))
+                .orElseThrow(() -> new AssertionError("the guest did not stop within 30 s"));
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        try {
+            if (runner != null) runner.stop();
+        } finally {
+            vm.close();
+            memory.close();
+        }
+    }
+}
