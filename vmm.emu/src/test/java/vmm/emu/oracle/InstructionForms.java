@@ -40,6 +40,8 @@ import vmm.emu.oracle.CaseBuilder.Case;
  *     generated: result and flags undefined)</td></tr>
  * <tr><td>BT, BTS, BTR, BTC</td><td>OF, SF, AF, PF</td></tr>
  * <tr><td>BSF, BSR</td><td>CF, OF, SF, AF, PF; the destination when the source is 0</td></tr>
+ * <tr><td>REP string ops, 32-bit addresses, ECX = 0</td><td>RCX, RSI, RDI: Intel CPUs clear their upper
+ *     halves though nothing is repeated (not in the SDM)</td></tr>
  * </table>
  * Counts are the masked counts (5 bits, 6 with a 64-bit operand); a zero count leaves every flag.
  */
@@ -576,6 +578,9 @@ public final class InstructionForms {
                         c.in.gpr[RSI] |= c.rnd.nextLong() << 32;
                         c.in.gpr[RDI] |= c.rnd.nextLong() << 32;
                         if (rep != 0) c.in.gpr[RCX] |= c.rnd.nextLong() << 32;
+                        // Intel's quirk (not in the SDM; KVM's emulator copies it as string_registers_quirk):
+                        // a REP with ECX = 0 still clears the upper halves of RCX and of the pointers
+                        if (rep != 0 && (int) c.in.gpr[RCX] == 0) c.undefinedRegs = 1 << RCX | 1 << RSI | 1 << RDI;
                     }
                     if (c.rnd.nextInt(4) == 0) c.b(0x26 + 8 * c.rnd.nextInt(4));    // ES CS SS DS: no-ops
                     if (size == 16) c.b(0x66);
