@@ -100,7 +100,10 @@ public final class Objdump {
     }
 
     private static List<Decoded> run(Mode mode, Path file, int slots) throws IOException {
-        Process p = new ProcessBuilder("objdump", "-D", "-z", "-w", "--insn-width=16", "-M", "intel",
+        // intel64: in 64-bit mode decode as Intel 64 does (a 66 prefix does not shorten a near branch),
+        // not as AMD64, objdump's default
+        String syntax = mode == Mode.BITS64 ? "intel,intel64" : "intel";
+        Process p = new ProcessBuilder("objdump", "-D", "-z", "-w", "--insn-width=16", "-M", syntax,
                 "-b", "binary", "-m", mode.objdumpMachine, file.toString()).redirectErrorStream(true).start();
         p.getOutputStream().close();
         List<Decoded> result;
