@@ -13,8 +13,8 @@ import java.util.random.RandomGenerator;
 final class CaseBuilder {
     /** Bytes either side of a memory operand kept inside the scratch buffer. */
     static final int MARGIN = 64;
-    /** Segment prefixes that are no-ops in 64-bit mode (FS and GS have bases: never). */
-    private static final int[] NULL_SEGMENTS = {0x26, 0x2E, 0x36, 0x3E};
+    /** Segment prefixes with flat segments behind them (FS and GS have bases: never); CS last. */
+    private static final int[] NULL_SEGMENTS = {0x26, 0x36, 0x3E, 0x2E};
 
     final RandomGenerator rnd;
     final long scratch;
@@ -34,9 +34,13 @@ final class CaseBuilder {
     /** Emit a LOCK prefix (the caller sets it only for a lockable form with a memory destination). */
     boolean lock;
 
-    CaseBuilder(RandomGenerator rnd, long scratch) {
+    /** 32-bit code: no REX, registers 0..7, 32-bit addresses only (a 67 would make them 16-bit). */
+    final boolean legacy32;
+
+    CaseBuilder(RandomGenerator rnd, long scratch, boolean legacy32) {
         this.rnd = rnd;
         this.scratch = scratch;
+        this.legacy32 = legacy32;
         for (int r = 0; r < 16; r++) in.gpr[r] = r == X86State.RSP ? 0 : value(64);
         in.rflags = rnd.nextLong() & Flags.COMPARED;
         rnd.nextBytes(in.scratch);
@@ -93,16 +97,17 @@ final class CaseBuilder {
     /** As {@link #chooseRm(int, boolean, int)}, with the choice of memory made by the caller. */
     void chooseRmExactly(int size, boolean useMemory, int avoid) {
         memory = useMemory;
-        rex = rex || size == 64 || rnd.nextBoolean();     // a form may have decided it already
+        rex = !legacy32 && (rex || size == 64 || rnd.nextBoolean());     // a form may have decided it already
         if (!memory) {
             do rm = register(size); while ((avoid & 1 << physical(rm, size)) != 0);
             return;
         }
-        addr32 = rnd.nextInt(6) == 0;
-        do base = rnd.nextInt(16); while (base == X86State.RSP || (avoid & 1 << base) != 0);
+        addr32 = !legacy32 && rnd.nextInt(6) == 0;
+        int regs = legacy32 ? 8 : 16;
+        do base = rnd.nextInt(regs); while (base == X86State.RSP || (avoid & 1 << base) != 0);
         index = -1;
         if (rnd.nextInt(3) == 0) {
-            do index = rnd.nextInt(16); while (index == X86State.RSP || index == base || (avoid & 1 << index) != 0);
+            do index = rnd.nextInt(regs); while (index == X86State.RSP || index == base || (avoid & 1 << index) != 0);
             scale = rnd.nextInt(4);
         }
         int kind = rnd.nextInt(3);
@@ -164,7 +169,8 @@ final class CaseBuilder {
 
     /** Emits the legacy prefixes of an instruction: segment (a no-op one, sometimes), 66, 67, LOCK. */
     CaseBuilder legacy(int size) {
-        if (memory && rnd.nextInt(8) == 0) b(NULL_SEGMENTS[rnd.nextInt(NULL_SEGMENTS.length)]);
+        // in 32-bit code CS is not writable: only ES, SS and DS there
+        if (memory && rnd.nextInt(8) == 0) b(NULL_SEGMENTS[rnd.nextInt(legacy32 ? 3 : NULL_SEGMENTS.length)]);
         if (size == 16) b(0x66);
         if (memory && addr32) b(0x67);
         if (lock) b(0xF0);
@@ -224,6 +230,9 @@ final class CaseBuilder {
 
     /** The case: the bytes emitted and the input state, with what the SDM leaves undefined. */
     Case build(InstructionForms.Form form) {
+        if (legacy32) {                // 32-bit code has eight 32-bit registers
+            for (int r = 0; r < 16; r++) in.gpr[r] = r < 8 ? in.gpr[r] & 0xFFFF_FFFFL : 0;
+        }
         return new Case(form, out.toByteArray(), in, undefinedFlags, undefinedRegs);
     }
 

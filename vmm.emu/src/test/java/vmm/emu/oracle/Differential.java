@@ -27,7 +27,8 @@ public final class Differential {
     }
 
     /** The totals of a run; {@code known} counts mismatches in forms listed as known, not failures. */
-    public record Report(int forms, long cases, int mismatches, List<Mismatch> details, Map<String, Integer> known) {
+    public record Report(int forms, long cases, int mismatches, List<Mismatch> details, Map<String, Integer> byForm,
+            Map<String, Integer> known) {
         public String summary() {
             int knownCount = known.values().stream().mapToInt(Integer::intValue).sum();
             return "differential: " + forms + " forms, " + cases + " cases, " + mismatches + " mismatches"
@@ -50,6 +51,7 @@ public final class Differential {
             java.util.Set<String> knownMismatches, int keep) {
         List<Mismatch> mismatches = new ArrayList<>();
         Map<String, Integer> known = new java.util.TreeMap<>();
+        Map<String, Integer> byForm = new java.util.TreeMap<>();
         long total = 0;
         int mismatchCount = 0;
         for (Form form : forms) {
@@ -57,11 +59,11 @@ public final class Differential {
             SplittableRandom rnd = new SplittableRandom(s);
             for (int i = 0; i < cases; i++) {
                 Case c = form.make(rnd, oracle.scratchAddress());
-                X86State expected = oracle.run(c.bytes(), c.in());
+                X86State expected = form.mode() == Mode.BITS32 ? oracle.run32(c.bytes(), c.in()) : oracle.run(c.bytes(), c.in());
                 X86State got;
                 String what;
                 try {
-                    got = cpu.run(c.bytes(), c.in().copy());
+                    got = cpu.run(form.mode(), c.bytes(), c.in().copy());
                     what = compare(c, expected, got);
                 } catch (CpuUnderTest.Fault f) {
                     got = null;
@@ -73,11 +75,12 @@ public final class Differential {
                     known.merge(form.name(), 1, Integer::sum);
                 } else {
                     mismatchCount++;
+                    byForm.merge(form.name(), 1, Integer::sum);
                     if (mismatches.size() < keep) mismatches.add(new Mismatch(form, s, i, c, expected, got, what));
                 }
             }
         }
-        return new Report(forms.size(), total, mismatchCount, mismatches, known);
+        return new Report(forms.size(), total, mismatchCount, mismatches, byForm, known);
     }
 
     /**

@@ -122,12 +122,14 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
     }
 
     @Override
-    public X86State run(byte[] insn, X86State in) throws Fault {
-        enter(Mode.BITS64, false);      // the forms write only the scratch page
+    public X86State run(Mode mode, byte[] insn, X86State in) throws Fault {
+        if (mode == Mode.BITS16) throw new IllegalArgumentException("the differential forms run in 32- or 64-bit code");
+        boolean legacy = mode == Mode.BITS32;
+        enter(mode, false);      // the forms write only the scratch page
         memory.write(CODE, insn, 0, insn.length);
         memory.writeU8(CODE + insn.length, 0xF4);
         memory.write(scratch, in.scratch, 0, X86State.SCRATCH_SIZE);
-        for (int r = 0; r < 16; r++) c.r[r] = in.gpr[r];
+        for (int r = 0; r < 16; r++) c.r[r] = legacy ? (r < 8 ? in.gpr[r] & 0xFFFF_FFFFL : 0) : in.gpr[r];
         c.r[Cpu.RSP] = STACK;
         c.setRflags(in.rflags & Flags.COMPARED);
         machine.stateChanged();
@@ -137,7 +139,9 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
         if (vector >= 0) throw new Fault("exception " + vector);
         if (c.rip != CODE + insn.length + 1) throw new Fault("halted at 0x" + Long.toHexString(c.rip));
         X86State out = new X86State();
-        for (int r = 0; r < 16; r++) out.gpr[r] = r == Cpu.RSP ? 0 : c.r[r];
+        for (int r = 0; r < 16; r++) {
+            out.gpr[r] = r == Cpu.RSP || (legacy && r >= 8) ? 0 : legacy ? c.r[r] & 0xFFFF_FFFFL : c.r[r];
+        }
         out.rflags = c.rflags();
         memory.read(scratch, out.scratch, 0, X86State.SCRATCH_SIZE);
         return out;

@@ -60,10 +60,10 @@ public final class InstructionForms {
      * An instruction form: a name for reports, objdump's mnemonic for it (a regular expression) and
      * the generator of its cases.
      */
-    public record Form(String name, String mnemonic, Maker maker) {
+    public record Form(String name, String mnemonic, Mode mode, Maker maker) {
         /** A random case of this form whose memory operands lie in the scratch buffer at {@code scratch}. */
         public Case make(RandomGenerator rnd, long scratch) {
-            CaseBuilder c = new CaseBuilder(rnd, scratch);
+            CaseBuilder c = new CaseBuilder(rnd, scratch, mode == Mode.BITS32);
             maker.make(c);
             return c.build(this);
         }
@@ -75,12 +75,26 @@ public final class InstructionForms {
     }
 
     private final List<Form> forms = new ArrayList<>();
+    private final Mode mode;
 
-    private InstructionForms() {}
+    private InstructionForms(Mode mode) {
+        this.mode = mode;
+    }
 
-    /** Every form, in a fixed order. */
+    /**
+     * Every form, in a fixed order: the 64-bit forms, then the same in 32-bit code (less MOVSXD,
+     * which is ARPL there) with the BCD/ASCII adjusts and the one-byte INC/DEC added.
+     */
     public static List<Form> all() {
-        InstructionForms f = new InstructionForms();
+        List<Form> all = new ArrayList<>(of(Mode.BITS64));
+        all.addAll(of(Mode.BITS32));
+        return List.copyOf(all);
+    }
+
+    /** The forms of one mode: {@link Mode#BITS64} or {@link Mode#BITS32}. */
+    public static List<Form> of(Mode mode) {
+        InstructionForms f = new InstructionForms(mode);
+        if (mode == Mode.BITS32) Forms32.add(f);
         f.alu();
         f.unary();
         f.multiplyDivide();
@@ -94,12 +108,20 @@ public final class InstructionForms {
         return List.copyOf(f.forms);
     }
 
-    private void add(String name, String mnemonic, Maker maker) {
-        forms.add(new Form(name, mnemonic, maker));
+    void add(String name, String mnemonic, Maker maker) {
+        if (mode == Mode.BITS32 && name.startsWith("movsxd")) return;
+        forms.add(new Form(mode == Mode.BITS32 ? name + " [32-bit]" : name, mnemonic, mode, maker));
     }
 
-    private static int wide(CaseBuilder c) {
+    /** An operand size of a form with 16/32/64-bit forms: 64 only in 64-bit code. */
+    static int wide(CaseBuilder c) {
+        if (c.legacy32) return c.rnd.nextBoolean() ? 16 : 32;
         return switch (c.rnd.nextInt(3)) { case 0 -> 16; case 1 -> 32; default -> 64; };
+    }
+
+    /** 32 or 64 in 64-bit code, 32 in 32-bit code. */
+    private static int dwordOrQword(CaseBuilder c) {
+        return c.legacy32 || c.rnd.nextBoolean() ? 32 : 64;
     }
 
     /** The immediate size of an "iz" operand: 2 bytes for 16-bit, else 4 (sign-extended for 64). */
@@ -486,7 +508,7 @@ public final class InstructionForms {
         for (String[] e : ext) {
             int opcode = Integer.parseInt(e[1], 16), from = Integer.parseInt(e[2]);
             add(e[0] + " r, r/m" + from + " (0f " + e[1] + ")", e[0], c -> {
-                int size = from == 8 ? wide(c) : c.rnd.nextBoolean() ? 32 : 64;
+                int size = from == 8 ? wide(c) : dwordOrQword(c);
                 c.rex = size == 64;     // REX.W also turns the AH..BH sources into SPL..DIL: decide first
                 c.chooseRm(from, true, 0);
                 c.modrm(size, c.register(size), 0x0F, opcode);
@@ -513,7 +535,7 @@ public final class InstructionForms {
             c.legacy(size).rexPrefix(size, 0, 0, 0).b(0x99);
         });
         add("bswap r (0f c8+r)", "bswap", c -> {
-            int size = c.rnd.nextBoolean() ? 32 : 64;
+            int size = dwordOrQword(c);
             c.chooseRmExactly(size, false, 0);
             c.rexPrefix(size, 0, c.rm, 0).b(0x0F, 0xC8 + (c.rm & 7));
         });
@@ -570,7 +592,7 @@ public final class InstructionForms {
                 add(prefix + names[i] + " (" + (rep == 0 ? "" : hex(rep) + " ") + hex(opcode) + "/" + hex(opcode + 1)
                         + ")", names[i], c -> {
                     int size = c.rnd.nextInt(4) == 0 ? 8 : wide(c);
-                    boolean addr32 = c.rnd.nextInt(4) == 0;
+                    boolean addr32 = !c.legacy32 && c.rnd.nextInt(4) == 0;     // 67 in 32-bit code: 16-bit SI/DI
                     c.in.gpr[RSI] = c.scratch + c.rnd.nextInt(X86State.SCRATCH_SIZE / 4, 3 * X86State.SCRATCH_SIZE / 4);
                     c.in.gpr[RDI] = c.scratch + c.rnd.nextInt(X86State.SCRATCH_SIZE / 4, 3 * X86State.SCRATCH_SIZE / 4);
                     if (rep != 0) c.in.gpr[RCX] = c.rnd.nextInt(13);

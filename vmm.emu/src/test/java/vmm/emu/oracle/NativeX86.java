@@ -31,9 +31,14 @@ import java.util.Locale;
  */
 public final class NativeX86 implements AutoCloseable {
     /** Offsets in the state block. */
-    static final int GPR = 0x000, RFLAGS = 0x080, SCRATCH = 0x1000;
-    /** The mapping: state block and scratch, then the code page. */
-    static final int CODE = 0x2000, MAP_SIZE = 0x3000;
+    static final int GPR = 0x000, RFLAGS = 0x080, SAVED_RSP = 0x088, SAVED_DS = 0x090, SAVED_ES = 0x098;
+    static final int SCRATCH = 0x1000;
+    /** The stack of the 32-bit path grows down from here (32 KiB: room for a signal frame). */
+    static final int STACK_TOP = 0xA000;
+    /** The mapping: state block and scratch, the 32-bit path's stack, then the code page. */
+    static final int CODE = 0xA000, MAP_SIZE = 0xB000;
+    /** In the code page: the 32-bit path's 64-bit entry, its 32-bit code, its way back. */
+    static final int ENTRY32 = 0x400, CODE32 = 0x480, RETURN64 = 0x700;
     /** Where the instruction under test starts inside the code page (after the prologue). */
     static final int MAX_INSN = 15;
     /** Low addresses tried for the mapping, in order: all below 2 GiB, above mmap_min_addr. */
@@ -57,8 +62,12 @@ public final class NativeX86 implements AutoCloseable {
     /** The code page's writable view; the executable one is at {@code map + CODE}. */
     private final MemorySegment code;
     private final MethodHandle entry;
+    private final MethodHandle entry32;
+    /** Why there is no 32-bit path, or null when the LAR checks found both segments usable. */
+    private final String no32;
     private final int insnOffset;
     private byte[] loaded;
+    private byte[] loaded32;
 
     private NativeX86() {
         Linker.Option capture = Linker.Option.captureCallState("errno");
@@ -111,6 +120,41 @@ public final class NativeX86 implements AutoCloseable {
         load(new byte[0]);
         entry = LINKER.downcallHandle(map.asSlice(CODE), FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG),
                 Linker.Option.critical(false));
+        byte[] entry64 = Compat32.entry64(base + CODE + CODE32);
+        byte[] return64 = Compat32.return64(base);
+        MemorySegment.copy(entry64, 0, code, ValueLayout.JAVA_BYTE, ENTRY32, entry64.length);
+        MemorySegment.copy(return64, 0, code, ValueLayout.JAVA_BYTE, RETURN64, return64.length);
+        entry32 = LINKER.downcallHandle(map.asSlice(CODE + ENTRY32), FunctionDescriptor.ofVoid(ValueLayout.JAVA_LONG),
+                Linker.Option.critical(false));
+        no32 = checkSegments();
+    }
+
+    /**
+     * Whether the 32-bit path can run: LAR (which never faults in user mode) must find selector
+     * 0x23 a present 32-bit DPL-3 code segment and 0x2b a present writable DPL-3 data segment.
+     * A kernel without IA-32 emulation, or with it turned off, fails here, not with a fault.
+     */
+    private String checkSegments() {
+        byte[] lar = {0x0F, 0x02, (byte) 0xC1};               // lar eax,ecx
+        X86State in = new X86State();
+        in.gpr[X86State.RCX] = Compat32.USER32_CS;
+        X86State cs = run(lar, in);
+        in.gpr[X86State.RCX] = Compat32.USER_DS;
+        X86State ds = run(lar, in);
+        long csRights = cs.gpr[X86State.RAX], dsRights = ds.gpr[X86State.RAX];
+        // P (15), DPL (13-14), S (12), code (11), writable data (9), L (21), D (22)
+        boolean csOk = (cs.rflags & Flags.ZF) != 0 && (csRights & 0xF800) == 0xF800 && (csRights & 1 << 21) == 0
+                && (csRights & 1 << 22) != 0;
+        boolean dsOk = (ds.rflags & Flags.ZF) != 0 && (dsRights & 0xFA00) == 0xF200;
+        if (csOk && dsOk) return null;
+        return String.format("no 32-bit user segments (LAR 0x23: %s 0x%x, 0x2b: %s 0x%x)",
+                (cs.rflags & Flags.ZF) != 0 ? "valid" : "invalid", csRights,
+                (ds.rflags & Flags.ZF) != 0 ? "valid" : "invalid", dsRights);
+    }
+
+    /** Why 32-bit code cannot be run natively here, or null when {@link #run32} works. */
+    public String unavailable32Reason() {
+        return no32;
     }
 
     private IllegalStateException failure(String what) {
@@ -160,6 +204,37 @@ public final class NativeX86 implements AutoCloseable {
         X86State out = new X86State();
         for (int r = 0; r < 16; r++) out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r);
         out.rflags = block.get(ValueLayout.JAVA_LONG, RFLAGS);
+        MemorySegment.copy(block, ValueLayout.JAVA_BYTE, SCRATCH, out.scratch, 0, X86State.SCRATCH_SIZE);
+        return out;
+    }
+
+    /**
+     * Runs {@code insn} in 32-bit compatibility mode, from the low halves of {@code in}'s first
+     * eight registers (all but ESP), and returns the state after it with the upper halves and
+     * R8..R15 zero. Memory operands must use 32-bit addresses into the scratch buffer. Throws
+     * {@link IllegalStateException} when {@link #unavailable32Reason} is not null.
+     */
+    public X86State run32(byte[] insn, X86State in) {
+        if (no32 != null) throw new IllegalStateException(no32);
+        if (insn.length > MAX_INSN) throw new IllegalArgumentException("instruction longer than 15 bytes");
+        if (!Arrays.equals(insn, loaded32)) {
+            byte[] c32 = Compat32.code32(map.address(), insn, map.address() + CODE + RETURN64);
+            if (CODE32 + c32.length > RETURN64) throw new IllegalStateException("32-bit code overruns its space");
+            MemorySegment.copy(c32, 0, code, ValueLayout.JAVA_BYTE, CODE32, c32.length);
+            loaded32 = insn.clone();
+        }
+        MemorySegment block = map;
+        for (int r = 0; r < 16; r++) block.set(ValueLayout.JAVA_LONG, GPR + 8L * r, r < 8 && r != X86State.RSP ? in.gpr[r] & 0xFFFF_FFFFL : 0);
+        block.set(ValueLayout.JAVA_LONG, RFLAGS, (in.rflags & SETTABLE) | 0x2);
+        MemorySegment.copy(in.scratch, 0, block, ValueLayout.JAVA_BYTE, SCRATCH, X86State.SCRATCH_SIZE);
+        try {
+            entry32.invokeExact(block.address());
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        X86State out = new X86State();
+        for (int r = 0; r < 8; r++) out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r) & 0xFFFF_FFFFL;
+        out.rflags = block.get(ValueLayout.JAVA_LONG, RFLAGS) & 0xFFFF_FFFFL;
         MemorySegment.copy(block, ValueLayout.JAVA_BYTE, SCRATCH, out.scratch, 0, X86State.SCRATCH_SIZE);
         return out;
     }

@@ -118,4 +118,30 @@ class NativeX86Test {
         assertThat(t).endsWith(b(0x9C, 0x8F, 0x87, 0x80, 0, 0, 0, 0x58, 0x48, 0x89, 0x87, 0x38, 0, 0, 0,
                 0xFC, 0x41, 0x5F, 0x41, 0x5E, 0x41, 0x5D, 0x41, 0x5C, 0x5D, 0x5B, 0xC3));
     }
+
+    @Test
+    void in32BitCode0x40IsIncNotRexAndTheCarrySurvives() {
+        assumeTrue(cpu.unavailable32Reason() == null, () -> "no 32-bit path: " + cpu.unavailable32Reason());
+        X86State in = new X86State();
+        in.gpr[RAX] = 0xFFFF_FFFFL;
+        in.gpr[RBX] = 0x1234_5678_9ABC_DEF0L;                      // only the low half reaches the CPU
+        in.rflags = Flags.CF;
+        X86State out = cpu.run32(b(0x40), in);                      // inc eax
+        assertThat(out.gpr[RAX]).isZero();
+        assertThat(out.gpr[RBX]).isEqualTo(0x9ABC_DEF0L);
+        assertThat(out.rflags & Flags.STATUS).isEqualTo(Flags.CF | Flags.ZF | Flags.PF | Flags.AF);
+    }
+
+    @Test
+    void bcdAdjustsRunIn32BitCodeAsTheSdmWorksThem() {
+        assumeTrue(cpu.unavailable32Reason() == null, () -> "no 32-bit path: " + cpu.unavailable32Reason());
+        X86State in = new X86State();
+        in.gpr[RAX] = 0x9A;                                          // DAA: low nibble > 9 adds 6, AL > 0x99 adds 0x60
+        X86State daa = cpu.run32(b(0x27), in);
+        assertThat(daa.gpr[RAX] & 0xFF).isZero();
+        assertThat(daa.rflags & (Flags.CF | Flags.AF | Flags.ZF | Flags.PF)).isEqualTo(Flags.CF | Flags.AF | Flags.ZF | Flags.PF);
+        in.gpr[RAX] = 63;
+        X86State aam = cpu.run32(b(0xD4, 0x0A), in);                // AAM 10: AH = 63 / 10, AL = 63 % 10
+        assertThat(aam.gpr[RAX] & 0xFFFF).isEqualTo(0x0603);
+    }
 }
