@@ -89,6 +89,7 @@ public final class Decoder {
         prefixes:
         while (true) {
             b = fetch(src, i++);
+            int rex = 0;
             switch (b) {
                 case 0x66 -> opPrefix = true;
                 case 0x67 -> adPrefix = true;
@@ -101,19 +102,11 @@ public final class Decoder {
                 case 0xF0 -> d.lock = true;
                 case 0xF2, 0xF3 -> d.rep = b;
                 default -> {
-                    break prefixes;
+                    if (!long64 || (b & 0xF0) != 0x40) break prefixes;
+                    rex = b; // a REX counts only right before the opcode; a later prefix or REX replaces it
                 }
             }
-            d.rex = 0; // a REX followed by a legacy prefix is ignored
-        }
-        if (long64 && (b & 0xF0) == 0x40) {
-            d.rex = b;
-            b = fetch(src, i++);
-            // A REX not right before the opcode is ignored; another REX replaces it.
-            while ((b & 0xF0) == 0x40) {
-                d.rex = b;
-                b = fetch(src, i++);
-            }
+            d.rex = rex;
         }
         int attrs;
         if (b == 0x0F) {

@@ -275,8 +275,17 @@ public final class Machine implements InterruptTarget {
         Cpu c = cpu;
         long lin = c.codeBits == 64 ? c.rip : (c.segBase[Cpu.CS] + c.rip) & 0xFFFFFFFFL;
         if (c.codeBits != 64 && c.rip > c.segLimit[Cpu.CS]) throw CpuFault.gp(0);
-        Block b = block(lin);
-        if (b == null) return;
+        int slot = (int) (lin ^ (lin >>> 12)) & (JC - 1);
+        long gen = mmu.generation << 2 | c.cpl;
+        Block b = jcBlock[slot];
+        if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits
+                || !b.valid || !b.unchanged()) {
+            b = block(lin);
+            if (b == null) return;
+            jcBlock[slot] = b;
+            jcLinear[slot] = lin;
+            jcGeneration[slot] = gen;
+        }
         Insn[] ins = b.insns;
         int n = ins.length;
         if (end - icount < n) n = (int) (end - icount);
@@ -291,6 +300,12 @@ public final class Machine implements InterruptTarget {
     }
 
     private final long[] fetchOut = new long[2];
+
+    // A direct-mapped cache from linear RIP to block, valid for one MMU generation and one CPL.
+    private static final int JC = 4096;
+    private final long[] jcLinear = new long[JC];
+    private final Block[] jcBlock = new Block[JC];
+    private final long[] jcGeneration = new long[JC];
 
     /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one slow instruction ran. */
     private Block block(long lin) {

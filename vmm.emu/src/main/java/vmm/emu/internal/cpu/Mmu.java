@@ -39,8 +39,12 @@ final class Mmu {
         this.cpu = cpu;
     }
 
+    /** Changes on every TLB flush or INVLPG, so caches of linear-to-physical facts know to drop them. */
+    long generation;
+
     void flush() {
         for (long[] t : tag) Arrays.fill(t, -1);
+        generation++;
     }
 
     /** Drops the entries of non-global pages (a CR3 load with CR4.PGE set). */
@@ -51,6 +55,7 @@ final class Mmu {
         }
         for (int k = 0; k < 3; k++)
             for (int i = 0; i < SIZE; i++) if (!global[k][i]) tag[k][i] = -1;
+        generation++;
     }
 
     void flushWrites() {
@@ -61,6 +66,7 @@ final class Mmu {
     void invlpg(long lin) {
         int i = (int) (lin >>> 12) & (SIZE - 1);
         for (long[] t : tag) t[i] = -1;
+        generation++;
     }
 
     private static long tagOf(long lin, boolean user) {

@@ -47,7 +47,12 @@ final class Harness implements AutoCloseable {
 
     /** Flat 32-bit protected mode at ring 0 with the IDT of HLT handlers. */
     static Harness protected32(int... code) {
-        Harness h = new Harness();
+        return protected32(false, code);
+    }
+
+    /** Flat 32-bit protected mode; {@code waits}: HLT waits for an interrupt from the source instead of exiting. */
+    static Harness protected32(boolean waits, int... code) {
+        Harness h = new Harness(waits);
         h.gdtAndIdt(false);
         h.load(CODE, code);
         h.load(CODE + code.length, 0xF4);
