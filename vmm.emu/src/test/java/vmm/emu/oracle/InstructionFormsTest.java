@@ -18,7 +18,7 @@ import vmm.emu.oracle.Objdump.Decoded;
  * JVM) and give the same state twice.
  */
 class InstructionFormsTest {
-    private static final int CASES = 150;
+    private static final int CASES = 60;
     private static final long SEED = 0x16_05L;
 
     @Test
