@@ -8,6 +8,7 @@ import static vmm.emu.oracle.Flags.SF;
 import static vmm.emu.oracle.Flags.STATUS;
 import static vmm.emu.oracle.Flags.ZF;
 import static vmm.emu.oracle.X86State.RAX;
+import static vmm.emu.oracle.X86State.RBX;
 import static vmm.emu.oracle.X86State.RCX;
 import static vmm.emu.oracle.X86State.RDI;
 import static vmm.emu.oracle.X86State.RDX;
@@ -544,6 +545,24 @@ public final class InstructionForms {
     // ---- XCHG XADD CMPXCHG ----
 
     private void exchanges() {
+        add("cmpxchg8b m64 (0f c7 /1)", "cmpxchg8b", c -> {
+            c.chooseRmExactly(32, true, 1 << RAX | 1 << RCX | 1 << RDX | 1 << RBX);
+            lockIfMemory(c, true);
+            c.modrm(32, 1, 0x0F, 0xC7);
+            if (c.rnd.nextBoolean()) {           // the equal case, which stores ECX:EBX
+                long m = CaseBuilder.readMemory(c.in, c.offset(), 64);
+                c.in.gpr[RAX] = c.rnd.nextLong() << 32 | m & 0xFFFF_FFFFL;
+                c.in.gpr[RDX] = c.rnd.nextLong() << 32 | m >>> 32;
+            }
+        });
+        add("xlat (d7)", "xlat", c -> {
+            boolean addr32 = !c.legacy32 && c.rnd.nextInt(4) == 0;
+            c.in.gpr[RBX] = c.scratch + c.rnd.nextInt(X86State.SCRATCH_SIZE - 256);
+            if (addr32) c.in.gpr[RBX] |= c.rnd.nextLong() << 32;     // EBX only
+            if (addr32) c.b(0x67);
+            if (!c.legacy32 && c.rnd.nextBoolean()) c.b(0x48);         // REX.W changes nothing
+            c.b(0xD7);
+        });
         add("xchg r/m8, r8 (86 /r)", "xchg", c -> {
             c.chooseRm(8, true, 0);
             c.modrm(8, c.register(8), 0x86);
