@@ -10,7 +10,8 @@ import static vmm.emu.oracle.Flags.ZF;
 /**
  * The forms that exist only outside 64-bit mode: the BCD and ASCII adjusts (undefined flags per
  * the SDM: DAA, DAS: OF; AAA, AAS: OF, SF, ZF, PF; AAM, AAD: OF, AF, CF) and the one-byte
- * INC/DEC (40+r, 48+r), which 64-bit mode took for REX.
+ * INC/DEC (40+r, 48+r), which 64-bit mode took for REX; and LEA with 16-bit addressing, which
+ * checks the 16-bit address forms where the host cannot reach memory through them.
  */
 final class Forms32 {
     private Forms32() {}
@@ -39,6 +40,16 @@ final class Forms32 {
             int base = c.rnd.nextInt(3) == 0 ? c.rnd.nextInt(256) : 10;
             c.b(0xD5, base);
             c.undefinedFlags = OF | AF | CF;
+        });
+        f.add("lea r, m with 16-bit addressing (67 8d /r)", "lea", c -> {
+            // the 16-bit forms ([bx+si], [bp+di], [si], [bx], disp16...) computed, not accessed:
+            // their sum wraps at 64 KiB
+            int size = InstructionForms.wide(c);
+            int mod = c.rnd.nextInt(3), rm = c.rnd.nextInt(8), reg = c.register(size);
+            if (size == 16) c.b(0x66);
+            c.b(0x67, 0x8D, mod << 6 | reg << 3 | rm);
+            if (mod == 1) c.imm(1, c.rnd.nextInt(256));
+            if (mod == 2 || (mod == 0 && rm == 6)) c.imm(2, c.rnd.nextInt(0x10000));
         });
         for (int dec = 0; dec < 2; dec++) {
             final int opcode = dec == 0 ? 0x40 : 0x48;
