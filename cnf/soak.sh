@@ -54,6 +54,7 @@ stop_load() {
 cleanup() {
     stop_load
     [ -n "${SOAK_DIR:-}" ] || rm -rf "$work"
+    rmdir "$logs" 2>/dev/null # kept only when it holds a failing run's logs
 }
 trap cleanup EXIT
 trap 'echo; echo "soak: interrupted" >&2; exit 130' INT TERM
@@ -115,6 +116,7 @@ for ((i = 1; i <= runs; i++)); do
         failed=$((failed + 1)); failed_in["(git clone)"]=$((${failed_in["(git clone)"]:-0} + 1))
         continue
     fi
+    rm -f "$logs/run$i.clone.log"
     git -C "$clone" cat-file -e "$head^{commit}" 2>/dev/null || git -C "$clone" fetch -q origin "$head"
     git -C "$clone" checkout -q --detach "$head"
     log="$logs/run$i.log"
@@ -161,5 +163,4 @@ if [ "$failed" -gt 0 ]; then
     echo "logs and reports of the failing runs: $logs"
     exit 1
 fi
-rmdir "$logs" 2>/dev/null
 exit 0
