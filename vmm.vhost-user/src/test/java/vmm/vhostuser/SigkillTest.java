@@ -31,7 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
  * of them and at a random moment after that, 20 times, each time restarted on
  * the same image for the next round. After every kill every logged write
  * must be on the image: its sector holds that write or a later one of the
- * same sector, well formed. Tagged {@code sigkill}
+ * same sector, well formed; and the next round's Linux first reads the
+ * sectors back through the restarted back-end, which must serve exactly what
+ * the image held after the kill. Tagged {@code sigkill}
  * ({@code -DexcludedGroups=sigkill} leaves it out).
  */
 @Tag("sigkill")
@@ -63,9 +65,11 @@ class SigkillTest {
         Map<Integer, Long> flushedMax = new HashMap<>(); // sector -> highest sequence number logged as flushed
         long flushedWrites = 0, checked = 0;
         int kills = 0;
+        byte[] afterKill = readImage(); // zeroes before the first round
         for (int round = 0; round < KILLS; round++) {
             Path roundDir = Files.createDirectory(dir.resolve("round-" + round));
-            Path log = roundDir.resolve("flushed.log"), socket = dir.resolve("blk.sock");
+            Path log = roundDir.resolve("flushed.log"), readback = roundDir.resolve("readback.bin");
+            Path socket = dir.resolve("blk.sock");
             Process server = startServer(socket);
             Process uml = null;
             try {
@@ -74,6 +78,7 @@ class SigkillTest {
                 // logged through hostfs (written through to the host at once) only once dd has returned.
                 uml = UserModeLinux.start(roundDir, socket, VIRTIO_ID_BLOCK, MODULE, """
                         for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/block/vda ] && break; sleep 0.2; done
+                        dd if=/dev/vda of=%5$s bs=%6$d count=1 iflag=direct 2>/dev/null || exit
                         i=0
                         while [ $i -lt 100000 ]; do
                             seq=$((%2$d + i)); s=$(( (i * 37 + %3$d) %% %4$d ))
@@ -82,9 +87,12 @@ class SigkillTest {
                             i=$((i + 1))
                         done
                         echo "stopped=$i"
-                        """.formatted(log, base, round * 11, SECTORS));
+                        """.formatted(log, base, round * 11, SECTORS, readback, SECTORS * 512));
                 int target = 1 + random.nextInt(12);
                 awaitLines(log, target, uml, roundDir);
+                // The restarted back-end serves Linux what the last kill left: it read the sectors before writing.
+                assertThat(Files.readAllBytes(readback)).as("round %d read back through the restarted back-end", round)
+                        .isEqualTo(afterKill);
                 // A random moment after that: anywhere in the next write, its flush, or its log line.
                 long spin = random.nextInt(2_000_000);
                 for (long t = System.nanoTime(); System.nanoTime() - t < spin; ) Thread.onSpinWait();
@@ -105,6 +113,7 @@ class SigkillTest {
                 flushedWrites++;
             }
             byte[] disk = readImage();
+            afterKill = disk;
             for (Map.Entry<Integer, Long> e : flushedMax.entrySet()) {
                 int sector = e.getKey();
                 String onDisk = new String(disk, sector * 512, 512, StandardCharsets.US_ASCII);
