@@ -82,7 +82,8 @@ class SigkillTest {
                         i=0
                         while [ $i -lt 100000 ]; do
                             seq=$((%2$d + i)); s=$(( (i * 37 + %3$d) %% %4$d ))
-                            printf '%%-511s\\n' "seq=$seq sector=$s" | dd of=/dev/vda bs=512 seek=$s count=1 oflag=direct conv=fsync,notrunc 2>/dev/null || break
+                            printf '%%-511s\\n' "seq=$seq sector=$s" \\
+                                | dd of=/dev/vda bs=512 seek=$s count=1 oflag=direct conv=fsync,notrunc 2>/dev/null || break
                             echo "$seq $s" >> %1$s
                             i=$((i + 1))
                         done
@@ -108,7 +109,7 @@ class SigkillTest {
             List<String> lines = Files.exists(log) ? Files.readAllLines(log) : List.of();
             for (String line : lines) {
                 String[] f = line.trim().split(" ");
-                if (f.length != 2) continue; // the line the kill cut short: its write was flushed, but it is not counted
+                if (f.length != 2) continue; // the line the kill cut short: its write was flushed, but is not counted
                 flushedMax.merge(Integer.parseInt(f[1]), Long.parseLong(f[0]), Math::max);
                 flushedWrites++;
             }
@@ -121,21 +122,24 @@ class SigkillTest {
                 assertThat(onDisk).as("sector %d after kill %d", sector, kills).endsWith("\n").startsWith("seq=");
                 assertThat(header).as("sector %d after kill %d", sector, kills).endsWith(" sector=" + sector);
                 long seq = Long.parseLong(header.substring(4, header.indexOf(' ')));
-                assertThat(seq).as("sector %d after kill %d: the write flushed last (seq %d) or a later one", sector, kills, e.getValue())
+                assertThat(seq).as("sector %d after kill %d: the write flushed last (seq %d) or a later one",
+                                sector, kills, e.getValue())
                         .isGreaterThanOrEqualTo(e.getValue());
                 checked++;
             }
         }
         assertThat(kills).isEqualTo(KILLS);
         assertThat(flushedWrites).isGreaterThanOrEqualTo(KILLS);
-        LOG.log(System.Logger.Level.INFO, "SIGKILL: {0} kills survived, {1} flushed writes logged, {2} sector checks passed",
+        LOG.log(System.Logger.Level.INFO,
+                "SIGKILL: {0} kills survived, {1} flushed writes logged, {2} sector checks passed",
                 kills, flushedWrites, checked);
     }
 
     private Process startServer(Path socket) throws IOException {
         Process child = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
                 "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), ChildServer.class.getName(), socket.toString(), image.toString())
+                "-cp", System.getProperty("java.class.path"), ChildServer.class.getName(), socket.toString(),
+                image.toString())
                 .redirectErrorStream(true).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream()));
         String line;
@@ -155,7 +159,8 @@ class SigkillTest {
             Thread.sleep(2);
         }
         throw new AssertionError("the guest logged fewer than " + n + " flushed writes; console:\n"
-                + UserModeLinux.tail(roundDir.resolve("console.log")) + "\nresult:\n" + UserModeLinux.tail(roundDir.resolve("result.txt")));
+                + UserModeLinux.tail(roundDir.resolve("console.log")) + "\nresult:\n"
+                + UserModeLinux.tail(roundDir.resolve("result.txt")));
     }
 
     private byte[] readImage() throws IOException {
