@@ -48,7 +48,8 @@ class DiskFaultTest {
     void everyRequestThatMeetsAHostFailureIsAnIoErrorAndEveryOtherOneIsRight(TestMachine m) throws IOException {
         Path img = dir.resolve("disk.img");
         Files.write(img, new byte[SECTORS * 512]);
-        FaultingChannel channel = new FaultingChannel(FileChannel.open(img, StandardOpenOption.READ, StandardOpenOption.WRITE), 14, 0.12);
+        FaultingChannel channel = new FaultingChannel(
+                FileChannel.open(img, StandardOpenOption.READ, StandardOpenOption.WRITE), 14, 0.12);
         m.plug("virtio-blk", SLOT, new VirtioBlockProvider((path, ro) -> channel), "virtio-blk", config(img));
         VirtioDriver d = m.virtio(SLOT).initialize(ALL, 64);
         DriverQueue q = d.queue(0);
@@ -98,7 +99,8 @@ class DiskFaultTest {
             if (read != null && !failed) {
                 for (int s = sector; s < sector + sectors; s++)
                     if (known[s]) {
-                        assertThat(Arrays.copyOfRange(read, (s - sector) * 512, (s - sector + 1) * 512)).as("sector %d", s)
+                        int at = (s - sector) * 512;
+                        assertThat(Arrays.copyOfRange(read, at, at + 512)).as("sector %d", s)
                                 .isEqualTo(Arrays.copyOfRange(model, s * 512, (s + 1) * 512));
                         readsChecked++;
                     }
@@ -112,8 +114,9 @@ class DiskFaultTest {
         for (FaultingChannel.Fault f : FaultingChannel.Fault.values())
             assertThat(channel.injected(f)).as("%s injected", f).isPositive();
         LOG.log(System.Logger.Level.INFO, "disk faults: {0} injected ({1}), {2} requests failed as IOERR, {3} OK, "
-                + "{4} sectors read back and checked", channel.totalInjected(), Arrays.stream(FaultingChannel.Fault.values())
-                .map(f -> f + "=" + channel.injected(f)).toList(), errors, ok, readsChecked);
+                + "{4} sectors read back and checked", channel.totalInjected(),
+                Arrays.stream(FaultingChannel.Fault.values()).map(f -> f + "=" + channel.injected(f)).toList(),
+                errors, ok, readsChecked);
     }
 
     @Test
@@ -154,8 +157,10 @@ class DiskFaultTest {
                 q.kick();
                 DriverQueue.Completion c = q.await(TIMEOUT);
                 assertThat((int) c.data()[chunk]).isEqualTo(VIRTIO_BLK_S_OK);
-                assertThat(Arrays.copyOf(c.data(), chunk)).as("chunk %d through the device", i).isEqualTo(chunkData(i, chunk));
-                assertThat(Arrays.copyOfRange(file, i * chunk, (i + 1) * chunk)).as("chunk %d on the image", i).isEqualTo(chunkData(i, chunk));
+                assertThat(Arrays.copyOf(c.data(), chunk)).as("chunk %d through the device", i)
+                        .isEqualTo(chunkData(i, chunk));
+                assertThat(Arrays.copyOfRange(file, i * chunk, (i + 1) * chunk)).as("chunk %d on the image", i)
+                        .isEqualTo(chunkData(i, chunk));
             }
             // Still serving: a write over blocks the image already has goes through.
             int first = 0;
@@ -164,7 +169,8 @@ class DiskFaultTest {
             q.kick();
             assertThat((int) q.await(TIMEOUT).data()[0]).isEqualTo(VIRTIO_BLK_S_OK);
             assertThat(d).isHealthy();
-            LOG.log(System.Logger.Level.INFO, "full file system: {0} writes of 64 KiB refused (ENOSPC, IOERR to the guest), "
+            LOG.log(System.Logger.Level.INFO, "full file system: {0} writes of 64 KiB refused "
+                    + "(ENOSPC, IOERR to the guest), "
                     + "{1} done and read back", refused, ok);
         } finally {
             run("umount", "-l", fs.toString()); // lazy: the device still holds the image until the machine closes
@@ -184,7 +190,8 @@ class DiskFaultTest {
     }
 
     private static int run(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         if (!p.waitFor(60, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             return -1;

@@ -99,11 +99,21 @@ final class FaultingChannel extends FileChannel {
 
     @Override public long size() throws IOException { return file.size(); }
     @Override public int read(ByteBuffer dst) throws IOException { return file.read(dst); }
-    @Override public long read(ByteBuffer[] dsts, int offset, int length) throws IOException { return file.read(dsts, offset, length); }
+    @Override
+    public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
+        return file.read(dsts, offset, length);
+    }
     @Override public int write(ByteBuffer src) throws IOException { return file.write(src); }
-    @Override public long write(ByteBuffer[] srcs, int offset, int length) throws IOException { return file.write(srcs, offset, length); }
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+        return file.write(srcs, offset, length);
+    }
     @Override public long position() throws IOException { return file.position(); }
-    @Override public FileChannel position(long newPosition) throws IOException { file.position(newPosition); return this; }
+    @Override
+    public FileChannel position(long newPosition) throws IOException {
+        file.position(newPosition);
+        return this;
+    }
     @Override public FileChannel truncate(long size) throws IOException { file.truncate(size); return this; }
     @Override public long transferTo(long position, long count, WritableByteChannel target) throws IOException {
         return file.transferTo(position, count, target);
@@ -111,8 +121,17 @@ final class FaultingChannel extends FileChannel {
     @Override public long transferFrom(ReadableByteChannel src, long position, long count) throws IOException {
         return file.transferFrom(src, position, count);
     }
-    @Override public MappedByteBuffer map(MapMode mode, long position, long size) throws IOException { return file.map(mode, position, size); }
-    @Override public FileLock lock(long position, long size, boolean shared) throws IOException { return file.lock(position, size, shared); }
-    @Override public FileLock tryLock(long position, long size, boolean shared) throws IOException { return file.tryLock(position, size, shared); }
+    @Override
+    public MappedByteBuffer map(MapMode mode, long position, long size) throws IOException {
+        return file.map(mode, position, size);
+    }
+    @Override
+    public FileLock lock(long position, long size, boolean shared) throws IOException {
+        return file.lock(position, size, shared);
+    }
+    @Override
+    public FileLock tryLock(long position, long size, boolean shared) throws IOException {
+        return file.tryLock(position, size, shared);
+    }
     @Override protected void implCloseChannel() throws IOException { file.close(); }
 }

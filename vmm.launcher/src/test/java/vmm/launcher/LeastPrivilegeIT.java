@@ -43,7 +43,8 @@ class LeastPrivilegeIT {
         assumeTrue(isRoot(), "making and becoming an ordinary user needs root");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "no setpriv (util-linux)");
         if (exec(List.of("id", "-u", USER)).exit() != 0)
-            assumeTrue(exec(List.of("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER)).exit() == 0,
+            assumeTrue(exec(List.of("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER))
+                            .exit() == 0,
                     "useradd " + USER + " failed");
         // A directory the user can reach, holding the jar (the checkout may sit under root's home) and its home.
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -55,7 +56,8 @@ class LeastPrivilegeIT {
         home = Files.createDirectory(dir.resolve("home"));
         UserPrincipal user = dir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(USER);
         Files.setOwner(home, user);
-        assumeTrue(asUser(false, "/", List.of(java(), "-version")).exit() == 0, "the JDK at " + java() + " is not usable by " + USER);
+        assumeTrue(asUser(false, "/", List.of(java(), "-version")).exit() == 0,
+                "the JDK at " + java() + " is not usable by " + USER);
     }
 
     @Test
@@ -83,10 +85,12 @@ class LeastPrivilegeIT {
     @Test
     void theVmmScriptRunsForTheUserWithoutWritingIntoTheCheckout() throws Exception {
         Path script = Path.of("..", "vmm").toAbsolutePath().normalize();
-        assumeTrue(asUser(false, "/", List.of("test", "-x", script.toString(), "-a", "-r", LauncherIT.JAR.toAbsolutePath().toString()))
-                .exit() == 0, "the checkout is not readable by " + USER);
+        String jarPath = LauncherIT.JAR.toAbsolutePath().toString();
+        assumeTrue(asUser(false, "/", List.of("test", "-x", script.toString(), "-a", "-r", jarPath)).exit() == 0,
+                "the checkout is not readable by " + USER);
         Path target = LauncherIT.JAR.toAbsolutePath().getParent();
-        assumeTrue(asUser(false, "/", List.of("test", "-w", target.toString())).exit() != 0, target + " is writable by every user");
+        assumeTrue(asUser(false, "/", List.of("test", "-w", target.toString())).exit() != 0,
+                target + " is writable by every user");
         Result r = asUser(Files.exists(KVM), home.toString(), List.of("bash", script.toString(), "help"));
         assertThat(r.exit()).as("%s%s", r.out(), r.err()).isZero();
         assertThat(r.out()).contains("vmm run");
@@ -98,7 +102,8 @@ class LeastPrivilegeIT {
 
     private List<String> vmm(String... args) {
         List<String> cmd = new ArrayList<>(List.of(java(), "--enable-native-access=ALL-UNNAMED",
-                "--sun-misc-unsafe-memory-access=allow", "-Djava.util.logging.config.file=" + logging, "-jar", jar.toString()));
+                "--sun-misc-unsafe-memory-access=allow", "-Djava.util.logging.config.file=" + logging,
+                "-jar", jar.toString()));
         cmd.addAll(List.of(args));
         return cmd;
     }
@@ -107,7 +112,7 @@ class LeastPrivilegeIT {
         return ProcessHandle.current().info().command().orElse("java");
     }
 
-    /** Runs {@code command} as {@value #USER}, in the device's group when {@code kvmGroup}, with HOME and cwd {@code cwd}. */
+    /** Runs {@code command} as {@value #USER}, in the device's group when {@code kvmGroup}, in {@code cwd}. */
     private Result asUser(boolean kvmGroup, String cwd, List<String> command) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + USER, "--regid=" + USER));
         if (kvmGroup) cmd.add("--groups=" + Files.readAttributes(KVM, PosixFileAttributes.class).group().getName());
@@ -124,11 +129,13 @@ class LeastPrivilegeIT {
 
     private Result exec(List<String> cmd, Path cwd) throws Exception {
         Path out = Files.createTempFile(dir, "out", ".txt"), err = Files.createTempFile(dir, "err", ".txt");
-        Process p = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectOutput(out.toFile()).redirectError(err.toFile())
+        Process p = new ProcessBuilder(cmd).directory(cwd.toFile())
+                .redirectOutput(out.toFile()).redirectError(err.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.destroyForcibly().waitFor();
-            throw new AssertionError(cmd + " did not end within 300 s; output:\n" + Files.readString(out) + Files.readString(err));
+            throw new AssertionError(cmd + " did not end within 300 s; output:\n" + Files.readString(out)
+                    + Files.readString(err));
         }
         return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
     }

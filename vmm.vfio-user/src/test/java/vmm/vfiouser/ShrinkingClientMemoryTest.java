@@ -89,7 +89,8 @@ class ShrinkingClientMemoryTest {
             Native.truncate(memfd, 2 << 20);
             assertThatThrownBy(() -> q.kick()).as("the kick is the client's last message").isNotNull();
         }
-        for (int i = 0; i < 3000 && server.connected(); i++) Thread.sleep(10); // the accept loop records the failure after cleanup
+        // The accept loop records the failure after cleanup.
+        for (int i = 0; i < 3000 && server.connected(); i++) Thread.sleep(10);
         assertThat(server.lastFailure()).contains("client memory fault").contains("0x200000 bytes");
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, RAM)) {
             DriverQueue q = ready(v);

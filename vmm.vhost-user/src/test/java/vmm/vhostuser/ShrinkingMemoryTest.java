@@ -57,8 +57,8 @@ class ShrinkingMemoryTest {
     @Test
     void aMemfdTheFrontEndLeftSealableIsSealedSoItCannotBeShrunk() throws Exception {
         server = VhostUserServer.start(dir.resolve("s.sock"), "shrink", Map.of(), "A", EchoDevice.provider('A', 0));
-        try (TestFrontend f = new TestFrontend(server.socket(), peerMemory(Native.MFD_CLOEXEC | Native.MFD_ALLOW_SEALING))
-                .negotiate(0)) {
+        GuestMemory sealable = peerMemory(Native.MFD_CLOEXEC | Native.MFD_ALLOW_SEALING);
+        try (TestFrontend f = new TestFrontend(server.socket(), sealable).negotiate(0)) {
             DriverQueue q = f.ring(0, 16);
             assertThat(Native.seals(memfd) & Native.F_SEAL_SHRINK).as("sealed by the back-end").isNotZero();
             assertThatThrownBy(() -> Native.truncate(memfd, 64 << 10)).hasMessageContaining("Operation not permitted");
@@ -88,13 +88,13 @@ class ShrinkingMemoryTest {
         try (RandomAccessFile img = new RandomAccessFile(image.toFile(), "rw")) {
             img.setLength(1 << 20);
         }
-        server = VhostUserServer.start(dir.resolve("b.sock"), "shrink-blk", Map.of("path", image.toString()), "virtio-blk",
-                new VirtioBlockProvider());
+        server = VhostUserServer.start(dir.resolve("b.sock"), "shrink-blk", Map.of("path", image.toString()),
+                "virtio-blk", new VirtioBlockProvider());
         try (TestFrontend f = new TestFrontend(server.socket(), peerMemory(Native.MFD_CLOEXEC)).negotiate(0)) {
             DriverQueue q = f.ring(0, 16); // rings just above 1 MiB, kept
             f.allocator.allocate(2 << 20, 4096); // the request's buffers start past 3 MiB
             // A read of 8 sectors: header, then 4 KiB of data and the status byte for the device to write.
-            byte[] header = ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(0).putLong(0).array();
+            byte[] header = readOfSector0();
             q.add(List.of(header), 4096, 1);
             Native.truncate(memfd, 2 << 20);
             q.kick();
@@ -103,12 +103,17 @@ class ShrinkingMemoryTest {
         assertThat(awaitFailure()).contains("front-end memory fault").contains("0x200000 bytes");
         try (TestFrontend g = new TestFrontend(server.socket(), RAM).negotiate(0)) {
             DriverQueue q = g.ring(0, 16);
-            byte[] header = ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(0).putLong(0).array();
+            byte[] header = readOfSector0();
             q.add(List.of(header), 512, 1);
             q.kick();
             DriverQueue.Completion c = q.await(TIMEOUT);
             assertThat(c.data()[c.data().length - 1]).as("VIRTIO_BLK_S_OK").isZero();
         }
+    }
+
+    /** A virtio-blk request header: VIRTIO_BLK_T_IN of sector 0. */
+    private static byte[] readOfSector0() {
+        return ByteBuffer.allocate(16).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(0).putLong(0).array();
     }
 
     private String awaitFailure() throws InterruptedException {

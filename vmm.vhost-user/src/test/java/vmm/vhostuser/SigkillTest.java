@@ -31,7 +31,9 @@ import org.junit.jupiter.api.io.TempDir;
  * of them and at a random moment after that, 20 times, each time restarted on
  * the same image for the next round. After every kill every logged write
  * must be on the image: its sector holds that write or a later one of the
- * same sector, well formed. Tagged {@code sigkill}
+ * same sector, well formed; and the next round's Linux first reads the
+ * sectors back through the restarted back-end, which must serve exactly what
+ * the image held after the kill. Tagged {@code sigkill}
  * ({@code -DexcludedGroups=sigkill} leaves it out).
  */
 @Tag("sigkill")
@@ -63,9 +65,11 @@ class SigkillTest {
         Map<Integer, Long> flushedMax = new HashMap<>(); // sector -> highest sequence number logged as flushed
         long flushedWrites = 0, checked = 0;
         int kills = 0;
+        byte[] afterKill = readImage(); // zeroes before the first round
         for (int round = 0; round < KILLS; round++) {
             Path roundDir = Files.createDirectory(dir.resolve("round-" + round));
-            Path log = roundDir.resolve("flushed.log"), socket = dir.resolve("blk.sock");
+            Path log = roundDir.resolve("flushed.log"), readback = roundDir.resolve("readback.bin");
+            Path socket = dir.resolve("blk.sock");
             Process server = startServer(socket);
             Process uml = null;
             try {
@@ -74,17 +78,22 @@ class SigkillTest {
                 // logged through hostfs (written through to the host at once) only once dd has returned.
                 uml = UserModeLinux.start(roundDir, socket, VIRTIO_ID_BLOCK, MODULE, """
                         for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /sys/block/vda ] && break; sleep 0.2; done
+                        dd if=/dev/vda of=%5$s bs=%6$d count=1 iflag=direct 2>/dev/null || exit
                         i=0
                         while [ $i -lt 100000 ]; do
                             seq=$((%2$d + i)); s=$(( (i * 37 + %3$d) %% %4$d ))
-                            printf '%%-511s\\n' "seq=$seq sector=$s" | dd of=/dev/vda bs=512 seek=$s count=1 oflag=direct conv=fsync,notrunc 2>/dev/null || break
+                            printf '%%-511s\\n' "seq=$seq sector=$s" \\
+                                | dd of=/dev/vda bs=512 seek=$s count=1 oflag=direct conv=fsync,notrunc 2>/dev/null || break
                             echo "$seq $s" >> %1$s
                             i=$((i + 1))
                         done
                         echo "stopped=$i"
-                        """.formatted(log, base, round * 11, SECTORS));
+                        """.formatted(log, base, round * 11, SECTORS, readback, SECTORS * 512));
                 int target = 1 + random.nextInt(12);
                 awaitLines(log, target, uml, roundDir);
+                // The restarted back-end serves Linux what the last kill left: it read the sectors before writing.
+                assertThat(Files.readAllBytes(readback)).as("round %d read back through the restarted back-end", round)
+                        .isEqualTo(afterKill);
                 // A random moment after that: anywhere in the next write, its flush, or its log line.
                 long spin = random.nextInt(2_000_000);
                 for (long t = System.nanoTime(); System.nanoTime() - t < spin; ) Thread.onSpinWait();
@@ -100,11 +109,12 @@ class SigkillTest {
             List<String> lines = Files.exists(log) ? Files.readAllLines(log) : List.of();
             for (String line : lines) {
                 String[] f = line.trim().split(" ");
-                if (f.length != 2) continue; // the line the kill cut short: its write was flushed, but it is not counted
+                if (f.length != 2) continue; // the line the kill cut short: its write was flushed, but is not counted
                 flushedMax.merge(Integer.parseInt(f[1]), Long.parseLong(f[0]), Math::max);
                 flushedWrites++;
             }
             byte[] disk = readImage();
+            afterKill = disk;
             for (Map.Entry<Integer, Long> e : flushedMax.entrySet()) {
                 int sector = e.getKey();
                 String onDisk = new String(disk, sector * 512, 512, StandardCharsets.US_ASCII);
@@ -112,21 +122,24 @@ class SigkillTest {
                 assertThat(onDisk).as("sector %d after kill %d", sector, kills).endsWith("\n").startsWith("seq=");
                 assertThat(header).as("sector %d after kill %d", sector, kills).endsWith(" sector=" + sector);
                 long seq = Long.parseLong(header.substring(4, header.indexOf(' ')));
-                assertThat(seq).as("sector %d after kill %d: the write flushed last (seq %d) or a later one", sector, kills, e.getValue())
+                assertThat(seq).as("sector %d after kill %d: the write flushed last (seq %d) or a later one",
+                                sector, kills, e.getValue())
                         .isGreaterThanOrEqualTo(e.getValue());
                 checked++;
             }
         }
         assertThat(kills).isEqualTo(KILLS);
         assertThat(flushedWrites).isGreaterThanOrEqualTo(KILLS);
-        LOG.log(System.Logger.Level.INFO, "SIGKILL: {0} kills survived, {1} flushed writes logged, {2} sector checks passed",
+        LOG.log(System.Logger.Level.INFO,
+                "SIGKILL: {0} kills survived, {1} flushed writes logged, {2} sector checks passed",
                 kills, flushedWrites, checked);
     }
 
     private Process startServer(Path socket) throws IOException {
         Process child = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
                 "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), ChildServer.class.getName(), socket.toString(), image.toString())
+                "-cp", System.getProperty("java.class.path"), ChildServer.class.getName(), socket.toString(),
+                image.toString())
                 .redirectErrorStream(true).start();
         BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream()));
         String line;
@@ -146,7 +159,8 @@ class SigkillTest {
             Thread.sleep(2);
         }
         throw new AssertionError("the guest logged fewer than " + n + " flushed writes; console:\n"
-                + UserModeLinux.tail(roundDir.resolve("console.log")) + "\nresult:\n" + UserModeLinux.tail(roundDir.resolve("result.txt")));
+                + UserModeLinux.tail(roundDir.resolve("console.log")) + "\nresult:\n"
+                + UserModeLinux.tail(roundDir.resolve("result.txt")));
     }
 
     private byte[] readImage() throws IOException {

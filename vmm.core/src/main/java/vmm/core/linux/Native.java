@@ -74,8 +74,10 @@ public final class Native {
             CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
     private static final MethodHandle MMAP = bind("mmap", ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
             ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
-    private static final MethodHandle MEMFD_CREATE = bind("memfd_create", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
-    private static final MethodHandle FTRUNCATE = bind("ftruncate", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
+    private static final MethodHandle MEMFD_CREATE =
+            bind("memfd_create", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
+    private static final MethodHandle FTRUNCATE =
+            bind("ftruncate", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
     private static final MethodHandle FSTAT = bind("fstat", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS);
     /** struct stat on x86-64: 144 bytes, st_size at 48. */
     private static final int STAT_SIZE = 144, ST_SIZE = 48;
@@ -431,7 +433,8 @@ public final class Native {
     public static void truncate(int fd, long size) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            if ((int) FTRUNCATE.invokeExact(st, fd, size) < 0) throw failure("ftruncate(fd " + fd + ", " + size + ")", st);
+            if ((int) FTRUNCATE.invokeExact(st, fd, size) < 0)
+                throw failure("ftruncate(fd " + fd + ", " + size + ")", st);
         } catch (IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
@@ -491,7 +494,8 @@ public final class Native {
         if (!sealed && seals >= 0 && (seals & F_SEAL_SEAL) == 0) sealed = addSeals(fd, F_SEAL_SHRINK);
         long size = fileSize(fd);
         if (size < end)
-            throw new IOException(String.format("the file is 0x%x bytes long, shorter than the 0x%x bytes mapped", size, end));
+            throw new IOException(String.format("the file is 0x%x bytes long, shorter than the 0x%x bytes mapped",
+                    size, end));
         return sealed;
     }
 

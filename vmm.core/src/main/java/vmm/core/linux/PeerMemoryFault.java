@@ -16,7 +16,8 @@ public final class PeerMemoryFault {
     /** Whether {@code t}, or one of its causes, is the JVM's report of a faulting memory access. */
     public static boolean is(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause())
-            if (c instanceof InternalError && c.getMessage() != null && c.getMessage().contains("a fault occurred")) return true;
+            if (c instanceof InternalError && c.getMessage() != null && c.getMessage().contains("a fault occurred"))
+                return true;
         return false;
     }
 }

@@ -28,8 +28,10 @@ class GuestMemoryTest {
             assertThat(vmm.core.linux.Native.seals(fd) & (Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW))
                     .isEqualTo(Libc.F_SEAL_SHRINK | Libc.F_SEAL_GROW);
             // What a peer holding the fd would try: the kernel refuses (EPERM) and the mapping stays whole.
-            assertThatThrownBy(() -> vmm.core.linux.Native.truncate(fd, 4096)).hasMessageContaining("Operation not permitted");
-            assertThatThrownBy(() -> vmm.core.linux.Native.truncate(fd, 2 << 20)).hasMessageContaining("Operation not permitted");
+            assertThatThrownBy(() -> vmm.core.linux.Native.truncate(fd, 4096))
+                    .hasMessageContaining("Operation not permitted");
+            assertThatThrownBy(() -> vmm.core.linux.Native.truncate(fd, 2 << 20))
+                    .hasMessageContaining("Operation not permitted");
             m.writeU32((1 << 20) - 4, 0x12345678L);
             assertThat(m.readU32((1 << 20) - 4)).isEqualTo(0x12345678L);
         }

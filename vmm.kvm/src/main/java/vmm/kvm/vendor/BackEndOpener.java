@@ -36,12 +36,13 @@ public final class BackEndOpener {
             log.log(System.Logger.Level.INFO, choice.reason() + "; " + h.capabilities().features());
             return Optional.of(h);
         } catch (HypervisorException e) {
-            // A host without KVM, or a user who may not open it, is the host's state rather than a failure: what needs
-            // a hypervisor says so (./vmm run does, in one line); vhost-user and vfio-user servers need none.
+            // A host without KVM, or a user who may not open it, is the host's state rather than a failure: what
+            // needs a hypervisor says so (./vmm run does, in one line); vhost-user and vfio-user servers need none.
             Path dev = Path.of(KvmSystem.DEFAULT_PATH);
             boolean hostState = !Files.isReadable(dev) || !Files.isWritable(dev);
             log.log(hostState ? System.Logger.Level.INFO : System.Logger.Level.ERROR, "the " + vendor.name()
-                    + " back end serves this host but cannot open KVM, so no Hypervisor is published: " + e.getMessage());
+                    + " back end serves this host but cannot open KVM, so no Hypervisor is published: "
+                    + e.getMessage());
             return Optional.empty();
         }
     }

@@ -30,7 +30,8 @@ final class HostAccess {
         try (FileChannel c = FileChannel.open(dev, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             return null;
         } catch (NoSuchFileException e) {
-            return dev + " is missing: this host has no KVM (load kvm_amd or kvm_intel; in a VM, enable nested virtualization)";
+            return dev + " is missing: this host has no KVM (load kvm_amd or kvm_intel; in a VM, enable nested "
+                    + "virtualization)";
         } catch (AccessDeniedException e) {
             String user = System.getProperty("user.name");
             return dev + " cannot be opened for reading and writing by user " + user + describe(dev)
@@ -58,12 +59,15 @@ final class HostAccess {
      */
     static Path controlDirectory() {
         String runtime = System.getenv("XDG_RUNTIME_DIR");
-        Path dir = runtime != null && !runtime.isEmpty() && Files.isDirectory(Path.of(runtime)) && Files.isWritable(Path.of(runtime))
+        boolean session = runtime != null && !runtime.isEmpty() && Files.isDirectory(Path.of(runtime))
+                && Files.isWritable(Path.of(runtime));
+        Path dir = session
                 ? Path.of(runtime, "vmm")
                 : Path.of(System.getProperty("java.io.tmpdir"), "vmm-" + System.getProperty("user.name"));
         try {
             if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS))
-                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                Files.createDirectory(dir,
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
             if (!a.isDirectory() || !a.owner().getName().equals(System.getProperty("user.name")))
                 throw new IllegalStateException(dir + " is not a directory of user " + System.getProperty("user.name")

@@ -194,7 +194,7 @@ final class RunCommand {
         return Accel.choose(requested, backEnds, Accel.kvmProblem(HostAccess.KVM));
     }
 
-    /** Where the shell of VM {@code name} listens: in a directory of the user's own ({@link HostAccess#controlDirectory()}). */
+    /** Where the shell of VM {@code name} listens: in a directory of the user's own (see {@link HostAccess}). */
     static Path controlSocket(String name) {
         return HostAccess.controlDirectory().resolve(name + ".sock");
     }

@@ -599,7 +599,7 @@ public final class Connection implements VirtioContext {
 
     @Override
     public void deviceError(String reason) {
-        // A device's worker that faulted on the front-end's memory reports it here: see whether the front-end took it away.
+        // A device's worker that faulted on the front-end's memory reports it here: did the front-end take it away?
         FrontendMemory m = memory;
         String shrunk = m == null ? null : m.shrunk();
         if (shrunk != null) {

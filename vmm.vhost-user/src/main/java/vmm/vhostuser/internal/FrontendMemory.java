@@ -76,7 +76,8 @@ final class FrontendMemory implements AutoCloseable {
                 try {
                     sealed = Native.guardPeerMemory(m.fds()[i], offset + size);
                 } catch (IOException e) {
-                    throw new ProtocolException(String.format("SET_MEM_TABLE: region %d (offset 0x%x, size 0x%x) cannot be mapped: %s",
+                    throw new ProtocolException(String.format(
+                            "SET_MEM_TABLE: region %d (offset 0x%x, size 0x%x) cannot be mapped: %s",
                             i, offset, size, e.getMessage()), e);
                 }
                 if (!sealed) unsealed.add(i);
@@ -104,8 +105,8 @@ final class FrontendMemory implements AutoCloseable {
                 throw new ProtocolException("SET_MEM_TABLE: " + e.getMessage(), e);
             }
             if (!unsealed.isEmpty())
-                LOG.log(Level.INFO, "front-end memory regions {0} cannot be sealed against shrinking; a shrink under them "
-                        + "ends the connection at the next access", unsealed);
+                LOG.log(Level.INFO, "front-end memory regions {0} cannot be sealed against shrinking; "
+                        + "a shrink under them ends the connection at the next access", unsealed);
             return new FrontendMemory(memory, List.copyOf(regions), mappings, m.fds().clone());
         } catch (ProtocolException | RuntimeException e) {
             mappings.forEach(Native::munmap);
@@ -127,7 +128,8 @@ final class FrontendMemory implements AutoCloseable {
                 return "memory region " + i + ": " + e.getMessage();
             }
             if (size < regions.get(i).fileEnd)
-                return String.format("the front-end shrank memory region %d's file to 0x%x bytes, under the 0x%x bytes mapped",
+                return String.format(
+                        "the front-end shrank memory region %d's file to 0x%x bytes, under the 0x%x bytes mapped",
                         i, size, regions.get(i).fileEnd);
         }
         return null;

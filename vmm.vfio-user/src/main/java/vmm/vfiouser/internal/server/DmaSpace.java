@@ -143,8 +143,8 @@ final class DmaSpace implements AutoCloseable {
                 try {
                     long size = Native.fileSize(m.fd());
                     if (size < m.offset() + m.size())
-                        return String.format("the client shrank the file of its DMA region at 0x%x to 0x%x bytes, under the 0x%x bytes mapped",
-                                m.iova(), size, m.offset() + m.size());
+                        return String.format("the client shrank the file of its DMA region at 0x%x to 0x%x bytes, "
+                                + "under the 0x%x bytes mapped", m.iova(), size, m.offset() + m.size());
                 } catch (IOException e) {
                     return "DMA region at 0x" + Long.toHexString(m.iova()) + ": " + e.getMessage();
                 }
