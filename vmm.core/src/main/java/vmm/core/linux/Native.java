@@ -12,6 +12,10 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The libc calls vhost-user and vfio-user need and Java's own channels
@@ -95,8 +99,34 @@ public final class Native {
     /** A received message part: the bytes read and the descriptors that came with them (owned by the caller). */
     public record Received(int bytes, int[] fds) {}
 
-    /** Creates a listening Unix stream socket bound to {@code path}. */
+    /**
+     * Creates a listening Unix stream socket bound to {@code path}. The path appears only once the socket
+     * listens, so a client that waits for the file can connect at once.
+     *
+     * @throws IOException when the path exists (as bind's EADDRINUSE) or the socket cannot be made
+     */
     public static int listenUnix(String path, int backlog) throws IOException {
+        // Whoever sees the path must be able to connect: bind() makes the file before listen() takes
+        // connections, so the socket listens under a temporary name first and is then linked to its own
+        // (link, unlike rename, refuses a path that exists, as bind does).
+        String temporary = path + ".listening-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 40);
+        if (temporary.getBytes(StandardCharsets.UTF_8).length > SUN_PATH_MAX) return bindAndListen(path, backlog);
+        int fd = bindAndListen(temporary, backlog);
+        try {
+            Files.createLink(Path.of(path), Path.of(temporary));
+            return fd;
+        } catch (FileAlreadyExistsException e) {
+            close(fd);
+            throw new IOException("bind/listen(" + path + ") failed: Address already in use (the path exists)", e);
+        } catch (IOException | RuntimeException e) {
+            close(fd);
+            throw new IOException("bind/listen(" + path + ") failed: " + e.getMessage(), e);
+        } finally {
+            Files.deleteIfExists(Path.of(temporary));
+        }
+    }
+
+    private static int bindAndListen(String path, int backlog) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
             int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
