@@ -19,7 +19,8 @@ final class Block {
     private final int length;
     /** Decoded from ROM, which nothing writes: no need to compare. */
     private final boolean immutable;
-    volatile boolean valid = true;
+    /** Cleared when a CPU write reaches the page; not volatile: another vCPU's write needs serialization anyway. */
+    boolean valid = true;
 
     Block(long pa, int codeBits, Insn[] insns, MemorySegment host, long hostOffset, byte[] bytes, boolean immutable) {
         this.immutable = immutable;

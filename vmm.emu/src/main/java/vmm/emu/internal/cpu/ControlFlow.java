@@ -153,6 +153,7 @@ final class ControlFlow {
     }
 
     static void iret(Cpu c, int os) {
+        c.machine.serial++;
         if (c.machine.nmiBlocked) {
             c.machine.nmiBlocked = false;
             c.machine.attention = true; // an NMI that waited may come now
@@ -224,6 +225,7 @@ final class ControlFlow {
      * @param external an external interrupt or NMI (sets EXT in error codes of faults during delivery)
      */
     static void deliver(Cpu c, int vector, boolean software, boolean external, int error, boolean hasError, long ret) {
+        c.machine.serial++;
         int ext = external ? 1 : 0;
         if (!c.protectedMode()) {
             if (vector * 4L + 3 > c.idtLimit) throw CpuFault.gp(vector * 8 + 2 + ext);

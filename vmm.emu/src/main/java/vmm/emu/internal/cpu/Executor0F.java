@@ -34,7 +34,10 @@ final class Executor0F {
                 SystemOps.sysret(c, d);
                 return;
             }
-            case 0x08, 0x09 -> SystemOps.checkCpl0(c); // INVD, WBINVD: no caches to write back
+            case 0x08, 0x09 -> { // INVD, WBINVD: no caches to write back, but they serialize
+                SystemOps.checkCpl0(c);
+                c.machine.serial++;
+            }
             case 0x0B, 0xB9, 0xFF -> throw CpuFault.ud(); // UD2, UD1, UD0: defined to raise #UD
             case 0x0D, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F -> {
                 // prefetch hints and the multi-byte NOP

@@ -246,6 +246,7 @@ public final class Machine implements InterruptTarget {
     }
 
     private VcpuExit loop(long budget) {
+        serial++; // the VMM may have written guest memory while the vCPU was out of run()
         long end = icount + budget;
         if (budget == Long.MAX_VALUE) end = Long.MAX_VALUE;
         while (true) {
@@ -280,14 +281,15 @@ public final class Machine implements InterruptTarget {
         int slot = (int) (lin ^ (lin >>> 12)) & (JC - 1);
         long gen = mmu.generation << 2 | c.cpl;
         Block b = jcBlock[slot];
-        if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits
-                || !b.valid || !b.unchanged()) {
+        if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits || !b.valid
+                || jcChecked[slot] != serial && !b.unchanged()) {
             b = block(lin);
             if (b == null) return;
             jcBlock[slot] = b;
             jcLinear[slot] = lin;
             jcGeneration[slot] = gen;
         }
+        jcChecked[slot] = serial;
         Insn[] ins = b.insns;
         int n = ins.length;
         if (end - icount < n) n = (int) (end - icount);
@@ -308,6 +310,14 @@ public final class Machine implements InterruptTarget {
     private final long[] jcLinear = new long[JC];
     private final Block[] jcBlock = new Block[JC];
     private final long[] jcGeneration = new long[JC];
+    private final long[] jcChecked = new long[JC];
+    /**
+     * Counts serializing events (IRET, CPUID, MOV to CR, WRMSR, WBINVD, descriptor-table loads, interrupt and
+     * exception delivery, port and MMIO accesses). Code another agent wrote (device DMA, which the CPU cannot see)
+     * needs one before it runs (SDM vol. 3 §8.1.3, cross-modifying code), so a block compares its bytes with
+     * memory again only when this has moved since it last did.
+     */
+    long serial = 1;
 
     /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one slow instruction ran. */
     private Block block(long lin) {
@@ -465,10 +475,12 @@ public final class Machine implements InterruptTarget {
     // ---- I/O ----
 
     long portRead(int port, int size) {
+        serial++;
         return ports == null ? Cpu.mask(size) : ports.read(port, size);
     }
 
     void portWrite(int port, int size, long v) {
+        serial++;
         WriteInterceptor w = phys.interceptor;
         if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
         if (ports != null) ports.write(port, size, v & Cpu.mask(size));

@@ -50,6 +50,7 @@ final class SystemOps {
     }
 
     static void writeCr(Cpu c, int n, long v) {
+        c.machine.serial++;
         switch (n) {
             case 0 -> {
                 if (c.codeBits != 64) v &= 0xFFFFFFFFL;
@@ -148,6 +149,7 @@ final class SystemOps {
             }
             case 2, 3 -> {
                 checkCpl0(c);
+                c.machine.serial++;
                 int limit = (int) c.read(s, a, 2);
                 long base = c.read(s, (a + 2) & Cpu.mask(d.adSize), baseSize);
                 if (baseSize == 4 && os == 2) base &= 0xFFFFFF;
@@ -179,6 +181,7 @@ final class SystemOps {
     /** Group 6 (0F 00): SLDT STR LLDT LTR VERR VERW. */
     static void group6(Cpu c, Insn d) {
         if (!c.protectedMode() || c.v86()) throw CpuFault.ud();
+        c.machine.serial++; // LLDT and LTR serialize
         switch (d.regOp) {
             case 0 -> storeSel(c, d, c.ldtr.selector());
             case 1 -> storeSel(c, d, c.tr.selector());
@@ -269,6 +272,7 @@ final class SystemOps {
 
     /** Writes an MSR; false when the model has none of that number or refuses the value. */
     static boolean writeMsr(Cpu c, int msr, long v) {
+        c.machine.serial++;
         Machine m = c.machine;
         switch (msr) {
             case IA32_TSC -> m.setTsc(v);
