@@ -50,7 +50,8 @@ final class Block {
             v = host.get(PhysicalMemory.LE64, at) & ((1L << (8 * rest)) - 1);
         } else {
             v = 0;
-            for (int k = rest - 1; k >= 0; k--) v = v << 8 | (host.get(java.lang.foreign.ValueLayout.JAVA_BYTE, at + k) & 0xFF);
+            for (int k = rest - 1; k >= 0; k--)
+                v = v << 8 | (host.get(java.lang.foreign.ValueLayout.JAVA_BYTE, at + k) & 0xFF);
         }
         return v == words[full];
     }

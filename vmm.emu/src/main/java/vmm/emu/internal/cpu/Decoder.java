@@ -150,11 +150,13 @@ public final class Decoder {
             }
         }
         if ((attrs & IV) != 0) {
-            d.imm = d.opSize == 8 ? le(src, i, 8) : d.opSize == 4 ? le(src, i, 4) & 0xFFFFFFFFL : le(src, i, 2) & 0xFFFF;
+            d.imm = d.opSize == 8 ? le(src, i, 8)
+                    : d.opSize == 4 ? le(src, i, 4) & 0xFFFFFFFFL : le(src, i, 2) & 0xFFFF;
             i += d.opSize;
         }
         if ((attrs & MOFFS) != 0) {
-            d.disp = d.adSize == 8 ? le(src, i, 8) : d.adSize == 4 ? le(src, i, 4) & 0xFFFFFFFFL : le(src, i, 2) & 0xFFFF;
+            d.disp = d.adSize == 8 ? le(src, i, 8)
+                    : d.adSize == 4 ? le(src, i, 4) & 0xFFFFFFFFL : le(src, i, 2) & 0xFFFF;
             i += d.adSize;
         }
         if ((attrs & FAR) != 0) {

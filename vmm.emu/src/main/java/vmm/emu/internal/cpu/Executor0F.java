@@ -93,7 +93,8 @@ final class Executor0F {
                 c.pop(os);
             }
             case 0xA2 -> CpuidModel.cpuid(c);
-            case 0xA3, 0xAB, 0xB3, 0xBB -> bitTest(c, d, c.regOp(d, os), op == 0xA3 ? 0 : op == 0xAB ? 1 : op == 0xB3 ? 2 : 3, true);
+            case 0xA3, 0xAB, 0xB3, 0xBB ->
+                    bitTest(c, d, c.regOp(d, os), op == 0xA3 ? 0 : op == 0xAB ? 1 : op == 0xB3 ? 2 : 3, true);
             case 0xBA -> {
                 if (d.regOp < 4) throw CpuFault.ud();
                 bitTest(c, d, d.imm & 0xFF, d.regOp - 4, false);

@@ -319,7 +319,7 @@ public final class Machine implements InterruptTarget {
      */
     long serial = 1;
 
-    /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one slow instruction ran. */
+    /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one instruction ran. */
     private Block block(long lin) {
         MemorySegment page = mmu.codePage(lin, fetchOut);
         long pa = fetchOut[0];
@@ -499,8 +499,9 @@ public final class Machine implements InterruptTarget {
     /** A feature the model lacks (task switches, virtual-8086 mode): #UD to the guest, logged once. */
     static CpuFault unsupportedFeature(Cpu c, String what) {
         if (LOGGED.add(what))
-            LOG.log(System.Logger.Level.WARNING, String.format("vmm.emu: %s is not in the model, #UD to the guest at %04x:%x",
-                    what, c.seg[Cpu.CS].selector(), c.rip));
+            LOG.log(System.Logger.Level.WARNING, String.format(
+                    "vmm.emu: %s is not in the model, #UD to the guest at %04x:%x", what, c.seg[Cpu.CS].selector(),
+                    c.rip));
         return CpuFault.ud();
     }
 }

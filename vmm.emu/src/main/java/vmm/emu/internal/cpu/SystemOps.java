@@ -222,7 +222,8 @@ final class SystemOps {
                         boolean code = (s.type() & 8) != 0;
                         boolean conforming = code && (s.type() & 4) != 0;
                         boolean priv = conforming || Math.max(c.cpl, sel & 3) <= s.dpl();
-                        ok = s.s() && priv && (d.regOp == 4 ? !code || (s.type() & 2) != 0 : !code && (s.type() & 2) != 0);
+                        boolean rw = (s.type() & 2) != 0;
+                        ok = s.s() && priv && (d.regOp == 4 ? !code || rw : !code && rw);
                     } catch (CpuFault f) {
                         if (f.vector != CpuFault.GP) throw f;
                     }
@@ -331,8 +332,8 @@ final class SystemOps {
         c.setRflags((c.r[11] & ~Cpu.RF) | 2);
         c.setSegment(Cpu.CS, new Segment(0, 0xFFFFFFFF, cs, 0xB, true, 3, !to64, true, to64, true, false, false));
         Segment ss = c.seg[Cpu.SS];
-        c.setSegment(Cpu.SS, new Segment(ss.base(), ss.limit(), (base + 8) | 3, 3, true, 3, true, true, false, true, false,
-                false));
+        c.setSegment(Cpu.SS, new Segment(ss.base(), ss.limit(), (base + 8) | 3, 3, true, 3, true, true, false, true,
+                false, false));
         c.cpl = 3;
         c.rip = to64 ? c.r[Cpu.RCX] : c.r[Cpu.RCX] & 0xFFFFFFFFL;
     }

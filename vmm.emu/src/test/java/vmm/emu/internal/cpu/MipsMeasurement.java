@@ -34,7 +34,8 @@ public final class MipsMeasurement {
             long ns = System.nanoTime() - t0, cpuNs = bean.getCurrentThreadCpuTime() - cpu0;
             long count = h.machine.instructions() - i0;
             // On a shared machine the thread's CPU time is the fairer base; both are printed.
-            System.out.printf("%s: %,d instructions in %.2f s wall (%.1f MIPS), %.2f s CPU (%.1f MIPS per CPU-second)%n",
+            System.out.printf(
+                    "%s: %,d instructions in %.2f s wall (%.1f MIPS), %.2f s CPU (%.1f MIPS per CPU-second)%n",
                     what, count, ns / 1e9, count * 1e3 / ns, cpuNs / 1e9, count * 1e3 / cpuNs);
         }
     }
