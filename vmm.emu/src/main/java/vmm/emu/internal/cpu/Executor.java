@@ -80,6 +80,7 @@ final class Executor {
             return;
         }
         if (op >= 0x100) {
+            if (op >= 0x200) throw Machine.unsupported(c, d); // 0F 38 and 0F 3A
             Executor0F.exec(c, d);
             return;
         }

@@ -107,6 +107,16 @@ class DecoderTest {
     }
 
     @Test
+    void threeByteOpcodesHaveTheirModrmAndImmediate() {
+        Insn pshufb = decode(32, 0x66, 0x0F, 0x38, 0x00, 0x44, 0x24, 0x08); // pshufb xmm0,[esp+8]
+        assertThat(pshufb.len).isEqualTo(7);
+        assertThat(pshufb.op).isEqualTo(0x200);
+        Insn palignr = decode(64, 0x66, 0x41, 0x0F, 0x3A, 0x0F, 0xC1, 0x04); // palignr xmm0,xmm9,4
+        assertThat(palignr.len).isEqualTo(7);
+        assertThat(palignr.imm).isEqualTo(4);
+    }
+
+    @Test
     void fifteenBytesIsTheLimit() {
         int[] ok = new int[15];
         java.util.Arrays.fill(ok, 0x66);
