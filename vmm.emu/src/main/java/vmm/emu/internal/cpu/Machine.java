@@ -11,6 +11,7 @@ import java.util.concurrent.locks.LockSupport;
 import vmm.core.bus.IoHandler;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
+import vmm.core.events.VmExitEvent;
 import vmm.core.hypervisor.Segment;
 import vmm.core.hypervisor.VcpuExit;
 
@@ -443,6 +444,8 @@ public final class Machine implements InterruptTarget {
     }
 
     void halt() {
+        VmExitEvent e = new VmExitEvent();
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_HLT", 0, 0, false);
         endBlock = true;
         if (waitsForInterrupts) halted = true;
         else exit = new VcpuExit.Halted();
@@ -476,14 +479,32 @@ public final class Machine implements InterruptTarget {
 
     long portRead(int port, int size) {
         serial++;
-        return ports == null ? Cpu.mask(size) : ports.read(port, size);
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
+        long v = ports == null ? Cpu.mask(size) : ports.read(port, size);
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, false);
+        return v;
+    }
+
+    /** Commits a Flight Recorder event for a bus access or HLT, named as KVM names its exits, so tools read both. */
+    void exitEvent(VmExitEvent e, String reason, long address, int size, boolean write) {
+        e.vcpu = index;
+        e.reason = reason;
+        e.address = address;
+        e.size = size;
+        e.write = write;
+        e.count = 1;
+        e.commit();
     }
 
     void portWrite(int port, int size, long v) {
         serial++;
         WriteInterceptor w = phys.interceptor;
         if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
         if (ports != null) ports.write(port, size, v & Cpu.mask(size));
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, true);
     }
 
     /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */

@@ -121,12 +121,12 @@ final class Mmu {
 
     long physRead(long pa, int size) {
         cpu.machine.serial++; // only the slow path comes here: MMIO, ROM tails, page walks, page-crossing accesses
-        return phys.read(pa, size, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase());
+        return phys.read(pa, size, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase(), cpu.machine.index);
     }
 
     void physWrite(long pa, int size, long v) {
         cpu.machine.serial++;
-        phys.write(pa, size, v, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase());
+        phys.write(pa, size, v, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase(), cpu.machine.index);
     }
 
     private void fill(int kind, long lin, long pa, boolean user) {

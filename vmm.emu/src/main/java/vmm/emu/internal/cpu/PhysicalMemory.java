@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 
 import vmm.core.bus.IoHandler;
 import vmm.core.bus.MmioBus;
+import vmm.core.events.VmExitEvent;
 import vmm.core.memory.GuestMemory;
 import vmm.core.memory.RamRegion;
 
@@ -70,7 +71,7 @@ public final class PhysicalMemory {
     }
 
     /** Reads {@code size} bytes at {@code pa}, which do not cross a page. */
-    long read(long pa, int size, MmioBus mmio, IoHandler apic, long apicBase) {
+    long read(long pa, int size, MmioBus mmio, IoHandler apic, long apicBase, int vcpu) {
         RamRegion r = regionOf(pa);
         if (r != null) {
             long off = pa - r.guestBase();
@@ -81,11 +82,15 @@ public final class PhysicalMemory {
         }
         if (apic != null && (pa & -PAGE) == apicBase) return apic.read(pa - apicBase, size);
         if (mmio == null) return Cpu.mask(size);
-        return mmio.read(pa, size);
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
+        long v = mmio.read(pa, size);
+        if (e.shouldCommit()) mmioEvent(e, vcpu, pa, size, false);
+        return v;
     }
 
     /** Writes {@code size} bytes at {@code pa}, which do not cross a page; a write to code drops its blocks. */
-    void write(long pa, int size, long v, MmioBus mmio, IoHandler apic, long apicBase) {
+    void write(long pa, int size, long v, MmioBus mmio, IoHandler apic, long apicBase, int vcpu) {
         RamRegion r = regionOf(pa);
         if (r != null && !r.readOnly()) {
             code.written(pa);
@@ -98,7 +103,21 @@ public final class PhysicalMemory {
         }
         WriteInterceptor w = interceptor;
         if (w != null && w.intercept(false, pa, size, v & Cpu.mask(size))) return;
-        if (mmio != null) mmio.write(pa, size, v & Cpu.mask(size));
+        if (mmio == null) return;
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
+        mmio.write(pa, size, v & Cpu.mask(size));
+        if (e.shouldCommit()) mmioEvent(e, vcpu, pa, size, true);
+    }
+
+    private static void mmioEvent(VmExitEvent e, int vcpu, long pa, int size, boolean write) {
+        e.vcpu = vcpu;
+        e.reason = "KVM_EXIT_MMIO";
+        e.address = pa;
+        e.size = size;
+        e.write = write;
+        e.count = 1;
+        e.commit();
     }
 
     public void setInterceptor(WriteInterceptor w) {
