@@ -276,6 +276,10 @@ public final class Machine implements InterruptTarget {
 
     private void runBlock(long end) {
         if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
+        if (mmu.mapEpoch != phys.mapEpoch) {
+            mmu.mapEpoch = phys.mapEpoch;
+            mmu.flush();
+        }
         Cpu c = cpu;
         long lin = c.codeBits == 64 ? c.rip : (c.segBase[Cpu.CS] + c.rip) & 0xFFFFFFFFL;
         if (c.codeBits != 64 && c.rip > c.segLimit[Cpu.CS]) throw CpuFault.gp(0);
@@ -304,7 +308,7 @@ public final class Machine implements InterruptTarget {
         }
     }
 
-    private final long[] fetchOut = new long[3];
+    private final long[] fetchOut = new long[2];
 
     // A direct-mapped cache from linear RIP to block, valid for one MMU generation and one CPL.
     private static final int JC = 4096;
@@ -366,7 +370,7 @@ public final class Machine implements InterruptTarget {
         }
         byte[] raw = new byte[at - start];
         MemorySegment.copy(page, ValueLayout.JAVA_BYTE, base + start, raw, 0, raw.length);
-        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw, fetchOut[2] != 0);
+        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw);
         phys.code.put(b);
         if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
         return b;

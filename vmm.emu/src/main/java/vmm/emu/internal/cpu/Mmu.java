@@ -26,6 +26,7 @@ final class Mmu {
     private final long[][] off = new long[3][SIZE];
     private final boolean[][] global = new boolean[3][SIZE];
     long codeEpoch = -1;
+    long mapEpoch;
 
     // Result of the last walk.
     private boolean walkGlobal;
@@ -148,7 +149,6 @@ final class Mmu {
         RamRegion r = phys.wholePage(pa & -4096L);
         if (r == null) return null;
         paOut[1] = (pa & -4096L) - r.guestBase();
-        paOut[2] = r.readOnly() ? 1 : 0;
         return r.segment();
     }
 

@@ -24,7 +24,10 @@ public final class PhysicalMemory {
     static final long PAGE = 4096;
 
     private final GuestMemory memory;
-    private final RamRegion[] regions;
+    /** The guest memory's regions, then the host memory mapped in with {@link #map}; replaced, never changed. */
+    private volatile RamRegion[] regions;
+    /** Changes with every {@link #map} and unmap, so vCPUs drop TLB entries and blocks that may point at old memory. */
+    volatile long mapEpoch;
     final CodeCache code = new CodeCache();
     /** Port and MMIO writes that signal an eventfd instead of reaching the bus (ioeventfd); null for none. */
     volatile WriteInterceptor interceptor;
@@ -118,6 +121,44 @@ public final class PhysicalMemory {
         e.write = write;
         e.count = 1;
         e.commit();
+    }
+
+    /**
+     * Maps {@code host} (whole pages) at guest-physical {@code gpa}, as KVM maps a memory slot; the returned action
+     * unmaps it (once). The caller keeps {@code host} alive until then.
+     *
+     * @throws IllegalArgumentException if {@code gpa} or the size is not page aligned, or the range overlaps RAM or
+     *                                  another mapping
+     */
+    public synchronized Runnable map(long gpa, MemorySegment host, boolean readOnly) {
+        long size = host.byteSize();
+        if (gpa < 0 || gpa % PAGE != 0 || size == 0 || size % PAGE != 0)
+            throw new IllegalArgumentException(String.format(
+                    "a mapping must be whole pages at a page-aligned address, not 0x%x bytes at 0x%x", size, gpa));
+        for (RamRegion r : regions) {
+            if (gpa < r.guestEnd() && r.guestBase() < gpa + size)
+                throw new IllegalArgumentException(String.format("[0x%x, 0x%x) overlaps %s [0x%x, 0x%x)", gpa,
+                        gpa + size, r.name(), r.guestBase(), r.guestEnd()));
+        }
+        RamRegion added = new RamRegion("mapped device memory", gpa, host, -1, 0, readOnly);
+        RamRegion[] next = java.util.Arrays.copyOf(regions, regions.length + 1);
+        next[regions.length] = added;
+        regions = next;
+        changed();
+        boolean[] done = {false};
+        return () -> {
+            synchronized (this) {
+                if (done[0]) return;
+                done[0] = true;
+                regions = java.util.Arrays.stream(regions).filter(r -> r != added).toArray(RamRegion[]::new);
+                changed();
+            }
+        };
+    }
+
+    private void changed() {
+        code.clear();
+        mapEpoch++;
     }
 
     public void setInterceptor(WriteInterceptor w) {
