@@ -44,6 +44,17 @@ final class Alu {
         };
     }
 
+    /** The overflow flag of the recorded operation, without the other five (signed conditions ask for it often). */
+    static boolean overflow(Cpu c) {
+        int top = c.lazySize * 8 - 1;
+        long d = c.lazyDst, s = c.lazySrc, r = c.lazyRes;
+        return switch (c.lazyOp) {
+            case ADD, ADC, INC -> (((d ^ r) & (s ^ r)) >>> top & 1) != 0;
+            case SUB, SBB, DEC -> (((d ^ s) & (d ^ r)) >>> top & 1) != 0;
+            default -> false;
+        };
+    }
+
     /** The six status flags of the recorded operation. */
     static long evaluate(Cpu c) {
         int bits = c.lazySize * 8;
@@ -263,7 +274,7 @@ final class Alu {
         }
         ax = (ax & 0xFF0F);
         c.setReg(Cpu.RAX, 2, ax);
-        setArith(c, szp(ax, 1) & ~(Cpu.SF | Cpu.ZF | Cpu.PF) | (adjust ? Cpu.CF | Cpu.AF : 0) | (f & (Cpu.SF | Cpu.ZF | Cpu.PF)));
+        setArith(c, (adjust ? Cpu.CF | Cpu.AF : 0) | (f & (Cpu.SF | Cpu.ZF | Cpu.PF)));
     }
 
     static void aam(Cpu c, int base) {
