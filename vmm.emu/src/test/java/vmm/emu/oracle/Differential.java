@@ -21,7 +21,7 @@ public final class Differential {
     public record Mismatch(Form form, long seed, int caseNumber, Case c, X86State expected, X86State got, String what) {
         @Override
         public String toString() {
-            return form.name() + " case " + caseNumber + " (seed " + seed + "): bytes " + HEX.formatHex(c.bytes())
+            return form.name() + (c.first() == null ? "" : " (first: " + c.first() + ")") + " case " + caseNumber + " (seed " + seed + "): bytes " + HEX.formatHex(c.bytes())
                     + "\n  in:       " + c.in() + "\n  expected: " + expected + "\n  got:      " + got + "\n  " + what;
         }
     }
@@ -71,8 +71,9 @@ public final class Differential {
                 }
                 total++;
                 if (what == null) continue;
-                if (knownMismatches.contains(form.name())) {
-                    known.merge(form.name(), 1, Integer::sum);
+                if (knownMismatches.contains(form.name()) || (c.first() != null && knownMismatches.contains(c.first()))) {
+                    // a form of two whose first is a known mismatch counts against that form
+                    known.merge(knownMismatches.contains(form.name()) ? form.name() : c.first(), 1, Integer::sum);
                 } else {
                     mismatchCount++;
                     byForm.merge(form.name(), 1, Integer::sum);

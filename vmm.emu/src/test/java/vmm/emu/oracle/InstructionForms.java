@@ -58,8 +58,8 @@ public final class InstructionForms {
     }
 
     /**
-     * An instruction form: a name for reports, objdump's mnemonic for it (a regular expression) and
-     * the generator of its cases.
+     * An instruction form: a name for reports, objdump's mnemonic for it (a regular expression; null
+     * for a form of two instructions) and the generator of its cases.
      */
     public record Form(String name, String mnemonic, Mode mode, Maker maker) {
         /** A random case of this form whose memory operands lie in the scratch buffer at {@code scratch}. */
@@ -106,6 +106,7 @@ public final class InstructionForms {
         f.exchanges();
         f.strings();
         f.flagOps();
+        FlagChains.add(f, List.copyOf(f.forms));
         return List.copyOf(f.forms);
     }
 

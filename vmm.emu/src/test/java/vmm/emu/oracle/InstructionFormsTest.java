@@ -28,6 +28,7 @@ class InstructionFormsTest {
         List<Form> forms = InstructionForms.all();
         List<Case> cases = new ArrayList<>();
         for (Form form : forms) {
+            if (form.mnemonic() == null) continue;           // two instructions: each is a form of its own
             SplittableRandom rnd = new SplittableRandom(Differential.formSeed(SEED, form));
             for (int i = 0; i < CASES; i++) cases.add(form.make(rnd, 0x10_1000L));
         }
@@ -46,7 +47,7 @@ class InstructionFormsTest {
             }
         }
         assertThat(wrong).as("seed %d", SEED).isEmpty();
-        System.out.printf("instruction forms: %d forms, %d encodings read back by objdump%n", forms.size(), cases.size());
+        System.out.printf("instruction forms: %d encodings read back by objdump%n", cases.size());
     }
 
     @Test

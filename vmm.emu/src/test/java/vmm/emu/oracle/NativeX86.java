@@ -39,8 +39,8 @@ public final class NativeX86 implements AutoCloseable {
     static final int CODE = 0xA000, MAP_SIZE = 0xB000;
     /** In the code page: the 32-bit path's 64-bit entry, its 32-bit code, its way back. */
     static final int ENTRY32 = 0x400, CODE32 = 0x480, RETURN64 = 0x700;
-    /** Where the instruction under test starts inside the code page (after the prologue). */
-    static final int MAX_INSN = 15;
+    /** The most bytes under test: one instruction, or a form of two (see {@link FlagChains}). */
+    static final int MAX_INSN = 32;
     /** Low addresses tried for the mapping, in order: all below 2 GiB, above mmap_min_addr. */
     private static final long[] PLACES = {0x0010_0000L, 0x0100_0000L, 0x1000_0000L, 0x4000_0000L};
     /** The flags a case may set: the status flags and DF, never TF, IF or AC. */
@@ -185,12 +185,12 @@ public final class NativeX86 implements AutoCloseable {
     }
 
     /**
-     * Runs {@code insn} (one instruction, at most 15 bytes, that cannot fault) from {@code in} and
+     * Runs {@code insn} (one instruction or two, at most 32 bytes, that cannot fault) from {@code in} and
      * returns the state after it. Flags other than the status flags and DF are not taken from
      * {@code in}; {@code in.gpr[RSP]} is ignored and the result's is 0.
      */
     public X86State run(byte[] insn, X86State in) {
-        if (insn.length > MAX_INSN) throw new IllegalArgumentException("instruction longer than 15 bytes");
+        if (insn.length > MAX_INSN) throw new IllegalArgumentException("more than " + MAX_INSN + " bytes under test");
         load(insn);
         MemorySegment block = map;
         for (int r = 0; r < 16; r++) block.set(ValueLayout.JAVA_LONG, GPR + 8L * r, r == X86State.RSP ? 0 : in.gpr[r]);
@@ -216,7 +216,7 @@ public final class NativeX86 implements AutoCloseable {
      */
     public X86State run32(byte[] insn, X86State in) {
         if (no32 != null) throw new IllegalStateException(no32);
-        if (insn.length > MAX_INSN) throw new IllegalArgumentException("instruction longer than 15 bytes");
+        if (insn.length > MAX_INSN) throw new IllegalArgumentException("more than " + MAX_INSN + " bytes under test");
         if (!Arrays.equals(insn, loaded32)) {
             byte[] c32 = Compat32.code32(map.address(), insn, map.address() + CODE + RETURN64);
             if (CODE32 + c32.length > RETURN64) throw new IllegalStateException("32-bit code overruns its space");
