@@ -12,8 +12,9 @@ import vmm.emu.oracle.InstructionForms.Form;
 
 /**
  * The software CPU against the host CPU: every form of {@link InstructionForms} in 64-bit code and,
- * where the host runs 32-bit code, in 32-bit code; {@value #DEFAULT_CASES} random cases each in the suite ({@code -Dvmm.emu.diff.cases=N} for more, {@code -Dvmm.emu.diff.seed=S}
- * for another seed), registers, flags and memory compared.
+ * where the host runs 32-bit code, in 32-bit code; {@value #DEFAULT_CASES} random cases each in the
+ * suite ({@code -Dvmm.emu.diff.cases=N} for more, {@code -Dvmm.emu.diff.seed=S} for another seed),
+ * registers, flags and memory compared.
  */
 class CpuDifferentialTest {
     static final int DEFAULT_CASES = 500;

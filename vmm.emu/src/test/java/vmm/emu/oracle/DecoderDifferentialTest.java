@@ -138,7 +138,8 @@ class DecoderDifferentialTest {
                 + " (objdump is not the hardware), %d mismatches, %d known%n", total, compared, badChecked, skipped,
                 mismatches.size(), knownMatched.values().stream().mapToInt(Integer::intValue).sum());
         knownMatched.forEach((rule, n) -> System.out.println("known CPU mismatch, " + n + " sequences: " + rule));
-        mismatches.stream().limit(Integer.getInteger("vmm.emu.diff.show", 20)).forEach(m -> System.out.println("mismatch: " + m));
+        mismatches.stream().limit(Integer.getInteger("vmm.emu.diff.show", 20))
+                .forEach(m -> System.out.println("mismatch: " + m));
         assertThat(mismatches).as("seed %d", seed).isEmpty();
         assertThat(knownMatched.entrySet().stream().filter(e -> e.getValue() == 0).map(Map.Entry::getKey))
                 .as("known mismatches that no longer happen: delete them from KNOWN_CPU_MISMATCHES").isEmpty();

@@ -34,7 +34,8 @@ class InstructionFormsTest {
         }
         List<Case> cases64 = cases.stream().filter(c -> c.form().mode() == Mode.BITS64).toList();
         List<Case> cases32 = cases.stream().filter(c -> c.form().mode() == Mode.BITS32).toList();
-        List<Decoded> decoded = new ArrayList<>(Objdump.decode(Mode.BITS64, cases64.stream().map(Case::bytes).toList()));
+        List<Decoded> decoded = new ArrayList<>(
+                Objdump.decode(Mode.BITS64, cases64.stream().map(Case::bytes).toList()));
         decoded.addAll(Objdump.decode(Mode.BITS32, cases32.stream().map(Case::bytes).toList()));
         cases = new ArrayList<>(cases64);
         cases.addAll(cases32);

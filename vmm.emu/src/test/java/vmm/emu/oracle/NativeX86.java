@@ -53,7 +53,8 @@ public final class NativeX86 implements AutoCloseable {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+    private static final VarHandle ERRNO =
+            CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
 
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment errno = arena.allocate(CAPTURE);
@@ -105,7 +106,8 @@ public final class NativeX86 implements AutoCloseable {
         try {
             if (call(ftruncate, fd, 0x1000L) != 0) throw failure("ftruncate");
             // the executable view replaces the last page of our own reservation
-            if (call(mmap, base + CODE, 0x1000L, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0L) != base + CODE) {
+            long rx = call(mmap, base + CODE, 0x1000L, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0L);
+            if (rx != base + CODE) {
                 throw failure("mmap of the executable view");
             }
             rw = call(mmap, 0L, 0x1000L, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0L);
@@ -202,7 +204,9 @@ public final class NativeX86 implements AutoCloseable {
             throw new IllegalStateException(t);
         }
         X86State out = new X86State();
-        for (int r = 0; r < 16; r++) out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r);
+        for (int r = 0; r < 16; r++) {
+            out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r);
+        }
         out.rflags = block.get(ValueLayout.JAVA_LONG, RFLAGS);
         MemorySegment.copy(block, ValueLayout.JAVA_BYTE, SCRATCH, out.scratch, 0, X86State.SCRATCH_SIZE);
         return out;
@@ -224,7 +228,9 @@ public final class NativeX86 implements AutoCloseable {
             loaded32 = insn.clone();
         }
         MemorySegment block = map;
-        for (int r = 0; r < 16; r++) block.set(ValueLayout.JAVA_LONG, GPR + 8L * r, r < 8 && r != X86State.RSP ? in.gpr[r] & 0xFFFF_FFFFL : 0);
+        for (int r = 0; r < 16; r++) {
+            block.set(ValueLayout.JAVA_LONG, GPR + 8L * r, r < 8 && r != X86State.RSP ? in.gpr[r] & 0xFFFF_FFFFL : 0);
+        }
         block.set(ValueLayout.JAVA_LONG, RFLAGS, (in.rflags & SETTABLE) | 0x2);
         MemorySegment.copy(in.scratch, 0, block, ValueLayout.JAVA_BYTE, SCRATCH, X86State.SCRATCH_SIZE);
         try {
@@ -233,7 +239,9 @@ public final class NativeX86 implements AutoCloseable {
             throw new IllegalStateException(t);
         }
         X86State out = new X86State();
-        for (int r = 0; r < 8; r++) out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r) & 0xFFFF_FFFFL;
+        for (int r = 0; r < 8; r++) {
+            out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r) & 0xFFFF_FFFFL;
+        }
         out.rflags = block.get(ValueLayout.JAVA_LONG, RFLAGS) & 0xFFFF_FFFFL;
         MemorySegment.copy(block, ValueLayout.JAVA_BYTE, SCRATCH, out.scratch, 0, X86State.SCRATCH_SIZE);
         return out;
