@@ -35,6 +35,8 @@ final class CaseBuilder {
     private boolean addr32;
     /** Emit a LOCK prefix (the caller sets it only for a lockable form with a memory destination). */
     boolean lock;
+    /** A mandatory prefix (F3) to emit after the others, right before any REX; 0 for none. */
+    int mandatory;
 
     /** 32-bit code: no REX, registers 0..7, 32-bit addresses only (a 67 would make them 16-bit). */
     final boolean legacy32;
@@ -176,6 +178,7 @@ final class CaseBuilder {
         if (size == 16) b(0x66);
         if (memory && addr32) b(0x67);
         if (lock) b(0xF0);
+        if (mandatory != 0) b(mandatory);
         return this;
     }
 

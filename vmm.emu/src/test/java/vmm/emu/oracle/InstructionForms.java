@@ -447,6 +447,18 @@ public final class InstructionForms {
                 if (c.readRm(c.in, size) == 0) c.undefinedRegs = 1 << r;
             });
         }
+        // TZCNT where BMI1 is; BSF (the prefix ignored) where it is not, as in the model: for a source
+        // other than 0 both give the index of the lowest set bit; their flags differ
+        add("rep bsf r, r/m, source not 0 (f3 0f bc)", "tzcnt", c -> {
+            int size = wide(c);
+            c.chooseRm(size, true, 0);
+            c.mandatory = 0xF3;
+            c.modrm(size, c.register(size), 0x0F, 0xBC);
+            if ((c.readRm(c.in, size) & (size == 64 ? -1L : (1L << size) - 1)) == 0) {
+                c.writeRm(size, 1L << c.rnd.nextInt(size));
+            }
+            c.undefinedFlags = STATUS;
+        });
     }
 
     private void conditional() {
