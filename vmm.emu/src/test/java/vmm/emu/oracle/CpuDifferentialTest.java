@@ -56,8 +56,8 @@ class CpuDifferentialTest {
             Differential.Report r = Differential.run(forms, host, emu, seed, cases, KNOWN_MISMATCHES.keySet(), 20);
             System.out.println(r.summary() + ", seed " + seed);
             r.byForm().forEach((form, n) -> System.out.println("mismatches in " + form + ": " + n + " of " + cases));
-            r.known().forEach((form, n) -> System.out.println("known mismatch, " + n + " cases of " + form + ": "
-                    + KNOWN_MISMATCHES.get(form)));
+            r.known().forEach((form, n) -> System.out.println("known mismatch, " + n
+                    + " cases (chains that start with it included) of " + form + ": " + KNOWN_MISMATCHES.get(form)));
             r.details().forEach(m -> System.out.println("mismatch: " + m));
             Set<String> fixed = KNOWN_MISMATCHES.keySet().stream().filter(n -> !r.known().containsKey(n))
                     .collect(Collectors.toSet());

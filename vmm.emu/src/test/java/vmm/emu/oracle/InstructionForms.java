@@ -518,6 +518,22 @@ public final class InstructionForms {
             c.chooseRmExactly(size, false, 0);
             c.legacy(size).rexPrefix(size, 0, c.rm, 0).b(0xB8 + (c.rm & 7)).imm(size / 8, c.value(size));
         });
+        for (int op = 0xA0; op <= 0xA3; op++) {
+            final int opcode = op;
+            boolean store = op >= 0xA2, bytes8 = (op & 1) == 0;
+            add("mov " + (store ? "moffs, " + (bytes8 ? "al" : "eax") : (bytes8 ? "al" : "eax") + ", moffs") + " ("
+                    + hex(op) + ")", "mov|movabs", c -> {
+                // the address is the instruction's own: 8 bytes in 64-bit code (4 with a 67), 4 in 32-bit code
+                int size = bytes8 ? 8 : wide(c);
+                boolean addr32 = c.legacy32 || c.rnd.nextInt(4) == 0;
+                long address = c.scratch
+                        + c.rnd.nextInt(CaseBuilder.MARGIN, X86State.SCRATCH_SIZE - CaseBuilder.MARGIN);
+                if (size == 16) c.b(0x66);
+                if (addr32 && !c.legacy32) c.b(0x67);
+                if (size == 64) c.b(0x48);
+                c.b(opcode).imm(addr32 ? 4 : 8, address);
+            });
+        }
         String[][] ext = {{"movzx", "b6", "8"}, {"movzx", "b7", "16"}, {"movsx", "be", "8"}, {"movsx", "bf", "16"}};
         for (String[] e : ext) {
             int opcode = Integer.parseInt(e[1], 16), from = Integer.parseInt(e[2]);
