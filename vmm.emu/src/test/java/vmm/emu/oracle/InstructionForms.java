@@ -21,8 +21,8 @@ import java.util.random.RandomGenerator;
 import vmm.emu.oracle.CaseBuilder.Case;
 
 /**
- * The instruction forms the differential tests run in 64-bit mode, each a generator of random
- * cases that cannot fault in user mode. A form is one opcode encoding (e.g. "add r/m, imm8 (83
+ * The instruction forms the differential tests run in 64-bit and 32-bit code, each a generator of
+ * random cases that cannot fault in user mode. A form is one opcode encoding (e.g. "add r/m, imm8 (83
  * /0)"); each case picks the operand size among those the encoding has, register or memory
  * operands, prefixes (66, 67, REX, no-op segments, LOCK where legal), operands and input flags.
  *
@@ -41,6 +41,7 @@ import vmm.emu.oracle.CaseBuilder.Case;
  *     generated: result and flags undefined)</td></tr>
  * <tr><td>BT, BTS, BTR, BTC</td><td>OF, SF, AF, PF</td></tr>
  * <tr><td>BSF, BSR</td><td>CF, OF, SF, AF, PF; the destination when the source is 0</td></tr>
+ * <tr><td>REP BSF (TZCNT with BMI1, BSF without)</td><td>all six: the two disagree on them</td></tr>
  * <tr><td>REP string ops, 32-bit addresses, ECX = 0</td><td>RCX, RSI, RDI: Intel CPUs clear their upper
  *     halves though nothing is repeated (not in the SDM)</td></tr>
  * </table>
