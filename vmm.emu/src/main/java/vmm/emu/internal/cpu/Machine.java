@@ -63,6 +63,8 @@ public final class Machine implements InterruptTarget {
     long icount;
     private long shadowAt = -1;
     private boolean halted, waitingForSipi;
+    /** From an NMI's delivery to the next IRET, further NMIs wait. */
+    boolean nmiBlocked;
     private VcpuExit exit;
 
     /**
@@ -244,6 +246,7 @@ public final class Machine implements InterruptTarget {
     }
 
     private VcpuExit loop(long budget) {
+        serial++; // the VMM may have written guest memory while the vCPU was out of run()
         long end = icount + budget;
         if (budget == Long.MAX_VALUE) end = Long.MAX_VALUE;
         while (true) {
@@ -278,14 +281,15 @@ public final class Machine implements InterruptTarget {
         int slot = (int) (lin ^ (lin >>> 12)) & (JC - 1);
         long gen = mmu.generation << 2 | c.cpl;
         Block b = jcBlock[slot];
-        if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits
-                || !b.valid || !b.unchanged()) {
+        if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits || !b.valid
+                || jcChecked[slot] != serial && !b.unchanged()) {
             b = block(lin);
             if (b == null) return;
             jcBlock[slot] = b;
             jcLinear[slot] = lin;
             jcGeneration[slot] = gen;
         }
+        jcChecked[slot] = serial;
         Insn[] ins = b.insns;
         int n = ins.length;
         if (end - icount < n) n = (int) (end - icount);
@@ -299,15 +303,23 @@ public final class Machine implements InterruptTarget {
         }
     }
 
-    private final long[] fetchOut = new long[2];
+    private final long[] fetchOut = new long[3];
 
     // A direct-mapped cache from linear RIP to block, valid for one MMU generation and one CPL.
     private static final int JC = 4096;
     private final long[] jcLinear = new long[JC];
     private final Block[] jcBlock = new Block[JC];
     private final long[] jcGeneration = new long[JC];
+    private final long[] jcChecked = new long[JC];
+    /**
+     * Counts serializing events (IRET, CPUID, MOV to CR, WRMSR, WBINVD, descriptor-table loads, interrupt and
+     * exception delivery, port and MMIO accesses). Code another agent wrote (device DMA, which the CPU cannot see)
+     * needs one before it runs (SDM vol. 3 §8.1.3, cross-modifying code), so a block compares its bytes with
+     * memory again only when this has moved since it last did.
+     */
+    long serial = 1;
 
-    /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one slow instruction ran. */
+    /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one instruction ran. */
     private Block block(long lin) {
         MemorySegment page = mmu.codePage(lin, fetchOut);
         long pa = fetchOut[0];
@@ -353,7 +365,7 @@ public final class Machine implements InterruptTarget {
         }
         byte[] raw = new byte[at - start];
         MemorySegment.copy(page, ValueLayout.JAVA_BYTE, base + start, raw, 0, raw.length);
-        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw);
+        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw, fetchOut[2] != 0);
         phys.code.put(b);
         if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
         return b;
@@ -389,8 +401,9 @@ public final class Machine implements InterruptTarget {
             cpu.rip = 0;
         }
         if (waitingForSipi) return null;
-        if (src.takeNmi()) {
+        if (!nmiBlocked && src.takeNmi()) {
             halted = false;
+            nmiBlocked = true;
             external(CpuFault.NMI);
             attention = true;
             return null;
@@ -462,10 +475,12 @@ public final class Machine implements InterruptTarget {
     // ---- I/O ----
 
     long portRead(int port, int size) {
+        serial++;
         return ports == null ? Cpu.mask(size) : ports.read(port, size);
     }
 
     void portWrite(int port, int size, long v) {
+        serial++;
         WriteInterceptor w = phys.interceptor;
         if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
         if (ports != null) ports.write(port, size, v & Cpu.mask(size));
@@ -473,7 +488,8 @@ public final class Machine implements InterruptTarget {
 
     /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */
     static CpuFault unsupported(Cpu c, Insn d) {
-        String key = String.format("%03x/%d", d.op, d.hasModrm ? d.regOp : 0);
+        // One line per opcode (and group member); one for all of x87, which the model lacks as a whole.
+        String key = d.op >= 0xD8 && d.op <= 0xDF ? "x87" : String.format("%03x/%d", d.op, d.hasModrm ? d.regOp : 0);
         if (LOGGED.add(key))
             LOG.log(System.Logger.Level.WARNING, String.format(
                     "vmm.emu: instruction not in the model, #UD to the guest: %s at %04x:%x (%d-bit code)",
@@ -484,8 +500,9 @@ public final class Machine implements InterruptTarget {
     /** A feature the model lacks (task switches, virtual-8086 mode): #UD to the guest, logged once. */
     static CpuFault unsupportedFeature(Cpu c, String what) {
         if (LOGGED.add(what))
-            LOG.log(System.Logger.Level.WARNING, String.format("vmm.emu: %s is not in the model, #UD to the guest at %04x:%x",
-                    what, c.seg[Cpu.CS].selector(), c.rip));
+            LOG.log(System.Logger.Level.WARNING, String.format(
+                    "vmm.emu: %s is not in the model, #UD to the guest at %04x:%x", what, c.seg[Cpu.CS].selector(),
+                    c.rip));
         return CpuFault.ud();
     }
 }

@@ -120,10 +120,12 @@ final class Mmu {
     }
 
     long physRead(long pa, int size) {
+        cpu.machine.serial++; // only the slow path comes here: MMIO, ROM tails, page walks, page-crossing accesses
         return phys.read(pa, size, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase());
     }
 
     void physWrite(long pa, int size, long v) {
+        cpu.machine.serial++;
         phys.write(pa, size, v, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase());
     }
 
@@ -146,6 +148,7 @@ final class Mmu {
         RamRegion r = phys.wholePage(pa & -4096L);
         if (r == null) return null;
         paOut[1] = (pa & -4096L) - r.guestBase();
+        paOut[2] = r.readOnly() ? 1 : 0;
         return r.segment();
     }
 

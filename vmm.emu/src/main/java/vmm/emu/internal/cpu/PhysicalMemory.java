@@ -84,7 +84,7 @@ public final class PhysicalMemory {
         return mmio.read(pa, size);
     }
 
-    /** Writes {@code size} bytes at {@code pa}, which do not cross a page; false when it was RAM holding decoded code. */
+    /** Writes {@code size} bytes at {@code pa}, which do not cross a page; a write to code drops its blocks. */
     void write(long pa, int size, long v, MmioBus mmio, IoHandler apic, long apicBase) {
         RamRegion r = regionOf(pa);
         if (r != null && !r.readOnly()) {

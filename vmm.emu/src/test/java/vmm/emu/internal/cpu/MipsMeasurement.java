@@ -18,7 +18,7 @@ public final class MipsMeasurement {
                 0x49, 0x75, 0xF8};
         // mov ecx,n; l: mov eax,[edi]; add eax,ebx; mov [edi+4],eax; add edi,8; and edi,0xfff; dec ecx; jnz l (7)
         int[] memory = {0xB9, n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >>> 24), 0x8B, 0x07, 0x01, 0xD8, 0x89,
-                0x47, 0x04, 0x83, 0xC7, 0x08, 0x81, 0xE7, 0xFF, 0x0F, 0x00, 0x00, 0x49, 0x75, 0xEB};
+                0x47, 0x04, 0x83, 0xC7, 0x08, 0x81, 0xE7, 0xFF, 0x0F, 0x00, 0x00, 0x49, 0x75, 0xED};
         for (int round = 0; round < 3; round++) {
             measure("register loop", register);
             measure("memory loop  ", memory);
@@ -27,12 +27,16 @@ public final class MipsMeasurement {
 
     private static void measure(String what, int[] code) {
         try (Harness h = Harness.protected32(code)) {
-            long t0 = System.nanoTime();
+            var bean = java.lang.management.ManagementFactory.getThreadMXBean();
+            long t0 = System.nanoTime(), cpu0 = bean.getCurrentThreadCpuTime();
             long i0 = h.machine.instructions();
             h.machine.step(h.ports, h.mmio, Long.MAX_VALUE / 2);
-            long ns = System.nanoTime() - t0;
+            long ns = System.nanoTime() - t0, cpuNs = bean.getCurrentThreadCpuTime() - cpu0;
             long count = h.machine.instructions() - i0;
-            System.out.printf("%s: %,d instructions in %.2f s = %.1f MIPS%n", what, count, ns / 1e9, count * 1e3 / ns);
+            // On a shared machine the thread's CPU time is the fairer base; both are printed.
+            System.out.printf(
+                    "%s: %,d instructions in %.2f s wall (%.1f MIPS), %.2f s CPU (%.1f MIPS per CPU-second)%n",
+                    what, count, ns / 1e9, count * 1e3 / ns, cpuNs / 1e9, count * 1e3 / cpuNs);
         }
     }
 }
