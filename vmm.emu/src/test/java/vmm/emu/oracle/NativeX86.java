@@ -14,15 +14,18 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * The host CPU as an oracle: runs one instruction's bytes natively in 64-bit user mode, from a
- * state given as registers, flags and a scratch buffer, and returns the state it leaves.
+ * The host CPU as an oracle: runs an instruction's bytes (or two instructions') natively in user
+ * mode, in 64-bit code or, where the kernel has IA-32 emulation, in 32-bit code, from a state given
+ * as registers, flags and a scratch buffer, and returns the state it leaves.
  *
  * <p>One anonymous mapping at a fixed low address (so the scratch buffer has the same linear
  * address natively and in an emulated guest with identity-mapped memory) holds the state block,
- * and after it one code page with a hand-assembled trampoline, listed in {@link #trampoline}:
- * it saves the callee-saved registers, loads RFLAGS and every general register but RSP from the
- * block, runs the instruction under test, stores them back, clears DF and returns. It is called
- * through a downcall handle.
+ * the scratch buffer and the 32-bit path's stack; its last page is replaced by a memfd page, which
+ * is also mapped writable elsewhere, so no page is ever writable and executable at once. That page
+ * holds the hand-assembled trampolines: the 64-bit one, listed in {@link #trampoline} (it saves the
+ * callee-saved registers, loads RFLAGS and every general register but RSP from the block, runs the
+ * bytes under test, stores them back, clears DF and returns), and the 32-bit one of
+ * {@link Compat32}. They are called through downcall handles.
  *
  * <p>Only instructions that cannot fault may be run: a fault is a signal the JVM dies of. The
  * callers ({@link InstructionForms}) generate only user-mode forms with safe operands (memory
