@@ -13,7 +13,7 @@ import vmm.emu.oracle.InstructionForms.Form;
 
 /**
  * Forms of two instructions: any form of the mode, then one that reads the flags it left (SETcc,
- * CMOVcc, ADC, SBB, INC, RCL, CMC, LAHF). One instruction from an explicit RFLAGS never shows
+ * CMOVcc, ADC, SBB, INC, RCL, CMC, LAHF, Jcc). One instruction from an explicit RFLAGS never shows
  * whether flags computed lazily are right when the next instruction reads them, or keeps some
  * (INC keeps CF, RCL keeps SF ZF AF PF). The reader is drawn so that it reads none of the flags
  * the first instruction left undefined, and uses none of its undefined registers; where no such
@@ -26,7 +26,8 @@ final class FlagChains {
     private FlagChains() {}
 
     static void add(InstructionForms f, List<Form> firsts) {
-        String[] readers = {"setcc r8", "cmovcc r, r", "adc r, r", "sbb r, r", "inc r", "rcl r, 1", "cmc", "lahf"};
+        String[] readers = {"setcc r8", "cmovcc r, r", "adc r, r", "sbb r, r", "inc r", "rcl r, 1", "cmc", "lahf",
+            "jcc over lea eax,[rax+1]"};
         for (int i = 0; i < readers.length; i++) {
             final int kind = i;
             f.add("any form, then " + readers[i], null, c -> {
@@ -87,9 +88,18 @@ final class FlagChains {
                 if ((undefined & CF) != 0) return;
                 c.b(0xF5);
             }
-            default -> {                                     // LAHF: AH <- SF ZF AF PF CF
+            case 7 -> {                                      // LAHF: AH <- SF ZF AF PF CF
                 if ((undefined & (STATUS & ~OF)) != 0 || (c.undefinedRegs & 1 << X86State.RAX) != 0) return;
                 c.b(0x9F);
+            }
+            default -> {                                     // Jcc rel8 over a LEA that marks the way taken
+                int cc = -1;
+                for (int attempt = 0; attempt < 32 && cc < 0; attempt++) {
+                    int k = c.rnd.nextInt(16);
+                    if ((CONDITION[k / 2] & undefined) == 0) cc = k;
+                }
+                if (cc < 0 || (c.undefinedRegs & 1 << X86State.RAX) != 0) return;
+                c.b(0x70 + cc, 3, 0x8D, 0x40, 0x01);
             }
         }
     }

@@ -107,7 +107,9 @@ public final class InstructionForms {
         f.exchanges();
         f.strings();
         f.flagOps();
-        FlagChains.add(f, List.copyOf(f.forms));
+        List<Form> single = List.copyOf(f.forms);
+        Branches.add(f);
+        FlagChains.add(f, single);
         return List.copyOf(f.forms);
     }
 
