@@ -17,13 +17,11 @@ final class Block {
     /** The bytes as little-endian longs, the last one padded with zeros, compared against memory on entry. */
     private final long[] words;
     private final int length;
-    /** Decoded from ROM, which nothing writes: no need to compare. */
-    private final boolean immutable;
+
     /** Cleared when a CPU write reaches the page; not volatile: another vCPU's write needs serialization anyway. */
     boolean valid = true;
 
-    Block(long pa, int codeBits, Insn[] insns, MemorySegment host, long hostOffset, byte[] bytes, boolean immutable) {
-        this.immutable = immutable;
+    Block(long pa, int codeBits, Insn[] insns, MemorySegment host, long hostOffset, byte[] bytes) {
         this.pa = pa;
         this.codeBits = codeBits;
         this.insns = insns;
@@ -37,7 +35,6 @@ final class Block {
 
     /** Whether guest memory still holds the bytes this block was decoded from. */
     boolean unchanged() {
-        if (immutable) return true;
         int full = length / 8;
         for (int i = 0; i < full; i++)
             if (host.get(PhysicalMemory.LE64, hostOffset + 8L * i) != words[i]) return false;

@@ -80,6 +80,7 @@ public final class Decoder {
         TWO[0xC3] = M;
         TWO[0x0F] = M | IB; // 3DNow!: the immediate is the real opcode
         TWO[0x24] = TWO[0x26] = M;
+        TWO[0x77] = 0; // EMMS
     }
 
     private Decoder() {
@@ -192,6 +193,8 @@ public final class Decoder {
 
     private static int modrm(Insn d, ByteSource src, int i, boolean long64) {
         int m = fetch(src, i++);
+        // MOV to and from control, debug and test registers: always the register form, whatever mod says.
+        if (d.op >= 0x120 && d.op <= 0x126) m |= 0xC0;
         d.hasModrm = true;
         d.mod = m >>> 6;
         d.regOp = (m >>> 3) & 7;

@@ -11,6 +11,7 @@ import java.util.concurrent.locks.LockSupport;
 import vmm.core.bus.IoHandler;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
+import vmm.core.events.VmExitEvent;
 import vmm.core.hypervisor.Segment;
 import vmm.core.hypervisor.VcpuExit;
 
@@ -275,6 +276,10 @@ public final class Machine implements InterruptTarget {
 
     private void runBlock(long end) {
         if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
+        if (mmu.mapEpoch != phys.mapEpoch) {
+            mmu.mapEpoch = phys.mapEpoch;
+            mmu.flush();
+        }
         Cpu c = cpu;
         long lin = c.codeBits == 64 ? c.rip : (c.segBase[Cpu.CS] + c.rip) & 0xFFFFFFFFL;
         if (c.codeBits != 64 && c.rip > c.segLimit[Cpu.CS]) throw CpuFault.gp(0);
@@ -303,7 +308,7 @@ public final class Machine implements InterruptTarget {
         }
     }
 
-    private final long[] fetchOut = new long[3];
+    private final long[] fetchOut = new long[2];
 
     // A direct-mapped cache from linear RIP to block, valid for one MMU generation and one CPL.
     private static final int JC = 4096;
@@ -365,7 +370,7 @@ public final class Machine implements InterruptTarget {
         }
         byte[] raw = new byte[at - start];
         MemorySegment.copy(page, ValueLayout.JAVA_BYTE, base + start, raw, 0, raw.length);
-        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw, fetchOut[2] != 0);
+        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw);
         phys.code.put(b);
         if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
         return b;
@@ -443,6 +448,8 @@ public final class Machine implements InterruptTarget {
     }
 
     void halt() {
+        VmExitEvent e = new VmExitEvent();
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_HLT", 0, 0, false);
         endBlock = true;
         if (waitsForInterrupts) halted = true;
         else exit = new VcpuExit.Halted();
@@ -476,14 +483,32 @@ public final class Machine implements InterruptTarget {
 
     long portRead(int port, int size) {
         serial++;
-        return ports == null ? Cpu.mask(size) : ports.read(port, size);
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
+        long v = ports == null ? Cpu.mask(size) : ports.read(port, size);
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, false);
+        return v;
+    }
+
+    /** Commits a Flight Recorder event for a bus access or HLT, named as KVM names its exits, so tools read both. */
+    void exitEvent(VmExitEvent e, String reason, long address, int size, boolean write) {
+        e.vcpu = index;
+        e.reason = reason;
+        e.address = address;
+        e.size = size;
+        e.write = write;
+        e.count = 1;
+        e.commit();
     }
 
     void portWrite(int port, int size, long v) {
         serial++;
         WriteInterceptor w = phys.interceptor;
         if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
         if (ports != null) ports.write(port, size, v & Cpu.mask(size));
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, true);
     }
 
     /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */

@@ -90,6 +90,12 @@ final class EmuVm implements VirtualMachine {
     }
 
     @Override
+    public Binding mapMemory(long gpa, java.lang.foreign.MemorySegment host, boolean readOnly) {
+        Runnable unmap = phys.map(gpa, host, readOnly);
+        return unmap::run;
+    }
+
+    @Override
     public Binding bindIrqFd(EventFd fd, int gsi) {
         irqChip();
         throw new IllegalStateException(NO_IRQCHIP);

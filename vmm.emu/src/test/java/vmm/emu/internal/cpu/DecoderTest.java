@@ -117,6 +117,15 @@ class DecoderTest {
     }
 
     @Test
+    void movToControlRegistersIsAlwaysTheRegisterFormAndEmmsHasNoModrm() {
+        Insn mov = decode(16, 0x0F, 0x20, 0x82, 0x3C, 0xFD);        // mov edx,cr0 (mod bits ignored)
+        assertThat(mov.len).isEqualTo(3);
+        assertThat(mov.isRegForm()).isTrue();
+        assertThat(mov.rm).isEqualTo(Cpu.RDX);
+        assertThat(decode(32, 0x0F, 0x77).len).isEqualTo(2);
+    }
+
+    @Test
     void fifteenBytesIsTheLimit() {
         int[] ok = new int[15];
         java.util.Arrays.fill(ok, 0x66);
