@@ -67,11 +67,7 @@ class DecoderDifferentialTest {
      * Where the software CPU disagrees with objdump and the hardware, to be fixed in the CPU: counted
      * apart, not failed. A rule that matched sequences but no mismatch fails the test: delete it.
      */
-    static final List<Rule> KNOWN_CPU_MISMATCHES = List.of(
-            new Rule("0f 20-23 (MOV to/from CRn/DRn) with mod != 11: the SDM says mod is ignored and both"
-                    + " operands are registers; the decoder reads a memory operand (SIB, displacement), so its length"
-                    + " is too long", (mode, s, op) -> u(s, op) == 0x0F && u(s, op + 1) >= 0x20 && u(s, op + 1) <= 0x23
-                    && u(s, op + 2) >> 6 != 3));
+    static final List<Rule> KNOWN_CPU_MISMATCHES = List.of();
 
     @Test
     void everyLengthIsObjdumpsAndEveryBadSequenceRaisesUd() {
