@@ -21,6 +21,8 @@ final class CaseBuilder {
     final X86State in = new X86State();
     long undefinedFlags;
     int undefinedRegs;
+    /** For a form of two instructions, the form of the first (see {@link FlagChains}); else null. */
+    String first;
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
     // the r/m operand of the instruction being built
@@ -33,6 +35,8 @@ final class CaseBuilder {
     private boolean addr32;
     /** Emit a LOCK prefix (the caller sets it only for a lockable form with a memory destination). */
     boolean lock;
+    /** A mandatory prefix (F3) to emit after the others, right before any REX; 0 for none. */
+    int mandatory;
 
     /** 32-bit code: no REX, registers 0..7, 32-bit addresses only (a 67 would make them 16-bit). */
     final boolean legacy32;
@@ -174,6 +178,7 @@ final class CaseBuilder {
         if (size == 16) b(0x66);
         if (memory && addr32) b(0x67);
         if (lock) b(0xF0);
+        if (mandatory != 0) b(mandatory);
         return this;
     }
 
@@ -233,9 +238,13 @@ final class CaseBuilder {
         if (legacy32) {                // 32-bit code has eight 32-bit registers
             for (int r = 0; r < 16; r++) in.gpr[r] = r < 8 ? in.gpr[r] & 0xFFFF_FFFFL : 0;
         }
-        return new Case(form, out.toByteArray(), in, undefinedFlags, undefinedRegs);
+        return new Case(form, out.toByteArray(), in, undefinedFlags, undefinedRegs, first);
     }
 
-    /** One instruction to run from one state; {@code undefinedFlags} and {@code undefinedRegs} are not compared. */
-    record Case(InstructionForms.Form form, byte[] bytes, X86State in, long undefinedFlags, int undefinedRegs) {}
+    /**
+     * One instruction (or two) to run from one state; {@code undefinedFlags} and {@code undefinedRegs}
+     * are not compared; {@code first} names the first instruction's form in a form of two, else null.
+     */
+    record Case(InstructionForms.Form form, byte[] bytes, X86State in, long undefinedFlags, int undefinedRegs,
+            String first) {}
 }

@@ -90,7 +90,9 @@ final class Compat32 {
     }
 
     private static void d32(ByteArrayOutputStream b, long v) {
-        if (v < 0 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("not below 2 GiB: 0x" + Long.toHexString(v));
+        if (v < 0 || v > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("not below 2 GiB: 0x" + Long.toHexString(v));
+        }
         b.write((int) v); b.write((int) (v >> 8)); b.write((int) (v >> 16)); b.write((int) (v >> 24));
     }
 }

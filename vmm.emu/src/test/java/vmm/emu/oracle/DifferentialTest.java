@@ -76,7 +76,8 @@ class DifferentialTest {
     @Test
     void aKnownMismatchIsCountedApart() {
         Form add = form("add r/m, r (01 /r)");
-        Differential.Report r = Differential.run(List.of(add), host, hostFlipping(Flags.ZF), 7, 20, Set.of(add.name()), 5);
+        Differential.Report r = Differential.run(List.of(add), host, hostFlipping(Flags.ZF), 7, 20,
+                Set.of(add.name()), 5);
         assertThat(r.mismatches()).isZero();
         assertThat(r.known()).containsEntry(add.name(), 20);
     }

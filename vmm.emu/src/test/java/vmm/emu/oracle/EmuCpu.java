@@ -70,7 +70,9 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
             m.writeU64(PML4, PDPT | 7);
             for (int g = 0; g < 4; g++) {
                 m.writeU64(PDPT + 8L * g, PD + 0x1000L * g | 7);
-                for (int i = 0; i < 512; i++) m.writeU64(PD + 0x1000L * g + 8L * i, ((long) g << 30) + ((long) i << 21) | 0x87);
+                for (int i = 0; i < 512; i++) {
+                    m.writeU64(PD + 0x1000L * g + 8L * i, ((long) g << 30) + ((long) i << 21) | 0x87);   // 2 MiB, RW
+                }
             }
             byte[] b = new byte[(int) LOW];
             m.read(0, b, 0, b.length);
@@ -102,7 +104,7 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
             case BITS32 -> {
                 c.cr0 = Cpu.CR0_PE | Cpu.CR0_ET;
                 c.setSegment(Cpu.CS, Segment.flat32(CODE32, true));
-                for (int s : new int[] {Cpu.DS, Cpu.ES, Cpu.FS, Cpu.GS, Cpu.SS}) c.setSegment(s, Segment.flat32(DATA32, false));
+                flatData();
                 c.idtBase = IDT;
                 c.idtLimit = 8 * 32 - 1;
             }
@@ -112,13 +114,17 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
                 c.efer = Cpu.EFER_LME | Cpu.EFER_LMA;
                 c.cr0 = Cpu.CR0_PE | Cpu.CR0_ET | Cpu.CR0_PG;
                 c.setSegment(Cpu.CS, Segment.code64(CODE64));
-                for (int s : new int[] {Cpu.DS, Cpu.ES, Cpu.FS, Cpu.GS, Cpu.SS}) c.setSegment(s, Segment.flat32(DATA32, false));
+                flatData();
                 c.idtBase = IDT;
                 c.idtLimit = 16 * 32 - 1;
             }
         }
         c.rip = CODE;
         machine.setHalted(false);
+    }
+
+    private void flatData() {
+        for (int s : new int[] {Cpu.DS, Cpu.ES, Cpu.FS, Cpu.GS, Cpu.SS}) c.setSegment(s, Segment.flat32(DATA32, false));
     }
 
     @Override
@@ -134,7 +140,9 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
         c.setRflags(in.rflags & Flags.COMPARED);
         machine.stateChanged();
         VcpuExit e = machine.step(ports, mmio, 1_000);
-        if (!(e instanceof VcpuExit.Halted)) throw new Fault("no halt after the instruction: " + (e == null ? "still running" : e.describe()));
+        if (!(e instanceof VcpuExit.Halted)) {
+            throw new Fault("no halt after the instruction: " + (e == null ? "still running" : e.describe()));
+        }
         int vector = vectorTaken();
         if (vector >= 0) throw new Fault("exception " + vector);
         if (c.rip != CODE + insn.length + 1) throw new Fault("halted at 0x" + Long.toHexString(c.rip));

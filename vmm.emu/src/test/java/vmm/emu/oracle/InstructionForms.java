@@ -21,8 +21,8 @@ import java.util.random.RandomGenerator;
 import vmm.emu.oracle.CaseBuilder.Case;
 
 /**
- * The instruction forms the differential tests run in 64-bit mode, each a generator of random
- * cases that cannot fault in user mode. A form is one opcode encoding (e.g. "add r/m, imm8 (83
+ * The instruction forms the differential tests run in 64-bit and 32-bit code, each a generator of
+ * random cases that cannot fault in user mode. A form is one opcode encoding (e.g. "add r/m, imm8 (83
  * /0)"); each case picks the operand size among those the encoding has, register or memory
  * operands, prefixes (66, 67, REX, no-op segments, LOCK where legal), operands and input flags.
  *
@@ -41,6 +41,7 @@ import vmm.emu.oracle.CaseBuilder.Case;
  *     generated: result and flags undefined)</td></tr>
  * <tr><td>BT, BTS, BTR, BTC</td><td>OF, SF, AF, PF</td></tr>
  * <tr><td>BSF, BSR</td><td>CF, OF, SF, AF, PF; the destination when the source is 0</td></tr>
+ * <tr><td>REP BSF (TZCNT with BMI1, BSF without)</td><td>all six: the two disagree on them</td></tr>
  * <tr><td>REP string ops, 32-bit addresses, ECX = 0</td><td>RCX, RSI, RDI: Intel CPUs clear their upper
  *     halves though nothing is repeated (not in the SDM)</td></tr>
  * </table>
@@ -58,8 +59,8 @@ public final class InstructionForms {
     }
 
     /**
-     * An instruction form: a name for reports, objdump's mnemonic for it (a regular expression) and
-     * the generator of its cases.
+     * An instruction form: a name for reports, objdump's mnemonic for it (a regular expression; null
+     * for a form of two instructions) and the generator of its cases.
      */
     public record Form(String name, String mnemonic, Mode mode, Maker maker) {
         /** A random case of this form whose memory operands lie in the scratch buffer at {@code scratch}. */
@@ -106,6 +107,9 @@ public final class InstructionForms {
         f.exchanges();
         f.strings();
         f.flagOps();
+        List<Form> single = List.copyOf(f.forms);
+        Branches.add(f);
+        FlagChains.add(f, single);
         return List.copyOf(f.forms);
     }
 
@@ -446,6 +450,18 @@ public final class InstructionForms {
                 if (c.readRm(c.in, size) == 0) c.undefinedRegs = 1 << r;
             });
         }
+        // TZCNT where BMI1 is; BSF (the prefix ignored) where it is not, as in the model: for a source
+        // other than 0 both give the index of the lowest set bit; their flags differ
+        add("rep bsf r, r/m, source not 0 (f3 0f bc)", "tzcnt", c -> {
+            int size = wide(c);
+            c.chooseRm(size, true, 0);
+            c.mandatory = 0xF3;
+            c.modrm(size, c.register(size), 0x0F, 0xBC);
+            if ((c.readRm(c.in, size) & (size == 64 ? -1L : (1L << size) - 1)) == 0) {
+                c.writeRm(size, 1L << c.rnd.nextInt(size));
+            }
+            c.undefinedFlags = STATUS;
+        });
     }
 
     private void conditional() {
@@ -505,6 +521,22 @@ public final class InstructionForms {
             c.chooseRmExactly(size, false, 0);
             c.legacy(size).rexPrefix(size, 0, c.rm, 0).b(0xB8 + (c.rm & 7)).imm(size / 8, c.value(size));
         });
+        for (int op = 0xA0; op <= 0xA3; op++) {
+            final int opcode = op;
+            boolean store = op >= 0xA2, bytes8 = (op & 1) == 0;
+            add("mov " + (store ? "moffs, " + (bytes8 ? "al" : "eax") : (bytes8 ? "al" : "eax") + ", moffs") + " ("
+                    + hex(op) + ")", "mov|movabs", c -> {
+                // the address is the instruction's own: 8 bytes in 64-bit code (4 with a 67), 4 in 32-bit code
+                int size = bytes8 ? 8 : wide(c);
+                boolean addr32 = c.legacy32 || c.rnd.nextInt(4) == 0;
+                long address = c.scratch
+                        + c.rnd.nextInt(CaseBuilder.MARGIN, X86State.SCRATCH_SIZE - CaseBuilder.MARGIN);
+                if (size == 16) c.b(0x66);
+                if (addr32 && !c.legacy32) c.b(0x67);
+                if (size == 64) c.b(0x48);
+                c.b(opcode).imm(addr32 ? 4 : 8, address);
+            });
+        }
         String[][] ext = {{"movzx", "b6", "8"}, {"movzx", "b7", "16"}, {"movsx", "be", "8"}, {"movsx", "bf", "16"}};
         for (String[] e : ext) {
             int opcode = Integer.parseInt(e[1], 16), from = Integer.parseInt(e[2]);

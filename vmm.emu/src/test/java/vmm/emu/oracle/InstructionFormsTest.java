@@ -28,12 +28,14 @@ class InstructionFormsTest {
         List<Form> forms = InstructionForms.all();
         List<Case> cases = new ArrayList<>();
         for (Form form : forms) {
+            if (form.mnemonic() == null) continue;           // two instructions: each is a form of its own
             SplittableRandom rnd = new SplittableRandom(Differential.formSeed(SEED, form));
             for (int i = 0; i < CASES; i++) cases.add(form.make(rnd, 0x10_1000L));
         }
         List<Case> cases64 = cases.stream().filter(c -> c.form().mode() == Mode.BITS64).toList();
         List<Case> cases32 = cases.stream().filter(c -> c.form().mode() == Mode.BITS32).toList();
-        List<Decoded> decoded = new ArrayList<>(Objdump.decode(Mode.BITS64, cases64.stream().map(Case::bytes).toList()));
+        List<Decoded> decoded = new ArrayList<>(
+                Objdump.decode(Mode.BITS64, cases64.stream().map(Case::bytes).toList()));
         decoded.addAll(Objdump.decode(Mode.BITS32, cases32.stream().map(Case::bytes).toList()));
         cases = new ArrayList<>(cases64);
         cases.addAll(cases32);
@@ -46,7 +48,7 @@ class InstructionFormsTest {
             }
         }
         assertThat(wrong).as("seed %d", SEED).isEmpty();
-        System.out.printf("instruction forms: %d forms, %d encodings read back by objdump%n", forms.size(), cases.size());
+        System.out.printf("instruction forms: %d encodings read back by objdump%n", cases.size());
     }
 
     @Test

@@ -14,15 +14,18 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * The host CPU as an oracle: runs one instruction's bytes natively in 64-bit user mode, from a
- * state given as registers, flags and a scratch buffer, and returns the state it leaves.
+ * The host CPU as an oracle: runs an instruction's bytes (or two instructions') natively in user
+ * mode, in 64-bit code or, where the kernel has IA-32 emulation, in 32-bit code, from a state given
+ * as registers, flags and a scratch buffer, and returns the state it leaves.
  *
  * <p>One anonymous mapping at a fixed low address (so the scratch buffer has the same linear
  * address natively and in an emulated guest with identity-mapped memory) holds the state block,
- * and after it one code page with a hand-assembled trampoline, listed in {@link #trampoline}:
- * it saves the callee-saved registers, loads RFLAGS and every general register but RSP from the
- * block, runs the instruction under test, stores them back, clears DF and returns. It is called
- * through a downcall handle.
+ * the scratch buffer and the 32-bit path's stack; its last page is replaced by a memfd page, which
+ * is also mapped writable elsewhere, so no page is ever writable and executable at once. That page
+ * holds the hand-assembled trampolines: the 64-bit one, listed in {@link #trampoline} (it saves the
+ * callee-saved registers, loads RFLAGS and every general register but RSP from the block, runs the
+ * bytes under test, stores them back, clears DF and returns), and the 32-bit one of
+ * {@link Compat32}. They are called through downcall handles.
  *
  * <p>Only instructions that cannot fault may be run: a fault is a signal the JVM dies of. The
  * callers ({@link InstructionForms}) generate only user-mode forms with safe operands (memory
@@ -39,8 +42,8 @@ public final class NativeX86 implements AutoCloseable {
     static final int CODE = 0xA000, MAP_SIZE = 0xB000;
     /** In the code page: the 32-bit path's 64-bit entry, its 32-bit code, its way back. */
     static final int ENTRY32 = 0x400, CODE32 = 0x480, RETURN64 = 0x700;
-    /** Where the instruction under test starts inside the code page (after the prologue). */
-    static final int MAX_INSN = 15;
+    /** The most bytes under test: one instruction, or a form of two (see {@link FlagChains}). */
+    static final int MAX_INSN = 32;
     /** Low addresses tried for the mapping, in order: all below 2 GiB, above mmap_min_addr. */
     private static final long[] PLACES = {0x0010_0000L, 0x0100_0000L, 0x1000_0000L, 0x4000_0000L};
     /** The flags a case may set: the status flags and DF, never TF, IF or AC. */
@@ -53,7 +56,8 @@ public final class NativeX86 implements AutoCloseable {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
     private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+    private static final VarHandle ERRNO =
+            CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
 
     private final Arena arena = Arena.ofConfined();
     private final MemorySegment errno = arena.allocate(CAPTURE);
@@ -105,7 +109,8 @@ public final class NativeX86 implements AutoCloseable {
         try {
             if (call(ftruncate, fd, 0x1000L) != 0) throw failure("ftruncate");
             // the executable view replaces the last page of our own reservation
-            if (call(mmap, base + CODE, 0x1000L, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0L) != base + CODE) {
+            long rx = call(mmap, base + CODE, 0x1000L, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0L);
+            if (rx != base + CODE) {
                 throw failure("mmap of the executable view");
             }
             rw = call(mmap, 0L, 0x1000L, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0L);
@@ -185,12 +190,12 @@ public final class NativeX86 implements AutoCloseable {
     }
 
     /**
-     * Runs {@code insn} (one instruction, at most 15 bytes, that cannot fault) from {@code in} and
+     * Runs {@code insn} (one instruction or two, at most 32 bytes, that cannot fault) from {@code in} and
      * returns the state after it. Flags other than the status flags and DF are not taken from
      * {@code in}; {@code in.gpr[RSP]} is ignored and the result's is 0.
      */
     public X86State run(byte[] insn, X86State in) {
-        if (insn.length > MAX_INSN) throw new IllegalArgumentException("instruction longer than 15 bytes");
+        if (insn.length > MAX_INSN) throw new IllegalArgumentException("more than " + MAX_INSN + " bytes under test");
         load(insn);
         MemorySegment block = map;
         for (int r = 0; r < 16; r++) block.set(ValueLayout.JAVA_LONG, GPR + 8L * r, r == X86State.RSP ? 0 : in.gpr[r]);
@@ -202,7 +207,9 @@ public final class NativeX86 implements AutoCloseable {
             throw new IllegalStateException(t);
         }
         X86State out = new X86State();
-        for (int r = 0; r < 16; r++) out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r);
+        for (int r = 0; r < 16; r++) {
+            out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r);
+        }
         out.rflags = block.get(ValueLayout.JAVA_LONG, RFLAGS);
         MemorySegment.copy(block, ValueLayout.JAVA_BYTE, SCRATCH, out.scratch, 0, X86State.SCRATCH_SIZE);
         return out;
@@ -216,7 +223,7 @@ public final class NativeX86 implements AutoCloseable {
      */
     public X86State run32(byte[] insn, X86State in) {
         if (no32 != null) throw new IllegalStateException(no32);
-        if (insn.length > MAX_INSN) throw new IllegalArgumentException("instruction longer than 15 bytes");
+        if (insn.length > MAX_INSN) throw new IllegalArgumentException("more than " + MAX_INSN + " bytes under test");
         if (!Arrays.equals(insn, loaded32)) {
             byte[] c32 = Compat32.code32(map.address(), insn, map.address() + CODE + RETURN64);
             if (CODE32 + c32.length > RETURN64) throw new IllegalStateException("32-bit code overruns its space");
@@ -224,7 +231,9 @@ public final class NativeX86 implements AutoCloseable {
             loaded32 = insn.clone();
         }
         MemorySegment block = map;
-        for (int r = 0; r < 16; r++) block.set(ValueLayout.JAVA_LONG, GPR + 8L * r, r < 8 && r != X86State.RSP ? in.gpr[r] & 0xFFFF_FFFFL : 0);
+        for (int r = 0; r < 16; r++) {
+            block.set(ValueLayout.JAVA_LONG, GPR + 8L * r, r < 8 && r != X86State.RSP ? in.gpr[r] & 0xFFFF_FFFFL : 0);
+        }
         block.set(ValueLayout.JAVA_LONG, RFLAGS, (in.rflags & SETTABLE) | 0x2);
         MemorySegment.copy(in.scratch, 0, block, ValueLayout.JAVA_BYTE, SCRATCH, X86State.SCRATCH_SIZE);
         try {
@@ -233,7 +242,9 @@ public final class NativeX86 implements AutoCloseable {
             throw new IllegalStateException(t);
         }
         X86State out = new X86State();
-        for (int r = 0; r < 8; r++) out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r) & 0xFFFF_FFFFL;
+        for (int r = 0; r < 8; r++) {
+            out.gpr[r] = r == X86State.RSP ? 0 : block.get(ValueLayout.JAVA_LONG, GPR + 8L * r) & 0xFFFF_FFFFL;
+        }
         out.rflags = block.get(ValueLayout.JAVA_LONG, RFLAGS) & 0xFFFF_FFFFL;
         MemorySegment.copy(block, ValueLayout.JAVA_BYTE, SCRATCH, out.scratch, 0, X86State.SCRATCH_SIZE);
         return out;

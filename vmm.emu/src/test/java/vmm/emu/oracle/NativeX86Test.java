@@ -139,7 +139,8 @@ class NativeX86Test {
         in.gpr[RAX] = 0x9A;                                          // DAA: low nibble > 9 adds 6, AL > 0x99 adds 0x60
         X86State daa = cpu.run32(b(0x27), in);
         assertThat(daa.gpr[RAX] & 0xFF).isZero();
-        assertThat(daa.rflags & (Flags.CF | Flags.AF | Flags.ZF | Flags.PF)).isEqualTo(Flags.CF | Flags.AF | Flags.ZF | Flags.PF);
+        long four = Flags.CF | Flags.AF | Flags.ZF | Flags.PF;
+        assertThat(daa.rflags & four).isEqualTo(four);
         in.gpr[RAX] = 63;
         X86State aam = cpu.run32(b(0xD4, 0x0A), in);                // AAM 10: AH = 63 / 10, AL = 63 % 10
         assertThat(aam.gpr[RAX] & 0xFFFF).isEqualTo(0x0603);

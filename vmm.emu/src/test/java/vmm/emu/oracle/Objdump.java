@@ -88,7 +88,9 @@ public final class Objdump {
             Path file = Files.createTempFile("vmm-emu-objdump", ".bin");
             try {
                 byte[] all = new byte[SLOT * sequences.size()];
-                for (int i = 0; i < sequences.size(); i++) System.arraycopy(slot(sequences.get(i)), 0, all, SLOT * i, SLOT);
+                for (int i = 0; i < sequences.size(); i++) {
+                    System.arraycopy(slot(sequences.get(i)), 0, all, SLOT * i, SLOT);
+                }
                 Files.write(file, all);
                 return run(mode, file, sequences.size());
             } finally {
@@ -173,7 +175,9 @@ public final class Objdump {
             pendingLength = 0;
             pendingText.setLength(0);
         }
-        if (result.size() != slots) throw new IOException("objdump decoded " + result.size() + " of " + slots + " slots");
+        if (result.size() != slots) {
+            throw new IOException("objdump decoded " + result.size() + " of " + slots + " slots");
+        }
         return result;
     }
 
