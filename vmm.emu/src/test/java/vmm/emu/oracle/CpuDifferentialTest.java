@@ -22,19 +22,12 @@ class CpuDifferentialTest {
     static final int DEFAULT_CASES = 500;
     static final long DEFAULT_SEED = 0x16_0005L;
 
-    private static final String TZCNT = "#UD: the model has no BMI1, and a CPU without it runs F3 0F BC as BSF"
-            + " (the prefix ignored); Linux's __ffs and ffz are \"rep; bsf\" and GCC emits it for __builtin_ctz";
-
     /**
      * Forms where the software CPU is known to disagree with the host, by form name, with what is
      * wrong. Their mismatches are counted apart and do not fail the test; a form here that agrees
      * again fails it, so the table only shrinks.
      */
-    static final Map<String, String> KNOWN_MISMATCHES = Map.of(
-            "das (2f) [32-bit]", "CF misses the borrow of the AL-6 step (SDM: CF <- old CF or borrow from AL-6):"
-                    + " AL=05 AF=1 CF=0 gives AL=FF CF=1 on the host, CF=0 on the CPU (Alu.das)",
-            "rep bsf r, r/m, source not 0 (f3 0f bc)", TZCNT,
-            "rep bsf r, r/m, source not 0 (f3 0f bc) [32-bit]", TZCNT);
+    static final Map<String, String> KNOWN_MISMATCHES = Map.of();
 
     @Test
     void everyFormAgreesWithTheHostCpu() {

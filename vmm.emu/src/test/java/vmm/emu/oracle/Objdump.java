@@ -102,9 +102,9 @@ public final class Objdump {
     }
 
     private static List<Decoded> run(Mode mode, Path file, int slots) throws IOException {
-        // intel64: in 64-bit mode decode as Intel 64 does (a 66 prefix does not shorten a near branch),
-        // not as AMD64, objdump's default
-        String syntax = mode == Mode.BITS64 ? "intel,intel64" : "intel";
+        // objdump's default in 64-bit mode is AMD64 (a 66 prefix makes a near branch's operand 16 bits,
+        // where Intel 64 ignores it): the same as the model, whose CPUID vendor is AuthenticAMD (qemu64)
+        String syntax = "intel";
         Process p = new ProcessBuilder("objdump", "-D", "-z", "-w", "--insn-width=16", "-M", syntax,
                 "-b", "binary", "-m", mode.objdumpMachine, file.toString()).redirectErrorStream(true).start();
         p.getOutputStream().close();

@@ -252,6 +252,7 @@ final class Alu {
         int al = (int) c.reg(Cpu.RAX, 1), old = al;
         boolean cf = (f & Cpu.CF) != 0, af = false, ncf = false;
         if ((al & 0xF) > 9 || (f & Cpu.AF) != 0) {
+            ncf = cf || al < 6; // SDM: CF <- old CF or the borrow of AL - 6
             al -= 6;
             af = true;
         }

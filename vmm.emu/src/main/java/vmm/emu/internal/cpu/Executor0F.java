@@ -119,7 +119,8 @@ final class Executor0F {
             case 0xBE -> c.setRegOp(d, os, Cpu.sx(c.rm(d, 1), 1));
             case 0xBF -> c.setRegOp(d, os, Cpu.sx(c.rm(d, 2), 2));
             case 0xBC, 0xBD -> {
-                if (d.rep == 0xF3) throw Machine.unsupported(c, d); // TZCNT/LZCNT: not in the CPUID model
+                // F3 (TZCNT/LZCNT) is ignored: CPUID has no BMI1/LZCNT, and such CPUs run these as BSF/BSR,
+                // which Linux's "rep; bsf" (__ffs) relies on.
                 c.setRegOp(d, os, Shifts.bitScan(c, c.rm(d, os), c.regOp(d, os), os, op == 0xBC));
             }
             case 0xB8 -> throw Machine.unsupported(c, d); // POPCNT is not in the CPUID model
