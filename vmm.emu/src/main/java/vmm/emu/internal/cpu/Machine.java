@@ -380,7 +380,7 @@ public final class Machine implements InterruptTarget {
         InterruptSource src = interrupts;
         if (src.takeInit()) {
             reset();
-            waitingForSipi = true;
+            waitingForSipi = src.waitingForStartup();
         }
         int sipi = src.takeSipi();
         if (sipi >= 0 && waitingForSipi) {
@@ -465,13 +465,17 @@ public final class Machine implements InterruptTarget {
     // ---- I/O ----
 
     long portRead(int port, int size) {
+        IoPortBus platform = phys.platformPorts;
+        if (platform != null && platform.isClaimed(port)) return platform.read(port, size);
         return ports == null ? Cpu.mask(size) : ports.read(port, size);
     }
 
     void portWrite(int port, int size, long v) {
         WriteInterceptor w = phys.interceptor;
         if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
-        if (ports != null) ports.write(port, size, v & Cpu.mask(size));
+        IoPortBus platform = phys.platformPorts;
+        if (platform != null && platform.isClaimed(port)) platform.write(port, size, v & Cpu.mask(size));
+        else if (ports != null) ports.write(port, size, v & Cpu.mask(size));
     }
 
     /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */

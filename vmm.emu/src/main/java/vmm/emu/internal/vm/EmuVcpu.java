@@ -17,9 +17,11 @@ import vmm.core.hypervisor.VcpuExit;
 import vmm.core.hypervisor.VcpuStateBlock;
 import vmm.core.hypervisor.VmConfig;
 import vmm.emu.internal.cpu.Cpu;
+import vmm.emu.internal.cpu.InterruptSource;
 import vmm.emu.internal.cpu.Machine;
 import vmm.emu.internal.cpu.PhysicalMemory;
 import vmm.emu.internal.cpu.VirtualClock;
+import vmm.emu.internal.irq.VcpuInterrupts;
 
 /** A software vCPU behind the {@link Vcpu} SPI: maps the SPI's register views onto {@link Cpu}. */
 final class EmuVcpu implements Vcpu {
@@ -30,6 +32,8 @@ final class EmuVcpu implements Vcpu {
 
     private final int index;
     private final Machine machine;
+    /** Its local APIC's CPU side; null in a VM without interrupt controllers. */
+    private VcpuInterrupts interrupts;
     private volatile boolean closed;
 
     EmuVcpu(int index, VmConfig config, PhysicalMemory phys, VirtualClock clock) {
@@ -40,6 +44,43 @@ final class EmuVcpu implements Vcpu {
     /** The software CPU, for the interrupt controllers' wiring and for tests. */
     Machine machine() {
         return machine;
+    }
+
+    /** Wires the vCPU to its local APIC: interrupts at instruction boundaries, HLT waits, INIT/SIPI, its page. */
+    void attach(VcpuInterrupts irq) {
+        this.interrupts = irq;
+        machine.setLocalApic(irq.mmio());
+        machine.setInterruptSource(new InterruptSource() {
+            @Override
+            public boolean hasInterrupt() {
+                return irq.hasInterrupt();
+            }
+
+            @Override
+            public int acknowledge() {
+                return irq.acknowledge();
+            }
+
+            @Override
+            public boolean takeNmi() {
+                return irq.takeNmi();
+            }
+
+            @Override
+            public boolean takeInit() {
+                return irq.takeInit();
+            }
+
+            @Override
+            public int takeSipi() {
+                return irq.takeStartup();
+            }
+
+            @Override
+            public boolean waitingForStartup() {
+                return irq.waitingForStartup();
+            }
+        });
     }
 
     @Override
@@ -139,7 +180,9 @@ final class EmuVcpu implements Vcpu {
             case FPU -> {
                 return new byte[512]; // the model has no x87/SSE state
             }
-            case LAPIC -> throw new IllegalStateException(EmuVm.NO_IRQCHIP);
+            case LAPIC -> {
+                return apic().saveRegisters();
+            }
             case EVENTS -> {
                 b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
                 b.putInt(machine.inInterruptShadow() ? 1 : 0);
@@ -155,19 +198,28 @@ final class EmuVcpu implements Vcpu {
 
     @Override
     public void setState(VcpuStateBlock block, byte[] data) {
+        if (block == VcpuStateBlock.LAPIC) {
+            apic().loadRegisters(data);
+            return;
+        }
         int want = block == VcpuStateBlock.FPU ? 512 : 4;
-        if (block == VcpuStateBlock.LAPIC) throw new IllegalStateException(EmuVm.NO_IRQCHIP);
         if (data.length != want) throw new IllegalArgumentException(block + " is " + want + " bytes, got " + data.length);
         int v = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
         switch (block) {
             case EVENTS -> machine.setInterruptShadow(v != 0);
             case MP_STATE -> {
                 machine.setWaitingForSipi(v == KVM_MP_STATE_UNINITIALIZED);
+                if (interrupts != null) interrupts.setWaitingForStartup(v == KVM_MP_STATE_UNINITIALIZED);
                 machine.setHalted(v == KVM_MP_STATE_HALTED);
             }
             default -> {
             }
         }
+    }
+
+    private VcpuInterrupts apic() {
+        if (interrupts == null) throw new IllegalStateException(EmuVm.NO_IRQCHIP);
+        return interrupts;
     }
 
     @Override
