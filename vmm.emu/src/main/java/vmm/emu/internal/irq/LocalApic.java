@@ -248,7 +248,8 @@ public final class LocalApic implements Timed, IoHandler {
         if (!init) return false;
         init = false;
         resetRegisters();
-        startup = false;
+        // A SIPI that came after the INIT stays pending (one before it was dropped when the INIT came):
+        // an AP that is slow to look sees INIT and SIPI together and must still start, as under KVM.
         // The BSP flag of the base MSR decides, as in KVM: a BSP restarts at the reset vector.
         waitForStartup = (apicBase & BASE_BSP) == 0;
         refresh();
@@ -320,6 +321,7 @@ public final class LocalApic implements Timed, IoHandler {
             case ApicMessage.DM_INIT -> {
                 // An INIT level de-assert only resynchronized 82489DX arbitration IDs.
                 if (m.level() && !m.assert_()) yield false;
+                startup = false;
                 yield init = true;
             }
             case ApicMessage.DM_STARTUP -> {
