@@ -11,7 +11,7 @@ import vmm.core.hypervisor.Binding;
 import vmm.core.hypervisor.EventFd;
 import vmm.core.hypervisor.StopReport;
 
-/** Guest writes bound to an eventfd signal it without an exit and never reach the bus (vmm.kvm's guests). */
+/** Guest writes bound to an eventfd signal it inside the kernel and never reach the bus. */
 class IoEventFdGuestTest {
 
     @Test

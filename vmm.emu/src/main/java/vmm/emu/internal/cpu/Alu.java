@@ -263,7 +263,7 @@ final class Alu {
         }
         ax = (ax & 0xFF0F);
         c.setReg(Cpu.RAX, 2, ax);
-        setArith(c, szp(ax, 1) & ~(Cpu.SF | Cpu.ZF | Cpu.PF) | (adjust ? Cpu.CF | Cpu.AF : 0) | (f & (Cpu.SF | Cpu.ZF | Cpu.PF)));
+        setArith(c, (adjust ? Cpu.CF | Cpu.AF : 0) | (f & (Cpu.SF | Cpu.ZF | Cpu.PF)));
     }
 
     static void aam(Cpu c, int base) {

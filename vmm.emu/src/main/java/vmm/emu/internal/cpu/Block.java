@@ -17,12 +17,11 @@ final class Block {
     /** The bytes as little-endian longs, the last one padded with zeros, compared against memory on entry. */
     private final long[] words;
     private final int length;
-    /** Decoded from ROM, which nothing writes: no need to compare. */
-    private final boolean immutable;
-    volatile boolean valid = true;
 
-    Block(long pa, int codeBits, Insn[] insns, MemorySegment host, long hostOffset, byte[] bytes, boolean immutable) {
-        this.immutable = immutable;
+    /** Cleared when a CPU write reaches the page; not volatile: another vCPU's write needs serialization anyway. */
+    boolean valid = true;
+
+    Block(long pa, int codeBits, Insn[] insns, MemorySegment host, long hostOffset, byte[] bytes) {
         this.pa = pa;
         this.codeBits = codeBits;
         this.insns = insns;
@@ -36,7 +35,6 @@ final class Block {
 
     /** Whether guest memory still holds the bytes this block was decoded from. */
     boolean unchanged() {
-        if (immutable) return true;
         int full = length / 8;
         for (int i = 0; i < full; i++)
             if (host.get(PhysicalMemory.LE64, hostOffset + 8L * i) != words[i]) return false;
@@ -49,7 +47,8 @@ final class Block {
             v = host.get(PhysicalMemory.LE64, at) & ((1L << (8 * rest)) - 1);
         } else {
             v = 0;
-            for (int k = rest - 1; k >= 0; k--) v = v << 8 | (host.get(java.lang.foreign.ValueLayout.JAVA_BYTE, at + k) & 0xFF);
+            for (int k = rest - 1; k >= 0; k--)
+                v = v << 8 | (host.get(java.lang.foreign.ValueLayout.JAVA_BYTE, at + k) & 0xFF);
         }
         return v == words[full];
     }

@@ -153,6 +153,7 @@ final class ControlFlow {
     }
 
     static void iret(Cpu c, int os) {
+        c.machine.serial++;
         if (c.machine.nmiBlocked) {
             c.machine.nmiBlocked = false;
             c.machine.attention = true; // an NMI that waited may come now
@@ -175,7 +176,8 @@ final class ControlFlow {
         int sel = (int) c.peek(size, 1) & 0xFFFF;
         long fl = c.peek(size, 2);
         int rpl = sel & 3;
-        if ((fl & Cpu.VM) != 0 && c.cpl == 0 && !c.longMode()) throw Machine.unsupportedFeature(c, "IRET to virtual-8086 mode");
+        if ((fl & Cpu.VM) != 0 && c.cpl == 0 && !c.longMode())
+            throw Machine.unsupportedFeature(c, "IRET to virtual-8086 mode");
         if ((sel & ~3) == 0 || rpl < c.cpl) throw CpuFault.gp(sel & 0xFFFC);
         long d = Segmentation.readDescriptor(c, sel);
         Segment s = Segmentation.parse(d, sel);
@@ -224,6 +226,7 @@ final class ControlFlow {
      * @param external an external interrupt or NMI (sets EXT in error codes of faults during delivery)
      */
     static void deliver(Cpu c, int vector, boolean software, boolean external, int error, boolean hasError, long ret) {
+        c.machine.serial++;
         int ext = external ? 1 : 0;
         if (!c.protectedMode()) {
             if (vector * 4L + 3 > c.idtLimit) throw CpuFault.gp(vector * 8 + 2 + ext);
@@ -330,7 +333,8 @@ final class ControlFlow {
     }
 
     private static long tss64Stack(Cpu c, int at, int ext) {
-        if (c.tr.unusable() || at + 7 > (c.tr.limit() & 0xFFFFFFFFL)) throw CpuFault.ts((c.tr.selector() & 0xFFFC) + ext);
+        if (c.tr.unusable() || at + 7 > (c.tr.limit() & 0xFFFFFFFFL))
+            throw CpuFault.ts((c.tr.selector() & 0xFFFC) + ext);
         return c.readSys(c.tr.base() + at, 8);
     }
 
@@ -350,7 +354,8 @@ final class ControlFlow {
         if ((ss & ~3) == 0 || (ss & 3) != cpl) throw CpuFault.ts((ss & 0xFFFC) + ext);
         long d = Segmentation.readDescriptor(c, ss);
         Segment s = Segmentation.parse(d, ss);
-        if (!s.s() || (s.type() & 8) != 0 || (s.type() & 2) == 0 || s.dpl() != cpl) throw CpuFault.ts((ss & 0xFFFC) + ext);
+        if (!s.s() || (s.type() & 8) != 0 || (s.type() & 2) == 0 || s.dpl() != cpl)
+            throw CpuFault.ts((ss & 0xFFFC) + ext);
         if (!s.present()) throw CpuFault.ss((ss & 0xFFFC) + ext);
         Segmentation.markAccessed(c, ss, d);
         c.setSegment(Cpu.SS, Segmentation.withAccessed(s));

@@ -209,7 +209,7 @@ public final class Cpu {
         return d.segOverride >= 0 ? d.segOverride : d.defaultSeg;
     }
 
-    /** The linear address of {@code size} bytes at {@code seg:off}, checking the segment's limit outside 64-bit mode. */
+    /** The linear address of {@code size} bytes at {@code seg:off}; checks the segment outside 64-bit mode. */
     long linear(int s, long off, int size, boolean write) {
         if (codeBits == 64) return (s >= FS ? segBase[s] : 0) + off;
         if (protectedMode()) Segmentation.checkAccess(this, s, off, size, write);

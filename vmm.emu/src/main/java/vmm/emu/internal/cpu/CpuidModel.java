@@ -21,7 +21,9 @@ final class CpuidModel {
     }
 
     static void cpuid(Cpu c) {
-        int[] r = leaf((int) c.r[Cpu.RAX], (int) c.r[Cpu.RCX], c.machine.index, c.machine.vcpus, c.machine.apic != null);
+        c.machine.serial++;
+        Machine m = c.machine;
+        int[] r = leaf((int) c.r[Cpu.RAX], (int) c.r[Cpu.RCX], m.index, m.vcpus, m.apic != null);
         c.setReg(Cpu.RAX, 4, r[0] & 0xFFFFFFFFL);
         c.setReg(Cpu.RBX, 4, r[1] & 0xFFFFFFFFL);
         c.setReg(Cpu.RCX, 4, r[2] & 0xFFFFFFFFL);

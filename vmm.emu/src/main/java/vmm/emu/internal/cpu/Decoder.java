@@ -70,6 +70,17 @@ public final class Decoder {
         for (int i = 0x90; i < 0xA0; i++) TWO[i] = M;
         TWO[0xA0] = D64; TWO[0xA1] = D64; TWO[0xA8] = D64; TWO[0xA9] = D64;
         TWO[0xA4] = M | IB; TWO[0xAC] = M | IB; TWO[0xBA] = M | IB;
+        // MMX/SSE and other opcodes outside the model: decoded for their length only (they raise #UD).
+        for (int i = 0x10; i < 0x18; i++) TWO[i] = M;
+        for (int i = 0x28; i < 0x30; i++) TWO[i] = M;
+        for (int i = 0x50; i < 0x80; i++) TWO[i] = M;
+        for (int i = 0xD0; i < 0x100; i++) TWO[i] = M;
+        TWO[0x70] = TWO[0x71] = TWO[0x72] = TWO[0x73] = M | IB;
+        TWO[0xC2] = TWO[0xC4] = TWO[0xC5] = TWO[0xC6] = M | IB;
+        TWO[0xC3] = M;
+        TWO[0x0F] = M | IB; // 3DNow!: the immediate is the real opcode
+        TWO[0x24] = TWO[0x26] = M;
+        TWO[0x77] = 0; // EMMS
     }
 
     private Decoder() {
@@ -111,8 +122,15 @@ public final class Decoder {
         int attrs;
         if (b == 0x0F) {
             b = fetch(src, i++);
-            d.op = 0x100 | b;
-            attrs = TWO[b];
+            if (b == 0x38 || b == 0x3A) {
+                // Three-byte opcodes (SSSE3 and later, none in the model): decoded for their length only.
+                int third = fetch(src, i++);
+                d.op = (b == 0x38 ? 0x200 : 0x300) | third;
+                attrs = b == 0x38 ? M : M | IB;
+            } else {
+                d.op = 0x100 | b;
+                attrs = TWO[b];
+            }
         } else {
             d.op = b;
             attrs = ONE[b];
@@ -150,11 +168,13 @@ public final class Decoder {
             }
         }
         if ((attrs & IV) != 0) {
-            d.imm = d.opSize == 8 ? le(src, i, 8) : d.opSize == 4 ? le(src, i, 4) & 0xFFFFFFFFL : le(src, i, 2) & 0xFFFF;
+            d.imm = d.opSize == 8 ? le(src, i, 8)
+                    : d.opSize == 4 ? le(src, i, 4) & 0xFFFFFFFFL : le(src, i, 2) & 0xFFFF;
             i += d.opSize;
         }
         if ((attrs & MOFFS) != 0) {
-            d.disp = d.adSize == 8 ? le(src, i, 8) : d.adSize == 4 ? le(src, i, 4) & 0xFFFFFFFFL : le(src, i, 2) & 0xFFFF;
+            d.disp = d.adSize == 8 ? le(src, i, 8)
+                    : d.adSize == 4 ? le(src, i, 4) & 0xFFFFFFFFL : le(src, i, 2) & 0xFFFF;
             i += d.adSize;
         }
         if ((attrs & FAR) != 0) {
@@ -173,6 +193,8 @@ public final class Decoder {
 
     private static int modrm(Insn d, ByteSource src, int i, boolean long64) {
         int m = fetch(src, i++);
+        // MOV to and from control, debug and test registers: always the register form, whatever mod says.
+        if (d.op >= 0x120 && d.op <= 0x126) m |= 0xC0;
         d.hasModrm = true;
         d.mod = m >>> 6;
         d.regOp = (m >>> 3) & 7;

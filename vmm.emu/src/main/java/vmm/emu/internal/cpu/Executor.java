@@ -80,6 +80,7 @@ final class Executor {
             return;
         }
         if (op >= 0x100) {
+            if (op >= 0x200) throw Machine.unsupported(c, d); // 0F 38 and 0F 3A
             Executor0F.exec(c, d);
             return;
         }
@@ -211,7 +212,8 @@ final class Executor {
                 return;
             }
             case 0x9B -> {
-                if ((c.cr0 & (Cpu.CR0_TS | Cpu.CR0_MP)) == (Cpu.CR0_TS | Cpu.CR0_MP)) throw new CpuFault(CpuFault.NM, 0, false);
+                if ((c.cr0 & (Cpu.CR0_TS | Cpu.CR0_MP)) == (Cpu.CR0_TS | Cpu.CR0_MP))
+                    throw new CpuFault(CpuFault.NM, 0, false);
             }
             case 0x9C -> {
                 if (c.v86() && (c.flags & Cpu.IOPL) != Cpu.IOPL) throw CpuFault.gp(0);

@@ -34,7 +34,10 @@ final class Executor0F {
                 SystemOps.sysret(c, d);
                 return;
             }
-            case 0x08, 0x09 -> SystemOps.checkCpl0(c); // INVD, WBINVD: no caches to write back
+            case 0x08, 0x09 -> { // INVD, WBINVD: no caches to write back, but they serialize
+                SystemOps.checkCpl0(c);
+                c.machine.serial++;
+            }
             case 0x0B, 0xB9, 0xFF -> throw CpuFault.ud(); // UD2, UD1, UD0: defined to raise #UD
             case 0x0D, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F -> {
                 // prefetch hints and the multi-byte NOP
@@ -90,7 +93,8 @@ final class Executor0F {
                 c.pop(os);
             }
             case 0xA2 -> CpuidModel.cpuid(c);
-            case 0xA3, 0xAB, 0xB3, 0xBB -> bitTest(c, d, c.regOp(d, os), op == 0xA3 ? 0 : op == 0xAB ? 1 : op == 0xB3 ? 2 : 3, true);
+            case 0xA3, 0xAB, 0xB3, 0xBB ->
+                    bitTest(c, d, c.regOp(d, os), op == 0xA3 ? 0 : op == 0xAB ? 1 : op == 0xB3 ? 2 : 3, true);
             case 0xBA -> {
                 if (d.regOp < 4) throw CpuFault.ud();
                 bitTest(c, d, d.imm & 0xFF, d.regOp - 4, false);

@@ -7,7 +7,7 @@ package vmm.emu.internal.cpu;
  * Immutable once decoded; shared by every run of its block.
  */
 public final class Insn {
-    /** Opcode space: one-byte opcodes are 0x000-0x0FF, 0F xx is 0x100-0x1FF. */
+    /** Opcode space: one-byte opcodes are 0x000-0x0FF, 0F xx is 0x100-0x1FF, 0F 38 xx 0x2xx, 0F 3A xx 0x3xx. */
     public int op;
     /** Length in bytes (1..15). */
     public int len;

@@ -11,6 +11,7 @@ import java.util.concurrent.locks.LockSupport;
 import vmm.core.bus.IoHandler;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
+import vmm.core.events.VmExitEvent;
 import vmm.core.hypervisor.Segment;
 import vmm.core.hypervisor.VcpuExit;
 
@@ -246,6 +247,7 @@ public final class Machine implements InterruptTarget {
     }
 
     private VcpuExit loop(long budget) {
+        serial++; // the VMM may have written guest memory while the vCPU was out of run()
         long end = icount + budget;
         if (budget == Long.MAX_VALUE) end = Long.MAX_VALUE;
         while (true) {
@@ -274,20 +276,25 @@ public final class Machine implements InterruptTarget {
 
     private void runBlock(long end) {
         if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
+        if (mmu.mapEpoch != phys.mapEpoch) {
+            mmu.mapEpoch = phys.mapEpoch;
+            mmu.flush();
+        }
         Cpu c = cpu;
         long lin = c.codeBits == 64 ? c.rip : (c.segBase[Cpu.CS] + c.rip) & 0xFFFFFFFFL;
         if (c.codeBits != 64 && c.rip > c.segLimit[Cpu.CS]) throw CpuFault.gp(0);
         int slot = (int) (lin ^ (lin >>> 12)) & (JC - 1);
         long gen = mmu.generation << 2 | c.cpl;
         Block b = jcBlock[slot];
-        if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits
-                || !b.valid || !b.unchanged()) {
+        if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits || !b.valid
+                || jcChecked[slot] != serial && !b.unchanged()) {
             b = block(lin);
             if (b == null) return;
             jcBlock[slot] = b;
             jcLinear[slot] = lin;
             jcGeneration[slot] = gen;
         }
+        jcChecked[slot] = serial;
         Insn[] ins = b.insns;
         int n = ins.length;
         if (end - icount < n) n = (int) (end - icount);
@@ -301,15 +308,23 @@ public final class Machine implements InterruptTarget {
         }
     }
 
-    private final long[] fetchOut = new long[3];
+    private final long[] fetchOut = new long[2];
 
     // A direct-mapped cache from linear RIP to block, valid for one MMU generation and one CPL.
     private static final int JC = 4096;
     private final long[] jcLinear = new long[JC];
     private final Block[] jcBlock = new Block[JC];
     private final long[] jcGeneration = new long[JC];
+    private final long[] jcChecked = new long[JC];
+    /**
+     * Counts serializing events (IRET, CPUID, MOV to CR, WRMSR, WBINVD, descriptor-table loads, interrupt and
+     * exception delivery, port and MMIO accesses). Code another agent wrote (device DMA, which the CPU cannot see)
+     * needs one before it runs (SDM vol. 3 §8.1.3, cross-modifying code), so a block compares its bytes with
+     * memory again only when this has moved since it last did.
+     */
+    long serial = 1;
 
-    /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one slow instruction ran. */
+    /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one instruction ran. */
     private Block block(long lin) {
         MemorySegment page = mmu.codePage(lin, fetchOut);
         long pa = fetchOut[0];
@@ -355,7 +370,7 @@ public final class Machine implements InterruptTarget {
         }
         byte[] raw = new byte[at - start];
         MemorySegment.copy(page, ValueLayout.JAVA_BYTE, base + start, raw, 0, raw.length);
-        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw, fetchOut[2] != 0);
+        b = new Block(pa, bits, list.toArray(Insn[]::new), page, base + start, raw);
         phys.code.put(b);
         if (mmu.codeEpoch != phys.code.epoch) mmu.flushWrites();
         return b;
@@ -433,6 +448,8 @@ public final class Machine implements InterruptTarget {
     }
 
     void halt() {
+        VmExitEvent e = new VmExitEvent();
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_HLT", 0, 0, false);
         endBlock = true;
         if (waitsForInterrupts) halted = true;
         else exit = new VcpuExit.Halted();
@@ -467,20 +484,44 @@ public final class Machine implements InterruptTarget {
     long portRead(int port, int size) {
         IoPortBus platform = phys.platformPorts;
         if (platform != null && platform.isClaimed(port)) return platform.read(port, size);
-        return ports == null ? Cpu.mask(size) : ports.read(port, size);
+        serial++;
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
+        long v = ports == null ? Cpu.mask(size) : ports.read(port, size);
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, false);
+        return v;
+    }
+
+    /** Commits a Flight Recorder event for a bus access or HLT, named as KVM names its exits, so tools read both. */
+    void exitEvent(VmExitEvent e, String reason, long address, int size, boolean write) {
+        e.vcpu = index;
+        e.reason = reason;
+        e.address = address;
+        e.size = size;
+        e.write = write;
+        e.count = 1;
+        e.commit();
     }
 
     void portWrite(int port, int size, long v) {
+        serial++;
         WriteInterceptor w = phys.interceptor;
         if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
         IoPortBus platform = phys.platformPorts;
-        if (platform != null && platform.isClaimed(port)) platform.write(port, size, v & Cpu.mask(size));
-        else if (ports != null) ports.write(port, size, v & Cpu.mask(size));
+        if (platform != null && platform.isClaimed(port)) {
+            platform.write(port, size, v & Cpu.mask(size));
+            return;
+        }
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
+        if (ports != null) ports.write(port, size, v & Cpu.mask(size));
+        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, true);
     }
 
     /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */
     static CpuFault unsupported(Cpu c, Insn d) {
-        String key = String.format("%03x/%d", d.op, d.hasModrm ? d.regOp : 0);
+        // One line per opcode (and group member); one for all of x87, which the model lacks as a whole.
+        String key = d.op >= 0xD8 && d.op <= 0xDF ? "x87" : String.format("%03x/%d", d.op, d.hasModrm ? d.regOp : 0);
         if (LOGGED.add(key))
             LOG.log(System.Logger.Level.WARNING, String.format(
                     "vmm.emu: instruction not in the model, #UD to the guest: %s at %04x:%x (%d-bit code)",
@@ -491,8 +532,9 @@ public final class Machine implements InterruptTarget {
     /** A feature the model lacks (task switches, virtual-8086 mode): #UD to the guest, logged once. */
     static CpuFault unsupportedFeature(Cpu c, String what) {
         if (LOGGED.add(what))
-            LOG.log(System.Logger.Level.WARNING, String.format("vmm.emu: %s is not in the model, #UD to the guest at %04x:%x",
-                    what, c.seg[Cpu.CS].selector(), c.rip));
+            LOG.log(System.Logger.Level.WARNING, String.format(
+                    "vmm.emu: %s is not in the model, #UD to the guest at %04x:%x", what, c.seg[Cpu.CS].selector(),
+                    c.rip));
         return CpuFault.ud();
     }
 }

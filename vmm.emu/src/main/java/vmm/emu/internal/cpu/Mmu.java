@@ -26,6 +26,7 @@ final class Mmu {
     private final long[][] off = new long[3][SIZE];
     private final boolean[][] global = new boolean[3][SIZE];
     long codeEpoch = -1;
+    long mapEpoch;
 
     // Result of the last walk.
     private boolean walkGlobal;
@@ -120,11 +121,13 @@ final class Mmu {
     }
 
     long physRead(long pa, int size) {
-        return phys.read(pa, size, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase());
+        cpu.machine.serial++; // only the slow path comes here: MMIO, ROM tails, page walks, page-crossing accesses
+        return phys.read(pa, size, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase(), cpu.machine.index);
     }
 
     void physWrite(long pa, int size, long v) {
-        phys.write(pa, size, v, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase());
+        cpu.machine.serial++;
+        phys.write(pa, size, v, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase(), cpu.machine.index);
     }
 
     private void fill(int kind, long lin, long pa, boolean user) {
@@ -146,7 +149,6 @@ final class Mmu {
         RamRegion r = phys.wholePage(pa & -4096L);
         if (r == null) return null;
         paOut[1] = (pa & -4096L) - r.guestBase();
-        paOut[2] = r.readOnly() ? 1 : 0;
         return r.segment();
     }
 

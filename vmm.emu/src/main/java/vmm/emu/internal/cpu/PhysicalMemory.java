@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import vmm.core.bus.IoHandler;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
+import vmm.core.events.VmExitEvent;
 import vmm.core.memory.GuestMemory;
 import vmm.core.memory.RamRegion;
 
@@ -24,7 +25,10 @@ public final class PhysicalMemory {
     static final long PAGE = 4096;
 
     private final GuestMemory memory;
-    private final RamRegion[] regions;
+    /** The guest memory's regions, then the host memory mapped in with {@link #map}; replaced, never changed. */
+    private volatile RamRegion[] regions;
+    /** Changes with every {@link #map} and unmap, so vCPUs drop TLB entries and blocks that may point at old memory. */
+    volatile long mapEpoch;
     final CodeCache code = new CodeCache();
     /** Port and MMIO writes that signal an eventfd instead of reaching the bus (ioeventfd); null for none. */
     volatile WriteInterceptor interceptor;
@@ -77,7 +81,7 @@ public final class PhysicalMemory {
     }
 
     /** Reads {@code size} bytes at {@code pa}, which do not cross a page. */
-    long read(long pa, int size, MmioBus mmio, IoHandler apic, long apicBase) {
+    long read(long pa, int size, MmioBus mmio, IoHandler apic, long apicBase, int vcpu) {
         RamRegion r = regionOf(pa);
         if (r != null) {
             long off = pa - r.guestBase();
@@ -90,11 +94,15 @@ public final class PhysicalMemory {
         MmioBus platform = platformMmio;
         if (platform != null && platform.isClaimed(pa)) return platform.read(pa, size);
         if (mmio == null) return Cpu.mask(size);
-        return mmio.read(pa, size);
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
+        long v = mmio.read(pa, size);
+        if (e.shouldCommit()) mmioEvent(e, vcpu, pa, size, false);
+        return v;
     }
 
-    /** Writes {@code size} bytes at {@code pa}, which do not cross a page; false when it was RAM holding decoded code. */
-    void write(long pa, int size, long v, MmioBus mmio, IoHandler apic, long apicBase) {
+    /** Writes {@code size} bytes at {@code pa}, which do not cross a page; a write to code drops its blocks. */
+    void write(long pa, int size, long v, MmioBus mmio, IoHandler apic, long apicBase, int vcpu) {
         RamRegion r = regionOf(pa);
         if (r != null && !r.readOnly()) {
             code.written(pa);
@@ -112,7 +120,59 @@ public final class PhysicalMemory {
         }
         WriteInterceptor w = interceptor;
         if (w != null && w.intercept(false, pa, size, v & Cpu.mask(size))) return;
-        if (mmio != null) mmio.write(pa, size, v & Cpu.mask(size));
+        if (mmio == null) return;
+        VmExitEvent e = new VmExitEvent();
+        e.begin();
+        mmio.write(pa, size, v & Cpu.mask(size));
+        if (e.shouldCommit()) mmioEvent(e, vcpu, pa, size, true);
+    }
+
+    private static void mmioEvent(VmExitEvent e, int vcpu, long pa, int size, boolean write) {
+        e.vcpu = vcpu;
+        e.reason = "KVM_EXIT_MMIO";
+        e.address = pa;
+        e.size = size;
+        e.write = write;
+        e.count = 1;
+        e.commit();
+    }
+
+    /**
+     * Maps {@code host} (whole pages) at guest-physical {@code gpa}, as KVM maps a memory slot; the returned action
+     * unmaps it (once). The caller keeps {@code host} alive until then.
+     *
+     * @throws IllegalArgumentException if {@code gpa} or the size is not page aligned, or the range overlaps RAM or
+     *                                  another mapping
+     */
+    public synchronized Runnable map(long gpa, MemorySegment host, boolean readOnly) {
+        long size = host.byteSize();
+        if (gpa < 0 || gpa % PAGE != 0 || size == 0 || size % PAGE != 0)
+            throw new IllegalArgumentException(String.format(
+                    "a mapping must be whole pages at a page-aligned address, not 0x%x bytes at 0x%x", size, gpa));
+        for (RamRegion r : regions) {
+            if (gpa < r.guestEnd() && r.guestBase() < gpa + size)
+                throw new IllegalArgumentException(String.format("[0x%x, 0x%x) overlaps %s [0x%x, 0x%x)", gpa,
+                        gpa + size, r.name(), r.guestBase(), r.guestEnd()));
+        }
+        RamRegion added = new RamRegion("mapped device memory", gpa, host, -1, 0, readOnly);
+        RamRegion[] next = java.util.Arrays.copyOf(regions, regions.length + 1);
+        next[regions.length] = added;
+        regions = next;
+        changed();
+        boolean[] done = {false};
+        return () -> {
+            synchronized (this) {
+                if (done[0]) return;
+                done[0] = true;
+                regions = java.util.Arrays.stream(regions).filter(r -> r != added).toArray(RamRegion[]::new);
+                changed();
+            }
+        };
+    }
+
+    private void changed() {
+        code.clear();
+        mapEpoch++;
     }
 
     public void setInterceptor(WriteInterceptor w) {

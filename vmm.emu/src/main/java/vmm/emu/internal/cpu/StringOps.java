@@ -1,7 +1,6 @@
 package vmm.emu.internal.cpu;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import vmm.core.memory.RamRegion;
 
@@ -133,7 +132,10 @@ final class StringOps {
         while (count != 0 && done < CHUNK) {
             if (op <= 0x6D) {
                 long di = c.reg(Cpu.RDI, as);
-                c.linear(Cpu.ES, di, size, true); // fault before the port is read
+                // Fault before the port is read: a device read can have side effects a restart would repeat.
+                long lin = c.linear(Cpu.ES, di, size, true);
+                c.mmu.translate(lin, Mmu.WRITE, c.cpl == 3);
+                if (((int) lin & 0xFFF) + size > 4096) c.mmu.translate(lin + size - 1, Mmu.WRITE, c.cpl == 3);
                 long v = c.machine.portRead(port, size);
                 c.write(Cpu.ES, di, size, v);
                 c.setReg(Cpu.RDI, as, (di + step) & am);
@@ -152,6 +154,4 @@ final class StringOps {
         if (!rep || count == 0) Executor.next(c, d);
         else c.machine.endBlock = true;
     }
-
-    static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
 }

@@ -50,6 +50,7 @@ final class SystemOps {
     }
 
     static void writeCr(Cpu c, int n, long v) {
+        c.machine.serial++;
         switch (n) {
             case 0 -> {
                 if (c.codeBits != 64) v &= 0xFFFFFFFFL;
@@ -148,6 +149,7 @@ final class SystemOps {
             }
             case 2, 3 -> {
                 checkCpl0(c);
+                c.machine.serial++;
                 int limit = (int) c.read(s, a, 2);
                 long base = c.read(s, (a + 2) & Cpu.mask(d.adSize), baseSize);
                 if (baseSize == 4 && os == 2) base &= 0xFFFFFF;
@@ -179,6 +181,7 @@ final class SystemOps {
     /** Group 6 (0F 00): SLDT STR LLDT LTR VERR VERW. */
     static void group6(Cpu c, Insn d) {
         if (!c.protectedMode() || c.v86()) throw CpuFault.ud();
+        c.machine.serial++; // LLDT and LTR serialize
         switch (d.regOp) {
             case 0 -> storeSel(c, d, c.ldtr.selector());
             case 1 -> storeSel(c, d, c.tr.selector());
@@ -219,7 +222,8 @@ final class SystemOps {
                         boolean code = (s.type() & 8) != 0;
                         boolean conforming = code && (s.type() & 4) != 0;
                         boolean priv = conforming || Math.max(c.cpl, sel & 3) <= s.dpl();
-                        ok = s.s() && priv && (d.regOp == 4 ? !code || (s.type() & 2) != 0 : !code && (s.type() & 2) != 0);
+                        boolean rw = (s.type() & 2) != 0;
+                        ok = s.s() && priv && (d.regOp == 4 ? !code || rw : !code && rw);
                     } catch (CpuFault f) {
                         if (f.vector != CpuFault.GP) throw f;
                     }
@@ -269,6 +273,7 @@ final class SystemOps {
 
     /** Writes an MSR; false when the model has none of that number or refuses the value. */
     static boolean writeMsr(Cpu c, int msr, long v) {
+        c.machine.serial++;
         Machine m = c.machine;
         switch (msr) {
             case IA32_TSC -> m.setTsc(v);
@@ -327,8 +332,8 @@ final class SystemOps {
         c.setRflags((c.r[11] & ~Cpu.RF) | 2);
         c.setSegment(Cpu.CS, new Segment(0, 0xFFFFFFFF, cs, 0xB, true, 3, !to64, true, to64, true, false, false));
         Segment ss = c.seg[Cpu.SS];
-        c.setSegment(Cpu.SS, new Segment(ss.base(), ss.limit(), (base + 8) | 3, 3, true, 3, true, true, false, true, false,
-                false));
+        c.setSegment(Cpu.SS, new Segment(ss.base(), ss.limit(), (base + 8) | 3, 3, true, 3, true, true, false, true,
+                false, false));
         c.cpl = 3;
         c.rip = to64 ? c.r[Cpu.RCX] : c.r[Cpu.RCX] & 0xFFFFFFFFL;
     }

@@ -5,6 +5,6 @@ package vmm.emu.internal.cpu;
  * ioeventfd does. Called on vCPU threads; must be thread-safe and quick.
  */
 public interface WriteInterceptor {
-    /** Whether the write of {@code size} bytes of {@code value} at {@code address} was taken (the bus does not see it). */
+    /** Whether the write of {@code size} bytes of {@code value} at {@code address} was taken (not for the bus). */
     boolean intercept(boolean port, long address, int size, long value);
 }

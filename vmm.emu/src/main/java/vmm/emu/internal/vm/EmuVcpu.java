@@ -169,7 +169,8 @@ final class EmuVcpu implements Vcpu {
     @Override
     public void setMsrs(Map<Integer, Long> values) {
         values.forEach((k, v) -> {
-            if (!machine.writeMsr(k, v)) throw new HypervisorException(String.format("MSR 0x%x is not in the model", k));
+            if (!machine.writeMsr(k, v))
+                throw new HypervisorException(String.format("MSR 0x%x is not in the model", k));
         });
     }
 
@@ -203,7 +204,8 @@ final class EmuVcpu implements Vcpu {
             return;
         }
         int want = block == VcpuStateBlock.FPU ? 512 : 4;
-        if (data.length != want) throw new IllegalArgumentException(block + " is " + want + " bytes, got " + data.length);
+        if (data.length != want)
+            throw new IllegalArgumentException(block + " is " + want + " bytes, got " + data.length);
         int v = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
         switch (block) {
             case EVENTS -> machine.setInterruptShadow(v != 0);

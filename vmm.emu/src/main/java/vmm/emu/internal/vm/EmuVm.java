@@ -123,9 +123,16 @@ final class EmuVm implements VirtualMachine {
             throw new IllegalArgumentException("an I/O event is 1, 2, 4 or 8 bytes wide, not " + size);
         long limit = space == AddressSpace.IO_PORT ? 0x10000 : 1L << 52;
         if (address < 0 || address > limit - size)
-            throw new IllegalArgumentException(String.format("I/O event at 0x%x+%d leaves the %s space", address, size, space));
+            throw new IllegalArgumentException(
+                    String.format("I/O event at 0x%x+%d leaves the %s space", address, size, space));
         IoEvents.Entry e = ioEvents.add(new IoEvents.Entry(fd, space, address, size, datamatch));
         return () -> ioEvents.remove(e);
+    }
+
+    @Override
+    public Binding mapMemory(long gpa, java.lang.foreign.MemorySegment host, boolean readOnly) {
+        Runnable unmap = phys.map(gpa, host, readOnly);
+        return unmap::run;
     }
 
     @Override

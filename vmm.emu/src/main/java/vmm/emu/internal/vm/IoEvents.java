@@ -23,8 +23,9 @@ final class IoEvents implements WriteInterceptor {
     Entry add(Entry e) {
         synchronized (entries) {
             for (Entry o : entries)
-                if (o.overlaps(e)) throw new HypervisorException(String.format("an I/O event at %s 0x%x+%d already exists",
-                        e.space, e.address, e.size));
+                if (o.overlaps(e))
+                    throw new HypervisorException(String.format("an I/O event at %s 0x%x+%d already exists",
+                            e.space, e.address, e.size));
             entries.add(e);
         }
         return e;

@@ -107,13 +107,33 @@ class DecoderTest {
     }
 
     @Test
+    void threeByteOpcodesHaveTheirModrmAndImmediate() {
+        Insn pshufb = decode(32, 0x66, 0x0F, 0x38, 0x00, 0x44, 0x24, 0x08); // pshufb xmm0,[esp+8]
+        assertThat(pshufb.len).isEqualTo(7);
+        assertThat(pshufb.op).isEqualTo(0x200);
+        Insn palignr = decode(64, 0x66, 0x41, 0x0F, 0x3A, 0x0F, 0xC1, 0x04); // palignr xmm0,xmm9,4
+        assertThat(palignr.len).isEqualTo(7);
+        assertThat(palignr.imm).isEqualTo(4);
+    }
+
+    @Test
+    void movToControlRegistersIsAlwaysTheRegisterFormAndEmmsHasNoModrm() {
+        Insn mov = decode(16, 0x0F, 0x20, 0x82, 0x3C, 0xFD);        // mov edx,cr0 (mod bits ignored)
+        assertThat(mov.len).isEqualTo(3);
+        assertThat(mov.isRegForm()).isTrue();
+        assertThat(mov.rm).isEqualTo(Cpu.RDX);
+        assertThat(decode(32, 0x0F, 0x77).len).isEqualTo(2);
+    }
+
+    @Test
     void fifteenBytesIsTheLimit() {
         int[] ok = new int[15];
         java.util.Arrays.fill(ok, 0x66);
         ok[10] = 0x05;                                              // 10 prefixes, add ax, imm16 ... 3 bytes, +2 pad
         int[] fifteen = {0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x2E, 0x05, 0x34, 0x12};
         assertThat(decode(32, fifteen).len).isEqualTo(15);
-        int[] sixteen = {0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x2E, 0x05, 0x34, 0x12};
+        int[] sixteen = {0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x2E, 0x05, 0x34,
+            0x12};
         assertThatThrownBy(() -> decode(32, sixteen)).isInstanceOfSatisfying(CpuFault.class,
                 f -> assertThat(f.vector).isEqualTo(CpuFault.GP));
         int[] prefixesOnly = new int[20];

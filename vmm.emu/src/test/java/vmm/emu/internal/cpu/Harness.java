@@ -58,7 +58,8 @@ final class Harness implements AutoCloseable {
         h.load(CODE + code.length, 0xF4);
         h.c.cr0 = Cpu.CR0_PE | Cpu.CR0_ET;
         h.c.setSegment(Cpu.CS, Segment.flat32(CODE32, true));
-        for (int s : new int[] {Cpu.DS, Cpu.ES, Cpu.FS, Cpu.GS, Cpu.SS}) h.c.setSegment(s, Segment.flat32(DATA32, false));
+        for (int s : new int[] {Cpu.DS, Cpu.ES, Cpu.FS, Cpu.GS, Cpu.SS})
+            h.c.setSegment(s, Segment.flat32(DATA32, false));
         h.c.rip = CODE;
         h.c.r[Cpu.RSP] = STACK;
         h.machine.stateChanged();
@@ -79,7 +80,8 @@ final class Harness implements AutoCloseable {
         h.c.efer = Cpu.EFER_LME | Cpu.EFER_LMA;
         h.c.cr0 = Cpu.CR0_PE | Cpu.CR0_ET | Cpu.CR0_PG;
         h.c.setSegment(Cpu.CS, Segment.code64(CODE64));
-        for (int s : new int[] {Cpu.DS, Cpu.ES, Cpu.FS, Cpu.GS, Cpu.SS}) h.c.setSegment(s, Segment.flat32(DATA32, false));
+        for (int s : new int[] {Cpu.DS, Cpu.ES, Cpu.FS, Cpu.GS, Cpu.SS})
+            h.c.setSegment(s, Segment.flat32(DATA32, false));
         h.c.rip = CODE;
         h.c.r[Cpu.RSP] = STACK;
         h.machine.stateChanged();

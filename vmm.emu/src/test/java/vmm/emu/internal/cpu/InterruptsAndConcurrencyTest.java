@@ -88,7 +88,8 @@ class InterruptsAndConcurrencyTest {
     void lockedIncrementsFromTwoCpusOnTwoThreadsAreAtomic() throws Exception {
         int n = 100_000;
         // mov ecx,n; l: lock inc dword [0x9000]; loop l; hlt
-        int[] code = {0xB9, n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, 0, 0xF0, 0xFF, 0x05, 0x00, 0x90, 0, 0, 0xE2, 0xF7};
+        int[] code = {0xB9, n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, 0,
+            0xF0, 0xFF, 0x05, 0x00, 0x90, 0, 0, 0xE2, 0xF7};
         try (Harness a = Harness.protected32(code)) {
             Machine b = new Machine(1, 2, a.phys, VirtualClock.host(), false);
             Cpu bc = b.cpu();
@@ -111,7 +112,8 @@ class InterruptsAndConcurrencyTest {
     @Test
     void lockedIncrementsOnOneCpuCountOnce() {
         int n = 1000;
-        int[] code = {0xB9, n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, 0, 0xF0, 0xFF, 0x05, 0x00, 0x90, 0, 0, 0xE2, 0xF7};
+        int[] code = {0xB9, n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, 0,
+            0xF0, 0xFF, 0x05, 0x00, 0x90, 0, 0, 0xE2, 0xF7};
         try (Harness a = Harness.protected32(code)) {
             a.runToHalt();
             assertThat(a.memory.readU32(0x9000)).isEqualTo(n);

@@ -115,7 +115,8 @@ class ProtectedModeTest {
 
     @Test
     void accessedAndDirtyBitsAreSetByTheWalk() {
-        try (Harness h = Harness.protected32(0xA1, 0x00, 0x90, 0, 0, 0xA3, 0x00, 0xA0, 0, 0)) { // read 0x9000; write 0xA000
+        // mov eax,[0x9000]; mov [0xa000],eax
+        try (Harness h = Harness.protected32(0xA1, 0x00, 0x90, 0, 0, 0xA3, 0x00, 0xA0, 0, 0)) {
             paging(h, 3);
             h.runToHalt();
             assertThat(h.memory.readU32(PT + 9 * 4) & 0x60).isEqualTo(0x20);

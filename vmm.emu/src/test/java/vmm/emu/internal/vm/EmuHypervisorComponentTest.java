@@ -25,7 +25,8 @@ class EmuHypervisorComponentTest {
         BundleContext context = mock(BundleContext.class);
         ServiceRegistration<Hypervisor> registration = mock(ServiceRegistration.class);
         ArgumentCaptor<Dictionary<String, Object>> props = ArgumentCaptor.forClass(Dictionary.class);
-        when(context.registerService(eq(Hypervisor.class), any(Hypervisor.class), props.capture())).thenReturn(registration);
+        when(context.registerService(eq(Hypervisor.class), any(Hypervisor.class), props.capture()))
+                .thenReturn(registration);
         EmuHypervisorComponent c = new EmuHypervisorComponent();
 
         c.activate(context);

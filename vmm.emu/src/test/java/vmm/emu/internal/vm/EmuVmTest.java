@@ -27,7 +27,8 @@ import vmm.core.memory.GuestMemory;
 class EmuVmTest {
     @Test
     void vcpusAreCreatedOncePerIndexWithinTheConfiguredCount() {
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(2, false))) {
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(2, false))) {
             vm.createVcpu(0);
             vm.createVcpu(1);
             assertThatThrownBy(() -> vm.createVcpu(1)).isInstanceOf(IllegalArgumentException.class);
@@ -37,7 +38,8 @@ class EmuVmTest {
 
     @Test
     void registersSpecialRegistersAndMsrsRoundTrip() {
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, false))) {
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, false))) {
             Vcpu v = vm.createVcpu(0);
             Registers r = new Registers();
             long i = 1;
@@ -59,7 +61,8 @@ class EmuVmTest {
 
     @Test
     void aBoundIoEventTakesTheWriteInsteadOfTheBus() {
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, false));
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, false));
              EventFd fd = vm.createEventFd()) {
             Vcpu v = vm.createVcpu(0);
             m.write(0x1000, new byte[] {(byte) 0xB0, 0x07, (byte) 0xE6, (byte) 0xE0, (byte) 0xF4}, 0, 5); // out 0xe0, 7

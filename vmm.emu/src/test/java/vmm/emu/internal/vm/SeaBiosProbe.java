@@ -39,7 +39,8 @@ public final class SeaBiosProbe {
             0xFA, 0xF4};                            // cli; hlt
         byte[] mbr = new byte[512];
         for (int i = 0; i < code.length; i++) mbr[i] = (byte) code[i];
-        byte[] msg = "booted from the virtio-blk disk on vmm.emu\n\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] msg = "booted from the virtio-blk disk on vmm.emu\n\0"
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         System.arraycopy(msg, 0, mbr, 0x40, msg.length);
         mbr[510] = 0x55;
         mbr[511] = (byte) 0xAA;
@@ -62,8 +63,9 @@ public final class SeaBiosProbe {
                 byte[] boot = bootSector();
                 System.arraycopy(boot, 0, image, 0, boot.length);
                 Files.write(disk, image);
-                machine.plug("disk", "virtio-blk", vmm.core.pci.PciAddress.slot(4), java.util.Map.of("path", disk.toString()),
-                        "virtio-blk", new device.virtio_block.VirtioBlockProvider());
+                machine.plug("disk", "virtio-blk", vmm.core.pci.PciAddress.slot(4),
+                        java.util.Map.of("path", disk.toString()), "virtio-blk",
+                        new device.virtio_block.VirtioBlockProvider());
             }
             VirtualMachine vm = new EmuHypervisor().createVm(memory, new VmConfig(1, false));
             Vcpu v = vm.createVcpu(0);
