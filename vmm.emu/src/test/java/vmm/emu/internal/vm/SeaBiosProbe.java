@@ -50,10 +50,19 @@ public final class SeaBiosProbe {
     public static void main(String[] args) throws Exception {
         long seconds = args.length > 0 ? Long.parseLong(args[0]) : 30;
         byte[] rom = Files.readAllBytes(Path.of("/usr/share/seabios/bios-256k.bin"));
+        java.util.concurrent.atomic.AtomicReference<EmuVcpu> cpu = new java.util.concurrent.atomic.AtomicReference<>();
+        long start = System.nanoTime();
+        var bean = java.lang.management.ManagementFactory.getThreadMXBean();
+        long cpuStart = bean.getCurrentThreadCpuTime();
         try (GuestMemory memory = PcPlatform.memory(64L << 20, rom)) {
             vmm.core.machine.Machine machine = new vmm.core.machine.Machine(memory, new InterruptRecorder());
             PcPlatform platform = PcPlatform.install(machine, 1, new PowerControl() {
-                @Override public void powerOff(String how) { System.out.println("power off: " + how); System.exit(0); }
+                @Override public void powerOff(String how) {
+                    System.out.printf("power off: %s after %,d instructions, %.2f s (%.2f s of the vCPU thread's CPU)%n",
+                            how, cpu.get().machine().instructions(), (System.nanoTime() - start) / 1e9,
+                            (bean.getCurrentThreadCpuTime() - cpuStart) / 1e9);
+                    System.exit(0);
+                }
                 @Override public void reset(String how) { System.out.println("reset: " + how); }
             }, line -> System.out.println("fw| " + line));
             if (args.length > 1) {
@@ -70,6 +79,7 @@ public final class SeaBiosProbe {
             VirtualMachine vm = new EmuHypervisor().createVm(memory, new VmConfig(1, false));
             Vcpu v = vm.createVcpu(0);
             EmuVcpu ev = (EmuVcpu) v;
+            cpu.set(ev);
             long deadline = System.nanoTime() + seconds * 1_000_000_000L;
             int halts = 0;
             Thread.ofPlatform().daemon().start(() -> {
