@@ -33,6 +33,11 @@ public interface InterruptSource {
         return true;
     }
 
+    /** WRMSR IA32_APIC_BASE reaching the local APIC (enable, relocate); false when it refuses the value (#GP). */
+    default boolean writeApicBase(long value) {
+        return true;
+    }
+
     /** No controller: the INTR line stays low. */
     InterruptSource NONE = new InterruptSource() {
         @Override public boolean hasInterrupt() { return false; }

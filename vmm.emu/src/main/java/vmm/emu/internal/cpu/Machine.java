@@ -137,6 +137,14 @@ public final class Machine implements InterruptTarget {
         mmu.flush();
     }
 
+    /** WRMSR IA32_APIC_BASE: the BSP flag stays as the index says, the APIC hears it; false means #GP. */
+    boolean writeApicBaseMsr(long v) {
+        long nv = (v & 0xFFFFFF900L) | (index == 0 ? 0x100 : 0);
+        if (!interrupts.writeApicBase(nv)) return false;
+        setApicBaseMsr(nv);
+        return true;
+    }
+
     long tsc() {
         return clock.nanos() + tscOffset;
     }

@@ -28,6 +28,8 @@ final class EmuVcpu implements Vcpu {
     /** The SPI's register order mapped to the CPU's encoding order. */
     private static final int[] GPR = {Cpu.RAX, Cpu.RBX, Cpu.RCX, Cpu.RDX, Cpu.RSI, Cpu.RDI, Cpu.RSP, Cpu.RBP,
             8, 9, 10, 11, 12, 13, 14, 15};
+    /** As CPUID leaf 0x80000008 reports them. */
+    private static final int PHYSICAL_ADDRESS_BITS = 40;
     private static final int KVM_MP_STATE_RUNNABLE = 0, KVM_MP_STATE_UNINITIALIZED = 1, KVM_MP_STATE_HALTED = 3;
 
     private final int index;
@@ -79,6 +81,11 @@ final class EmuVcpu implements Vcpu {
             @Override
             public boolean waitingForStartup() {
                 return irq.waitingForStartup();
+            }
+
+            @Override
+            public boolean writeApicBase(long value) {
+                return irq.writeApicBase(value, PHYSICAL_ADDRESS_BITS);
             }
         });
     }
@@ -147,7 +154,11 @@ final class EmuVcpu implements Vcpu {
         c.gdtLimit = s.gdt().limit() & 0xFFFF;
         c.idtBase = s.idt().base();
         c.idtLimit = s.idt().limit() & 0xFFFF;
-        if (s.apicBase() != 0) machine.setApicBaseMsr(s.apicBase());
+        if (s.apicBase() != 0) {
+            if (interrupts != null && !interrupts.writeApicBase(s.apicBase(), PHYSICAL_ADDRESS_BITS))
+                throw new IllegalArgumentException(String.format("APIC base 0x%x is not valid", s.apicBase()));
+            machine.setApicBaseMsr(s.apicBase());
+        }
         machine.stateChanged();
     }
 

@@ -97,6 +97,27 @@ class EmuVmTest {
     }
 
     @Test
+    void theApicBaseMsrReachesTheLocalApicAndDisablingItResetsItsRegisters() {
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
+            Vcpu v = vm.createVcpu(0);
+            byte[] page = v.state(VcpuStateBlock.LAPIC);
+            java.nio.ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0xF0, 0x1FF); // SVR: enabled
+            v.setState(VcpuStateBlock.LAPIC, page);
+            assertThat(svr(v)).isEqualTo(0x1FF);
+
+            v.setMsrs(Map.of(0x1B, 0xFEE00000L)); // the enable bit clear: the APIC goes to its power-up registers
+
+            assertThat(svr(v)).isEqualTo(0xFF);
+            assertThat(v.msrs(0x1B)).containsEntry(0x1B, 0xFEE00100L); // the BSP flag stays
+            assertThat(v.specialRegisters().apicBase()).isEqualTo(0xFEE00100L);
+        }
+    }
+
+    private static int svr(Vcpu v) {
+        return java.nio.ByteBuffer.wrap(v.state(VcpuStateBlock.LAPIC)).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0xF0);
+    }
+
+    @Test
     void msiGsisAreHandedOutLowestFirstAboveTheIoapicAndReused() {
         try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
             assertThat(vm.allocateMsiGsi()).isEqualTo(24);
