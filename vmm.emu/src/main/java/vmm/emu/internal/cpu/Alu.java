@@ -44,6 +44,17 @@ final class Alu {
         };
     }
 
+    /** The overflow flag of the recorded operation, without the other five (signed conditions ask for it often). */
+    static boolean overflow(Cpu c) {
+        int top = c.lazySize * 8 - 1;
+        long d = c.lazyDst, s = c.lazySrc, r = c.lazyRes;
+        return switch (c.lazyOp) {
+            case ADD, ADC, INC -> (((d ^ r) & (s ^ r)) >>> top & 1) != 0;
+            case SUB, SBB, DEC -> (((d ^ s) & (d ^ r)) >>> top & 1) != 0;
+            default -> false;
+        };
+    }
+
     /** The six status flags of the recorded operation. */
     static long evaluate(Cpu c) {
         int bits = c.lazySize * 8;

@@ -172,7 +172,7 @@ public final class Cpu {
     }
 
     boolean of() {
-        return (rflags() & OF) != 0;
+        return lazyOp == Alu.EAGER ? (flags & OF) != 0 : Alu.overflow(this);
     }
 
     boolean df() {

@@ -26,7 +26,7 @@ public final class Decoder {
     static final int FAR = 1 << 6;   // a far pointer: offset of the operand size, then a selector
     static final int GRP3 = 1 << 7;  // F6/F7: an immediate only for TEST (reg 0 or 1)
     static final int D64 = 1 << 8;   // operand size 64 by default in 64-bit mode (push, pop, near branches)
-    static final int F64 = 1 << 9;   // operand size always 64 in 64-bit mode (near jumps and calls)
+    static final int F64 = 1 << 9;   // near jumps and calls: 64 in 64-bit mode (16 with 66, as AMD decodes them)
 
     private static final int[] ONE = new int[256];
     private static final int[] TWO = new int[256];
@@ -139,8 +139,8 @@ public final class Decoder {
         if (long64) {
             d.adSize = adPrefix ? 4 : 8;
             if (rexW) d.opSize = 8;
-            else if ((attrs & F64) != 0) d.opSize = 8;
-            else if ((attrs & D64) != 0) d.opSize = opPrefix ? 2 : 8;
+            // Near branches: AMD (whose CPUID the model gives) honours 66 with a 16-bit operand; Intel ignores it.
+            else if ((attrs & (D64 | F64)) != 0) d.opSize = opPrefix ? 2 : 8;
             else d.opSize = opPrefix ? 2 : 4;
         } else {
             boolean big = codeBits == 32;

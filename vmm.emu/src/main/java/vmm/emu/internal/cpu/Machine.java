@@ -190,7 +190,7 @@ public final class Machine implements InterruptTarget {
 
     /** Whether the next instruction is in the interrupt shadow of an STI or MOV SS. */
     public boolean inInterruptShadow() {
-        return icount + 1 == shadowAt || icount == shadowAt;
+        return icount == shadowAt;
     }
 
     public void setInterruptShadow(boolean on) {

@@ -147,6 +147,9 @@ class DecoderTest {
         assertThat(jcc.op).isEqualTo(0x184);
         assertThat(jcc.opSize).isEqualTo(8);
         assertThat(jcc.len).isEqualTo(6);
+        Insn short16 = decode(64, 0x66, 0x0F, 0x89, 0xFC, 0xB2);   // jns rel16: AMD honours 66 on near branches
+        assertThat(short16.len).isEqualTo(5);
+        assertThat(short16.opSize).isEqualTo(2);
         Insn push = decode(64, 0x50);
         assertThat(push.opSize).isEqualTo(8);
         Insn nop = decode(32, 0x0F, 0x1F, 0x84, 0x00, 0, 0, 0, 0);  // nopl 0x0(%eax,%eax,1)

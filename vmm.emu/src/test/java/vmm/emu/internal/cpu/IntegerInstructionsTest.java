@@ -203,6 +203,20 @@ class IntegerInstructionsTest {
     }
 
     @Test
+    void signedConditionsUseOverflowAndSign() {
+        // mov al,0x80; cmp al,1 (-128 - 1 overflows: OF=1, SF=0); setl dl; setg dh; seto cl; setbe ch
+        try (Harness h = run(0xB0, 0x80, 0x3C, 0x01, 0x0F, 0x9C, 0xC2, 0x0F, 0x9F, 0xC6, 0x0F, 0x90, 0xC1, 0x0F, 0x96,
+                0xC5)) {
+            assertThat(h.reg(Cpu.RDX) & 0xFFFF).isEqualTo(0x0001);  // less, not greater
+            assertThat(h.reg(Cpu.RCX) & 0xFFFF).isEqualTo(0x0001);  // overflow; not below-or-equal (0x80 > 1 unsigned)
+        }
+        // mov al,0x7f; inc al (OF=1, SF=1): setge dl (SF == OF)
+        try (Harness h = run(0xB0, 0x7F, 0xFE, 0xC0, 0x0F, 0x9D, 0xC2)) {
+            assertThat(h.reg(Cpu.RDX) & 0xFF).isEqualTo(1);
+        }
+    }
+
+    @Test
     void xchgXaddCmpxchg() {
         // mov ax,1; mov bx,2; xadd ax,bx -> ax=3 bx=1; xchg cx,ax -> cx=3
         try (Harness h = run(0xB8, 0x01, 0x00, 0xBB, 0x02, 0x00, 0x0F, 0xC1, 0xD8, 0x91)) {

@@ -85,6 +85,30 @@ class InterruptsAndConcurrencyTest {
     }
 
     @Test
+    void aRealModeInterruptGoesThroughTheIvtAndIretResumes() {
+        // sti; nop; nop; mov cl,1  -- IVT[8] = 0000:2000: inc bx; iret
+        try (Harness h = Harness.real(0xFB, 0x90, 0x90, 0xB1, 0x01)) {
+            h.memory.writeU32(8 * 4, 0x2000);
+            h.load(0x2000, 0x43, 0xCF);
+            OneVector src = new OneVector();
+            src.pending.set(8);
+            h.machine.setInterruptSource(src);
+            h.machine.step(h.ports, h.mmio, 1);                    // sti
+            assertThat(src.pending.get()).isEqualTo(8);            // held: the next instruction is in its shadow
+            h.machine.step(h.ports, h.mmio, 1);                    // the nop, then the interrupt is taken
+            assertThat(src.pending.get()).isEqualTo(-1);
+            assertThat(h.c.seg[Cpu.CS].selector()).isZero();
+            assertThat(h.c.rip).isEqualTo(0x2000);
+            assertThat(h.memory.readU16(Harness.STACK - 2) & Cpu.IF).isEqualTo(Cpu.IF); // FLAGS as they were: IF on
+            assertThat(h.memory.readU16(Harness.STACK - 6)).isEqualTo((int) Harness.CODE + 2); // return IP: 2nd nop
+            h.runToHalt();
+            assertThat(h.reg(Cpu.RBX) & 0xFF).isEqualTo(1);
+            assertThat(h.reg(Cpu.RCX) & 0xFF).isEqualTo(1);
+            assertThat(h.c.rflags() & Cpu.IF).isNotZero();
+        }
+    }
+
+    @Test
     void lockedIncrementsFromTwoCpusOnTwoThreadsAreAtomic() throws Exception {
         int n = 100_000;
         // mov ecx,n; l: lock inc dword [0x9000]; loop l; hlt

@@ -144,6 +144,28 @@ class ProtectedModeTest {
     }
 
     @Test
+    void aCr3LoadKeepsGlobalTranslationsAndDropsTheOthers() {
+        // Pages 9 (global) and 10 are read; the guest repoints both PTEs to 0xB000, reloads CR3, reads both again.
+        try (Harness h = Harness.protected32(0xA1, 0x00, 0x90, 0, 0,           // mov eax,[0x9000]
+                0xA1, 0x00, 0xA0, 0, 0,                                    // mov eax,[0xa000]
+                0xC7, 0x05, 0x24, 0x10, 0x02, 0x00, 0x03, 0xB0, 0x00, 0x00, // mov dword [PT+9*4],0xb003
+                0xC7, 0x05, 0x28, 0x10, 0x02, 0x00, 0x03, 0xB0, 0x00, 0x00, // mov dword [PT+10*4],0xb003
+                0x0F, 0x20, 0xD8, 0x0F, 0x22, 0xD8,                        // mov eax,cr3; mov cr3,eax
+                0x8B, 0x1D, 0x00, 0x90, 0, 0,                              // mov ebx,[0x9000]
+                0x8B, 0x0D, 0x00, 0xA0, 0, 0)) {                           // mov ecx,[0xa000]
+            paging(h, 3);
+            h.c.cr4 |= Cpu.CR4_PGE;
+            h.memory.writeU32(PT + 9 * 4, 0x9000 | 0x103);                 // global
+            h.memory.writeU32(0x9000, 0x1111);
+            h.memory.writeU32(0xA000, 0x2222);
+            h.memory.writeU32(0xB000, 0x3333);
+            h.runToHalt();
+            assertThat(h.reg(Cpu.RBX)).isEqualTo(0x1111);                  // the global entry survived
+            assertThat(h.reg(Cpu.RCX)).isEqualTo(0x3333);                  // the other was walked again
+        }
+    }
+
+    @Test
     void fourMegabytePagesWithPse() {
         try (Harness h = Harness.protected32(0xA1, 0x34, 0x12, 0x40, 0x00)) { // mov eax,[0x401234]
             paging(h, 3);
@@ -164,6 +186,20 @@ class ProtectedModeTest {
             h.runToHalt();
             assertThat(h.c.rip).isEqualTo(0x1021);
             assertThat(h.c.codeBits).isEqualTo(32);
+        }
+    }
+
+    @Test
+    void aFarCallThroughACallGateReachesTheGatesTargetAndReturns() {
+        try (Harness h = Harness.protected32(0x9A, 0, 0, 0, 0, 0x30, 0x00, 0xB3, 0x07)) { // call far 0x30:0; mov bl,7
+            long gate = 0x6000 | (long) Harness.CODE32 << 16 | 0x8C00L << 32; // 32-bit call gate, DPL 0, to 0x08:0x6000
+            h.memory.writeU64(Harness.GDT + 0x30, gate);
+            h.c.gdtLimit = 0x38 - 1;
+            h.load(0x6000, 0xB0, 0x05, 0xCB);                      // mov al,5; retf
+            h.runToHalt();
+            assertThat(h.reg(Cpu.RAX) & 0xFF).isEqualTo(5);
+            assertThat(h.reg(Cpu.RBX) & 0xFF).isEqualTo(7);
+            assertThat(h.reg(Cpu.RSP)).isEqualTo(Harness.STACK);
         }
     }
 
