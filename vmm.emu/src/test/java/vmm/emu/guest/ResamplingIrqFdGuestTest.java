@@ -21,7 +21,8 @@ class ResamplingIrqFdGuestTest {
 
     @Test
     void eachSignalInterruptsOnceAndTheEoiSignalsTheResampleEventFd() throws Exception {
-        try (TestVm t = TestVm.create(true); EventFd trigger = t.vm.createEventFd(); EventFd resample = t.vm.createEventFd()) {
+        try (TestVm t = TestVm.create(true); EventFd trigger = t.vm.createEventFd();
+             EventFd resample = t.vm.createEventFd()) {
             Ports ready = new Ports(), vectors = new Ports();
             t.ports.register("ready", READY, 1, ready);
             t.ports.register("vector", VECTOR_PORT, 1, vectors);
@@ -58,7 +59,8 @@ class ResamplingIrqFdGuestTest {
 
     @Test
     void aResamplingIrqfdNeedsAnIoapicInput() throws Exception {
-        try (TestVm t = TestVm.create(true); EventFd trigger = t.vm.createEventFd(); EventFd resample = t.vm.createEventFd()) {
+        try (TestVm t = TestVm.create(true); EventFd trigger = t.vm.createEventFd();
+             EventFd resample = t.vm.createEventFd()) {
             assertThatThrownBy(() -> t.vm.bindIrqFd(trigger, resample, 24)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("IOAPIC input");
         }

@@ -86,11 +86,15 @@ class EmuVmTest {
 
     @Test
     void aVmWithoutTheIrqchipSaysSoAndOneWithItHasTheControllers() {
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, false))) {
-            assertThatThrownBy(vm::irqChip).isInstanceOf(IllegalStateException.class).hasMessageContaining("inKernelIrqchip");
-            assertThatThrownBy(() -> vm.createVcpu(0).state(VcpuStateBlock.LAPIC)).isInstanceOf(IllegalStateException.class);
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, false))) {
+            assertThatThrownBy(vm::irqChip).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("inKernelIrqchip");
+            assertThatThrownBy(() -> vm.createVcpu(0).state(VcpuStateBlock.LAPIC))
+                    .isInstanceOf(IllegalStateException.class);
         }
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
             assertThat(vm.irqChip()).isNotNull();
             assertThat(vm.createVcpu(0).state(VcpuStateBlock.LAPIC)).hasSize(1024);
         }
@@ -98,10 +102,12 @@ class EmuVmTest {
 
     @Test
     void theApicBaseMsrReachesTheLocalApicAndDisablingItResetsItsRegisters() {
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
             Vcpu v = vm.createVcpu(0);
             byte[] page = v.state(VcpuStateBlock.LAPIC);
-            java.nio.ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0xF0, 0x1FF); // SVR: enabled
+            // SVR: software-enabled
+            java.nio.ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0xF0, 0x1FF);
             v.setState(VcpuStateBlock.LAPIC, page);
             assertThat(svr(v)).isEqualTo(0x1FF);
 
@@ -114,12 +120,14 @@ class EmuVmTest {
     }
 
     private static int svr(Vcpu v) {
-        return java.nio.ByteBuffer.wrap(v.state(VcpuStateBlock.LAPIC)).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0xF0);
+        return java.nio.ByteBuffer.wrap(v.state(VcpuStateBlock.LAPIC)).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .getInt(0xF0);
     }
 
     @Test
     void msiGsisAreHandedOutLowestFirstAboveTheIoapicAndReused() {
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
             assertThat(vm.allocateMsiGsi()).isEqualTo(24);
             assertThat(vm.allocateMsiGsi()).isEqualTo(25);
             vm.releaseMsiGsi(24);
@@ -133,7 +141,8 @@ class EmuVmTest {
     @Test
     void closingTheVmStopsItsTimerAndIrqfdThreads() throws Exception {
         java.util.Set<Thread> before = Thread.getAllStackTraces().keySet();
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20); VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(2, true));
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(2, true));
              EventFd fd = vm.createEventFd()) {
             vm.createVcpu(0);
             vm.bindIrqFd(fd, 30);
