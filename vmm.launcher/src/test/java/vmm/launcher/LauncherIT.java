@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import vmm.launcher.internal.DemoDisk;
 
@@ -20,7 +21,8 @@ import vmm.launcher.internal.DemoDisk;
  * The launcher as a user runs it: the exported {@code target/vmm.jar} in a
  * child JVM (what {@code ./vmm} execs), with a real Felix, the core, the
  * hypervisor back end and the devices. Runs in the integration-test phase,
- * after the jar is built.
+ * after the jar is built. The SeaBIOS boots run on each back end ({@code --accel
+ * kvm} where the host has KVM, {@code --accel emu} on every host).
  */
 class LauncherIT {
     static final Path JAR = Path.of("target/vmm.jar");
@@ -32,8 +34,15 @@ class LauncherIT {
     record Result(int exit, String output) {}
 
     private Result vmm(String... args) throws Exception {
+        return vmmWith(List.of(), args);
+    }
+
+    /** Runs vmm.jar with the JVM options {@code jvm} (system properties) before {@code -jar}. */
+    private Result vmmWith(List<String> jvm, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString()));
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"));
+        cmd.addAll(jvm);
+        cmd.addAll(List.of("-jar", JAR.toString()));
         cmd.addAll(List.of(args));
         // Standard output (the guest's console) and error (log lines) apart, so a log line cannot split a console line.
         Path out = dir.resolve("out.txt"), err = dir.resolve("err.txt");
@@ -55,37 +64,60 @@ class LauncherIT {
     }
 
     private static void requireGuests() {
-        vmm.launcher.boot.HostKvm.require();
+        requireGuests("kvm");
+    }
+
+    /** Skips where {@code accel} cannot run guests here: KVM needs its device, every back end SeaBIOS. */
+    private static void requireGuests(String accel) {
+        if (accel.equals("kvm")) vmm.launcher.boot.HostKvm.require();
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
     }
 
-    @Test
-    void theDefaultVmBootsShowsItsConsoleAndPowersOffWithExitCode0() throws Exception {
-        requireGuests();
-        Result r = vmm("run");
-        assertThat(r.output()).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE).contains("the guest powered off");
+    @ParameterizedTest(name = "--accel {0}")
+    @ValueSource(strings = {"kvm", "emu"})
+    void theDefaultVmBootsShowsItsConsoleAndPowersOffWithExitCode0(String accel) throws Exception {
+        requireGuests(accel);
+        Result r = vmm("run", "--accel", accel);
+        assertThat(r.output()).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE).contains("the guest powered off")
+                .contains("vmm: back end: " + accel);
         assertThat(r.exit()).as(r.output()).isZero();
     }
 
     @Test
-    void aBhyveCommandLineWithADiskAndASerialLogBootsSeaBiosFromTheDisk() throws Exception {
-        requireGuests();
+    void withoutKvmThePlainRunSaysInOneLineItRunsOnTheSoftwareCpuAndBoots() throws Exception {
+        requireGuests("emu");
+        // With the logging ./vmm runs with (warnings and errors): what a user sees.
+        Result r = vmmWith(List.of("-Dvmm.kvm.device=/nonexistent",
+                "-Djava.util.logging.config.file=" + Path.of("../cnf/vmm-logging.properties").toAbsolutePath()), "run");
+        assertThat(r.exit()).as(r.output()).isZero();
+        List<String> why = r.output().lines().filter(l -> l.contains("/nonexistent")).toList();
+        assertThat(why).as(r.output()).hasSize(1);
+        assertThat(why.getFirst()).startsWith("vmm: ").contains("missing").contains("software CPU");
+        assertThat(r.output()).contains("vmm: back end: emu").contains(DemoDisk.MESSAGE).contains("the guest powered off");
+    }
+
+    @ParameterizedTest(name = "--accel {0}")
+    @ValueSource(strings = {"kvm", "emu"})
+    void aBhyveCommandLineWithADiskAndASerialLogBootsSeaBiosFromTheDisk(String accel) throws Exception {
+        requireGuests(accel);
         Path disk = dir.resolve("disk.img"), log = dir.resolve("com1.log");
         DemoDisk.write(disk);
-        Result r = vmm("run", "-c", "1", "-m", "128M", "-s", "0,hostbridge", "-s", "31,lpc", "-s", "5,virtio-blk," + disk + ",ser=LOGDISK",
-                "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, vmName("testvm"));
+        Result r = vmm("run", "--accel", accel, "-c", "1", "-m", "128M", "-s", "0,hostbridge", "-s", "31,lpc",
+                "-s", "5,virtio-blk," + disk + ",ser=LOGDISK", "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS,
+                vmName("testvm"));
         assertThat(r.exit()).as(r.output()).isZero();
         assertThat(r.output()).contains(vmName("testvm")).contains("00:05.0").contains("virtio-blk")
                 .contains("device.virtio-block");
         assertThat(Files.readString(log)).contains("SeaBIOS (version").contains(DemoDisk.MESSAGE);
     }
 
-    @Test
-    void aGuestResetRestartsTheVmAndItsSecondBootPowersOffWithExitCode0() throws Exception {
-        requireGuests();
+    @ParameterizedTest(name = "--accel {0}")
+    @ValueSource(strings = {"kvm", "emu"})
+    void aGuestResetRestartsTheVmAndItsSecondBootPowersOffWithExitCode0(String accel) throws Exception {
+        requireGuests(accel);
         Path disk = dir.resolve("reboot.img"), log = dir.resolve("com1.log");
         RebootDisk.write(disk);
-        Result r = vmm("run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log,
+        Result r = vmm("run", "--accel", accel, "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log,
                 "-l", "bootrom," + SEABIOS, vmName("rebootvm"));
         assertThat(r.exit()).as(r.output()).isZero();
         assertThat(r.output()).contains("the guest powered off");

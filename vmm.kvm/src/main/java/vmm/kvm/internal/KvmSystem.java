@@ -26,7 +26,11 @@ import vmm.kvm.internal.linux.SysException;
  * at start with one message instead of at some later ioctl. Thread-safe.
  */
 public final class KvmSystem implements KvmProbe, AutoCloseable {
-    public static final String DEFAULT_PATH = "/dev/kvm";
+    /**
+     * {@code /dev/kvm}, or what the system property {@code vmm.kvm.device} names: tests (and
+     * {@code VMM_JAVA_OPTS=-Dvmm.kvm.device=/nonexistent ./vmm run}) show what a host without KVM does.
+     */
+    public static final String DEFAULT_PATH = System.getProperty("vmm.kvm.device", "/dev/kvm");
 
     /** Capabilities this binding uses, with what it uses each for. */
     public record Requirement(int capability, String name, String purpose) {}

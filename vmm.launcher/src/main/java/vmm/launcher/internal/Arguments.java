@@ -156,7 +156,15 @@ public final class Arguments {
             "initrd", "cmdline", "serial.console", "name", "reboot", "accel"));
 
     private static Plan run(List<String> args) throws UsageException {
-        if (args.isEmpty()) return defaultVm();
+        if (args.isEmpty()) return defaultVm(null);
+        // "--accel X" alone still means the built-in default VM, on that back end.
+        String accelOnly = args.size() == 2 && args.getFirst().equals("--accel") ? args.get(1)
+                : args.size() == 1 && args.getFirst().startsWith("--accel=") ? args.getFirst().substring(8) : null;
+        if (accelOnly != null) {
+            if (!Accel.NAMES.contains(accelOnly))
+                throw new UsageException(String.join(" ", args) + ": the accelerator is auto, kvm or emu");
+            return defaultVm(accelOnly);
+        }
         Spec spec = new Spec();
         // The files first, whatever their place on the line: every flag next to -k overrides them.
         for (int i = 0; i < args.size(); i++) {
@@ -417,12 +425,14 @@ public final class Arguments {
     /**
      * The built-in default VM: SeaBIOS from Debian's package booting the
      * demo disk the launcher writes ({@code demo-disk} names it; the caller
-     * generates it), 64 MiB, COM1 on this terminal.
+     * generates it), 64 MiB, COM1 on this terminal; on the back end {@code accel} names, or the automatic
+     * choice when null.
      */
-    private static Plan defaultVm() throws UsageException {
+    private static Plan defaultVm(String accel) throws UsageException {
         String bootrom = bootrom(DEFAULT_BOOTROM.toString());
         Map<String, Object> vm = new LinkedHashMap<>(Map.of("memory.size", "64M", "vcpus", 1, "bootrom", bootrom,
                 "name", "default", "serial.console", 0x3f8));
+        if (accel != null) vm.put("accel", accel);
         Map<String, Object> disk = new LinkedHashMap<>(Map.of("type", "virtio-blk", "address", "0:4.0", "path", DEMO_DISK));
         Map<String, Object> com1 = new LinkedHashMap<>(Map.of("port", "com1", "backend", "stdio"));
         return new Plan("run", List.of(new Config("vmm.vm", null, vm), new Config("vmm.device", "disk", disk),

@@ -18,7 +18,8 @@ import java.nio.file.attribute.PosixFilePermissions;
  * (or root before an ordinary user) never meet on the same path.
  */
 final class HostAccess {
-    static final Path KVM = Path.of("/dev/kvm");
+    /** {@code /dev/kvm}, or the device {@code -Dvmm.kvm.device} names (as the KVM back ends open it). */
+    static final Path KVM = Path.of(System.getProperty("vmm.kvm.device", "/dev/kvm"));
 
     private HostAccess() {}
 

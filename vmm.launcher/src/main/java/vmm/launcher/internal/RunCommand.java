@@ -140,7 +140,7 @@ final class RunCommand {
         out.println("vmm: " + vmProps.get("name") + ": " + vmProps.get("memory.size") + " RAM, " + vmProps.get("vcpus")
                 + " vCPU(s); " + (vmProps.get("kernel") != null ? "kernel " + vmProps.get("kernel")
                         + (vmProps.get("initrd") != null ? ", initrd " + vmProps.get("initrd") : "") : "boot ROM " + vmProps.get("bootrom")));
-        if (caps != null) out.println("vmm: back end: " + caps);
+        if (caps != null) out.println("vmm: back end: " + describe(caps));
         out.println("vmm: devices:");
         summary.forEach(out::println);
         out.println("vmm: shell: ./vmm shell " + vmName + " COMMAND   (socket " + control + ")");
@@ -174,6 +174,17 @@ final class RunCommand {
                 return 1;
             }
         }
+    }
+
+    /** The back end in one line: its name, the CPU vendor it reports, then its facts as {@code key=value; ...}. */
+    static String describe(Capabilities caps) {
+        StringBuilder b = new StringBuilder(caps.backEnd()).append(" (").append(caps.cpuVendor()).append(')');
+        String sep = ": ";
+        for (Map.Entry<String, String> e : caps.features().entrySet()) {
+            b.append(sep).append(e.getKey()).append('=').append(e.getValue());
+            sep = "; ";
+        }
+        return b.toString();
     }
 
     /**

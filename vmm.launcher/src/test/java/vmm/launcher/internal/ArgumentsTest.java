@@ -222,4 +222,19 @@ class ArgumentsTest {
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--accel")))
                 .hasMessage("--accel needs auto, kvm or emu");
     }
+
+    @Test
+    void accelAloneIsTheBuiltInDefaultVmOnThatBackEnd() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(Path.of("/usr/share/seabios/bios-256k.bin")),
+                "no SeaBIOS: the default VM needs it");
+        Arguments.Plan plain = Arguments.parse(List.of("run"));
+        Arguments.Plan emu = Arguments.parse(List.of("run", "--accel", "emu"));
+        assertThat(emu.configs()).hasSameSizeAs(plain.configs());
+        assertThat(emu.configs().getFirst().properties()).containsEntry("accel", "emu")
+                .containsEntry("name", plain.configs().getFirst().properties().get("name"));
+        assertThat(Arguments.parse(List.of("run", "--accel=kvm")).configs().getFirst().properties())
+                .containsEntry("accel", "kvm");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "--accel", "tcg")))
+                .hasMessage("--accel tcg: the accelerator is auto, kvm or emu");
+    }
 }

@@ -28,6 +28,16 @@ public interface InterruptSource {
         return -1;
     }
 
+    /** After an INIT: whether the CPU now waits for a SIPI (an AP) or restarts at the reset vector (the BSP). */
+    default boolean waitingForStartup() {
+        return true;
+    }
+
+    /** WRMSR IA32_APIC_BASE reaching the local APIC (enable, relocate); false when it refuses the value (#GP). */
+    default boolean writeApicBase(long value) {
+        return true;
+    }
+
     /** No controller: the INTR line stays low. */
     InterruptSource NONE = new InterruptSource() {
         @Override public boolean hasInterrupt() { return false; }

@@ -137,6 +137,14 @@ public final class Machine implements InterruptTarget {
         mmu.flush();
     }
 
+    /** WRMSR IA32_APIC_BASE: the BSP flag stays as the index says, the APIC hears it; false means #GP. */
+    boolean writeApicBaseMsr(long v) {
+        long nv = (v & 0xFFFFFF900L) | (index == 0 ? 0x100 : 0);
+        if (!interrupts.writeApicBase(nv)) return false;
+        setApicBaseMsr(nv);
+        return true;
+    }
+
     long tsc() {
         return clock.nanos() + tscOffset;
     }
@@ -395,7 +403,7 @@ public final class Machine implements InterruptTarget {
         InterruptSource src = interrupts;
         if (src.takeInit()) {
             reset();
-            waitingForSipi = true;
+            waitingForSipi = src.waitingForStartup();
         }
         int sipi = src.takeSipi();
         if (sipi >= 0 && waitingForSipi) {
@@ -482,6 +490,8 @@ public final class Machine implements InterruptTarget {
     // ---- I/O ----
 
     long portRead(int port, int size) {
+        IoPortBus platform = phys.platformPorts;
+        if (platform != null && platform.isClaimed(port)) return platform.read(port, size);
         serial++;
         VmExitEvent e = new VmExitEvent();
         e.begin();
@@ -505,6 +515,11 @@ public final class Machine implements InterruptTarget {
         serial++;
         WriteInterceptor w = phys.interceptor;
         if (w != null && w.intercept(true, port, size, v & Cpu.mask(size))) return;
+        IoPortBus platform = phys.platformPorts;
+        if (platform != null && platform.isClaimed(port)) {
+            platform.write(port, size, v & Cpu.mask(size));
+            return;
+        }
         VmExitEvent e = new VmExitEvent();
         e.begin();
         if (ports != null) ports.write(port, size, v & Cpu.mask(size));

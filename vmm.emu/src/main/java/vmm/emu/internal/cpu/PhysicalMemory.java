@@ -5,6 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import vmm.core.bus.IoHandler;
+import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.events.VmExitEvent;
 import vmm.core.memory.GuestMemory;
@@ -31,6 +32,12 @@ public final class PhysicalMemory {
     final CodeCache code = new CodeCache();
     /** Port and MMIO writes that signal an eventfd instead of reaching the bus (ioeventfd); null for none. */
     volatile WriteInterceptor interceptor;
+    /**
+     * The VM's own devices (its interrupt controllers and PIT), asked before the buses given to a run,
+     * as KVM's in-kernel devices are; null for none.
+     */
+    volatile IoPortBus platformPorts;
+    volatile MmioBus platformMmio;
 
     public PhysicalMemory(GuestMemory memory) {
         this.memory = memory;
@@ -84,6 +91,8 @@ public final class PhysicalMemory {
             return v;
         }
         if (apic != null && (pa & -PAGE) == apicBase) return apic.read(pa - apicBase, size);
+        MmioBus platform = platformMmio;
+        if (platform != null && platform.isClaimed(pa)) return platform.read(pa, size);
         if (mmio == null) return Cpu.mask(size);
         VmExitEvent e = new VmExitEvent();
         e.begin();
@@ -102,6 +111,11 @@ public final class PhysicalMemory {
         }
         if (r == null && apic != null && (pa & -PAGE) == apicBase) {
             apic.write(pa - apicBase, size, v);
+            return;
+        }
+        MmioBus platform = platformMmio;
+        if (r == null && platform != null && platform.isClaimed(pa)) {
+            platform.write(pa, size, v & Cpu.mask(size));
             return;
         }
         WriteInterceptor w = interceptor;
@@ -163,6 +177,12 @@ public final class PhysicalMemory {
 
     public void setInterceptor(WriteInterceptor w) {
         interceptor = w;
+    }
+
+    /** Puts the VM's own devices in front of every run's buses (null for none); set before the vCPUs run. */
+    public void setPlatformBuses(IoPortBus ports, MmioBus mmio) {
+        platformPorts = ports;
+        platformMmio = mmio;
     }
 
     /** Drops every decoded block (tests; a machine reset). */

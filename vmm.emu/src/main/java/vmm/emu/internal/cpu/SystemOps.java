@@ -277,7 +277,9 @@ final class SystemOps {
         Machine m = c.machine;
         switch (msr) {
             case IA32_TSC -> m.setTsc(v);
-            case IA32_APIC_BASE -> m.apicBaseMsr = (v & 0xFFFFFF900L) | (m.index == 0 ? 0x100 : 0);
+            case IA32_APIC_BASE -> {
+                if (!m.writeApicBaseMsr(v)) return false;
+            }
             case EFER -> {
                 long allowed = Cpu.EFER_SCE | Cpu.EFER_LME | Cpu.EFER_NXE;
                 if ((v & ~(allowed | Cpu.EFER_LMA)) != 0) return false;

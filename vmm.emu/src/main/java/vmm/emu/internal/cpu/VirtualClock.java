@@ -1,16 +1,20 @@
 package vmm.emu.internal.cpu;
 
 /**
- * The VM's time base: the TSC, and the timers of the interrupt controllers,
- * read the same clock so they agree. Thread-safe.
+ * The VM's time in nanoseconds since the VM was created. One instance drives
+ * the TSC and every timer of the VM's interrupt controllers (PIT, APIC timers),
+ * so they agree with each other; {@code vmm.emu.internal.irq.ManualClock} is
+ * the one tests and deterministic runs move by hand. Thread-safe; never goes
+ * backwards.
  */
+@FunctionalInterface
 public interface VirtualClock {
-    /** Nanoseconds since the VM's clock started; never decreases. */
+    /** The current virtual time in nanoseconds, from 0 at creation. */
     long nanos();
 
-    /** A clock running at host speed from the moment it is created. */
+    /** A clock following the host's monotonic clock, starting at 0 now. */
     static VirtualClock host() {
-        long start = System.nanoTime();
-        return () -> System.nanoTime() - start;
+        long origin = System.nanoTime();
+        return () -> System.nanoTime() - origin;
     }
 }

@@ -11,6 +11,7 @@ import vmm.core.bus.MmioBus;
 import vmm.core.bus.Registration;
 import vmm.core.irq.IrqChip;
 import vmm.core.irq.MsiMessage;
+import vmm.emu.internal.cpu.VirtualClock;
 
 /**
  * The interrupt controllers and timer a software-CPU VM has where KVM has its
@@ -42,6 +43,7 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
     private final LocalApic[] apics;
     private final VcpuInterrupts[] vcpus;
     private final Map<Integer, MsiMessage> msiRoutes = new HashMap<>();
+    private final Runnable[] eoiListeners = new Runnable[IoApic.PINS];
 
     /** @param vcpus how many vCPUs (and local APICs, IDs 0..vcpus-1 as in the MADT) the VM has */
     public EmuIrqChip(int vcpus, VirtualClock clock) {
@@ -76,7 +78,7 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
             if (index < 0 || index >= apics.length)
                 throw new IllegalArgumentException("vCPU " + index + " outside [0, " + apics.length + ")");
             if (apics[index] != null) throw new IllegalArgumentException("vCPU " + index + " already attached");
-            LocalApic apic = new LocalApic(index, clock, this::deliver, ioapic::endOfInterrupt, wakeup);
+            LocalApic apic = new LocalApic(index, clock, this::deliver, this::endOfInterrupt, wakeup);
             if (index == 0) {
                 apic.connectPic(pic::acknowledge);
                 apic.picOutput(pic.output());
@@ -200,6 +202,31 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
         int n = 0;
         for (LocalApic a : targets) if (a.accept(m)) n++;
         return n;
+    }
+
+    /**
+     * Runs {@code listener} (under the chip's lock; it must not block) when the guest ends a
+     * level-triggered interrupt of IOAPIC input {@code pin}, before the IOAPIC looks at the input
+     * again: a resampling irqfd lowers the line there and tells its source. Null removes it.
+     *
+     * @throws IllegalArgumentException if {@code pin} is not an IOAPIC input
+     */
+    public void setEoiListener(int pin, Runnable listener) {
+        if (pin < 0 || pin >= IoApic.PINS) throw new IllegalArgumentException("not an IOAPIC input: " + pin);
+        synchronized (lock) {
+            eoiListeners[pin] = listener;
+        }
+    }
+
+    /** A local APIC's EOI broadcast of a level-triggered {@code vector} (under the lock). */
+    private void endOfInterrupt(int vector) {
+        for (int pin = 0; pin < IoApic.PINS; pin++) {
+            Runnable l = eoiListeners[pin];
+            long e = ioapic.entry(pin);
+            if (l != null && (e & IoApic.RTE_VECTOR) == vector && (e & IoApic.RTE_LEVEL) != 0
+                    && (e & IoApic.RTE_REMOTE_IRR) != 0) l.run();
+        }
+        ioapic.endOfInterrupt(vector);
     }
 
     /** An NMI from the platform (a front-panel NMI button): LINT1 of every local APIC, as on a PC. */

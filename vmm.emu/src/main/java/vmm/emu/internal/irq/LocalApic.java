@@ -5,6 +5,7 @@ import java.util.function.IntConsumer;
 import java.util.function.IntSupplier;
 
 import vmm.core.bus.IoHandler;
+import vmm.emu.internal.cpu.VirtualClock;
 
 /**
  * One vCPU's local APIC in xAPIC mode (Intel SDM vol. 3, ch. 11) as a
@@ -247,7 +248,8 @@ public final class LocalApic implements Timed, IoHandler {
         if (!init) return false;
         init = false;
         resetRegisters();
-        startup = false;
+        // A SIPI that came after the INIT stays pending (one before it was dropped when the INIT came):
+        // an AP that is slow to look sees INIT and SIPI together and must still start, as under KVM.
         // The BSP flag of the base MSR decides, as in KVM: a BSP restarts at the reset vector.
         waitForStartup = (apicBase & BASE_BSP) == 0;
         refresh();
@@ -319,6 +321,7 @@ public final class LocalApic implements Timed, IoHandler {
             case ApicMessage.DM_INIT -> {
                 // An INIT level de-assert only resynchronized 82489DX arbitration IDs.
                 if (m.level() && !m.assert_()) yield false;
+                startup = false;
                 yield init = true;
             }
             case ApicMessage.DM_STARTUP -> {
@@ -497,6 +500,60 @@ public final class LocalApic implements Timed, IoHandler {
         }
         bus.send(new ApicMessage(vector, mode, (low & ICR_DEST_LOGICAL) != 0, icrHigh >>> 24,
                 (low >>> ICR_SHORTHAND_SHIFT) & 3, (low & ICR_LEVEL) != 0, (low & ICR_ASSERT) != 0, false), this);
+    }
+
+    // ---- state, in the layout of KVM's kvm_lapic_state: the first 1 KiB of the page ----
+
+    /** The size of {@link #saveRegisters()}: registers 0x000-0x3f0, each in the low 4 bytes of its 16. */
+    public static final int STATE_SIZE = 0x400;
+
+    /** The register page as a guest would read it (the current timer count included), little-endian. */
+    public byte[] saveRegisters() {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(STATE_SIZE).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int reg = 0; reg < STATE_SIZE; reg += 0x10) b.putInt(reg, readRegister(reg));
+        return b.array();
+    }
+
+    /**
+     * Puts back a page from {@link #saveRegisters()}: the writable registers, ISR/TMR/IRR, and the
+     * timer restarted from its initial count now (KVM restarts it too). Nothing is sent: ICR low is
+     * kept without an IPI, EOI is not performed. Pending NMI/INIT/SIPI events are dropped.
+     *
+     * @throws IllegalArgumentException if {@code state} is not {@link #STATE_SIZE} bytes
+     */
+    public void loadRegisters(byte[] state) {
+        if (state.length != STATE_SIZE)
+            throw new IllegalArgumentException("LAPIC state is " + STATE_SIZE + " bytes, got " + state.length);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        id = b.getInt(ID) >>> 24;
+        tpr = b.getInt(TPR) & 0xff;
+        ldr = b.getInt(LDR) & 0xff00_0000;
+        dfr = b.getInt(DFR) | 0x0fff_ffff;
+        svr = b.getInt(SVR) & SVR_WRITABLE;
+        esr = b.getInt(ESR);
+        pendingEsr = 0;
+        icrLow = b.getInt(ICR_LOW) & ICR_LOW_WRITABLE;
+        icrHigh = b.getInt(ICR_HIGH) & 0xff00_0000;
+        for (int i = 0; i < 8; i++) {
+            isr[i] = b.getInt(ISR + i * 0x10);
+            tmr[i] = b.getInt(TMR + i * 0x10);
+            irr[i] = b.getInt(IRR + i * 0x10);
+        }
+        for (int i = 0; i < lvt.length; i++)
+            lvt[i] = b.getInt(LVT_OFFSETS[i]) & (LVT_WRITABLE[i] | LVT_PENDING | LVT_REMOTE_IRR);
+        long now = clock.nanos();
+        timer.reset();
+        timer.setPeriodic((lvt[LVT_INDEX_TIMER] & LVT_TIMER_PERIODIC) != 0);
+        timer.setDivideConfiguration(b.getInt(TIMER_DIVIDE), now);
+        timer.setInitialCount(b.getInt(TIMER_INITIAL) & 0xffff_ffffL, now);
+        nmi = init = startup = false;
+        refresh();
+    }
+
+    /** Sets whether this APIC's CPU waits for a SIPI (restoring a vCPU's multiprocessing state). */
+    public void setWaitingForStartup(boolean waiting) {
+        waitForStartup = waiting;
+        refresh();
     }
 
     // ---- the timer ----

@@ -1,6 +1,7 @@
 package vmm.emu.internal.irq;
 
 import java.util.concurrent.atomic.AtomicLong;
+import vmm.emu.internal.cpu.VirtualClock;
 
 /**
  * A {@link VirtualClock} that moves only when told, for tests and for a

@@ -1,6 +1,7 @@
 package vmm.emu.internal.irq;
 
 import java.util.Objects;
+import vmm.emu.internal.cpu.VirtualClock;
 
 /**
  * The Intel 8254 programmable interval timer of a PC as a register model:

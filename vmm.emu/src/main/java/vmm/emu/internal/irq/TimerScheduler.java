@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.locks.LockSupport;
+import vmm.emu.internal.cpu.VirtualClock;
 
 /**
  * Runs the {@link Timed} models of one VM against one {@link VirtualClock}:

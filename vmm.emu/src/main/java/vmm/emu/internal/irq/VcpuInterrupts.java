@@ -19,10 +19,12 @@ public final class VcpuInterrupts {
     private final Object lock;
     private final LocalApic apic;
     private final IoHandler mmio;
+    private final Runnable afterWrite;
 
     VcpuInterrupts(Object lock, LocalApic apic, Runnable afterWrite) {
         this.lock = Objects.requireNonNull(lock, "lock");
         this.apic = Objects.requireNonNull(apic, "apic");
+        this.afterWrite = Objects.requireNonNull(afterWrite, "afterWrite");
         this.mmio = new MmioIo(lock, apic, afterWrite);
     }
 
@@ -107,6 +109,32 @@ public final class VcpuInterrupts {
     public void powerOn() {
         synchronized (lock) {
             apic.powerOn();
+        }
+    }
+
+    /** The APIC's registers in KVM's kvm_lapic_state layout ({@link LocalApic#STATE_SIZE} bytes). */
+    public byte[] saveRegisters() {
+        synchronized (lock) {
+            return apic.saveRegisters();
+        }
+    }
+
+    /**
+     * Restores registers saved by {@link #saveRegisters()}; only while the vCPU does not run.
+     *
+     * @throws IllegalArgumentException if {@code state} has the wrong size
+     */
+    public void loadRegisters(byte[] state) {
+        synchronized (lock) {
+            apic.loadRegisters(state);
+        }
+        afterWrite.run();
+    }
+
+    /** Sets whether the vCPU waits for a SIPI, as its restored multiprocessing state says. */
+    public void setWaitingForStartup(boolean waiting) {
+        synchronized (lock) {
+            apic.setWaitingForStartup(waiting);
         }
     }
 

@@ -7,7 +7,7 @@
  * thread-safe, with no bus inside; {@link vmm.emu.internal.irq.EmuIrqChip}
  * wires them as a PC under one lock, puts them on the buses and implements
  * the core's {@code IrqChip}; {@link vmm.emu.internal.irq.VcpuInterrupts} is
- * what a vCPU sees. One {@link vmm.emu.internal.irq.VirtualClock} drives the
+ * what a vCPU sees. One {@link vmm.emu.internal.cpu.VirtualClock} drives the
  * timers through a {@link vmm.emu.internal.irq.TimerScheduler}.
  */
 package vmm.emu.internal.irq;

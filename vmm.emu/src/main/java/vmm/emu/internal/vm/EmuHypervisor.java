@@ -17,11 +17,14 @@ public final class EmuHypervisor implements Hypervisor {
 
     public EmuHypervisor() {
         Map<String, String> f = new LinkedHashMap<>();
-        f.put("irqchip", "no");
-        f.put("ioeventfd", "yes");
-        f.put("irqfd", "no");
-        f.put("readonly-memory", "yes");
+        f.put("cpu", "software x86 (vmm.emu)");
         f.put("modes", "real, protected, long");
+        f.put("max-vcpus", "255");
+        f.put("irqchip", "yes (PIC, IOAPIC, LAPIC, PIT in Java)");
+        f.put("ioeventfd", "yes");
+        f.put("irqfd", "yes");
+        f.put("signal-msi", "yes");
+        f.put("readonly-memory", "yes");
         capabilities = new Capabilities(BACK_END, "AuthenticAMD", f);
     }
 

@@ -17,19 +17,25 @@ import vmm.core.hypervisor.VcpuExit;
 import vmm.core.hypervisor.VcpuStateBlock;
 import vmm.core.hypervisor.VmConfig;
 import vmm.emu.internal.cpu.Cpu;
+import vmm.emu.internal.cpu.InterruptSource;
 import vmm.emu.internal.cpu.Machine;
 import vmm.emu.internal.cpu.PhysicalMemory;
 import vmm.emu.internal.cpu.VirtualClock;
+import vmm.emu.internal.irq.VcpuInterrupts;
 
 /** A software vCPU behind the {@link Vcpu} SPI: maps the SPI's register views onto {@link Cpu}. */
 final class EmuVcpu implements Vcpu {
     /** The SPI's register order mapped to the CPU's encoding order. */
     private static final int[] GPR = {Cpu.RAX, Cpu.RBX, Cpu.RCX, Cpu.RDX, Cpu.RSI, Cpu.RDI, Cpu.RSP, Cpu.RBP,
             8, 9, 10, 11, 12, 13, 14, 15};
+    /** As CPUID leaf 0x80000008 reports them. */
+    private static final int PHYSICAL_ADDRESS_BITS = 40;
     private static final int KVM_MP_STATE_RUNNABLE = 0, KVM_MP_STATE_UNINITIALIZED = 1, KVM_MP_STATE_HALTED = 3;
 
     private final int index;
     private final Machine machine;
+    /** Its local APIC's CPU side; null in a VM without interrupt controllers. */
+    private VcpuInterrupts interrupts;
     private volatile boolean closed;
 
     EmuVcpu(int index, VmConfig config, PhysicalMemory phys, VirtualClock clock) {
@@ -40,6 +46,48 @@ final class EmuVcpu implements Vcpu {
     /** The software CPU, for the interrupt controllers' wiring and for tests. */
     Machine machine() {
         return machine;
+    }
+
+    /** Wires the vCPU to its local APIC: interrupts at instruction boundaries, HLT waits, INIT/SIPI, its page. */
+    void attach(VcpuInterrupts irq) {
+        this.interrupts = irq;
+        machine.setLocalApic(irq.mmio());
+        machine.setInterruptSource(new InterruptSource() {
+            @Override
+            public boolean hasInterrupt() {
+                return irq.hasInterrupt();
+            }
+
+            @Override
+            public int acknowledge() {
+                return irq.acknowledge();
+            }
+
+            @Override
+            public boolean takeNmi() {
+                return irq.takeNmi();
+            }
+
+            @Override
+            public boolean takeInit() {
+                return irq.takeInit();
+            }
+
+            @Override
+            public int takeSipi() {
+                return irq.takeStartup();
+            }
+
+            @Override
+            public boolean waitingForStartup() {
+                return irq.waitingForStartup();
+            }
+
+            @Override
+            public boolean writeApicBase(long value) {
+                return irq.writeApicBase(value, PHYSICAL_ADDRESS_BITS);
+            }
+        });
     }
 
     @Override
@@ -106,7 +154,11 @@ final class EmuVcpu implements Vcpu {
         c.gdtLimit = s.gdt().limit() & 0xFFFF;
         c.idtBase = s.idt().base();
         c.idtLimit = s.idt().limit() & 0xFFFF;
-        if (s.apicBase() != 0) machine.setApicBaseMsr(s.apicBase());
+        if (s.apicBase() != 0) {
+            if (interrupts != null && !interrupts.writeApicBase(s.apicBase(), PHYSICAL_ADDRESS_BITS))
+                throw new IllegalArgumentException(String.format("APIC base 0x%x is not valid", s.apicBase()));
+            machine.setApicBaseMsr(s.apicBase());
+        }
         machine.stateChanged();
     }
 
@@ -140,7 +192,9 @@ final class EmuVcpu implements Vcpu {
             case FPU -> {
                 return new byte[512]; // the model has no x87/SSE state
             }
-            case LAPIC -> throw new IllegalStateException(EmuVm.NO_IRQCHIP);
+            case LAPIC -> {
+                return apic().saveRegisters();
+            }
             case EVENTS -> {
                 b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
                 b.putInt(machine.inInterruptShadow() ? 1 : 0);
@@ -156,8 +210,11 @@ final class EmuVcpu implements Vcpu {
 
     @Override
     public void setState(VcpuStateBlock block, byte[] data) {
+        if (block == VcpuStateBlock.LAPIC) {
+            apic().loadRegisters(data);
+            return;
+        }
         int want = block == VcpuStateBlock.FPU ? 512 : 4;
-        if (block == VcpuStateBlock.LAPIC) throw new IllegalStateException(EmuVm.NO_IRQCHIP);
         if (data.length != want)
             throw new IllegalArgumentException(block + " is " + want + " bytes, got " + data.length);
         int v = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
@@ -165,11 +222,17 @@ final class EmuVcpu implements Vcpu {
             case EVENTS -> machine.setInterruptShadow(v != 0);
             case MP_STATE -> {
                 machine.setWaitingForSipi(v == KVM_MP_STATE_UNINITIALIZED);
+                if (interrupts != null) interrupts.setWaitingForStartup(v == KVM_MP_STATE_UNINITIALIZED);
                 machine.setHalted(v == KVM_MP_STATE_HALTED);
             }
             default -> {
             }
         }
+    }
+
+    private VcpuInterrupts apic() {
+        if (interrupts == null) throw new IllegalStateException(EmuVm.NO_IRQCHIP);
+        return interrupts;
     }
 
     @Override

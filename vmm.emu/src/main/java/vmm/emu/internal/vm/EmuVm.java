@@ -1,12 +1,20 @@
 package vmm.emu.internal.vm;
 
+import java.util.BitSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+
+import vmm.core.bus.IoPortBus;
+import vmm.core.bus.MmioBus;
+import vmm.core.bus.Registration;
 
 import vmm.core.hypervisor.AddressSpace;
 import vmm.core.hypervisor.Binding;
 import vmm.core.hypervisor.EventFd;
+import vmm.core.hypervisor.GsiPool;
+import vmm.core.hypervisor.HypervisorException;
 import vmm.core.hypervisor.Vcpu;
 import vmm.core.hypervisor.VirtualMachine;
 import vmm.core.hypervisor.VmConfig;
@@ -15,16 +23,20 @@ import vmm.core.irq.MsiMessage;
 import vmm.core.memory.GuestMemory;
 import vmm.emu.internal.cpu.PhysicalMemory;
 import vmm.emu.internal.cpu.VirtualClock;
+import vmm.emu.internal.irq.EmuIrqChip;
+import vmm.emu.internal.irq.VcpuInterrupts;
 
 /**
- * A VM of software vCPUs over the caller's guest memory. The interrupt
- * controllers a VM with {@link VmConfig#inKernelIrqchip()} needs (PIC, IOAPIC,
- * local APICs, PIT) are not wired yet: {@link #irqChip()} and the irqfd and MSI
- * methods say so. Thread-safe.
+ * A VM of software vCPUs over the caller's guest memory. With
+ * {@link VmConfig#inKernelIrqchip()} it has the interrupt controllers KVM's
+ * in-kernel irqchip has ({@link EmuIrqChip}: PICs, IOAPIC, a local APIC per
+ * vCPU, PIT), on buses of its own that every vCPU asks before the buses given
+ * to its run, as KVM's in-kernel devices come before the exits; their timer
+ * thread and the irqfd poller live as long as the VM. One {@link VirtualClock}
+ * drives the TSC and those timers. Thread-safe.
  */
 final class EmuVm implements VirtualMachine {
-    static final String NO_IRQCHIP = "vmm.emu has no interrupt controllers wired yet (PIC, IOAPIC, local APIC, PIT: "
-            + "package vmm.emu.internal.irq); create the VM without inKernelIrqchip";
+    static final String NO_IRQCHIP = "the VM was created without inKernelIrqchip: it has no interrupt controllers";
 
     private final GuestMemory memory;
     private final VmConfig config;
@@ -32,6 +44,12 @@ final class EmuVm implements VirtualMachine {
     private final VirtualClock clock = VirtualClock.host();
     private final IoEvents ioEvents = new IoEvents();
     private final Map<Integer, EmuVcpu> vcpus = new HashMap<>();
+    /** The interrupt controllers, their bus registrations and irqfds; null without inKernelIrqchip. */
+    private final EmuIrqChip chip;
+    private final List<Registration> chipRanges;
+    private final IrqFds irqFds;
+    /** GSIs handed out by {@link #allocateMsiGsi}; guarded by itself. */
+    private final BitSet allocatedGsis = new BitSet();
     private boolean closed;
 
     EmuVm(GuestMemory memory, VmConfig config) {
@@ -39,6 +57,19 @@ final class EmuVm implements VirtualMachine {
         this.config = config;
         this.phys = new PhysicalMemory(memory);
         phys.setInterceptor(ioEvents);
+        if (config.inKernelIrqchip()) {
+            chip = new EmuIrqChip(config.vcpus(), clock);
+            IoPortBus ports = new IoPortBus();
+            MmioBus mmio = new MmioBus();
+            chipRanges = chip.register(ports, mmio);
+            phys.setPlatformBuses(ports, mmio);
+            irqFds = new IrqFds(chip, "vmm-emu-irqfd");
+            chip.timers().start("vmm-emu-timers");
+        } else {
+            chip = null;
+            chipRanges = List.of();
+            irqFds = null;
+        }
     }
 
     @Override
@@ -57,8 +88,13 @@ final class EmuVm implements VirtualMachine {
 
     @Override
     public IrqChip irqChip() {
-        if (!config.inKernelIrqchip()) throw new IllegalStateException("the VM was created without inKernelIrqchip");
-        throw new IllegalStateException(NO_IRQCHIP);
+        if (chip == null) throw new IllegalStateException(NO_IRQCHIP);
+        return chip;
+    }
+
+    private EmuIrqChip chip() {
+        if (chip == null) throw new IllegalStateException(NO_IRQCHIP);
+        return chip;
     }
 
     @Override
@@ -68,6 +104,10 @@ final class EmuVm implements VirtualMachine {
             throw new IllegalArgumentException("vCPU index " + index + " outside [0, " + config.vcpus() + ")");
         if (vcpus.containsKey(index)) throw new IllegalArgumentException("vCPU " + index + " was already created");
         EmuVcpu v = new EmuVcpu(index, config, phys, clock);
+        if (chip != null) {
+            VcpuInterrupts irq = chip.attachVcpu(index, v.machine()::wake);
+            v.attach(irq);
+        }
         vcpus.put(index, v);
         return v;
     }
@@ -97,23 +137,62 @@ final class EmuVm implements VirtualMachine {
 
     @Override
     public Binding bindIrqFd(EventFd fd, int gsi) {
-        irqChip();
-        throw new IllegalStateException(NO_IRQCHIP);
+        chip();
+        if (gsi < 0 || gsi >= EmuIrqChip.GSI_LIMIT)
+            throw new IllegalArgumentException("GSI " + gsi + " outside [0, " + EmuIrqChip.GSI_LIMIT + ")");
+        return irqFds.bind(fd, gsi);
+    }
+
+    @Override
+    public Binding bindIrqFd(EventFd fd, EventFd resample, int gsi) {
+        chip();
+        if (gsi < 0 || gsi >= EmuIrqChip.IOAPIC_PINS)
+            throw new IllegalArgumentException("a resampling irqfd needs an IOAPIC input (0.."
+                    + (EmuIrqChip.IOAPIC_PINS - 1) + "), not GSI " + gsi);
+        return irqFds.bindResampling(fd, resample, gsi);
     }
 
     @Override
     public void routeMsi(int gsi, MsiMessage message) {
-        irqChip();
+        chip().routeMsi(gsi, message);
+    }
+
+    @Override
+    public int allocateMsiGsi() {
+        chip();
+        synchronized (allocatedGsis) {
+            int gsi = allocatedGsis.nextClearBit(GsiPool.FIRST);
+            if (gsi >= EmuIrqChip.GSI_LIMIT)
+                throw new HypervisorException("all " + (EmuIrqChip.GSI_LIMIT - GsiPool.FIRST) + " MSI GSIs are in use");
+            allocatedGsis.set(gsi);
+            return gsi;
+        }
+    }
+
+    @Override
+    public void releaseMsiGsi(int gsi) {
+        chip();
+        synchronized (allocatedGsis) {
+            if (gsi < GsiPool.FIRST || !allocatedGsis.get(gsi)) return;
+            allocatedGsis.clear(gsi);
+            chip.unrouteMsi(gsi);
+        }
     }
 
     @Override
     public void resetInterruptControllers() {
-        // No in-VM interrupt controllers yet: nothing to put back.
+        if (chip != null) chip.reset();
     }
 
     @Override
     public synchronized void close() {
+        if (closed) return;
         closed = true;
+        if (chip != null) {
+            irqFds.close();
+            chip.close();
+            chipRanges.forEach(Registration::close);
+        }
         phys.flushCode();
     }
 }

@@ -230,6 +230,27 @@ class LocalApicTest {
     }
 
     @Test
+    void aSipiAfterAnInitStillStartsAnApThatLooksAtBothTogether() {
+        LocalApic ap = apic(1);
+        ap.accept(new ApicMessage(0x11, ApicMessage.DM_STARTUP, false, 1, 0, false, true, false));
+        ap.takeStartup(); // the AP is running now
+        ap.accept(new ApicMessage(0x22, ApicMessage.DM_STARTUP, false, 1, 0, false, true, false)); // ignored: running
+        ap.accept(new ApicMessage(0, ApicMessage.DM_INIT, false, 1, 0, true, true, false));
+        ap.accept(new ApicMessage(0x9b, ApicMessage.DM_STARTUP, false, 1, 0, false, true, false));
+        assertThat(ap.takeInit()).isTrue();
+        assertThat(ap.takeStartup()).as("the SIPI sent after the INIT").isEqualTo(0x9b);
+    }
+
+    @Test
+    void aSipiBeforeAnInitIsDroppedByIt() {
+        LocalApic ap = apic(1);
+        ap.accept(new ApicMessage(0x9c, ApicMessage.DM_STARTUP, false, 1, 0, false, true, false));
+        ap.accept(new ApicMessage(0, ApicMessage.DM_INIT, false, 1, 0, true, true, false));
+        assertThat(ap.takeInit()).isTrue();
+        assertThat(ap.takeStartup()).isEqualTo(-1);
+    }
+
+    @Test
     void sipiOutsideWaitForSipiIsIgnored() {
         LocalApic bsp = apic(0);
         bsp.accept(new ApicMessage(0x10, ApicMessage.DM_STARTUP, false, 0, 0, false, true, false));

@@ -9,6 +9,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
+import vmm.emu.internal.cpu.VirtualClock;
 
 class TimerSchedulerTest {
     private final ManualClock clock = new ManualClock();

@@ -23,7 +23,7 @@ import vmm.core.hypervisor.VirtualMachine;
 import vmm.core.hypervisor.VmConfig;
 import vmm.core.memory.GuestMemory;
 
-/** The SPI over the software CPU: vCPU creation rules, register round trips, ioeventfd, what is not wired yet. */
+/** The SPI over the software CPU: vCPU creation rules, register round trips, ioeventfd, the interrupt controllers. */
 class EmuVmTest {
     @Test
     void vcpusAreCreatedOncePerIndexWithinTheConfiguredCount() {
@@ -85,14 +85,69 @@ class EmuVmTest {
     }
 
     @Test
-    void theInterruptControllersAreNotWiredYetAndSaySo() {
-        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
-             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
-            assertThatThrownBy(vm::irqChip).isInstanceOf(IllegalStateException.class).hasMessageContaining("IOAPIC");
-        }
+    void aVmWithoutTheIrqchipSaysSoAndOneWithItHasTheControllers() {
         try (GuestMemory m = GuestMemory.ofSize(1 << 20);
              VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, false))) {
-            assertThatThrownBy(vm::irqChip).isInstanceOf(IllegalStateException.class);
+            assertThatThrownBy(vm::irqChip).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("inKernelIrqchip");
+            assertThatThrownBy(() -> vm.createVcpu(0).state(VcpuStateBlock.LAPIC))
+                    .isInstanceOf(IllegalStateException.class);
         }
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
+            assertThat(vm.irqChip()).isNotNull();
+            assertThat(vm.createVcpu(0).state(VcpuStateBlock.LAPIC)).hasSize(1024);
+        }
+    }
+
+    @Test
+    void theApicBaseMsrReachesTheLocalApicAndDisablingItResetsItsRegisters() {
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
+            Vcpu v = vm.createVcpu(0);
+            byte[] page = v.state(VcpuStateBlock.LAPIC);
+            // SVR: software-enabled
+            java.nio.ByteBuffer.wrap(page).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0xF0, 0x1FF);
+            v.setState(VcpuStateBlock.LAPIC, page);
+            assertThat(svr(v)).isEqualTo(0x1FF);
+
+            v.setMsrs(Map.of(0x1B, 0xFEE00000L)); // the enable bit clear: the APIC goes to its power-up registers
+
+            assertThat(svr(v)).isEqualTo(0xFF);
+            assertThat(v.msrs(0x1B)).containsEntry(0x1B, 0xFEE00100L); // the BSP flag stays
+            assertThat(v.specialRegisters().apicBase()).isEqualTo(0xFEE00100L);
+        }
+    }
+
+    private static int svr(Vcpu v) {
+        return java.nio.ByteBuffer.wrap(v.state(VcpuStateBlock.LAPIC)).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .getInt(0xF0);
+    }
+
+    @Test
+    void msiGsisAreHandedOutLowestFirstAboveTheIoapicAndReused() {
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(1, true))) {
+            assertThat(vm.allocateMsiGsi()).isEqualTo(24);
+            assertThat(vm.allocateMsiGsi()).isEqualTo(25);
+            vm.releaseMsiGsi(24);
+            vm.releaseMsiGsi(24);
+            assertThat(vm.allocateMsiGsi()).isEqualTo(24);
+            assertThatThrownBy(() -> vm.routeMsi(5, new vmm.core.irq.MsiMessage(0xFEE00000L, 0x30)))
+                    .isInstanceOf(IllegalArgumentException.class);
+        }
+    }
+
+    @Test
+    void closingTheVmStopsItsTimerAndIrqfdThreads() throws Exception {
+        java.util.Set<Thread> before = Thread.getAllStackTraces().keySet();
+        try (GuestMemory m = GuestMemory.ofSize(1 << 20);
+             VirtualMachine vm = new EmuHypervisor().createVm(m, new VmConfig(2, true));
+             EventFd fd = vm.createEventFd()) {
+            vm.createVcpu(0);
+            vm.bindIrqFd(fd, 30);
+        }
+        assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> !before.contains(t) && t.isAlive())
+                .extracting(Thread::getName).noneMatch(n -> n.startsWith("vmm-emu"));
     }
 }
