@@ -105,13 +105,14 @@ public final class Connections {
             if (c != null && c.state != State.CLOSING) abort(c, false);
             return;
         }
-        String why = fieldError(h, payload);
-        if (why != null) {
-            refuse(h, why);
-            return;
-        }
         ConnectionKey key = keyOf(h);
         Connection c = connections.get(key);
+        String why = fieldError(h, payload);
+        if (why != null) {
+            if (c != null && c.state != State.CLOSING) badConnection(c, h, why);
+            else refuse(h, why);
+            return;
+        }
         if (c == null) {
             if (h.op() == VIRTIO_VSOCK_OP_REQUEST) request(key, h);
             else refuse(h, "no connection");
@@ -345,7 +346,7 @@ public final class Connections {
         c.fwdCnt = (c.fwdCnt + guests) & U32;
         counters.add(Counter.TO_HOST_BYTES, guests);
         long unadvertised = (c.fwdCnt - c.advertisedFwd) & U32;
-        if (unadvertised >= limits.bufAlloc() / 4 || (c.toHost.isEmpty() && unadvertised > 0))
+        if (c.state != State.CLOSING && (unadvertised >= limits.bufAlloc() / 4 || (c.toHost.isEmpty() && unadvertised > 0)))
             c.owed |= SEND_CREDIT_UPDATE;
         progress(c);
     }
@@ -461,7 +462,7 @@ public final class Connections {
         }
         if (guestDoneSending && c.toHost.isEmpty()) {
             if (c.state == State.CLOSING) {
-                if (c.owed == 0) {
+                if ((c.owed & SEND_RST) == 0) {
                     connections.remove(c.key);
                     ready.remove(c);
                     actions.add(new HostAction(HostAction.Kind.CLOSE, c.key));
