@@ -23,6 +23,22 @@ import vmm.core.device.DeviceProvider;
  */
 @Component(property = {DeviceProvider.TYPE + "=virtio-vsock", DeviceProvider.IMPLEMENTATION + "=virtio-vsock"})
 public final class VsockProvider implements DeviceProvider {
+    /** Opens the host side of a path; a seam for tests. */
+    interface Opener {
+        HostSockets.Opened open(Path path) throws IOException;
+    }
+
+    private final Opener opener;
+
+    /** The OSGi constructor: the host side at the configured path. */
+    public VsockProvider() {
+        this(HostSockets::open);
+    }
+
+    VsockProvider(Opener opener) {
+        this.opener = opener;
+    }
+
     @Override
     public DeviceModel create(DeviceContext context) {
         String id = context.instanceId();
@@ -40,7 +56,7 @@ public final class VsockProvider implements DeviceProvider {
             throw new IllegalArgumentException("device " + id + ": buf-alloc must be 4096..16777216, was " + buf);
         HostSockets.Opened opened;
         try {
-            opened = HostSockets.open(Path.of(path));
+            opened = opener.open(Path.of(path));
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("device " + id + ": path=" + path + " cannot be listened on: " + e.getMessage(), e);
         }
