@@ -204,7 +204,7 @@ class VsockDeviceTest {
     }
 
     @Test
-    void restoringConnectionsWhoseHostSideIsGoneSendsATransportReset(TestMachine m) throws IOException {
+    void restoringIntoAFreshHostSideDropsTheSavedConnections(TestMachine m) throws IOException {
         Guest g = plug(m);
         Open o = hostOpens(g, 52);
         VsockDevice old = model();

@@ -310,6 +310,7 @@ public final class Connections {
         if (len > hostReadAllowance(key))
             throw new IllegalStateException(key + ": " + len + " bytes beyond the allowance " + hostReadAllowance(key));
         Connection c = connections.get(key);
+        if (c == null || len == 0) return;
         c.toGuest.append(b, off, len);
         touch(c);
     }
