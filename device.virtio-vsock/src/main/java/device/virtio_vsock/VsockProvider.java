@@ -18,8 +18,9 @@ import vmm.core.device.DeviceProvider;
  * {@code cid} (the guest's CID, 3..4294967294) and {@code path} (the Unix
  * socket host processes connect to; a guest connecting to host port P
  * reaches {@code path_P}). Optional: {@code max-connections} (default
- * 1024) and {@code buf-alloc} (the credit per connection in bytes, default
- * 262144).
+ * 1024), {@code buf-alloc} (the credit per connection in bytes, default
+ * 262144) and {@code event-idx} (offer VIRTIO_F_EVENT_IDX, default false; see
+ * {@link VsockDevice#deviceFeatures()}).
  */
 @Component(property = {DeviceProvider.TYPE + "=virtio-vsock", DeviceProvider.IMPLEMENTATION + "=virtio-vsock"})
 public final class VsockProvider implements DeviceProvider {
@@ -54,6 +55,9 @@ public final class VsockProvider implements DeviceProvider {
         long buf = context.longProperty("buf-alloc", Connections.Limits.DEFAULT.bufAlloc());
         if (buf < 4096 || buf > (16 << 20))
             throw new IllegalArgumentException("device " + id + ": buf-alloc must be 4096..16777216, was " + buf);
+        String eventIdx = context.property("event-idx", "false");
+        if (!eventIdx.equals("true") && !eventIdx.equals("false"))
+            throw new IllegalArgumentException("device " + id + ": event-idx must be true or false, was " + eventIdx);
         HostSockets.Opened opened;
         try {
             opened = opener.open(Path.of(path));
@@ -62,7 +66,7 @@ public final class VsockProvider implements DeviceProvider {
         }
         try {
             return new VsockDevice(id, cid, new Connections.Limits((int) max, (int) buf,
-                    Connections.Limits.DEFAULT.toGuestCap()), opened);
+                    Connections.Limits.DEFAULT.toGuestCap()), opened, Boolean.parseBoolean(eventIdx));
         } catch (RuntimeException e) {
             opened.sockets().release();
             throw e;

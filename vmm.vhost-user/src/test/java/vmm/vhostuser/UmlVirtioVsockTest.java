@@ -14,10 +14,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.BeforeEach;
@@ -60,7 +66,8 @@ class UmlVirtioVsockTest {
 
     private VhostUserServer serve() throws Exception {
         return VhostUserServer.start(dir.resolve("vu.sock"), "uml-vsock",
-                Map.of("cid", "3", "path", dir.resolve("v.sock").toString()), "virtio-vsock", new VsockProvider());
+                Map.of("cid", "3", "path", dir.resolve("v.sock").toString(),
+                        "event-idx", System.getProperty("vsock.uml.event-idx", "false")), "virtio-vsock", new VsockProvider());
     }
 
     @Test
@@ -73,7 +80,7 @@ class UmlVirtioVsockTest {
             hostListener.bind(UnixDomainSocketAddress.of(dir.resolve("v.sock_6000")));
             // Host side, guest-initiated: take one connection and everything on it.
             // Threads of their own: the common pool may have one worker on a small machine, and both block.
-            java.util.concurrent.Executor threads = r -> Thread.ofPlatform().daemon().start(r);
+            Executor threads = r -> Thread.ofPlatform().daemon().start(r);
             CompletableFuture<byte[]> fromGuest = CompletableFuture.supplyAsync(() -> {
                 try (SocketChannel s = hostListener.accept()) {
                     return readAll(s);
@@ -118,6 +125,108 @@ class UmlVirtioVsockTest {
             assertThat(server.lastFailure()).isNull();
             System.out.printf("virtio-vsock under user-mode Linux: %d MiB each way, both in %.1f s (boot included)%n",
                     SIZE >> 20, seconds);
+        }
+    }
+
+    @Test
+    void sixtyFourParallelConnectionsEachWayArriveWhole() throws Exception {
+        int n = 64, size = Integer.getInteger("vsock.uml.parallel-bytes", 1 << 20);
+        Set<String> toHostSums = new HashSet<>(), toGuestSums = new HashSet<>();
+        Path out = Files.createDirectories(dir.resolve("out")), in = Files.createDirectories(dir.resolve("in"));
+        for (int i = 0; i < n; i++) {
+            byte[] b = random(size, 100 + i);
+            Files.write(out.resolve("f" + i), b);
+            toHostSums.add(sha256(b));
+            toGuestSums.add(sha256(random(size, 200 + i)));
+        }
+        Executor threads = r -> Thread.ofPlatform().daemon().start(r);
+        try (VhostUserServer server = serve();
+             ServerSocketChannel hostListener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            hostListener.bind(UnixDomainSocketAddress.of(dir.resolve("v.sock_6001")), n);
+            List<CompletableFuture<String>> received = new CopyOnWriteArrayList<>();
+            CompletableFuture<Void> accepting = CompletableFuture.runAsync(() -> {
+                try {
+                    for (int i = 0; i < n; i++) {
+                        SocketChannel s = hostListener.accept();
+                        received.add(CompletableFuture.supplyAsync(() -> {
+                            try (s) {
+                                return sha256(readAll(s));
+                            } catch (IOException e) {
+                                throw new IllegalStateException(e);
+                            }
+                        }, threads));
+                    }
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            // Host to guest: n clients at once, once the guest's forking listener runs; "sent" tells the guest.
+            CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
+                HangGuard.await(() -> Files.exists(dir.resolve("listening")), "the guest starts its listener on port 5001");
+                List<CompletableFuture<String>> sent = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    byte[] b = random(size, 200 + i);
+                    sent.add(CompletableFuture.supplyAsync(() -> connectAndSend(5001, b), threads));
+                }
+                sent.forEach(CompletableFuture::join);
+                try {
+                    Files.createFile(dir.resolve("sent"));
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            long t0 = System.nanoTime();
+            Map<String, String> r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_VSOCK, MODULE, TRANSPORT + """
+                    socat -u VSOCK-LISTEN:5001,fork,backlog=64 SYSTEM:'cat > %1$s/in/g.$$' &
+                    l=$!
+                    touch %1$s/listening
+                    pids=""
+                    for i in $(seq 0 %2$d); do socat -u OPEN:%1$s/out/f$i VSOCK-CONNECT:2:6001 & pids="$pids $!"; done
+                    ok=0; for p in $pids; do wait $p && ok=$((ok+1)); done
+                    echo "connected=$ok"
+                    for i in $(seq 1 3000); do [ -e %1$s/sent ] && break; sleep 0.1; done
+                    kill $l
+                    """.formatted(dir, n - 1), 300);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("bound", "1")
+                    .containsEntry("connected", String.valueOf(n));
+            accepting.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS);
+            Set<String> got = new HashSet<>();
+            for (CompletableFuture<String> f : received) got.add(f.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS));
+            assertThat(got).as("guest to host").isEqualTo(toHostSums);
+            sending.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS);
+            Set<String> inGuest = new HashSet<>();
+            try (var files = Files.list(in)) {
+                for (Path f : files.toList()) inGuest.add(sha256(Files.readAllBytes(f)));
+            }
+            assertThat(inGuest).as("host to guest").isEqualTo(toGuestSums);
+            assertThat(server.lastFailure()).isNull();
+            System.out.printf("virtio-vsock under user-mode Linux: %d connections each way of %d KiB in %.1f s (boot included)%n",
+                    n, size >> 10, seconds);
+        }
+    }
+
+    /** CONNECT to guest port {@code port} (again while the guest refuses), send {@code data}, half-close, await the close. */
+    private String connectAndSend(int port, byte[] data) {
+        try {
+            long deadline = System.nanoTime() + HangGuard.BOUND.toNanos();
+            while (true) {
+                try (SocketChannel s = SocketChannel.open(UnixDomainSocketAddress.of(dir.resolve("v.sock")))) {
+                    s.write(ByteBuffer.wrap(("CONNECT " + port + "\n").getBytes(StandardCharsets.US_ASCII)));
+                    String ok = readLine(s);
+                    if (ok.startsWith("OK ")) {
+                        ByteBuffer b = ByteBuffer.wrap(data);
+                        while (b.hasRemaining()) s.write(b);
+                        s.shutdownOutput();
+                        readAll(s);
+                        return ok;
+                    }
+                }
+                if (System.nanoTime() > deadline) throw new AssertionError("the guest never accepted on port " + port);
+                Thread.sleep(50); // a retry's pace, not an assertion's deadline
+            }
+        } catch (IOException | InterruptedException e) {
+            throw new IllegalStateException(e);
         }
     }
 
