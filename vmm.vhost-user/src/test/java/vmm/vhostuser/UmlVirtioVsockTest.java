@@ -23,6 +23,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
@@ -39,7 +40,8 @@ import vmm.testing.HangGuard;
  * Debian's {@code socat} in the guest: a host process reaches a guest
  * {@code VSOCK-LISTEN} through the device's socket with {@code CONNECT}, and a
  * guest {@code VSOCK-CONNECT:2:P} reaches a host listener on {@code PATH_P};
- * the bytes arrive whole both ways (SHA-256 equal).
+ * the bytes arrive whole both ways (SHA-256 equal), also 64 connections each
+ * way at once and across two swaps of the device in the middle of a transfer.
  */
 class UmlVirtioVsockTest {
     private static final int VIRTIO_ID_VSOCK = 19;
@@ -203,6 +205,55 @@ class UmlVirtioVsockTest {
             assertThat(server.lastFailure()).isNull();
             System.out.printf("virtio-vsock under user-mode Linux: %d connections each way of %d KiB in %.1f s (boot included)%n",
                     n, size >> 10, seconds);
+        }
+    }
+
+    @Test
+    void aSwapInTheMiddleOfATransferLosesNoByte() throws Exception {
+        int size = 32 << 20;
+        byte[] toHost = random(size, 3);
+        Files.write(dir.resolve("to-host.bin"), toHost);
+        Executor threads = r -> Thread.ofPlatform().daemon().start(r);
+        CountDownLatch quarter = new CountDownLatch(1), swapped = new CountDownLatch(1);
+        try (VhostUserServer server = serve();
+             ServerSocketChannel hostListener = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            hostListener.bind(UnixDomainSocketAddress.of(dir.resolve("v.sock_6002")));
+            // The host reads a quarter, then stops until both swaps are done: the guest is held by its
+            // credit, so the swaps fall inside the transfer however the machine schedules the threads.
+            CompletableFuture<byte[]> fromGuest = CompletableFuture.supplyAsync(() -> {
+                try (SocketChannel s = hostListener.accept()) {
+                    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+                    ByteBuffer b = ByteBuffer.allocate(64 * 1024);
+                    while (s.read(b.clear()) >= 0) {
+                        out.write(b.array(), 0, b.position());
+                        if (out.size() >= size / 4 && quarter.getCount() > 0) {
+                            quarter.countDown();
+                            if (!swapped.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)) throw new AssertionError("no swap");
+                        }
+                    }
+                    return out.toByteArray();
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            CompletableFuture<Void> swapper = CompletableFuture.runAsync(() -> {
+                try {
+                    if (!quarter.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)) return;
+                    server.swapTo("virtio-vsock-2", new VsockProvider());
+                    server.swapTo("virtio-vsock", new VsockProvider());
+                    swapped.countDown();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            Map<String, String> r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_VSOCK, MODULE, TRANSPORT + """
+                    socat -u OPEN:%1$s/to-host.bin VSOCK-CONNECT:2:6002; echo "connect=$?"
+                    """.formatted(dir), 300);
+            assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("connect", "0");
+            swapper.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS);
+            assertThat(server.swapCount()).isEqualTo(2);
+            assertThat(sha256(fromGuest.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))).isEqualTo(sha256(toHost));
+            assertThat(server.lastFailure()).isNull();
         }
     }
 
