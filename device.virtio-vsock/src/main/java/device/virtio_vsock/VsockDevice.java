@@ -204,7 +204,8 @@ public final class VsockDevice implements VirtioDevice {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DRAIN_TIMEOUT_S);
         while (!idle) {
             long left = deadline - System.nanoTime();
-            if (left <= 0) throw new IllegalStateException("virtio-vsock " + instanceId + ": the I/O thread did not drain in " + DRAIN_TIMEOUT_S + " s");
+            if (left <= 0) throw new IllegalStateException("virtio-vsock " + instanceId
+                    + ": the I/O thread did not drain in " + DRAIN_TIMEOUT_S + " s");
             try {
                 lock.wait(Math.max(1, left / 1_000_000));
             } catch (InterruptedException e) {
@@ -256,7 +257,10 @@ public final class VsockDevice implements VirtioDevice {
         }
     }
 
-    /** One turn: transmit queue, host actions and streams, clients, receive and event queues. Whether anything moved. */
+    /**
+     * One turn: transmit queue, host actions and streams, clients, receive and event queues. Whether anything
+     * moved.
+     */
     private boolean turn(VirtioContext c) {
         boolean moved = serveTx(c);
         moved |= bridge.runActions();

@@ -48,7 +48,8 @@ public final class VsockProvider implements DeviceProvider {
             throw new IllegalArgumentException("device " + id + ": cid must be " + VsockSpec.FIRST_GUEST_CID + ".."
                     + VsockSpec.MAX_GUEST_CID + (cid == -1 ? ", and is required" : ", was " + cid));
         String path = context.property("path", "");
-        if (path.isEmpty()) throw new IllegalArgumentException("device " + id + ": path (the host Unix socket) is required");
+        if (path.isEmpty()) throw new IllegalArgumentException("device " + id
+                + ": path (the host Unix socket) is required");
         long max = context.longProperty("max-connections", Connections.Limits.DEFAULT.maxConnections());
         if (max < 1 || max > 65536)
             throw new IllegalArgumentException("device " + id + ": max-connections must be 1..65536, was " + max);
@@ -62,7 +63,8 @@ public final class VsockProvider implements DeviceProvider {
         try {
             opened = opener.open(Path.of(path));
         } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException("device " + id + ": path=" + path + " cannot be listened on: " + e.getMessage(), e);
+            throw new IllegalArgumentException("device " + id + ": path=" + path + " cannot be listened on: "
+                    + e.getMessage(), e);
         }
         try {
             return new VsockDevice(id, cid, new Connections.Limits((int) max, (int) buf,

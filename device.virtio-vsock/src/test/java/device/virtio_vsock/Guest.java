@@ -28,10 +28,14 @@ final class Guest {
     }
 
     static VsockHeader header(int op, long srcPort, long dstPort, long len, long flags, long bufAlloc, long fwdCnt) {
-        return new VsockHeader(CID, VMADDR_CID_HOST, srcPort, dstPort, len, VIRTIO_VSOCK_TYPE_STREAM, op, flags, bufAlloc, fwdCnt);
+        return new VsockHeader(CID, VMADDR_CID_HOST, srcPort, dstPort, len, VIRTIO_VSOCK_TYPE_STREAM, op, flags,
+                bufAlloc, fwdCnt);
     }
 
-    /** Sends a packet (header and payload in separate descriptors, as Linux does) and waits until the device took it. */
+    /**
+     * Sends a packet (header and payload in separate descriptors, as Linux does) and waits until the device
+     * took it.
+     */
     void send(VsockHeader h, byte[] payload) {
         int head = payload.length == 0 ? tx.add(List.of(h.encode())) : tx.add(List.of(h.encode(), payload));
         tx.kick();

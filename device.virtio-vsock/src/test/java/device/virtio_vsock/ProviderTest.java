@@ -47,14 +47,17 @@ class ProviderTest {
     @Test
     void badValuesAreRefusedByName() {
         VsockProvider p = new VsockProvider();
-        assertThatThrownBy(() -> p.create(context(config("cid", null)))).hasMessageContaining("cid").hasMessageContaining("required");
-        assertThatThrownBy(() -> p.create(context(config("cid", "2")))).hasMessageContaining("cid must be 3..4294967294, was 2");
+        assertThatThrownBy(() -> p.create(context(config("cid", null)))).hasMessageContaining("cid")
+                .hasMessageContaining("required");
+        assertThatThrownBy(() -> p.create(context(config("cid", "2"))))
+                .hasMessageContaining("cid must be 3..4294967294, was 2");
         assertThatThrownBy(() -> p.create(context(config("cid", "4294967295")))).hasMessageContaining("cid");
         assertThatThrownBy(() -> p.create(context(config("cid", "x")))).hasMessageContaining("cid=x is not a number");
         assertThatThrownBy(() -> p.create(context(config("path", null)))).hasMessageContaining("path");
         assertThatThrownBy(() -> p.create(context(config("path", dir.resolve("no/such/dir/v.sock").toString()))))
                 .hasMessageContaining("cannot be listened on");
-        assertThatThrownBy(() -> p.create(context(config("max-connections", "0")))).hasMessageContaining("max-connections");
+        assertThatThrownBy(() -> p.create(context(config("max-connections", "0"))))
+                .hasMessageContaining("max-connections");
         assertThatThrownBy(() -> p.create(context(config("buf-alloc", "100")))).hasMessageContaining("buf-alloc");
     }
 }

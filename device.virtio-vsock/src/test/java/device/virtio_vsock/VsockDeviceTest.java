@@ -34,7 +34,8 @@ class VsockDeviceTest {
     DeviceInstance dev;
 
     Guest plug(TestMachine m) {
-        dev = m.plug("virtio-vsock", SLOT, new VsockProvider(), "virtio-vsock", Map.of("cid", "3", "path", path().toString()));
+        dev = m.plug("virtio-vsock", SLOT, new VsockProvider(), "virtio-vsock", Map.of("cid", "3", "path", path()
+                .toString()));
         return new Guest(m.virtio(SLOT).initialize(0, 64, 64, 8));
     }
 
@@ -117,7 +118,8 @@ class VsockDeviceTest {
             assertThat(resp.op()).isEqualTo(VIRTIO_VSOCK_OP_RESPONSE);
             assertThat(resp.header().srcPort()).isEqualTo(77);
             assertThat(resp.header().dstPort()).isEqualTo(1500);
-            g.send(Guest.header(VIRTIO_VSOCK_OP_RW, 1500, 77, 5, 0, 65536, 0), "hello".getBytes(StandardCharsets.US_ASCII));
+            g.send(Guest.header(VIRTIO_VSOCK_OP_RW, 1500, 77, 5, 0, 65536, 0),
+                    "hello".getBytes(StandardCharsets.US_ASCII));
             assertThat(read(s, 5)).isEqualTo("hello");
             write(s, "world");
             Guest.Received rw = g.receiveSkippingCredit();
@@ -126,7 +128,8 @@ class VsockDeviceTest {
             s.close();
             Guest.Received sh = g.receiveSkippingCredit();
             assertThat(sh.op()).isEqualTo(VIRTIO_VSOCK_OP_SHUTDOWN);
-            g.send(Guest.header(VIRTIO_VSOCK_OP_SHUTDOWN, 1500, 77, 0, VIRTIO_VSOCK_SHUTDOWN_F_BOTH, 65536, 5), new byte[0]);
+            g.send(Guest.header(VIRTIO_VSOCK_OP_SHUTDOWN, 1500, 77, 0, VIRTIO_VSOCK_SHUTDOWN_F_BOTH, 65536, 5),
+                    new byte[0]);
             assertThat(g.receiveSkippingCredit().op()).isEqualTo(VIRTIO_VSOCK_OP_RST);
         }
     }
@@ -185,14 +188,16 @@ class VsockDeviceTest {
     void aSwapWithAConnectionOpenKeepsItsStreamAndCredit(TestMachine m) throws IOException {
         Guest g = plug(m);
         Open o = hostOpens(g, 52);
-        g.send(Guest.header(VIRTIO_VSOCK_OP_RW, 52, o.hostPort(), 3, 0, 65536, 0), "abc".getBytes(StandardCharsets.US_ASCII));
+        g.send(Guest.header(VIRTIO_VSOCK_OP_RW, 52, o.hostPort(), 3, 0, 65536, 0),
+                "abc".getBytes(StandardCharsets.US_ASCII));
         assertThat(read(o.socket(), 3)).isEqualTo("abc");
         VsockDevice old = model();
         dev.swapTo("virtio-vsock-2", new VsockProvider());
         assertThat(model()).isNotSameAs(old);
         assertThat(model().connectionCount()).isEqualTo(1);
         // The same host socket, both ways, and the credit counted on: fwd_cnt goes on from 3.
-        g.send(Guest.header(VIRTIO_VSOCK_OP_RW, 52, o.hostPort(), 2, 0, 65536, 0), "de".getBytes(StandardCharsets.US_ASCII));
+        g.send(Guest.header(VIRTIO_VSOCK_OP_RW, 52, o.hostPort(), 2, 0, 65536, 0),
+                "de".getBytes(StandardCharsets.US_ASCII));
         assertThat(read(o.socket(), 2)).isEqualTo("de");
         write(o.socket(), "xyz");
         Guest.Received rw = g.receiveSkippingCredit();
@@ -227,7 +232,8 @@ class VsockDeviceTest {
         g.event.add(java.util.List.of(), EVENT_SIZE);
         g.event.kick();
         // The new model's host side is another one (as after a bundle update lost the streams).
-        dev.swapTo("virtio-vsock-2", new VsockProvider(p -> device.virtio_vsock.host.HostSockets.open(dir.resolve("new.sock"))));
+        dev.swapTo("virtio-vsock-2",
+                new VsockProvider(p -> device.virtio_vsock.host.HostSockets.open(dir.resolve("new.sock"))));
         var ev = g.event.await(vmm.testing.HangGuard.BOUND);
         assertThat(ev.length()).isEqualTo(EVENT_SIZE);
         assertThat(ByteBuffer.wrap(ev.data()).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt())

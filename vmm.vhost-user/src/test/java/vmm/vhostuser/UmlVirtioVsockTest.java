@@ -50,8 +50,9 @@ class UmlVirtioVsockTest {
             d=/usr/lib/uml/modules/$(uname -r)/kernel/net/vmw_vsock
             busybox insmod $d/vmw_vsock_virtio_transport_common.ko
             busybox insmod $d/vmw_vsock_virtio_transport.ko
-            for i in $(seq 1 300); do ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport/ | grep -q virtio && break; sleep 0.2; done
-            echo "bound=$(ls /sys/bus/virtio/drivers/vmw_vsock_virtio_transport/ | grep -c virtio)"
+            drv=/sys/bus/virtio/drivers/vmw_vsock_virtio_transport
+            for i in $(seq 1 300); do ls $drv | grep -q virtio && break; sleep 0.2; done
+            echo "bound=$(ls $drv | grep -c virtio)"
             """;
     /** Bytes each way; the figures of larger runs are in the module's notes. */
     private static final int SIZE = Integer.getInteger("vsock.uml.bytes", 8 << 20);
@@ -69,7 +70,8 @@ class UmlVirtioVsockTest {
     private VhostUserServer serve() throws Exception {
         return VhostUserServer.start(dir.resolve("vu.sock"), "uml-vsock",
                 Map.of("cid", "3", "path", dir.resolve("v.sock").toString(),
-                        "event-idx", System.getProperty("vsock.uml.event-idx", "false")), "virtio-vsock", new VsockProvider());
+                        "event-idx", System.getProperty("vsock.uml.event-idx", "false")), "virtio-vsock",
+                                new VsockProvider());
     }
 
     @Test
@@ -102,7 +104,8 @@ class UmlVirtioVsockTest {
                         String ok = readLine(s);
                         if (ok.startsWith("OK ")) return send(s, ok);
                         s.close();
-                        if (System.nanoTime() > deadline) throw new AssertionError("the guest never accepted on port 5000");
+                        if (System.nanoTime() > deadline)
+                            throw new AssertionError("the guest never accepted on port 5000");
                         Thread.sleep(50); // a retry's pace, not an assertion's deadline
                     }
                 } catch (IOException | InterruptedException e) {
@@ -121,7 +124,8 @@ class UmlVirtioVsockTest {
             assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE))
                     .containsEntry("bound", "1").containsEntry("listen", "0").containsEntry("connect", "0");
             assertThat(sent.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).startsWith("OK ");
-            assertThat(sha256(Files.readAllBytes(dir.resolve("from-host.bin")))).as("host to guest").isEqualTo(sha256(toGuest));
+            assertThat(sha256(Files.readAllBytes(dir.resolve("from-host.bin")))).as("host to guest")
+                    .isEqualTo(sha256(toGuest));
             assertThat(sha256(fromGuest.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))).as("guest to host")
                     .isEqualTo(sha256(toHost));
             assertThat(server.lastFailure()).isNull();
@@ -164,7 +168,8 @@ class UmlVirtioVsockTest {
             }, threads);
             // Host to guest: n clients at once, once the guest's forking listener runs; "sent" tells the guest.
             CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
-                HangGuard.await(() -> Files.exists(dir.resolve("listening")), "the guest starts its listener on port 5001");
+                HangGuard.await(() -> Files.exists(dir.resolve("listening")),
+                        "the guest starts its listener on port 5001");
                 List<CompletableFuture<String>> sent = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
                     byte[] b = random(size, 200 + i);
@@ -203,7 +208,8 @@ class UmlVirtioVsockTest {
             }
             assertThat(inGuest).as("host to guest").isEqualTo(toGuestSums);
             assertThat(server.lastFailure()).isNull();
-            System.out.printf("virtio-vsock under user-mode Linux: %d connections each way of %d KiB in %.1f s (boot included)%n",
+            System.out.printf("virtio-vsock under user-mode Linux: %d connections each way of %d KiB in %.1f s"
+                    + " (boot included)%n",
                     n, size >> 10, seconds);
         }
     }
@@ -228,7 +234,8 @@ class UmlVirtioVsockTest {
                         out.write(b.array(), 0, b.position());
                         if (out.size() >= size / 4 && quarter.getCount() > 0) {
                             quarter.countDown();
-                            if (!swapped.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)) throw new AssertionError("no swap");
+                            if (!swapped.await(HangGuard.BOUND.toSeconds(),
+                                    TimeUnit.SECONDS)) throw new AssertionError("no swap");
                         }
                     }
                     return out.toByteArray();
@@ -257,7 +264,10 @@ class UmlVirtioVsockTest {
         }
     }
 
-    /** CONNECT to guest port {@code port} (again while the guest refuses), send {@code data}, half-close, await the close. */
+    /**
+     * CONNECT to guest port {@code port} (again while the guest refuses), send {@code data}, half-close,
+     * await the close.
+     */
     private String connectAndSend(int port, byte[] data) {
         try {
             long deadline = System.nanoTime() + HangGuard.BOUND.toNanos();

@@ -31,7 +31,10 @@ final class Connection {
     int preamble;
     /** The host's bytes not yet sent to the guest. */
     final ByteQueue toGuest;
-    /** Our receive side: bytes received from the guest, bytes written on to the host, fwd_cnt last told to the guest. */
+    /**
+     * Our receive side: bytes received from the guest, bytes written on to the host, fwd_cnt last told to the
+     * guest.
+     */
     long rxCnt, fwdCnt, advertisedFwd;
     /** Our send side: bytes sent to the guest, and the guest's last buf_alloc and fwd_cnt. */
     long txCnt, peerBufAlloc, peerFwdCnt;

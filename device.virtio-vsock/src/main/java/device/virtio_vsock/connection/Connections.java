@@ -63,7 +63,8 @@ public final class Connections {
 
         public Limits {
             if (maxConnections < 1 || bufAlloc < 1 || toGuestCap < 1)
-                throw new IllegalArgumentException("limits must be positive: " + maxConnections + ", " + bufAlloc + ", " + toGuestCap);
+                throw new IllegalArgumentException("limits must be positive: " + maxConnections + ", " + bufAlloc
+                        + ", " + toGuestCap);
         }
     }
 
@@ -79,7 +80,8 @@ public final class Connections {
 
     public Connections(long guestCid, Limits limits, VsockCounters counters) {
         if (guestCid < FIRST_GUEST_CID || guestCid > MAX_GUEST_CID)
-            throw new IllegalArgumentException("guest CID must be " + FIRST_GUEST_CID + ".." + MAX_GUEST_CID + ", was " + guestCid);
+            throw new IllegalArgumentException("guest CID must be " + FIRST_GUEST_CID + ".." + MAX_GUEST_CID
+                    + ", was " + guestCid);
         this.guestCid = guestCid;
         this.limits = limits;
         this.counters = counters;
@@ -186,7 +188,8 @@ public final class Connections {
     private static String fieldError(VsockHeader h, byte[] payload) {
         if (h.dstCid() != VMADDR_CID_HOST) return "dst_cid " + h.dstCid() + " is not the host";
         if (h.type() != VIRTIO_VSOCK_TYPE_STREAM) return "type " + h.type() + " is not STREAM";
-        if (h.op() < VIRTIO_VSOCK_OP_REQUEST || h.op() > VIRTIO_VSOCK_OP_CREDIT_REQUEST) return "unknown " + opName(h.op());
+        if (h.op() < VIRTIO_VSOCK_OP_REQUEST || h.op() > VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+            return "unknown " + opName(h.op());
         if (h.len() != payload.length) return "len " + h.len() + " but " + payload.length + " bytes of payload";
         if (h.op() != VIRTIO_VSOCK_OP_RW && h.len() != 0) return opName(h.op()) + " with a payload of " + h.len();
         if (h.op() == VIRTIO_VSOCK_OP_SHUTDOWN && (h.flags() == 0 || (h.flags() & ~VIRTIO_VSOCK_SHUTDOWN_F_BOTH) != 0))
@@ -235,7 +238,10 @@ public final class Connections {
         abort(c, true);
     }
 
-    /** Ends {@code c} now, dropping what it holds: the host socket is closed, the guest told with RST if {@code tellGuest}. */
+    /**
+     * Ends {@code c} now, dropping what it holds: the host socket is closed, the guest told with RST if
+     * {@code tellGuest}.
+     */
     private void abort(Connection c, boolean tellGuest) {
         connections.remove(c.key);
         ready.remove(c);
@@ -347,8 +353,8 @@ public final class Connections {
         c.fwdCnt = (c.fwdCnt + guests) & U32;
         counters.add(Counter.TO_HOST_BYTES, guests);
         long unadvertised = (c.fwdCnt - c.advertisedFwd) & U32;
-        if (c.state != State.CLOSING && (unadvertised >= limits.bufAlloc() / 4 || (c.toHost.isEmpty() && unadvertised > 0)))
-            c.owed |= SEND_CREDIT_UPDATE;
+        boolean worthTelling = unadvertised >= limits.bufAlloc() / 4 || (c.toHost.isEmpty() && unadvertised > 0);
+        if (c.state != State.CLOSING && worthTelling) c.owed |= SEND_CREDIT_UPDATE;
         progress(c);
     }
 
@@ -509,7 +515,8 @@ public final class Connections {
      * socket it has. Used when the host side of saved connections is lost.
      */
     public void transportReset() {
-        for (Connection c : new ArrayList<>(connections.values())) actions.add(new HostAction(HostAction.Kind.CLOSE, c.key));
+        for (Connection c : new ArrayList<>(connections.values()))
+            actions.add(new HostAction(HostAction.Kind.CLOSE, c.key));
         connections.clear();
         ready.clear();
         looseResets.clear();
@@ -557,10 +564,12 @@ public final class Connections {
     public void restore(DeviceState s) {
         s.require(STATE_TYPE, 1);
         if (s.getLong("guest-cid") != guestCid)
-            throw new IllegalArgumentException("saved connections are of guest CID " + s.getLong("guest-cid") + ", not " + guestCid);
+            throw new IllegalArgumentException("saved connections are of guest CID " + s.getLong("guest-cid")
+                    + ", not " + guestCid);
         List<Object> cs = s.getList("connections");
         if (cs.size() > limits.maxConnections())
-            throw new IllegalArgumentException(cs.size() + " saved connections exceed the limit " + limits.maxConnections());
+            throw new IllegalArgumentException(cs.size() + " saved connections exceed the limit "
+                    + limits.maxConnections());
         connections.clear();
         ready.clear();
         for (Object o : cs) {

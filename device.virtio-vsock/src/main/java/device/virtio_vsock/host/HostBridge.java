@@ -94,7 +94,8 @@ public final class HostBridge {
     /** Finishes connects and moves bytes both ways on every host stream; returns whether anything moved. */
     public boolean pump() {
         boolean moved = false;
-        for (Iterator<Map.Entry<ConnectionKey, SocketChannel>> it = host.connecting.entrySet().iterator(); it.hasNext(); ) {
+        for (Iterator<Map.Entry<ConnectionKey, SocketChannel>> it = host.connecting.entrySet()
+                .iterator(); it.hasNext(); ) {
             Map.Entry<ConnectionKey, SocketChannel> e = it.next();
             try {
                 if (!e.getValue().finishConnect()) continue;
@@ -161,7 +162,8 @@ public final class HostBridge {
         } catch (IOException e) {
             // a client that left before it was accepted
         }
-        for (Iterator<Map.Entry<SocketChannel, StringBuilder>> it = host.greeting.entrySet().iterator(); it.hasNext(); ) {
+        for (Iterator<Map.Entry<SocketChannel, StringBuilder>> it = host.greeting.entrySet()
+                .iterator(); it.hasNext(); ) {
             Map.Entry<SocketChannel, StringBuilder> e = it.next();
             SocketChannel c = e.getKey();
             StringBuilder line = e.getValue();

@@ -35,7 +35,8 @@ public final class VsockSpec {
 
     /** Flags of a SHUTDOWN, section 5.10.6.5: the sender will receive no more / send no more. */
     public static final int VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE = 1, VIRTIO_VSOCK_SHUTDOWN_F_SEND = 2;
-    public static final int VIRTIO_VSOCK_SHUTDOWN_F_BOTH = VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE | VIRTIO_VSOCK_SHUTDOWN_F_SEND;
+    public static final int VIRTIO_VSOCK_SHUTDOWN_F_BOTH =
+            VIRTIO_VSOCK_SHUTDOWN_F_RECEIVE | VIRTIO_VSOCK_SHUTDOWN_F_SEND;
 
     /** Event IDs, section 5.10.6.8; an event is {@code le32 id}. */
     public static final int VIRTIO_VSOCK_EVENT_TRANSPORT_RESET = 0, EVENT_SIZE = 4;

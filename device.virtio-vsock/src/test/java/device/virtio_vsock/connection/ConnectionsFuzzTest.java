@@ -41,7 +41,8 @@ class ConnectionsFuzzTest {
                 }
                 case 3 -> c.malformed(header(data, known), "fuzz");
                 case 4 -> {
-                    ConnectionKey k = c.connectFromHost(data.consumeBoolean() ? data.consumeInt(0, 3) : data.consumeLong());
+                    ConnectionKey k = c.connectFromHost(data.consumeBoolean() ? data.consumeInt(0, 3)
+                            : data.consumeLong());
                     if (k != null) known.add(k);
                 }
                 case 5 -> {
@@ -91,7 +92,8 @@ class ConnectionsFuzzTest {
         }
         Packet p;
         int guard = 0;
-        while ((p = c.nextForGuest(HEADER_SIZE + MAX_PAYLOAD)) != null && guard++ < 100_000) checkPacket(p, HEADER_SIZE + MAX_PAYLOAD);
+        while ((p = c.nextForGuest(HEADER_SIZE + MAX_PAYLOAD)) != null && guard++ < 100_000) checkPacket(p,
+                HEADER_SIZE + MAX_PAYLOAD);
         assertThat(guard).as("the packets owed to the guest run out").isLessThan(100_000);
     }
 
@@ -125,11 +127,13 @@ class ConnectionsFuzzTest {
             guestPort = k.guestPort();
         }
         int op = data.consumeInt(0, 8);
-        long len = op == VIRTIO_VSOCK_OP_RW ? data.consumeInt(0, 600) : data.consumeBoolean() ? 0 : data.consumeInt(0, 3);
+        long len = op == VIRTIO_VSOCK_OP_RW ? data.consumeInt(0, 600) : data.consumeBoolean() ? 0
+                : data.consumeInt(0, 3);
         long flags = op == VIRTIO_VSOCK_OP_SHUTDOWN ? data.consumeInt(0, 4) : 0;
         long bufAlloc = data.consumeBoolean() ? 65536 : data.consumeLong() & 0xffff_ffffL;
         long fwdCnt = data.consumeBoolean() ? data.consumeInt(0, 70000) : data.consumeLong() & 0xffff_ffffL;
-        return new VsockHeader(CID, VMADDR_CID_HOST, guestPort, hostPort, len, VIRTIO_VSOCK_TYPE_STREAM, op, flags, bufAlloc, fwdCnt);
+        return new VsockHeader(CID, VMADDR_CID_HOST, guestPort, hostPort, len, VIRTIO_VSOCK_TYPE_STREAM, op, flags,
+                bufAlloc, fwdCnt);
     }
 
     private static byte[] padded(byte[] b) {

@@ -23,7 +23,8 @@ class ConnectionsTest {
     Connections c = new Connections(CID, new Connections.Limits(4, BUF, 1024), counters);
 
     static VsockHeader guest(int op, long srcPort, long dstPort, long len, long flags, long bufAlloc, long fwdCnt) {
-        return new VsockHeader(CID, VMADDR_CID_HOST, srcPort, dstPort, len, VIRTIO_VSOCK_TYPE_STREAM, op, flags, bufAlloc, fwdCnt);
+        return new VsockHeader(CID, VMADDR_CID_HOST, srcPort, dstPort, len, VIRTIO_VSOCK_TYPE_STREAM, op, flags,
+                bufAlloc, fwdCnt);
     }
 
     static VsockHeader guest(int op, long srcPort, long dstPort) {
@@ -232,7 +233,8 @@ class ConnectionsTest {
         List<VsockHeader> bad = List.of(
                 guest(0, 1, 500), guest(8, 1, 500), guest(0xffff, 1, 500),
                 new VsockHeader(CID, 7, 1, 500, 0, VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_REQUEST, 0, 0, 0),
-                new VsockHeader(CID, VMADDR_CID_HOST, 1, 500, 0, VIRTIO_VSOCK_TYPE_SEQPACKET, VIRTIO_VSOCK_OP_REQUEST, 0, 0, 0),
+                new VsockHeader(CID, VMADDR_CID_HOST, 1, 500, 0, VIRTIO_VSOCK_TYPE_SEQPACKET,
+                        VIRTIO_VSOCK_OP_REQUEST, 0, 0, 0),
                 guest(VIRTIO_VSOCK_OP_RW, 1, 500, 0, 0, 0, 0),
                 guest(VIRTIO_VSOCK_OP_SHUTDOWN, 1, 500, 0, 0, 0, 0),
                 guest(VIRTIO_VSOCK_OP_SHUTDOWN, 1, 500, 0, 4, 0, 0),
@@ -250,7 +252,8 @@ class ConnectionsTest {
     @Test
     void aPacketWithAForeignSourceCidIsDroppedUnanswered() {
         ConnectionKey k = guestConnected();
-        c.fromGuest(new VsockHeader(99, VMADDR_CID_HOST, 1024, 500, 0, VIRTIO_VSOCK_TYPE_STREAM, VIRTIO_VSOCK_OP_RST, 0, 0, 0), new byte[0]);
+        c.fromGuest(new VsockHeader(99, VMADDR_CID_HOST, 1024, 500, 0, VIRTIO_VSOCK_TYPE_STREAM,
+                VIRTIO_VSOCK_OP_RST, 0, 0, 0), new byte[0]);
         assertThat(drain()).isEmpty();
         assertThat(c.keys()).containsExactly(k);
         assertThat(counters.get(Counter.SPOOFED)).isEqualTo(1);
@@ -313,7 +316,8 @@ class ConnectionsTest {
         while ((p = c.nextForGuest(HEADER_SIZE + 1000)) != null)
             if (p.header().op() == VIRTIO_VSOCK_OP_RW) order.add(p.header().srcPort());
         assertThat(order).hasSize(6).containsOnly(500L, 600L);
-        for (int i = 1; i < order.size(); i++) assertThat(order.get(i)).as("packet " + i).isNotEqualTo(order.get(i - 1));
+        for (int i = 1; i < order.size(); i++) assertThat(order.get(i)).as("packet " + i)
+                .isNotEqualTo(order.get(i - 1));
     }
 
     @Test

@@ -565,27 +565,37 @@ public final class Arguments {
         return props;
     }
 
-    /** {@code virtio-vsock,cid=N,path=SOCKET}: both required; the CID a guest may have, a socket path that can be made. */
+    /**
+     * {@code virtio-vsock,cid=N,path=SOCKET}: both required; the CID a guest may have, a socket path that
+     * can be made.
+     */
     private static void vsock(List<String> options, Map<String, Object> props) throws UsageException {
         for (String o : options) {
-            if (!o.contains("=") || o.startsWith("=")) throw new UsageException("virtio-vsock: option '" + o + "' is not key=value");
+            if (!o.contains("=") || o.startsWith("="))
+                throw new UsageException("virtio-vsock: option '" + o + "' is not key=value");
             props.put(o.substring(0, o.indexOf('=')), value(o));
         }
         Object cid = props.get("cid");
-        if (cid == null) throw new UsageException("virtio-vsock needs the guest's CID: virtio-vsock,cid=3,path=/run/vm.vsock");
+        if (cid == null)
+            throw new UsageException("virtio-vsock needs the guest's CID: virtio-vsock,cid=3,path=/run/vm.vsock");
         long n;
         try {
             n = Long.parseLong(cid.toString());
         } catch (NumberFormatException e) {
             throw new UsageException("virtio-vsock: cid=" + cid + " is not a number");
         }
-        if (n < 3 || n > 0xffff_fffeL) throw new UsageException("virtio-vsock: cid=" + cid + " must be 3..4294967294 (0-2 are reserved)");
+        if (n < 3 || n > 0xffff_fffeL)
+            throw new UsageException("virtio-vsock: cid=" + cid + " must be 3..4294967294 (0-2 are reserved)");
         Object p = props.get("path");
-        if (p == null) throw new UsageException("virtio-vsock needs the host socket: virtio-vsock,cid=" + cid + ",path=/run/vm.vsock");
+        if (p == null)
+            throw new UsageException("virtio-vsock needs the host socket: virtio-vsock,cid=" + cid
+                    + ",path=/run/vm.vsock");
         Path path = Path.of(p.toString()).toAbsolutePath();
-        if (Files.isDirectory(path)) throw new UsageException("virtio-vsock: path=" + p + " is a directory, not a socket path");
+        if (Files.isDirectory(path))
+            throw new UsageException("virtio-vsock: path=" + p + " is a directory, not a socket path");
         if (path.getParent() == null || !Files.isDirectory(path.getParent()))
-            throw new UsageException("virtio-vsock: path=" + p + ": the directory " + path.getParent() + " does not exist");
+            throw new UsageException("virtio-vsock: path=" + p + ": the directory " + path.getParent()
+                    + " does not exist");
         props.put("path", path.toString());
     }
 

@@ -77,7 +77,8 @@ class ArgumentsTest {
         String rom = "/usr/share/seabios/bios-256k.bin";
         Arguments.Plan plan = Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=3,path=" + dir.resolve("vm.vsock"),
                 "-l", "bootrom," + rom));
-        Arguments.Config c = plan.configs().stream().filter(x -> "virtio-vsock".equals(x.properties().get("type"))).findFirst().orElseThrow();
+        Arguments.Config c = plan.configs().stream().filter(x -> "virtio-vsock".equals(x.properties().get("type")))
+                .findFirst().orElseThrow();
         assertThat(c.properties()).containsEntry("address", "0:9.0").containsEntry("cid", "3")
                 .containsEntry("path", dir.resolve("vm.vsock").toAbsolutePath().toString());
         Arguments.Plan served = Arguments.parse(List.of("vhost-user", "--socket", dir.resolve("s.sock").toString(),
