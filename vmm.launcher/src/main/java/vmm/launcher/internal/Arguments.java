@@ -64,6 +64,8 @@ public final class Arguments {
                    virtio-blk,PATH[,ro][,sectorsize=N[/M]][,ser=SERIAL]
                    virtio-rng
                    virtio-net,TAP[,mac=xx:xx:xx:xx:xx:xx]   virtio-net-viona,TAP[,mac=...] (accelerated, offloads)
+                   virtio-vsock,cid=N,path=SOCKET (guest CID N >= 3; host processes connect to SOCKET and
+                   write CONNECT PORT; a guest connecting to CID 2 port P reaches SOCKET_P)
                    passthru,BUS/SLOT/FUNC | passthru,DDDD:BB:DD.F (a host device bound to vfio-pci)
                    passthru,vfio-user=SOCKET (a device another process serves over vfio-user)
             backends:  stdio | tcp=HOST:PORT | unix=PATH | log=FILE | none""";
@@ -75,7 +77,7 @@ public final class Arguments {
 
     /** The emulations the launcher knows, as bhyve names them, and the device type each one is. */
     static final Map<String, String> EMULATIONS = Map.of("virtio-blk", "virtio-blk", "virtio-rng", "virtio-rng",
-            "virtio-net", "virtio-net", "virtio-net-viona", "virtio-net");
+            "virtio-net", "virtio-net", "virtio-net-viona", "virtio-net", "virtio-vsock", "virtio-vsock");
     /** Where Linux lists network interfaces; a TAP named on the command line must be there. */
     static Path sysClassNet = Path.of("/sys/class/net");
 
@@ -562,6 +564,7 @@ public final class Arguments {
                     props.put(o.substring(0, o.indexOf('=')), value(o));
                 }
             }
+            case "virtio-vsock" -> vsock(options, props);
             default -> {
                 for (String o : options) {
                     if (!o.contains("=") || o.startsWith("=")) throw new UsageException(name + ": option '" + o + "' is not key=value");
@@ -570,6 +573,40 @@ public final class Arguments {
             }
         }
         return props;
+    }
+
+    /**
+     * {@code virtio-vsock,cid=N,path=SOCKET}: both required; the CID a guest may have, a socket path that
+     * can be made.
+     */
+    private static void vsock(List<String> options, Map<String, Object> props) throws UsageException {
+        for (String o : options) {
+            if (!o.contains("=") || o.startsWith("="))
+                throw new UsageException("virtio-vsock: option '" + o + "' is not key=value");
+            props.put(o.substring(0, o.indexOf('=')), value(o));
+        }
+        Object cid = props.get("cid");
+        if (cid == null)
+            throw new UsageException("virtio-vsock needs the guest's CID: virtio-vsock,cid=3,path=/run/vm.vsock");
+        long n;
+        try {
+            n = Long.parseLong(cid.toString());
+        } catch (NumberFormatException e) {
+            throw new UsageException("virtio-vsock: cid=" + cid + " is not a number");
+        }
+        if (n < 3 || n > 0xffff_fffeL)
+            throw new UsageException("virtio-vsock: cid=" + cid + " must be 3..4294967294 (0-2 are reserved)");
+        Object p = props.get("path");
+        if (p == null)
+            throw new UsageException("virtio-vsock needs the host socket: virtio-vsock,cid=" + cid
+                    + ",path=/run/vm.vsock");
+        Path path = Path.of(p.toString()).toAbsolutePath();
+        if (Files.isDirectory(path))
+            throw new UsageException("virtio-vsock: path=" + p + " is a directory, not a socket path");
+        if (path.getParent() == null || !Files.isDirectory(path.getParent()))
+            throw new UsageException("virtio-vsock: path=" + p + ": the directory " + path.getParent()
+                    + " does not exist");
+        props.put("path", path.toString());
     }
 
     private static String value(String option) throws UsageException {

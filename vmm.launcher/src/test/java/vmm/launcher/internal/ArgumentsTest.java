@@ -73,6 +73,39 @@ class ArgumentsTest {
     }
 
     @Test
+    void virtioVsockTakesTheGuestCidAndTheHostSocket() throws Exception {
+        String rom = "/usr/share/seabios/bios-256k.bin";
+        Arguments.Plan plan = Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=3,path=" + dir.resolve("vm.vsock"),
+                "-l", "bootrom," + rom));
+        Arguments.Config c = plan.configs().stream().filter(x -> "virtio-vsock".equals(x.properties().get("type")))
+                .findFirst().orElseThrow();
+        assertThat(c.properties()).containsEntry("address", "0:9.0").containsEntry("cid", "3")
+                .containsEntry("path", dir.resolve("vm.vsock").toAbsolutePath().toString());
+        Arguments.Plan served = Arguments.parse(List.of("vhost-user", "--socket", dir.resolve("s.sock").toString(),
+                "virtio-vsock,cid=7,path=" + dir.resolve("p")));
+        assertThat(served.configs().getFirst().properties()).containsEntry("type", "virtio-vsock").containsEntry("cid", "7");
+    }
+
+    @Test
+    void aBadVsockCidOrPathIsOneLine() {
+        String p = ",path=" + dir.resolve("vm.vsock");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "9,virtio-vsock" + p)))
+                .hasMessage("virtio-vsock needs the guest's CID: virtio-vsock,cid=3,path=/run/vm.vsock");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=2" + p)))
+                .hasMessage("virtio-vsock: cid=2 must be 3..4294967294 (0-2 are reserved)");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=x" + p)))
+                .hasMessage("virtio-vsock: cid=x is not a number");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=3")))
+                .hasMessage("virtio-vsock needs the host socket: virtio-vsock,cid=3,path=/run/vm.vsock");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=3,path=/no/such/dir/v")))
+                .hasMessage("virtio-vsock: path=/no/such/dir/v: the directory /no/such/dir does not exist");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=3,path=" + dir)))
+                .hasMessageContaining("is a directory");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=3,3")))
+                .hasMessage("virtio-vsock: option '3' is not key=value");
+    }
+
+    @Test
     void passthruWithoutAHostOrWithAMalformedOneOrAMissingSocketIsNamed() {
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "6,passthru"))).hasMessageContaining("passthru needs the host device");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "6,passthru,1:0"))).hasMessageContaining("host device '1:0' is not BUS/SLOT/FUNC or DDDD:BB:DD.F");
@@ -89,7 +122,7 @@ class ArgumentsTest {
     @Test
     void anUnknownEmulationIsNamedWithTheKnownOnes() {
         assertThatThrownBy(() -> Arguments.parse(List.of("vhost-user", "--socket", dir.resolve("s").toString(), "virtio-gpu")))
-                .hasMessage("unknown emulation 'virtio-gpu' (known: virtio-blk, virtio-net, virtio-net-viona, virtio-rng)");
+                .hasMessage("unknown emulation 'virtio-gpu' (known: virtio-blk, virtio-net, virtio-net-viona, virtio-rng, virtio-vsock)");
     }
 
     @Test
