@@ -76,8 +76,9 @@ log=$PWD/target/fuzz/$cls.$method.log
 before=$(ls "$inputs" | sort)
 # Options after the first (argv0) go to libFuzzer after the annotation's, so they win.
 jvm="-XX:+EnableDynamicAgentLoading --sun-misc-unsafe-memory-access=allow -javaagent:$agent=vmm/,device/"
+jvm+=" -Djava.util.logging.config.file=$PWD/cnf/fuzz/logging.properties"
 jvm+=" -Djazzer.internal.arg.0=fuzz -Djazzer.internal.arg.1=-max_total_time=$seconds"
-jvm+=" -Djazzer.internal.arg.2=-print_final_stats=1"
+jvm+=" -Djazzer.internal.arg.2=-print_final_stats=1 -Djazzer.internal.arg.3=-use_value_profile=1"
 echo "fuzzing $target in $module for $seconds s (log: $log)"
 JAZZER_FUZZ=1 mvn -B -ntp "$@" -pl "$module" -am test -Dtest="$target" -Dsurefire.failIfNoSpecifiedTests=false \
     "-Djazzer.argLine=$jvm" >"$log" 2>&1
@@ -91,7 +92,7 @@ speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 cov=$(printf '%s\n' "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 ft=$(printf '%s\n' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 corp=$(printf '%s\n' "$last" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
-new=$(comm -13 <(printf '%s\n' "$before") <(ls "$inputs" | sort) | grep -v '^$')
+new=$(comm -13 <(printf '%s\n' "$before") <(ls "$inputs" | sort) | grep '^crash-')
 echo "target:      $target ($module)"
 echo "executions:  ${runs:-?} in $seconds s, ${speed:-?} exec/s"
 echo "coverage:    ${cov:-?} edges (cov), ${ft:-?} features (ft), ${corp:-?} corpus entries"
