@@ -6,7 +6,9 @@
 #
 # TARGET is a fuzz test class (VirtQueueFuzzTest), optionally with its
 # method (VirtQueueFuzzTest#anyRingContentGivesCheckedChainsOrABrokenQueue).
-# Extra arguments go to Maven (e.g. -o -Dmaven.repo.local=...). The module
+# Extra arguments go to Maven (e.g. -o -Dmaven.repo.local=...); extra
+# libFuzzer flags go in FUZZ_FLAGS (e.g. FUZZ_FLAGS=-len_control=0, which lets
+# a stateful target try long message sequences from the start). The module
 # and what it needs are built; the target's generated corpus grows in
 # <module>/.cifuzz-corpus/ (ignored by git); a finding stops the run and is
 # written as crash-<sha1> into the target's committed inputs directory
@@ -79,6 +81,11 @@ jvm="-XX:+EnableDynamicAgentLoading --sun-misc-unsafe-memory-access=allow -javaa
 jvm+=" -Djava.util.logging.config.file=$PWD/cnf/fuzz/logging.properties"
 jvm+=" -Djazzer.internal.arg.0=fuzz -Djazzer.internal.arg.1=-max_total_time=$seconds"
 jvm+=" -Djazzer.internal.arg.2=-print_final_stats=1 -Djazzer.internal.arg.3=-use_value_profile=1"
+n=4
+for flag in ${FUZZ_FLAGS:-}; do
+    jvm+=" -Djazzer.internal.arg.$n=$flag"
+    n=$((n + 1))
+done
 echo "fuzzing $target in $module for $seconds s (log: $log)"
 JAZZER_FUZZ=1 mvn -B -ntp "$@" -pl "$module" -am test -Dtest="$target" -Dsurefire.failIfNoSpecifiedTests=false \
     "-Djazzer.argLine=$jvm" >"$log" 2>&1
