@@ -122,17 +122,22 @@ public final class Json {
     private Object number() throws ProtocolException {
         int start = at;
         if (at < s.length() && s.charAt(at) == '-') at++;
-        while (at < s.length() && (Character.isDigit(s.charAt(at)) || ".eE+-".indexOf(s.charAt(at)) >= 0)) at++;
+        // ASCII digits only: Character.isDigit (and parseLong) would take other scripts' digits too.
+        while (at < s.length() && ("0123456789.eE+-".indexOf(s.charAt(at)) >= 0)) at++;
         String n = s.substring(start, at);
         if (n.isEmpty() || n.equals("-")) throw error("unexpected character");
         try {
             return Long.parseLong(n);
         } catch (NumberFormatException e) {
+            double d;
             try {
-                return Double.parseDouble(n);
+                d = Double.parseDouble(n);
             } catch (NumberFormatException e2) {
                 throw error("bad number " + n);
             }
+            // 1e999 parses as Infinity, which JSON cannot carry back.
+            if (!Double.isFinite(d)) throw error("number " + n + " out of range");
+            return d;
         }
     }
 
