@@ -79,6 +79,9 @@ before=$(ls "$inputs" | sort)
 # Options after the first (argv0) go to libFuzzer after the annotation's, so they win.
 jvm="-XX:+EnableDynamicAgentLoading --sun-misc-unsafe-memory-access=allow -javaagent:$agent=vmm/,device/"
 jvm+=" -Djava.util.logging.config.file=$PWD/cnf/fuzz/logging.properties"
+# A module's JUnit default timeout (device.uart: 2 minutes) would end the whole fuzzing run as a
+# "finding"; Jazzer still turns it into libFuzzer's per-input -timeout.
+jvm+=" -Djunit.jupiter.execution.timeout.mode=disabled"
 jvm+=" -Djazzer.internal.arg.0=fuzz -Djazzer.internal.arg.1=-max_total_time=$seconds"
 jvm+=" -Djazzer.internal.arg.2=-print_final_stats=1 -Djazzer.internal.arg.3=-use_value_profile=1"
 n=4
