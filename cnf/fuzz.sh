@@ -6,7 +6,9 @@
 #
 # TARGET is a fuzz test class (VirtQueueFuzzTest), optionally with its
 # method (VirtQueueFuzzTest#anyRingContentGivesCheckedChainsOrABrokenQueue).
-# Extra arguments go to Maven (e.g. -o -Dmaven.repo.local=...). The module
+# Extra arguments go to Maven (e.g. -o -Dmaven.repo.local=...); extra
+# libFuzzer flags go in FUZZ_FLAGS (e.g. FUZZ_FLAGS=-len_control=0, which lets
+# a stateful target try long message sequences from the start). The module
 # and what it needs are built; the target's generated corpus grows in
 # <module>/.cifuzz-corpus/ (ignored by git); a finding stops the run and is
 # written as crash-<sha1> into the target's committed inputs directory
@@ -76,8 +78,17 @@ log=$PWD/target/fuzz/$cls.$method.log
 before=$(ls "$inputs" | sort)
 # Options after the first (argv0) go to libFuzzer after the annotation's, so they win.
 jvm="-XX:+EnableDynamicAgentLoading --sun-misc-unsafe-memory-access=allow -javaagent:$agent=vmm/,device/"
+jvm+=" -Djava.util.logging.config.file=$PWD/cnf/fuzz/logging.properties"
+# A module's JUnit default timeout (device.uart: 2 minutes) would end the whole fuzzing run as a
+# "finding"; Jazzer still turns it into libFuzzer's per-input -timeout.
+jvm+=" -Djunit.jupiter.execution.timeout.mode=disabled"
 jvm+=" -Djazzer.internal.arg.0=fuzz -Djazzer.internal.arg.1=-max_total_time=$seconds"
-jvm+=" -Djazzer.internal.arg.2=-print_final_stats=1"
+jvm+=" -Djazzer.internal.arg.2=-print_final_stats=1 -Djazzer.internal.arg.3=-use_value_profile=1"
+n=4
+for flag in ${FUZZ_FLAGS:-}; do
+    jvm+=" -Djazzer.internal.arg.$n=$flag"
+    n=$((n + 1))
+done
 echo "fuzzing $target in $module for $seconds s (log: $log)"
 JAZZER_FUZZ=1 mvn -B -ntp "$@" -pl "$module" -am test -Dtest="$target" -Dsurefire.failIfNoSpecifiedTests=false \
     "-Djazzer.argLine=$jvm" >"$log" 2>&1
@@ -91,7 +102,7 @@ speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
 cov=$(printf '%s\n' "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 ft=$(printf '%s\n' "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 corp=$(printf '%s\n' "$last" | sed -n 's/.* corp: \([0-9]*\).*/\1/p')
-new=$(comm -13 <(printf '%s\n' "$before") <(ls "$inputs" | sort) | grep -v '^$')
+new=$(comm -13 <(printf '%s\n' "$before") <(ls "$inputs" | sort) | grep '^crash-')
 echo "target:      $target ($module)"
 echo "executions:  ${runs:-?} in $seconds s, ${speed:-?} exec/s"
 echo "coverage:    ${cov:-?} edges (cov), ${ft:-?} features (ft), ${corp:-?} corpus entries"

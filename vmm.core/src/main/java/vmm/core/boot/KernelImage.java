@@ -61,7 +61,8 @@ sealed interface KernelImage permits KernelImage.PvhElf, KernelImage.BzImage {
                 throw new IllegalArgumentException(name + ": not a 64-bit little-endian x86-64 ELF file");
             long phoff = h.getLong(32);
             int phentsize = Short.toUnsignedInt(h.getShort(54)), phnum = Short.toUnsignedInt(h.getShort(56));
-            if (phentsize < PHDR_SIZE || phoff < 0 || phoff + (long) phentsize * phnum > b.length)
+            // Compared as "what is left after phoff": phoff + the table's size may overflow a long.
+            if (phentsize < PHDR_SIZE || phoff < 0 || phoff > b.length || (long) phentsize * phnum > b.length - phoff)
                 throw new IllegalArgumentException(name + ": truncated ELF file: program headers past the end of the file");
             List<LoadSegment> loads = new ArrayList<>();
             long entry = -1;
@@ -69,11 +70,12 @@ sealed interface KernelImage permits KernelImage.PvhElf, KernelImage.BzImage {
                 int p = (int) (phoff + (long) i * phentsize);
                 int type = h.getInt(p);
                 long off = h.getLong(p + 8), paddr = h.getLong(p + 24), filesz = h.getLong(p + 32), memsz = h.getLong(p + 40);
-                if ((type == PT_LOAD || type == PT_NOTE) && (off < 0 || filesz < 0 || off + filesz > b.length))
-                    throw new IllegalArgumentException(name + ": truncated ELF file: segment " + i + " ends at " + (off + filesz)
-                            + ", the file at " + b.length);
+                if ((type == PT_LOAD || type == PT_NOTE)
+                        && (off < 0 || filesz < 0 || off > b.length || filesz > b.length - off))
+                    throw new IllegalArgumentException(name + ": truncated ELF file: segment " + i + " (offset " + off + ", "
+                            + filesz + " bytes) ends past the file's " + b.length + " bytes");
                 if (type == PT_LOAD && memsz > 0) {
-                    if (memsz < filesz || paddr < 0 || paddr + memsz > (1L << 32))
+                    if (memsz < filesz || paddr < 0 || paddr > (1L << 32) || memsz > (1L << 32) - paddr)
                         throw new IllegalArgumentException(name + ": ELF segment " + i + " is not loadable below 4 GiB (paddr 0x"
                                 + Long.toHexString(paddr) + ", " + memsz + " bytes)");
                     loads.add(new LoadSegment(paddr, off, filesz, memsz));

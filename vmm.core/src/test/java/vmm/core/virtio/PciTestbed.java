@@ -29,7 +29,22 @@ final class PciTestbed implements AutoCloseable {
     final MmioBus mmio = new MmioBus();
     final RecordingIrqChip irq = new RecordingIrqChip();
     final PciBus bus = new PciBus(io, mmio, irq);
-    final GuestMemory memory = GuestMemory.ofSize(1 << 20);
+    final GuestMemory memory;
+    private final boolean ownsMemory;
+
+    PciTestbed() {
+        this(GuestMemory.ofSize(1 << 20), true);
+    }
+
+    /** A testbed over {@code memory} (1 MiB or more from 0), which the caller keeps and closes. */
+    PciTestbed(GuestMemory memory) {
+        this(memory, false);
+    }
+
+    private PciTestbed(GuestMemory memory, boolean ownsMemory) {
+        this.memory = memory;
+        this.ownsMemory = ownsMemory;
+    }
 
     VirtioPciTransport plug(int slot, VirtioDevice device) {
         return plug(slot, device, false, new SwapGate());
@@ -60,7 +75,7 @@ final class PciTestbed implements AutoCloseable {
 
     @Override
     public void close() {
-        memory.close();
+        if (ownsMemory) memory.close();
     }
 
     /** One virtio-pci function driven through config cycles and BAR accesses only. */

@@ -2,10 +2,13 @@ package vmm.core.virtio;
 
 import static vmm.core.virtio.VirtioPciTransport.*;
 
+import org.junit.jupiter.api.AfterAll;
+
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
 import vmm.core.device.SwapGate;
+import vmm.core.memory.GuestMemory;
 
 /**
  * A hostile virtio-pci driver: any sequence of (region, offset, size,
@@ -13,19 +16,28 @@ import vmm.core.device.SwapGate;
  * configuration structures, the MSI-X table, the legacy I/O BAR and
  * configuration space (the PCI_CFG window included), mixed with the steps
  * of a correct driver so the fuzzer reaches live queues, and with the
- * rings' memory scribbled over. The device echoes every chain on a notify,
- * as a real one pops and completes them. Every access returns to the vCPU:
- * a guest error puts the device in DEVICE_NEEDS_RESET, it never throws.
+ * rings' memory scribbled over. The device (an entropy device ID, so the
+ * transitional layout is possible) echoes every chain on a notify, as a
+ * real one pops and completes them. Every access returns to the vCPU: a
+ * guest error puts the device in DEVICE_NEEDS_RESET, it never throws.
  */
 class VirtioPciTransportFuzzTest {
     private static final int[] SIZES = {1, 2, 4, 8}, PIO_SIZES = {1, 2, 4};
     private static final long RING = 0x4000;
 
+    private static final GuestMemory MEMORY = GuestMemory.ofSize(1 << 20);
+
+    @AfterAll
+    static void release() {
+        MEMORY.close();
+    }
+
     @FuzzTest(maxDuration = "5m")
     void anyDriverAccessSequence(FuzzedDataProvider data) {
-        try (PciTestbed bed = new PciTestbed()) {
+        MEMORY.fill(0, 1 << 20, (byte) 0);
+        try (PciTestbed bed = new PciTestbed(MEMORY)) {
             boolean legacy = data.consumeBoolean();
-            TestDevice device = new TestDevice(63, 2, 16, TestRing.F_INDIRECT | TestRing.F_EVENT_IDX
+            TestDevice device = new TestDevice(4, 2, 16, TestRing.F_INDIRECT | TestRing.F_EVENT_IDX
                     | VirtioFeatures.bit(VirtioFeatures.VERSION_1), 8, 'f');
             bed.plug(1, device, legacy, new SwapGate());
             PciTestbed.Driver d = bed.driver(1);
@@ -42,7 +54,8 @@ class VirtioPciTransportFuzzTest {
                     case 3 -> access(bed, d.modernBase + d.device + data.consumeInt(0, 15), size, value, write);
                     case 4 -> access(bed, d.msixBase + data.consumeInt(0, 0x1000), size, value, write);
                     case 5 -> {
-                        int offset = data.consumeInt(0, 0xff), n = PIO_SIZES[data.consumeInt(0, 2)];
+                        // Config cycles arrive aligned (0xCFC and ECAM align them), at any offset of the page.
+                        int n = PIO_SIZES[data.consumeInt(0, 2)], offset = data.consumeInt(0, 0xfff) & -n;
                         if (write) bed.cfg(1, offset, n, (int) value);
                         else bed.cfg(1, offset, n);
                     }

@@ -1,6 +1,7 @@
 package vmm.launcher.internal;
 
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -91,12 +92,19 @@ public final class Arguments {
     public static Plan parse(List<String> args) throws UsageException {
         if (args.isEmpty() || List.of("help", "-h", "--help").contains(args.getFirst())) return new Plan("help", List.of());
         String command = args.getFirst();
-        return switch (command) {
-            case "vhost-user" -> vhostUser(args.subList(1, args.size()));
-            case "vfio-user" -> socketServer("vfio-user", "vmm.vfio-user", args.subList(1, args.size()));
-            case "run" -> run(args.subList(1, args.size()));
-            default -> throw new UsageException("unknown command '" + command + "' (try: vmm help)");
-        };
+        try {
+            return switch (command) {
+                case "vhost-user" -> vhostUser(args.subList(1, args.size()));
+                case "vfio-user" -> socketServer("vfio-user", "vmm.vfio-user", args.subList(1, args.size()));
+                case "run" -> run(args.subList(1, args.size()));
+                default -> throw new UsageException("unknown command '" + command + "' (try: vmm help)");
+            };
+        } catch (InvalidPathException e) {
+            // Every file name (-k, --kernel, a disk, a socket, ...) becomes a Path somewhere; one the
+            // file system cannot name (a NUL in it) is a usage error like any other.
+            String name = e.getInput().replace("\0", "\\0");
+            throw new UsageException("'" + name + "' is not a usable file name: " + e.getReason());
+        }
     }
 
     private static Plan vhostUser(List<String> args) throws UsageException {

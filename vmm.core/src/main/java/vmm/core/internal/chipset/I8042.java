@@ -26,6 +26,14 @@ public final class I8042 {
             CMD_ENABLE_KBD = 0xae, CMD_READ_OUTPUT_PORT = 0xd0, CMD_WRITE_OUTPUT_PORT = 0xd1, CMD_PULSE_RESET = 0xfe;
     static final int SELF_TEST_OK = 0x55, INTERFACE_OK = 0x00;
     static final int OUTPUT_PORT_RESET_LINE = 0x01, OUTPUT_PORT_A20 = 0x02, PORT_A_RESET = 0x01, PORT_A_A20 = 0x02;
+    /**
+     * Responses held for the guest to read. The chip has one output byte; a
+     * few more let a driver that issues commands back to back read every
+     * answer, and the bound keeps a guest that never reads from growing the
+     * queue without end (it loses the newest answers, as it would lose them
+     * on the chip).
+     */
+    static final int OUTPUT_BUFFER_BYTES = 16;
 
     private final PowerControl power;
     private final Deque<Integer> output = new ArrayDeque<>();
@@ -98,11 +106,11 @@ public final class I8042 {
             lastWasCommand = true;
             pending = -1;
             switch (cmd) {
-                case CMD_READ_COMMAND_BYTE -> output.add(commandByte);
+                case CMD_READ_COMMAND_BYTE -> respond(commandByte);
                 case CMD_WRITE_COMMAND_BYTE, CMD_WRITE_OUTPUT_PORT -> pending = cmd;
-                case CMD_SELF_TEST -> output.add(SELF_TEST_OK);
-                case CMD_TEST_KBD, CMD_TEST_AUX -> output.add(INTERFACE_OK);
-                case CMD_READ_OUTPUT_PORT -> output.add(outputPort);
+                case CMD_SELF_TEST -> respond(SELF_TEST_OK);
+                case CMD_TEST_KBD, CMD_TEST_AUX -> respond(INTERFACE_OK);
+                case CMD_READ_OUTPUT_PORT -> respond(outputPort);
                 case CMD_DISABLE_KBD -> commandByte |= 0x10;
                 case CMD_ENABLE_KBD -> commandByte &= ~0x10;
                 case CMD_DISABLE_AUX -> commandByte |= 0x20;
@@ -115,6 +123,11 @@ public final class I8042 {
             }
         }
         if (reset) power.reset("keyboard controller reset (0x64 command 0x" + Integer.toHexString(cmd) + ")");
+    }
+
+    /** Queues a response byte unless the output buffer is full. Holds the lock. */
+    private void respond(int v) {
+        if (output.size() < OUTPUT_BUFFER_BYTES) output.add(v);
     }
 
     private void writeData(int v) {

@@ -102,11 +102,10 @@ public final class Json {
                 case 't' -> b.append('\t');
                 case 'u' -> {
                     if (at + 4 > s.length()) throw error("short \\u escape");
-                    try {
-                        b.append((char) Integer.parseInt(s.substring(at, at + 4), 16));
-                    } catch (NumberFormatException x) {
-                        throw error("bad \\u escape");
-                    }
+                    String hex = s.substring(at, at + 4);
+                    // parseInt alone would take a sign ("\\u-001"), which JSON does not.
+                    if (!hex.chars().allMatch(h -> Character.digit(h, 16) >= 0)) throw error("bad \\u escape");
+                    b.append((char) Integer.parseInt(hex, 16));
                     at += 4;
                 }
                 default -> throw error("bad escape \\" + e);
@@ -123,17 +122,22 @@ public final class Json {
     private Object number() throws ProtocolException {
         int start = at;
         if (at < s.length() && s.charAt(at) == '-') at++;
-        while (at < s.length() && (Character.isDigit(s.charAt(at)) || ".eE+-".indexOf(s.charAt(at)) >= 0)) at++;
+        // ASCII digits only: Character.isDigit (and parseLong) would take other scripts' digits too.
+        while (at < s.length() && ("0123456789.eE+-".indexOf(s.charAt(at)) >= 0)) at++;
         String n = s.substring(start, at);
         if (n.isEmpty() || n.equals("-")) throw error("unexpected character");
         try {
             return Long.parseLong(n);
         } catch (NumberFormatException e) {
+            double d;
             try {
-                return Double.parseDouble(n);
+                d = Double.parseDouble(n);
             } catch (NumberFormatException e2) {
                 throw error("bad number " + n);
             }
+            // 1e999 parses as Infinity, which JSON cannot carry back.
+            if (!Double.isFinite(d)) throw error("number " + n + " out of range");
+            return d;
         }
     }
 
@@ -157,22 +161,43 @@ public final class Json {
         return ProtocolException.invalid("version data is not valid JSON at character " + at + ": " + what);
     }
 
-    /** Writes {@code {"capabilities":{...}}} from numbers, booleans and nested maps. */
+    /**
+     * Writes {@code {"capabilities":{...}}} from numbers, booleans, strings,
+     * null, lists and nested maps; what {@link #parse} reads back is equal.
+     * Keys and strings are escaped as JSON requires, control characters too.
+     */
     public static String write(Map<String, ?> object) {
-        StringBuilder b = new StringBuilder("{");
-        for (Map.Entry<String, ?> e : object.entrySet()) {
-            if (b.length() > 1) b.append(',');
-            b.append('"').append(e.getKey()).append("\":");
-            Object v = e.getValue();
-            if (v instanceof Map<?, ?> m) {
-                @SuppressWarnings("unchecked") Map<String, ?> inner = (Map<String, ?>) m;
-                b.append(write(inner));
-            } else if (v instanceof String str) {
-                b.append('"').append(str.replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
-            } else {
-                b.append(v);
+        return value(new StringBuilder(), object).toString();
+    }
+
+    private static StringBuilder value(StringBuilder b, Object v) {
+        if (v instanceof Map<?, ?> m) {
+            b.append('{');
+            boolean first = true;
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                if (!first) b.append(',');
+                first = false;
+                value(quote(b, String.valueOf(e.getKey())).append(':'), e.getValue());
             }
+            return b.append('}');
         }
-        return b.append('}').toString();
+        if (v instanceof java.util.List<?> l) {
+            b.append('[');
+            for (int i = 0; i < l.size(); i++) value(i == 0 ? b : b.append(','), l.get(i));
+            return b.append(']');
+        }
+        if (v instanceof String str) return quote(b, str);
+        return b.append(v);
+    }
+
+    private static StringBuilder quote(StringBuilder b, String s) {
+        b.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\') b.append('\\').append(c);
+            else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
+        }
+        return b.append('"');
     }
 }

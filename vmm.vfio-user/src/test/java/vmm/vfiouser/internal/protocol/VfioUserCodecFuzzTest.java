@@ -86,8 +86,11 @@ class VfioUserCodecFuzzTest {
         }
         if (parsed instanceof Map<?, ?> m && m.keySet().stream().allMatch(String.class::isInstance)) {
             @SuppressWarnings("unchecked") Map<String, ?> object = (Map<String, ?>) m;
+            String written = Json.write(object);
+            // Numbers and escapes may come out longer than they went in, past what a peer may send.
+            if (written.length() > Json.MAX_LENGTH) return;
             try {
-                assertThat(Json.parse(Json.write(object))).isEqualTo(parsed);
+                assertThat(Json.parse(written)).isEqualTo(parsed);
             } catch (ProtocolException e) {
                 throw new AssertionError("what Json.write wrote does not parse: " + e.getMessage(), e);
             }
