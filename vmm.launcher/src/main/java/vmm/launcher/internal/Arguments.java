@@ -184,6 +184,8 @@ public final class Arguments {
             else if (a.startsWith("-k=")) ConfigFile.read(Path.of(a.substring(3)), tree);
         }
         boolean flagBootrom = false, flagKernel = false;
+        Map<String, String> fileBoot = new LinkedHashMap<>(); // the files' boot path, by where each variable was set
+        for (String v : List.of("lpc.bootrom", "kernel", "initrd", "cmdline")) if (tree.has(v)) fileBoot.put(v, tree.origin(v));
         java.util.Set<Integer> flagSlots = new java.util.HashSet<>();
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
@@ -251,11 +253,9 @@ public final class Arguments {
             }
         }
         // A boot path given by a flag replaces the files' boot path, whichever kind it is.
-        if (flagKernel && !flagBootrom) tree.remove("lpc.bootrom");
-        if (flagBootrom && !flagKernel) {
-            tree.remove("kernel");
-            tree.remove("initrd");
-            tree.remove("cmdline");
+        for (Map.Entry<String, String> v : fileBoot.entrySet()) {
+            boolean replaced = v.getKey().equals("lpc.bootrom") ? flagKernel && !flagBootrom : flagBootrom && !flagKernel;
+            if (replaced && v.getValue().equals(tree.origin(v.getKey()))) tree.remove(v.getKey());
         }
         if (tree.bool("config.dump", false)) return new Plan("dump", List.of(), List.of(), tree.dump());
         return VmPlan.plan(tree);

@@ -51,8 +51,7 @@ final class Emulations {
             props.put("address", "0:" + slot + "." + func);
             return new Config("vmm.device", "s" + slot + "_" + func, props);
         } catch (UsageException e) {
-            throw new UsageException(at.isEmpty() || at.startsWith("-s ") || e.getMessage().startsWith("-s ")
-                    ? e.getMessage() : at + ": " + e.getMessage());
+            throw new UsageException(at.isEmpty() || e.getMessage().startsWith("-s ") ? e.getMessage() : at + ": " + e.getMessage());
         }
     }
 

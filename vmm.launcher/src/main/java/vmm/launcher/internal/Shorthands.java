@@ -107,6 +107,14 @@ final class Shorthands {
     static void legacy(ConfigTree tree, String node, String emulation, String options, String where) throws UsageException {
         if (options == null) return;
         List<String> parts = List.of(options.split(",", -1));
+        if (emulation.startsWith("ahci")) {
+            ahci(tree, node, emulation, parts, where);
+            return;
+        }
+        if (emulation.equals("xhci")) { // USB devices in slots 1, 2, ...
+            for (int i = 0; i < parts.size(); i++) tree.set(node + ".slot." + (i + 1) + ".device", parts.get(i), where);
+            return;
+        }
         int first = 0;
         String head = parts.getFirst();
         if (!head.contains("=") && !head.isEmpty()) {
@@ -127,7 +135,38 @@ final class Shorthands {
                 default -> { }
             }
         }
-        for (String p : parts.subList(first, parts.size())) {
+        options(tree, node, parts.subList(first, parts.size()), where);
+    }
+
+    /**
+     * bhyve's AHCI strings (kept so that {@code config.dump} writes what bhyve would, though this machine has no
+     * AHCI): {@code ahci-hd,PATH} and {@code ahci-cd,PATH} are port 0; {@code ahci}'s {@code hd:PATH} and
+     * {@code cd:PATH} each start the next port.
+     */
+    private static void ahci(ConfigTree tree, String node, String emulation, List<String> parts, String where) throws UsageException {
+        int port = -1;
+        List<String> rest = new java.util.ArrayList<>();
+        for (String p : parts) {
+            String type = emulation.equals("ahci") ? p.startsWith("hd:") ? "hd" : p.startsWith("cd:") ? "cd" : null
+                    : port < 0 ? emulation.substring(5) : null;
+            if (type != null) {
+                if (port >= 0) options(tree, node + ".port." + port, rest, where);
+                rest.clear();
+                port++;
+                tree.set(node + ".port." + port + ".type", type, where);
+                tree.set(node + ".port." + port + ".path", emulation.equals("ahci") ? p.substring(3) : p, where);
+            } else if (port < 0) {
+                throw new UsageException(where + ": '" + p + "' is not hd:PATH or cd:PATH");
+            } else {
+                rest.add(p);
+            }
+        }
+        if (port >= 0) options(tree, node + ".port." + port, rest, where);
+    }
+
+    /** bhyve's generic legacy options: {@code key=value} sets {@code key}, a bare {@code key} sets {@code key=true}. */
+    private static void options(ConfigTree tree, String node, List<String> parts, String where) throws UsageException {
+        for (String p : parts) {
             int eq = p.indexOf('=');
             if (p.isEmpty() || eq == 0) throw new UsageException(where + ": option '" + p + "' is not key=value or a flag");
             if (eq < 0) tree.set(node + "." + p, "true", where);
