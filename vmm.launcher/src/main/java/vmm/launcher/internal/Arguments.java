@@ -72,19 +72,21 @@ public final class Arguments {
                    --no-reboot: a guest reset ends the VM (exit code 3) instead of restarting it
                    --accel: the CPU back end: kvm (/dev/kvm), emu (the x86 CPU in Java), or auto
                    (the default: KVM where it works, else the software CPU)
-                   vmm run -k FILE.json [flags...] [-o KEY=VALUE]... [VMNAME]
-                   the same from a JSON file (keys: name cpus memory devices serial bootrom kernel initrd
-                   cmdline options); flags next to -k override the file; -o sets one property:
-                   vm.KEY (memory.size, vcpus, cmdline, ...) or pci.0.SLOT.FUNC.KEY (a device's option)
+                   vmm run -k FILE [flags...] [-o VAR=VALUE]... [VMNAME]
+                   the same from a bhyve_config(5) file (var=value lines, # comments, %(var) expansion; or JSON);
+                   -o sets one variable (memory.size, cpus, lpc.com1.path, pci.0.4.0.path, accel, kernel, ...);
+                   the flags are shorthands for the variables; -o config.dump=1 prints them and exits;
+                   bhyve's -A -H -P -S -U are accepted (see README)
                    vmm vhost-user --socket PATH EMULATION[,conf]
                    serve one device over vhost-user to another VMM (QEMU, user-mode Linux)
                    vmm vfio-user --socket PATH EMULATION[,conf]
                    serve one device as a PCI function over vfio-user to another VMM (passthrough)
             emulations:
                    hostbridge (slot 0), lpc (the ISA bridge carrying COM1/COM2)
-                   virtio-blk,PATH[,ro][,sectorsize=N[/M]][,ser=SERIAL]
-                   virtio-rng
-                   virtio-net,TAP[,mac=xx:xx:xx:xx:xx:xx]   virtio-net-viona,TAP[,mac=...] (accelerated, offloads)
+                   virtio-blk,[path=]PATH[,ro][,sectorsize=N[/M]][,ser=SERIAL][,nodelete][,sync]
+                   virtio-rng (bhyve: virtio-rnd)
+                   virtio-net,[backend=]TAP[,mac=xx:xx:xx:xx:xx:xx][,mtu=N]
+                   virtio-net-viona,TAP[,mac=...] (accelerated, offloads)
                    passthru,BUS/SLOT/FUNC | passthru,DDDD:BB:DD.F (a host device bound to vfio-pci)
                    passthru,vfio-user=SOCKET (a device another process serves over vfio-user)
             backends:  stdio | tcp=HOST:PORT | unix=PATH | log=FILE | none""";

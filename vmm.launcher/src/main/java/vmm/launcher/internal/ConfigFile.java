@@ -1,13 +1,7 @@
 package vmm.launcher.internal;
 
-import java.io.IOException;
 import java.math.BigDecimal;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -36,10 +30,11 @@ import vmm.launcher.internal.Arguments.UsageException;
  * line. Every error names the file, the line (and for JSON the column), and the variable or key.
  */
 final class ConfigFile {
-    static final List<String> KEYS = List.of("bootrom", "cmdline", "cpus", "devices", "initrd", "kernel", "memory", "name",
-            "options", "serial");
-    private static final java.util.Map<String, String> VARIABLES = java.util.Map.of("name", "name", "cpus", "cpus",
-            "memory", "memory.size", "bootrom", "lpc.bootrom", "kernel", "kernel", "initrd", "initrd", "cmdline", "cmdline");
+    static final List<String> KEYS = List.of("bootrom", "cmdline", "cpus", "devices", "initrd", "kernel", "memory",
+            "name", "options", "serial");
+    /** The JSON keys that are one variable each, and that variable. */
+    private static final Map<String, String> VARIABLES = Map.of("name", "name", "cpus", "cpus", "memory", "memory.size",
+            "bootrom", "lpc.bootrom", "kernel", "kernel", "initrd", "initrd", "cmdline", "cmdline");
 
     private ConfigFile() {}
 
@@ -56,12 +51,14 @@ final class ConfigFile {
         } catch (Json.SyntaxException e) {
             throw new UsageException(file + ":" + e.getMessage());
         }
-        if (!(root instanceof Json.Obj o)) throw new UsageException(file + ":1:1: the file must hold one JSON object, { ... }");
+        if (!(root instanceof Json.Obj o)) throw new UsageException(file
+                + ":1:1: the file must hold one JSON object, { ... }");
         for (Map.Entry<String, Object> e : o.entrySet()) {
             String key = e.getKey(), at = file + ":" + o.at(key) + ": " + key;
             Object v = e.getValue();
             switch (key) {
-                case "name", "bootrom", "kernel", "initrd", "cmdline" -> tree.set(VARIABLES.get(key), string(v, at), at);
+                case "name", "bootrom", "kernel", "initrd", "cmdline" -> tree.set(VARIABLES.get(key), string(v, at),
+                        at);
                 case "cpus", "memory" -> tree.set(VARIABLES.get(key), scalar(v, at), at);
                 case "serial" -> {
                     Json.Obj ports = object(v, at);
@@ -94,7 +91,10 @@ final class ConfigFile {
         }
     }
 
-    /** A device: bhyve's {@code EMULATION[,conf]} string, or an object with "emulation" and its variables as members. */
+    /**
+     * A device: bhyve's {@code EMULATION[,conf]} string, or an object with "emulation" and its variables as
+     * members.
+     */
     private static void device(ConfigTree tree, String node, Object v, String at) throws UsageException {
         if (v instanceof String s) {
             int comma = s.indexOf(',');
@@ -105,8 +105,10 @@ final class ConfigFile {
             return;
         }
         if (!(v instanceof Json.Obj o))
-            throw new UsageException(at + ": a device is \"EMULATION[,conf]\" or {\"emulation\": ..., VAR: VALUE, ...}");
-        if (!o.containsKey("emulation")) throw new UsageException(at + ": \"emulation\" is missing (e.g. \"virtio-blk\")");
+            throw new UsageException(at
+                    + ": a device is \"EMULATION[,conf]\" or {\"emulation\": ..., VAR: VALUE, ...}");
+        if (!o.containsKey("emulation")) throw new UsageException(at
+                + ": \"emulation\" is missing (e.g. \"virtio-blk\")");
         tree.set(node + ".device", string(o.get("emulation"), at + ".emulation"), at);
         for (Map.Entry<String, Object> e : o.entrySet()) {
             if (e.getKey().equals("emulation")) continue;

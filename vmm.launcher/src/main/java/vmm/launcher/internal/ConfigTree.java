@@ -43,14 +43,17 @@ final class ConfigTree {
         String where = origin.isEmpty() ? name : origin;
         if (name.isEmpty() || name.startsWith(".") || name.endsWith(".") || name.contains("..")
                 || !name.chars().allMatch(c -> c > 0x20 && c < 0x7f && c != '=' && c != '%' && c != '(' && c != ')'))
-            throw new UsageException(where + ": '" + name + "' is not a variable name (dotted words, e.g. memory.size)");
+            throw new UsageException(where + ": '" + name
+                    + "' is not a variable name (dotted words, e.g. memory.size)");
         SortedMap<String, Value> below = vars.subMap(name + ".", name + "/");
         if (!below.isEmpty())
-            throw new UsageException(where + ": " + name + " is a node holding " + below.firstKey() + ", it cannot have a value");
+            throw new UsageException(where + ": " + name + " is a node holding " + below.firstKey()
+                    + ", it cannot have a value");
         for (int dot = name.indexOf('.'); dot > 0; dot = name.indexOf('.', dot + 1)) {
             String parent = name.substring(0, dot);
             if (vars.containsKey(parent))
-                throw new UsageException(where + ": " + parent + " has a value (" + parent + "=" + vars.get(parent).raw()
+                throw new UsageException(where + ": " + parent + " has a value (" + parent + "="
+                        + vars.get(parent).raw()
                         + "), so it cannot hold " + name);
         }
         vars.put(name, new Value(value, origin));
@@ -66,7 +69,10 @@ final class ConfigTree {
         return vars.containsKey(name);
     }
 
-    /** Where {@code name} was set, for messages: {@code FILE:LINE: VAR}, {@code -o VAR=VALUE} or a flag; empty when unset. */
+    /**
+     * Where {@code name} was set, for messages: {@code FILE:LINE: VAR}, {@code -o VAR=VALUE} or a flag; empty
+     * when unset.
+     */
     String origin(String name) {
         Value v = vars.get(name);
         return v == null ? "" : v.origin().isEmpty() ? name : v.origin();
@@ -89,7 +95,10 @@ final class ConfigTree {
         return vars.keySet().stream().filter(k -> !read.contains(k)).toList();
     }
 
-    /** Warnings the readers of this tree gave (a variable accepted but ignored), one line each, to print before running. */
+    /**
+     * Warnings the readers of this tree gave (a variable accepted but ignored), one line each, to print before
+     * running.
+     */
     List<String> warnings() {
         return warnings;
     }
@@ -121,7 +130,8 @@ final class ConfigTree {
         String v = get(name);
         if (v == null) return fallback;
         Boolean b = parseBool(v);
-        if (b == null) throw new UsageException(origin(name) + ": " + name + "=" + v + " is not a boolean (true/false, yes/no, on/off, 1/0)");
+        if (b == null) throw new UsageException(origin(name) + ": " + name + "=" + v
+                + " is not a boolean (true/false, yes/no, on/off, 1/0)");
         return b;
     }
 
@@ -137,7 +147,8 @@ final class ConfigTree {
     private String expand(String name, List<String> chain) throws UsageException {
         if (chain.contains(name)) {
             String first = chain.getFirst();
-            throw new UsageException(origin(first) + ": " + first + " refers to itself through %(" + String.join(") -> %(",
+            throw new UsageException(origin(first) + ": " + first + " refers to itself through %("
+                    + String.join(") -> %(",
                     chain.subList(1, chain.size())) + (chain.size() > 1 ? ") -> %(" : "") + name + ")");
         }
         chain.add(name);
@@ -168,10 +179,14 @@ final class ConfigTree {
         return out.toString();
     }
 
-    /** {@code config.dump}: every variable as {@code var=value}, sorted, one a line, values as set (as bhyve prints them). */
+    /**
+     * {@code config.dump}: every variable as {@code var=value}, sorted, one a line, values as set (as bhyve
+     * prints them).
+     */
     String dump() {
         StringBuilder b = new StringBuilder();
-        for (Map.Entry<String, Value> e : vars.entrySet()) b.append(e.getKey()).append('=').append(e.getValue().raw()).append('\n');
+        for (Map.Entry<String, Value> e : vars.entrySet())
+            b.append(e.getKey()).append('=').append(e.getValue().raw()).append('\n');
         return b.toString();
     }
 
@@ -200,7 +215,8 @@ final class ConfigTree {
     /** A configuration file's text: UTF-8, or one line saying why not. */
     static String text(Path file) throws UsageException {
         try {
-            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(file))).toString();
+            byte[] bytes = Files.readAllBytes(file);
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
         } catch (NoSuchFileException e) {
             throw new UsageException("-k " + file + ": no such file");
         } catch (CharacterCodingException e) {

@@ -26,17 +26,22 @@ final class Emulations {
             "virtio-9p", "virtio-console", "virtio-input", "virtio-scsi", "xhci");
     private static final Pattern MAC = Pattern.compile("(?i)[0-9a-f]{2}(:[0-9a-f]{2}){5}");
     /** Host devices as bhyve ({@code BUS/SLOT/FUNC}, decimal) and lspci -D ({@code DDDD:BB:DD.F}) write them. */
-    private static final Pattern HOST_PCI = Pattern.compile("\\d{1,3}/\\d{1,2}/\\d|(?i)([0-9a-f]{4}:)?[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]");
+    private static final Pattern HOST_PCI =
+            Pattern.compile("\\d{1,3}/\\d{1,2}/\\d|(?i)([0-9a-f]{4}:)?[0-9a-f]{2}:[01][0-9a-f]\\.[0-7]");
 
     private Emulations() {}
 
-    /** A device's configuration, or null for the chipset's functions ({@code hostbridge}, {@code lpc}) that are always there. */
+    /**
+     * A device's configuration, or null for the chipset's functions ({@code hostbridge}, {@code lpc}) that are
+     * always there.
+     */
     static Config device(ConfigTree t, int slot, int func, String node) throws UsageException {
         String emulation = t.get(node + ".device"), at = t.origin(node + ".device");
         String spec = slot + (func == 0 ? "" : ":" + func) + "," + emulation;
         try {
             if (emulation.equals("hostbridge") || emulation.equals("amd_hostbridge")) {
-                if (slot != Arguments.HOST_BRIDGE_SLOT) throw new UsageException("-s " + spec + ": the host bridge is at slot 0 on this machine");
+                if (slot != Arguments.HOST_BRIDGE_SLOT) throw new UsageException("-s " + spec
+                        + ": the host bridge is at slot 0 on this machine");
                 return null;
             }
             if (emulation.equals("lpc")) return null; // the PIIX ISA bridge at 00:01.0 carries COM1/COM2 always
@@ -51,7 +56,8 @@ final class Emulations {
             props.put("address", "0:" + slot + "." + func);
             return new Config("vmm.device", "s" + slot + "_" + func, props);
         } catch (UsageException e) {
-            throw new UsageException(at.isEmpty() || e.getMessage().startsWith("-s ") ? e.getMessage() : at + ": " + e.getMessage());
+            throw new UsageException(at.isEmpty() || e.getMessage().startsWith("-s ") ? e.getMessage() : at + ": "
+                    + e.getMessage());
         }
     }
 
@@ -61,7 +67,10 @@ final class Emulations {
         return k.stream().sorted().toList();
     }
 
-    /** {@code passthru}: bhyve's {@code bus}/{@code slot}/{@code func}, or our {@code host} (Linux's form) or {@code vfio-user}. */
+    /**
+     * {@code passthru}: bhyve's {@code bus}/{@code slot}/{@code func}, or our {@code host} (Linux's form) or
+     * {@code vfio-user}.
+     */
     private static Config passthru(ConfigTree t, String node, String spec, int slot, int func) throws UsageException {
         String host;
         if (t.has(node + ".bus") || t.has(node + ".slot") || t.has(node + ".func")) {
@@ -72,15 +81,20 @@ final class Emulations {
             host = t.get(node + ".host");
         }
         if (host == null || host.isBlank())
-            throw new UsageException("-s " + spec + ": passthru needs the host device: passthru,BUS/SLOT/FUNC, passthru,DDDD:BB:DD.F or passthru,vfio-user=SOCKET");
+            throw new UsageException("-s " + spec
+                    + ": passthru needs the host device: passthru,BUS/SLOT/FUNC, passthru,DDDD:BB:DD.F or "
+                            + "passthru,vfio-user=SOCKET");
         host = host.trim();
         if (host.startsWith("vfio-user=")) {
             Path socket = Path.of(host.substring("vfio-user=".length()));
             if (!Files.exists(socket))
-                throw new UsageException("-s " + spec + ": " + socket + ": no vfio-user socket there (start the server first: vmm vfio-user --socket " + socket + " EMULATION)");
+                throw new UsageException("-s " + spec + ": " + socket
+                        + ": no vfio-user socket there (start the server first: vmm vfio-user --socket " + socket
+                                + " EMULATION)");
             host = "vfio-user=" + socket.toAbsolutePath();
         } else if (!HOST_PCI.matcher(host).matches()) {
-            throw new UsageException("-s " + spec + ": host device '" + host + "' is not BUS/SLOT/FUNC or DDDD:BB:DD.F (lspci -D lists them)");
+            throw new UsageException("-s " + spec + ": host device '" + host
+                    + "' is not BUS/SLOT/FUNC or DDDD:BB:DD.F (lspci -D lists them)");
         }
         Map<String, Object> props = new LinkedHashMap<>();
         props.put("address", "0:" + slot + "." + func);
@@ -96,7 +110,8 @@ final class Emulations {
         String type = Arguments.EMULATIONS.get(name);
         if (type == null) {
             if (LACKING.contains(name))
-                throw new UsageException(name + ": this VMM has no " + name + " device (it has: " + String.join(", ", known()) + ")");
+                throw new UsageException(name + ": this VMM has no " + name + " device (it has: " + String.join(", ",
+                        known()) + ")");
             throw new UsageException("unknown emulation '" + name + "' (known: " + String.join(", ",
                     Arguments.EMULATIONS.keySet().stream().sorted().toList()) + ")");
         }
@@ -117,10 +132,12 @@ final class Emulations {
     /** bhyve's block device variables: path, ro, sectorsize, ser, nocache, sync (direct), nodelete. */
     private static void block(Options o, Map<String, Object> props) throws UsageException {
         String path = o.get("path");
-        if (path == null || path.isBlank()) throw new UsageException("virtio-blk needs a disk image: virtio-blk,PATH[,ro]");
+        if (path == null
+                || path.isBlank()) throw new UsageException("virtio-blk needs a disk image: virtio-blk,PATH[,ro]");
         Path image = Path.of(path);
         if (!Files.exists(image)) throw new UsageException("virtio-blk: " + image + ": no such file");
-        if (Files.isDirectory(image)) throw new UsageException("virtio-blk: " + image + " is a directory, not a disk image");
+        if (Files.isDirectory(image)) throw new UsageException("virtio-blk: " + image
+                + " is a directory, not a disk image");
         props.put("path", image.toAbsolutePath().toString());
         if (o.bool("ro") == Boolean.TRUE) props.put("ro", "true");
         String sectors = o.get("sectorsize");
@@ -134,16 +151,19 @@ final class Emulations {
                 logical = -1;
             }
             if (p.length > 2 || !blockSize(logical) || !blockSize(physical) || physical < logical)
-                throw new UsageException("virtio-blk: sectorsize=" + sectors + " is not logical[/physical], powers of two in 512..65536");
+                throw new UsageException("virtio-blk: sectorsize=" + sectors
+                        + " is not logical[/physical], powers of two in 512..65536");
             props.put("sectorsize", sectors);
         }
         String ser = o.get("ser");
         if (ser != null) {
             if (ser.chars().anyMatch(c -> c < 0x20 || c > 0x7e) || ser.getBytes(StandardCharsets.US_ASCII).length > 20)
-                throw new UsageException("virtio-blk: ser=" + ser + ": a serial number is at most 20 printable ASCII characters");
+                throw new UsageException("virtio-blk: ser=" + ser
+                        + ": a serial number is at most 20 printable ASCII characters");
             props.put("serial", ser);
         }
-        if (o.bool("nocache") == Boolean.TRUE) o.warn("nocache: the image is read through the host's page cache here; ignored");
+        if (o.bool("nocache") == Boolean.TRUE) o.warn("nocache: the image is read through the host's page cache "
+                + "here; ignored");
         Boolean sync = o.bool("sync"), direct = o.bool("direct");
         // Synchronous writes: a writethrough cache, where every write is stable before it completes.
         if (sync == Boolean.TRUE || direct == Boolean.TRUE) props.put("wce", "false");
@@ -165,16 +185,20 @@ final class Emulations {
         String backend = o.get("backend"), tap = o.get("tap"), dgram = o.get("dgram");
         if (backend == null) backend = tap;
         String type = o.get("type");
-        if (type != null && !type.equals("tap")) throw new UsageException(name + ": type=" + type + ": only TAP back ends here");
+        if (type != null && !type.equals("tap")) throw new UsageException(name + ": type=" + type
+                + ": only TAP back ends here");
         if (backend == null && dgram == null)
             throw new UsageException(name + " needs a TAP device: " + name + ",tap0[,mac=...]");
         if (backend != null) {
             if (backend.startsWith("netgraph") || backend.startsWith("netmap:") || backend.startsWith("vale"))
-                throw new UsageException(name + ": backend " + backend + ": only TAP back ends here (netgraph and netmap are FreeBSD's)");
+                throw new UsageException(name + ": backend " + backend
+                        + ": only TAP back ends here (netgraph and netmap are FreeBSD's)");
             if (!backend.matches("[A-Za-z0-9_.-]{1,15}"))
-                throw new UsageException(name + ": " + backend + " is not an interface name (1..15 of A-Z a-z 0-9 _ . -)");
+                throw new UsageException(name + ": " + backend
+                        + " is not an interface name (1..15 of A-Z a-z 0-9 _ . -)");
             if (!Files.exists(Arguments.sysClassNet.resolve(backend)))
-                throw new UsageException(name + ": " + backend + ": no such network interface (create it first: ip tuntap add "
+                throw new UsageException(name + ": " + backend
+                        + ": no such network interface (create it first: ip tuntap add "
                         + backend + " mode tap)");
             props.put("tap", backend);
         } else {
@@ -187,10 +211,12 @@ final class Emulations {
         String mac = o.get("mac");
         if (mac != null) {
             if (!MAC.matcher(mac).matches())
-                throw new UsageException(name + ": mac=" + mac + " is not a MAC address (six hex octets, 52:54:00:12:34:56)");
+                throw new UsageException(name + ": mac=" + mac
+                        + " is not a MAC address (six hex octets, 52:54:00:12:34:56)");
             int first = Integer.parseInt(mac.substring(0, 2), 16);
             if ((first & 1) != 0 || mac.replace(":", "").matches("0+"))
-                throw new UsageException(name + ": mac=" + mac + " is a multicast or zero address; a card needs a unicast one");
+                throw new UsageException(name + ": mac=" + mac
+                        + " is a multicast or zero address; a card needs a unicast one");
             props.put("mac", mac);
         }
         o.integer("mtu", 68, 65535, props);
@@ -210,7 +236,8 @@ final class Emulations {
             String v = get(var);
             if (v == null) return null;
             Boolean b = ConfigTree.parseBool(v);
-            if (b == null) throw new UsageException(name + ": " + var + "=" + v + " is not a boolean (true/false, yes/no, on/off, 1/0)");
+            if (b == null) throw new UsageException(name + ": " + var + "=" + v
+                    + " is not a boolean (true/false, yes/no, on/off, 1/0)");
             return b;
         }
 
@@ -223,7 +250,8 @@ final class Emulations {
             } catch (NumberFormatException e) {
                 throw new UsageException(name + ": " + var + "=" + v + " is not a number");
             }
-            if (n < min || n > max) throw new UsageException(name + ": " + var + "=" + v + " must be " + min + ".." + max);
+            if (n < min || n > max) throw new UsageException(name + ": " + var + "=" + v + " must be " + min + ".."
+                    + max);
             props.put(var, v.trim());
         }
 

@@ -40,7 +40,8 @@ final class FirmwareInstaller {
             root = false;
         }
         return new FirmwareInstaller(root, command -> {
-            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD);
             pb.environment().put("DEBIAN_FRONTEND", "noninteractive");
             return pb.start().waitFor();
         }, err);
@@ -54,7 +55,8 @@ final class FirmwareInstaller {
     void install(MissingFirmware missing) throws UsageException {
         if (!root) throw missing;
         String pkg = missing.debianPackage;
-        err.println("vmm: " + missing.rom + " is missing: installing Debian's " + pkg + " package (apt-get install -y " + pkg + ")");
+        err.println("vmm: " + missing.rom + " is missing: installing Debian's " + pkg + " package (apt-get install -y "
+                + pkg + ")");
         err.flush();
         List<String> install = List.of("apt-get", "install", "-y", "-q", "--no-install-recommends", pkg);
         int rc;
@@ -63,12 +65,14 @@ final class FirmwareInstaller {
             // A fresh machine's package lists may be empty or stale: refresh them once and try again.
             if (rc != 0 && runner.run(List.of("apt-get", "update", "-q")) == 0) rc = runner.run(install);
         } catch (IOException e) {
-            throw new UsageException("cannot run apt-get (" + e.getMessage() + "): install Debian's " + pkg + " package yourself");
+            throw new UsageException("cannot run apt-get (" + e.getMessage() + "): install Debian's " + pkg
+                    + " package yourself");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UsageException("installing " + pkg + " was interrupted");
         }
-        if (rc != 0) throw new UsageException("apt-get install " + pkg + " failed (exit code " + rc + "): install it yourself, then run again");
+        if (rc != 0) throw new UsageException("apt-get install " + pkg + " failed (exit code " + rc
+                + "): install it yourself, then run again");
         if (!Files.exists(missing.rom))
             throw new UsageException("apt-get installed " + pkg + " but " + missing.rom + " is still missing");
     }

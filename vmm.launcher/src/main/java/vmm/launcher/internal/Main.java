@@ -45,7 +45,8 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!args.isEmpty() && args.getFirst().equals("shell")) return ShellClient.run(args.subList(1, args.size()), out, err);
+        if (!args.isEmpty() && args.getFirst().equals("shell")) return ShellClient.run(args.subList(1, args.size()),
+                out, err);
         Arguments.Plan plan;
         try {
             try {
@@ -71,7 +72,8 @@ public final class Main implements Callable<Integer> {
         boolean socketServer = List.of("vhost-user", "vfio-user").contains(plan.command());
         if (socketServer) {
             Path socket = Path.of((String) plan.configs().getFirst().properties().get("socket"));
-            if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket); // stale, from an earlier run
+            if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket); // stale,
+                    from an earlier run
         }
         if (plan.command().equals("run")) return new RunCommand(cm, context, out, err).run(plan);
         for (Arguments.Config c : plan.configs()) {
@@ -93,7 +95,8 @@ public final class Main implements Callable<Integer> {
             RunCommand.removeOnExit(socket, controlSocket);
             Configuration control = cm.getConfiguration("vmm.control", "?");
             control.update(new Hashtable<>(Map.of("socket", controlSocket.toString())));
-            out.println("vmm: serving " + p.get("type") + " over " + plan.command() + " on " + socket + "; Ctrl-C stops");
+            out.println("vmm: serving " + p.get("type") + " over " + plan.command() + " on " + socket
+                    + "; Ctrl-C stops");
             out.println("vmm: shell: ./vmm shell " + shellName + " COMMAND");
             out.flush();
             Thread.currentThread().join(); // until the process is stopped
@@ -101,10 +104,14 @@ public final class Main implements Callable<Integer> {
         return 0;
     }
 
-    /** The shell's name for a socket server: {@code vhost-user-blk} for {@code /tmp/blk.sock} (its socket adds .sock once). */
+    /**
+     * The shell's name for a socket server: {@code vhost-user-blk} for {@code /tmp/blk.sock} (its socket adds
+     * .sock once).
+     */
     static String shellName(String command, Path socket) {
         String file = socket.getFileName().toString();
-        return command + "-" + (file.endsWith(".sock") && file.length() > 5 ? file.substring(0, file.length() - 5) : file);
+        return command + "-" + (file.endsWith(".sock") && file.length() > 5 ? file.substring(0, file.length() - 5)
+                : file);
     }
 
     private static boolean awaitSocket(Path socket) throws InterruptedException, IOException {

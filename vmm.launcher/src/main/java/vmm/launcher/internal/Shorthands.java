@@ -35,7 +35,8 @@ final class Shorthands {
 
     /** Whether {@code arg} is one or more of {@link #LETTERS} bundled ({@code -H}, {@code -AHP}). */
     static boolean isLetters(String arg) {
-        return arg.length() > 1 && arg.charAt(0) == '-' && arg.chars().skip(1).allMatch(c -> LETTERS.containsKey((char) c));
+        return arg.length() > 1 && arg.charAt(0) == '-'
+                && arg.chars().skip(1).allMatch(c -> LETTERS.containsKey((char) c));
     }
 
     static void letters(ConfigTree tree, String arg) throws UsageException {
@@ -48,7 +49,8 @@ final class Shorthands {
     /** {@code -c [[cpus=]n][,sockets=n][,cores=n][,threads=n]}. */
     static void cpus(ConfigTree tree, String value) throws UsageException {
         String where = "-c " + value;
-        if (value.isEmpty()) throw new UsageException("-c needs a vCPU count or topology: -c [[cpus=]n][,sockets=n][,cores=n][,threads=n]");
+        if (value.isEmpty()) throw new UsageException("-c needs a vCPU count or topology: -c "
+                + "[[cpus=]n][,sockets=n][,cores=n][,threads=n]");
         for (String part : value.split(",", -1)) {
             int eq = part.indexOf('=');
             String key = eq < 0 ? "cpus" : part.substring(0, eq), v = eq < 0 ? part : part.substring(eq + 1);
@@ -58,7 +60,10 @@ final class Shorthands {
         }
     }
 
-    /** {@code -l com1,BACKEND}, {@code -l bootrom,FILE[,VARSFILE]}, and bhyve's other LPC devices as their variables. */
+    /**
+     * {@code -l com1,BACKEND}, {@code -l bootrom,FILE[,VARSFILE]}, and bhyve's other LPC devices as their
+     * variables.
+     */
     static void lpc(ConfigTree tree, String value) throws UsageException {
         String where = "-l " + value;
         int comma = value.indexOf(',');
@@ -104,7 +109,8 @@ final class Shorthands {
      * {@code func} (and a host address in Linux's form our {@code host}); then {@code key=value} sets {@code key} and a
      * bare {@code key} sets {@code key=true}.
      */
-    static void legacy(ConfigTree tree, String node, String emulation, String options, String where) throws UsageException {
+    static void legacy(ConfigTree tree, String node, String emulation, String options,
+            String where) throws UsageException {
         if (options == null) return;
         List<String> parts = List.of(options.split(",", -1));
         if (emulation.startsWith("ahci")) {
@@ -143,7 +149,8 @@ final class Shorthands {
      * AHCI): {@code ahci-hd,PATH} and {@code ahci-cd,PATH} are port 0; {@code ahci}'s {@code hd:PATH} and
      * {@code cd:PATH} each start the next port.
      */
-    private static void ahci(ConfigTree tree, String node, String emulation, List<String> parts, String where) throws UsageException {
+    private static void ahci(ConfigTree tree, String node, String emulation, List<String> parts,
+            String where) throws UsageException {
         int port = -1;
         List<String> rest = new java.util.ArrayList<>();
         for (String p : parts) {
@@ -168,7 +175,8 @@ final class Shorthands {
     private static void options(ConfigTree tree, String node, List<String> parts, String where) throws UsageException {
         for (String p : parts) {
             int eq = p.indexOf('=');
-            if (p.isEmpty() || eq == 0) throw new UsageException(where + ": option '" + p + "' is not key=value or a flag");
+            if (p.isEmpty() || eq == 0) throw new UsageException(where + ": option '" + p
+                    + "' is not key=value or a flag");
             if (eq < 0) tree.set(node + "." + p, "true", where);
             else if (eq == p.length() - 1) throw new UsageException("option '" + p + "' has no value");
             else tree.set(node + "." + p.substring(0, eq), p.substring(eq + 1), where);

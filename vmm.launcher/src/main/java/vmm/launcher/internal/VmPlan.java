@@ -36,7 +36,8 @@ final class VmPlan {
             warnings.add("warning: memory.wired: guest RAM is not wired (mlock) here; ignored");
         if (!t.bool("acpi_tables", true))
             warnings.add("warning: acpi_tables=false: this machine always offers its ACPI tables to the firmware");
-        // HLT and PAUSE always leave guest mode here (KVM idles a halted vCPU, the software CPU waits), as -H and -P ask.
+        // HLT and PAUSE always leave guest mode here (KVM idles a halted vCPU, the software CPU waits), as -H
+        // and -P ask.
         t.bool("x86.vmexit_on_hlt", false);
         t.bool("x86.vmexit_on_pause", false);
         String uuid = t.get("uuid");
@@ -49,9 +50,11 @@ final class VmPlan {
             warnings.add("warning: uuid: this machine has no SMBIOS tables to carry it; ignored");
         }
         String gdb = t.get("gdb.port");
-        if (gdb != null && !gdb.equals("0")) throw new UsageException(t.origin("gdb.port") + ": there is no debug server (gdb.port)");
+        if (gdb != null && !gdb.equals("0")) throw new UsageException(t.origin("gdb.port")
+                + ": there is no debug server (gdb.port)");
         if (t.get("lpc.bootvars") != null)
-            throw new UsageException(t.origin("lpc.bootvars") + ": lpc.bootvars: there is no UEFI variable store (SeaBIOS needs none)");
+            throw new UsageException(t.origin("lpc.bootvars")
+                    + ": lpc.bootvars: there is no UEFI variable store (SeaBIOS needs none)");
 
         List<Config> configs = new ArrayList<>(devices(t));
         boolean com1 = false;
@@ -65,27 +68,33 @@ final class VmPlan {
                 throw new UsageException(at + ": " + backend + ": a tty as a COM port's back end is not supported here"
                         + " (stdio, tcp=HOST:PORT, unix=PATH, log=FILE or none)");
             if (!backend.matches("stdio|none|tcp=.+:\\d+|unix=.+|log=.+"))
-                throw new UsageException(at + ": the backend must be stdio, tcp=HOST:PORT, unix=PATH, log=FILE or none");
+                throw new UsageException(at
+                        + ": the backend must be stdio, tcp=HOST:PORT, unix=PATH, log=FILE or none");
             Map<String, Object> p = new LinkedHashMap<>();
             p.put("port", port);
             p.put("backend", backend);
             configs.add(new Config("device.uart", port, p));
             com1 |= port.equals("com1");
         }
-        String bootrom = t.get("lpc.bootrom"), kernel = t.get("kernel"), initrd = t.get("initrd"), cmdline = t.get("cmdline");
+        String bootrom = t.get("lpc.bootrom"), kernel = t.get("kernel"), initrd = t.get("initrd"),
+                cmdline = t.get("cmdline");
         if (kernel == null && (initrd != null || cmdline != null))
-            throw new UsageException("run: " + (initrd != null ? "--initrd" : "--cmdline") + " goes with --kernel FILE");
+            throw new UsageException("run: " + (initrd != null ? "--initrd" : "--cmdline")
+                    + " goes with --kernel FILE");
         if (kernel != null && bootrom != null)
-            throw new UsageException("run: give either -l bootrom,FILE (firmware) or --kernel FILE (Linux without firmware), not both");
+            throw new UsageException("run: give either -l bootrom,FILE (firmware) or --kernel FILE (Linux without "
+                    + "firmware), not both");
         if (bootrom == null && kernel == null)
-            throw new UsageException("run: no boot path: give -l bootrom,FILE (e.g. " + Arguments.DEFAULT_BOOTROM + ") or --kernel FILE");
+            throw new UsageException("run: no boot path: give -l bootrom,FILE (e.g. " + Arguments.DEFAULT_BOOTROM
+                    + ") or --kernel FILE");
         Map<String, Object> vm = new LinkedHashMap<>();
         vm.put("memory.size", memory);
         vm.put("vcpus", vcpus);
         if (bootrom != null) {
             vm.put("bootrom", prefixed(t, "lpc.bootrom", () -> Arguments.bootrom(bootrom)));
         } else {
-            vm.put("kernel", prefixed(t, "kernel", () -> Arguments.kernel(kernel, initrd, cmdline == null ? "" : cmdline, memory)));
+            vm.put("kernel", prefixed(t, "kernel", () -> Arguments.kernel(kernel, initrd, cmdline == null ? ""
+                    : cmdline, memory)));
             if (initrd != null) vm.put("initrd", Path.of(initrd).toAbsolutePath().toString());
             vm.put("cmdline", cmdline == null ? "" : cmdline);
         }
@@ -94,7 +103,8 @@ final class VmPlan {
         if (t.has("reboot")) vm.put("reboot", t.bool("reboot", true) ? "true" : "false");
         String accel = t.get("accel");
         if (accel != null) {
-            if (!Accel.NAMES.contains(accel)) throw new UsageException(t.origin("accel") + ": the accelerator is auto, kvm or emu");
+            if (!Accel.NAMES.contains(accel)) throw new UsageException(t.origin("accel")
+                    + ": the accelerator is auto, kvm or emu");
             vm.put("accel", accel);
         }
         String console = t.get("serial.console");
@@ -135,7 +145,8 @@ final class VmPlan {
         try {
             return Integer.decode(v.trim());
         } catch (NumberFormatException e) {
-            throw new UsageException(label(t, var) + ": " + (var.equals("cpus") ? "not a number of vCPUs" : "not a number"));
+            throw new UsageException(label(t, var) + ": " + (var.equals("cpus") ? "not a number of vCPUs"
+                    : "not a number"));
         }
     }
 
@@ -164,7 +175,10 @@ final class VmPlan {
         String get() throws UsageException;
     }
 
-    /** Runs a check whose message names the value itself, prefixing where the value came from when that was not a flag. */
+    /**
+     * Runs a check whose message names the value itself, prefixing where the value came from when that was not a
+     * flag.
+     */
     private static String prefixed(ConfigTree t, String var, Check check) throws UsageException {
         try {
             return check.get();
@@ -191,7 +205,8 @@ final class VmPlan {
                 throw new UsageException(at + ": a device variable is pci.BUS.SLOT.FUNC.VAR, e.g. pci.0.4.0.path");
             }
             if (bus != 0 || slot < 0 || slot > 31 || func < 0 || func > 7)
-                throw new UsageException(at + ": " + bus + ":" + slot + "." + func + " is outside bus 0, slots 0..31, functions 0..7");
+                throw new UsageException(at + ": " + bus + ":" + slot + "." + func
+                        + " is outside bus 0, slots 0..31, functions 0..7");
             String node = "pci.0." + slot + "." + func;
             if (!t.has(node + ".device"))
                 throw new UsageException(at + ": no device at slot " + slot + ":" + func + " (give it first: -s " + slot

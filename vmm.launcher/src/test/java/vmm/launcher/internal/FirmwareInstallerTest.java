@@ -33,7 +33,8 @@ class FirmwareInstallerTest {
             return 0;
         }, new PrintStream(err, true)).install(m);
 
-        assertThat(ran).containsExactly(List.of("apt-get", "install", "-y", "-q", "--no-install-recommends", "seabios"));
+        assertThat(ran).containsExactly(List.of("apt-get", "install", "-y", "-q", "--no-install-recommends",
+                "seabios"));
         assertThat(err.toString()).isEqualTo("vmm: " + m.rom + " is missing: installing Debian's seabios package"
                 + " (apt-get install -y seabios)" + System.lineSeparator());
     }
@@ -57,7 +58,8 @@ class FirmwareInstallerTest {
         assertThatThrownBy(() -> new FirmwareInstaller(false, command -> {
             ran.add(command);
             return 0;
-        }, new PrintStream(err, true)).install(m)).hasMessage("boot ROM " + m.rom + ": no such file (install it as root: apt-get install seabios)");
+        }, new PrintStream(err, true)).install(m)).hasMessage("boot ROM " + m.rom
+                + ": no such file (install it as root: apt-get install seabios)");
         assertThat(ran).isEmpty();
     }
 
