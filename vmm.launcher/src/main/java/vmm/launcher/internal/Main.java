@@ -45,8 +45,8 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!args.isEmpty() && args.getFirst().equals("shell")) return ShellClient.run(args.subList(1, args.size()),
-                out, err);
+        if (!args.isEmpty() && args.getFirst().equals("shell"))
+            return ShellClient.run(args.subList(1, args.size()), out, err);
         Arguments.Plan plan;
         try {
             try {
@@ -72,8 +72,8 @@ public final class Main implements Callable<Integer> {
         boolean socketServer = List.of("vhost-user", "vfio-user").contains(plan.command());
         if (socketServer) {
             Path socket = Path.of((String) plan.configs().getFirst().properties().get("socket"));
-            if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket); // stale,
-                    from an earlier run
+            // stale, from an earlier run
+            if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket);
         }
         if (plan.command().equals("run")) return new RunCommand(cm, context, out, err).run(plan);
         for (Arguments.Config c : plan.configs()) {
