@@ -97,7 +97,7 @@ public final class Main implements Callable<Integer> {
             control.update(new Hashtable<>(Map.of("socket", controlSocket.toString())));
             out.println("vmm: serving " + p.get("type") + " over " + plan.command() + " on " + socket
                     + "; Ctrl-C stops");
-            out.println("vmm: shell: ./vmm shell " + shellName + " COMMAND");
+            out.println("vmm: shell: ./vmm shell " + shellName + " COMMAND   (socket " + controlSocket + ")");
             out.flush();
             Thread.currentThread().join(); // until the process is stopped
         }
