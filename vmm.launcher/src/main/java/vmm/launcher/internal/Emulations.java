@@ -134,7 +134,12 @@ final class Emulations {
         String path = o.get("path");
         if (path == null
                 || path.isBlank()) throw new UsageException("virtio-blk needs a disk image: virtio-blk,PATH[,ro]");
-        Path image = Path.of(path);
+        Path image;
+        try {
+            image = Path.of(path);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new UsageException("virtio-blk: path " + path + " is not a path: " + e.getReason());
+        }
         if (!Files.exists(image)) throw new UsageException("virtio-blk: " + image + ": no such file");
         if (Files.isDirectory(image)) throw new UsageException("virtio-blk: " + image
                 + " is a directory, not a disk image");
