@@ -342,6 +342,11 @@ class LauncherIT {
             "a ROM as the kernel  | run --kernel /usr/share/seabios/bios-256k.bin | /usr/share/seabios/bios-256k.bin: not a Linux kernel",
             "a missing -k file    | run -k /no/such/vm.json | /no/such/vm.json: no such file",
             "an unknown -o key    | run -l bootrom,/usr/share/seabios/bios-256k.bin -o vm.turbo=1 | unknown key vm.turbo",
+            "a device we lack     | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 29,fbuf,w=800 | no fbuf device",
+            "a bad MAC            | vhost-user --socket /tmp/vmm-it-unused.sock virtio-net,lo,mac=zz:zz:zz:zz:zz:zz"
+                    + " | mac=zz:zz:zz:zz:zz:zz is not a MAC address",
+            "a multicast MAC      | vhost-user --socket /tmp/vmm-it-unused.sock virtio-net,lo,mac=01:00:5e:00:00:01"
+                    + " | a multicast or zero address",
     })
     void badInputIsOneClearLineAndExitCode2(String what, String line, String expected) throws Exception {
         assumeTrue(Files.isReadable(SEABIOS) || !line.contains(SEABIOS.toString()), "no SeaBIOS");
@@ -349,5 +354,57 @@ class LauncherIT {
         assertThat(r.exit()).as(r.output()).isEqualTo(2);
         assertThat(r.output()).contains(expected.trim());
         assertThat(r.output()).doesNotContain("SeaBIOS (version");
+        assertThat(r.output().lines().filter(l -> l.startsWith("vmm:"))).as("one line").hasSize(1);
+    }
+
+    @Test
+    void configDumpPrintsTheVariablesAndExits0AndTheDumpRunsAsAConfigFile() throws Exception {
+        requireGuests("emu");
+        // ./vmm's logging (warnings only), so that standard error adds nothing to the dump
+        List<String> logging = List.of("-Djava.util.logging.config.file="
+                + Path.of("../cnf/vmm-logging.properties").toAbsolutePath().normalize());
+        Result dump = vmmWith(logging, "run", "-c", "1", "-m", "64", "-H", "-P", "-s", "0,hostbridge", "-s", "31,lpc",
+                "-l", "com1,log=" + dir.resolve("com1.log"), "-l", "bootrom," + SEABIOS, "-o", "config.dump=1", "dumpvm");
+        assertThat(dump.exit()).as(dump.output()).isZero();
+        assertThat(dump.output()).startsWith("config.dump=1\ncpus=1\n").contains("memory.size=64\n", "name=dumpvm\n",
+                "lpc.bootrom=" + SEABIOS + "\n").doesNotContain("SeaBIOS (version");
+        Path file = Files.writeString(dir.resolve("dumpvm.conf"), dump.output().replace("config.dump=1\n", "")
+                + "pci.0.4.0.device=virtio-blk\npci.0.4.0.path=" + dir.resolve("disk.img") + "\naccel=emu\n");
+        DemoDisk.write(dir.resolve("disk.img"));
+        Result run = vmm("run", "-k", file.toString(), vmName("dumpvm"));
+        assertThat(run.exit()).as(run.output()).isZero();
+        assertThat(Files.readString(dir.resolve("com1.log"))).contains(DemoDisk.MESSAGE);
+    }
+
+    @Test
+    void sigtermRemovesTheVhostUserSocketAndTheShellsControlSocket() throws Exception {
+        String name = "rng-" + ProcessHandle.current().pid();
+        Path socket = dir.resolve(name + ".sock"), out = dir.resolve("server.txt");
+        Process served = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
+                "vhost-user", "--socket", socket.toString(), "virtio-rng").redirectErrorStream(true)
+                .redirectOutput(out.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.readString(out).contains("shell: ") && served.isAlive() && System.nanoTime() < deadline)
+                Thread.sleep(50);
+            String said = Files.readString(out);
+            assertThat(said).as("the shell's name has one .sock, added by its socket")
+                    .contains("./vmm shell vhost-user-" + name + " COMMAND");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\(socket (.+)\\)").matcher(said);
+            assertThat(m.find()).as(said).isTrue();
+            Path control = Path.of(m.group(1));
+            // The shell's socket comes up when its component has the configuration, just after that line.
+            while (!Files.exists(control) && served.isAlive() && System.nanoTime() < deadline) Thread.sleep(50);
+            assertThat(control.getFileName().toString()).isEqualTo("vhost-user-" + name + ".sock");
+            assertThat(socket).exists();
+            assertThat(control).exists();
+            served.destroy(); // SIGTERM
+            assertThat(served.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(socket).doesNotExist();
+            assertThat(control).doesNotExist();
+        } finally {
+            served.destroyForcibly();
+        }
     }
 }

@@ -1,60 +1,49 @@
 package vmm.launcher.internal;
 
-import java.io.IOException;
 import java.math.BigDecimal;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-import vmm.launcher.internal.Arguments.Device;
-import vmm.launcher.internal.Arguments.Setting;
-import vmm.launcher.internal.Arguments.Spec;
 import vmm.launcher.internal.Arguments.UsageException;
 
 /**
- * {@code vmm run -k FILE}: a JSON file saying what the flags say, read into
- * the same {@link Spec} the flags fill, so it becomes the same Configuration
- * Admin configurations. Its keys:
+ * {@code vmm run -k FILE}: a bhyve_config(5) file ({@code var=value} lines, see {@link ConfigTree#readFile}), or
+ * the launcher's first syntax, a JSON object, read into the same variables. A file whose first character
+ * other than white space is <code>{</code> is JSON:
  * <pre>
  * {
- *   "name": "myvm",                       VMNAME
- *   "cpus": 2,                            -c
- *   "memory": "512M",                     -m
- *   "bootrom": "/usr/share/seabios/bios-256k.bin",        -l bootrom,FILE
+ *   "name": "myvm",                       name
+ *   "cpus": 2,                            cpus
+ *   "memory": "512M",                     memory.size
+ *   "bootrom": "/usr/share/seabios/bios-256k.bin",        lpc.bootrom
  *   "kernel": "vmlinux", "initrd": "initrd.img", "cmdline": "console=ttyS0",
- *   "devices": {                          -s, keyed by SLOT[:FUNC]
+ *   "devices": {                          pci.0.SLOT.FUNC, keyed by SLOT[:FUNC]
  *     "4": "virtio-blk,disk.img,ro",                       as on -s
- *     "5": {"emulation": "virtio-net", "tap": "tap0", "mac": "52:54:00:12:34:56"}
+ *     "5": {"emulation": "virtio-net", "backend": "tap0", "mac": "52:54:00:12:34:56"}
  *   },
- *   "serial": {"com1": "stdio", "com2": "log=/tmp/com2.log"},   -l comN,BACKEND
- *   "options": {"vm.cmdline": "quiet", "pci.0.4.0.ser": "DISK1"}  -o KEY=VALUE
+ *   "serial": {"com1": "stdio", "com2": "log=/tmp/com2.log"},   lpc.comN.path
+ *   "options": {"memory.wired": "true", "pci.0.4.0.ser": "DISK1"}  -o VAR=VALUE
  * }
  * </pre>
  * Relative paths are relative to the current directory, as on the command
- * line. Every error names the file, the line and column, and the key.
+ * line. Every error names the file, the line (and for JSON the column), and the variable or key.
  */
 final class ConfigFile {
-    static final List<String> KEYS = List.of("bootrom", "cmdline", "cpus", "devices", "initrd", "kernel", "memory", "name",
-            "options", "serial");
+    static final List<String> KEYS = List.of("bootrom", "cmdline", "cpus", "devices", "initrd", "kernel", "memory",
+            "name", "options", "serial");
+    /** The JSON keys that are one variable each, and that variable. */
+    private static final Map<String, String> VARIABLES = Map.of("name", "name", "cpus", "cpus", "memory", "memory.size",
+            "bootrom", "lpc.bootrom", "kernel", "kernel", "initrd", "initrd", "cmdline", "cmdline");
 
     private ConfigFile() {}
 
-    /** Reads {@code file} into {@code spec}. */
-    static void read(Path file, Spec spec) throws UsageException {
-        String text;
-        try {
-            text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(file))).toString();
-        } catch (NoSuchFileException e) {
-            throw new UsageException("-k " + file + ": no such file");
-        } catch (CharacterCodingException e) {
-            throw new UsageException(file + ": not UTF-8 text");
-        } catch (IOException e) {
-            throw new UsageException("-k " + file + ": cannot read: " + e.getMessage());
+    /** Reads {@code file} into {@code tree}. */
+    static void read(Path file, ConfigTree tree) throws UsageException {
+        String text = ConfigTree.text(file);
+        if (!text.strip().startsWith("{") && !text.strip().startsWith("[")) {
+            tree.readFile(file);
+            return;
         }
         Object root;
         try {
@@ -62,25 +51,22 @@ final class ConfigFile {
         } catch (Json.SyntaxException e) {
             throw new UsageException(file + ":" + e.getMessage());
         }
-        if (!(root instanceof Json.Obj o)) throw new UsageException(file + ":1:1: the file must hold one JSON object, { ... }");
+        if (!(root instanceof Json.Obj o)) throw new UsageException(file
+                + ":1:1: the file must hold one JSON object, { ... }");
         for (Map.Entry<String, Object> e : o.entrySet()) {
             String key = e.getKey(), at = file + ":" + o.at(key) + ": " + key;
             Object v = e.getValue();
             switch (key) {
-                case "name" -> spec.name = new Setting(string(v, at), at, true);
-                case "cpus" -> spec.cpus = new Setting(scalar(v, at), at, true);
-                case "memory" -> spec.memory = new Setting(scalar(v, at), at, true);
-                case "bootrom" -> spec.bootrom = new Setting(string(v, at), at, true);
-                case "kernel" -> spec.kernel = new Setting(string(v, at), at, true);
-                case "initrd" -> spec.initrd = new Setting(string(v, at), at, true);
-                case "cmdline" -> spec.cmdline = new Setting(string(v, at), at, true);
+                case "name", "bootrom", "kernel", "initrd", "cmdline" -> tree.set(VARIABLES.get(key), string(v, at),
+                        at);
+                case "cpus", "memory" -> tree.set(VARIABLES.get(key), scalar(v, at), at);
                 case "serial" -> {
                     Json.Obj ports = object(v, at);
                     for (Map.Entry<String, Object> p : ports.entrySet()) {
                         String pat = file + ":" + ports.at(p.getKey()) + ": serial." + p.getKey();
                         if (!p.getKey().equals("com1") && !p.getKey().equals("com2"))
                             throw new UsageException(pat + ": unknown port (com1 or com2)");
-                        spec.serial.put(p.getKey(), new Setting(string(p.getValue(), pat), pat, true));
+                        tree.set("lpc." + p.getKey() + ".path", string(p.getValue(), pat), pat);
                     }
                 }
                 case "devices" -> {
@@ -88,14 +74,16 @@ final class ConfigFile {
                     for (Map.Entry<String, Object> d : slots.entrySet()) {
                         String dat = file + ":" + slots.at(d.getKey()) + ": devices." + d.getKey();
                         int slot = Arguments.slotKey(d.getKey(), dat);
-                        spec.devices.put(slot, device(d.getValue(), dat));
+                        String node = "pci.0." + (slot >> 3) + "." + (slot & 7);
+                        tree.remove(node);
+                        device(tree, node, d.getValue(), dat);
                     }
                 }
                 case "options" -> {
                     Json.Obj options = object(v, at);
                     for (Map.Entry<String, Object> p : options.entrySet()) {
                         String oat = file + ":" + options.at(p.getKey()) + ": options." + p.getKey();
-                        spec.options.add(Map.entry(p.getKey(), new Setting(scalar(p.getValue(), oat), oat, true)));
+                        Arguments.option(tree, p.getKey(), scalar(p.getValue(), oat), oat);
                     }
                 }
                 default -> throw new UsageException(at + ": unknown key (known: " + String.join(", ", KEYS) + ")");
@@ -103,28 +91,29 @@ final class ConfigFile {
         }
     }
 
-    /** A device: bhyve's {@code EMULATION[,conf]} string, or an object with "emulation" and its options as members. */
-    private static Device device(Object v, String at) throws UsageException {
+    /**
+     * A device: bhyve's {@code EMULATION[,conf]} string, or an object with "emulation" and its variables as
+     * members.
+     */
+    private static void device(ConfigTree tree, String node, Object v, String at) throws UsageException {
         if (v instanceof String s) {
-            List<String> parts = new ArrayList<>(List.of(s.split(",", -1)));
-            String emulation = parts.removeFirst();
+            int comma = s.indexOf(',');
+            String emulation = comma < 0 ? s : s.substring(0, comma);
             if (emulation.isEmpty()) throw new UsageException(at + ": no emulation");
-            return new Device(emulation, parts, at);
+            tree.set(node + ".device", emulation, at);
+            Shorthands.legacy(tree, node, emulation, comma < 0 ? null : s.substring(comma + 1), at);
+            return;
         }
         if (!(v instanceof Json.Obj o))
-            throw new UsageException(at + ": a device is \"EMULATION[,conf]\" or {\"emulation\": ..., OPTION: VALUE, ...}");
-        if (!o.containsKey("emulation")) throw new UsageException(at + ": \"emulation\" is missing (e.g. \"virtio-blk\")");
-        String emulation = string(o.get("emulation"), at + ".emulation");
-        String positional = Arguments.POSITIONAL.get(emulation);
-        List<String> options = new ArrayList<>();
+            throw new UsageException(at
+                    + ": a device is \"EMULATION[,conf]\" or {\"emulation\": ..., VAR: VALUE, ...}");
+        if (!o.containsKey("emulation")) throw new UsageException(at
+                + ": \"emulation\" is missing (e.g. \"virtio-blk\")");
+        tree.set(node + ".device", string(o.get("emulation"), at + ".emulation"), at);
         for (Map.Entry<String, Object> e : o.entrySet()) {
-            String k = e.getKey();
-            if (k.equals("emulation")) continue;
-            String value = scalar(e.getValue(), at + "." + k);
-            if (k.equals(positional)) options.addFirst(value);
-            else options.add(k + "=" + value);
+            if (e.getKey().equals("emulation")) continue;
+            tree.set(node + "." + e.getKey(), scalar(e.getValue(), at + "." + e.getKey()), at);
         }
-        return new Device(emulation, options, at);
     }
 
     private static Json.Obj object(Object v, String at) throws UsageException {

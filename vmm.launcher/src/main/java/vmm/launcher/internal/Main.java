@@ -45,22 +45,35 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!args.isEmpty() && args.getFirst().equals("shell")) return ShellClient.run(args.subList(1, args.size()), out, err);
+        if (!args.isEmpty() && args.getFirst().equals("shell"))
+            return ShellClient.run(args.subList(1, args.size()), out, err);
         Arguments.Plan plan;
         try {
-            plan = Arguments.parse(args);
+            try {
+                plan = Arguments.parse(args);
+            } catch (Arguments.MissingFirmware missing) {
+                FirmwareInstaller.host(err).install(missing);
+                plan = Arguments.parse(args);
+            }
         } catch (Arguments.UsageException e) {
             err.println("vmm: " + e.getMessage());
             return 2;
         }
+        for (String warning : plan.warnings()) err.println("vmm: " + warning);
         if (plan.command().equals("help")) {
             out.println(Arguments.USAGE);
+            return 0;
+        }
+        if (plan.command().equals("dump")) { // bhyve's config.dump: the variables, and no VM
+            out.print(plan.output());
+            out.flush();
             return 0;
         }
         boolean socketServer = List.of("vhost-user", "vfio-user").contains(plan.command());
         if (socketServer) {
             Path socket = Path.of((String) plan.configs().getFirst().properties().get("socket"));
-            if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket); // stale, from an earlier run
+            // stale, from an earlier run
+            if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket);
         }
         if (plan.command().equals("run")) return new RunCommand(cm, context, out, err).run(plan);
         for (Arguments.Config c : plan.configs()) {
@@ -76,15 +89,29 @@ public final class Main implements Callable<Integer> {
                 return 1;
             }
             // The same shell as a VM's, so the device bundle can be updated or swapped while a front-end uses it.
-            String shellName = plan.command() + "-" + socket.getFileName();
+            String shellName = shellName(plan.command(), socket);
+            Path controlSocket = RunCommand.controlSocket(shellName);
+            // SIGTERM and SIGINT end the process without stopping the framework: what this command made goes here.
+            RunCommand.removeOnExit(socket, controlSocket);
             Configuration control = cm.getConfiguration("vmm.control", "?");
-            control.update(new Hashtable<>(Map.of("socket", RunCommand.controlSocket(shellName).toString())));
-            out.println("vmm: serving " + p.get("type") + " over " + plan.command() + " on " + socket + "; Ctrl-C stops");
-            out.println("vmm: shell: ./vmm shell " + shellName + " COMMAND");
+            control.update(new Hashtable<>(Map.of("socket", controlSocket.toString())));
+            out.println("vmm: serving " + p.get("type") + " over " + plan.command() + " on " + socket
+                    + "; Ctrl-C stops");
+            out.println("vmm: shell: ./vmm shell " + shellName + " COMMAND   (socket " + controlSocket + ")");
             out.flush();
             Thread.currentThread().join(); // until the process is stopped
         }
         return 0;
+    }
+
+    /**
+     * The shell's name for a socket server: {@code vhost-user-blk} for {@code /tmp/blk.sock} (its socket adds
+     * .sock once).
+     */
+    static String shellName(String command, Path socket) {
+        String file = socket.getFileName().toString();
+        return command + "-" + (file.endsWith(".sock") && file.length() > 5 ? file.substring(0, file.length() - 5)
+                : file);
     }
 
     private static boolean awaitSocket(Path socket) throws InterruptedException, IOException {

@@ -1,5 +1,6 @@
 package vmm.launcher.internal;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,6 +55,7 @@ final class RunCommand {
             Arguments.Config c = configs.get(i);
             if (Arguments.DEMO_DISK.equals(c.properties().get("path"))) {
                 demo = Files.createTempFile("vmm-demo-", ".img");
+                removeOnExit(demo);
                 DemoDisk.write(demo);
                 Map<String, Object> p = new LinkedHashMap<>(c.properties());
                 p.put("path", demo.toString());
@@ -85,6 +87,7 @@ final class RunCommand {
         vmProperties.put("hypervisor.target", accel.target());
         configs.set(0, new Arguments.Config(configs.getFirst().factoryPid(), configs.getFirst().name(), vmProperties));
         Path control = controlSocket(vmName);
+        removeOnExit(control);
         configs.add(new Arguments.Config("vmm.control", null, Map.of("socket", control.toString())));
         for (Arguments.Config c : configs) {
             Configuration config = c.isFactory() ? cm.getFactoryConfiguration(c.factoryPid(), c.name(), "?")
@@ -203,6 +206,23 @@ final class RunCommand {
             throw new IllegalStateException(e);
         }
         return Accel.choose(requested, backEnds, Accel.kvmProblem(HostAccess.KVM));
+    }
+
+    /**
+     * Removes {@code paths} when the process ends, also on SIGTERM or SIGINT, which end it without stopping the
+     * framework (so without the components' own clean-up).
+     */
+    static void removeOnExit(Path... paths) {
+        List<Path> list = List.of(paths);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (Path p : list) {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    // the process is ending: nothing more to do about a file that will not go
+                }
+            }
+        }, "vmm-cleanup"));
     }
 
     /** Where the shell of VM {@code name} listens: in a directory of the user's own (see {@link HostAccess}). */

@@ -85,7 +85,7 @@ class ConfigFileTest {
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "vm.memory.size=12Q")))
                 .hasMessageStartingWith("-o vm.memory.size=12Q: ");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-s", "4,virtio-blk," + img,
-                "-o", "pci.0.4.0.path=/no/such.img"))).hasMessage("virtio-blk: /no/such.img: no such file");
+                "-o", "pci.0.4.0.path=/no/such.img"))).hasMessageEndingWith("virtio-blk: /no/such.img: no such file");
     }
 
     @Test
@@ -93,12 +93,12 @@ class ConfigFileTest {
         Path rom = rom();
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "vm.turbo=1")))
                 .hasMessageStartingWith("-o vm.turbo=1: unknown key vm.turbo (vmm.vm has: vm.accel, vm.bootrom, vm.cmdline");
-        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "acpi.x=1")))
-                .hasMessage("-o acpi.x=1: unknown key acpi.x (keys are vm.KEY or pci.BUS.SLOT.FUNC.KEY)");
+        assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "acpi.x=1")).warnings())
+                .containsExactly("warning: nothing here reads acpi.x (kept for %(var) references; a typo?)");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "pci.0.9.0.ser=A")))
                 .hasMessageContaining("no device at slot 9:0");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "novalue")))
-                .hasMessageContaining("expected KEY=VALUE");
+                .hasMessageContaining("expected VAR=VALUE");
     }
 
     @Test
