@@ -107,6 +107,7 @@ public final class Machine implements InterruptTarget {
         c.rip = 0xFFF0;
         c.gdtBase = c.idtBase = 0;
         c.gdtLimit = c.idtLimit = 0xFFFF;
+        c.fpu.reset();
         c.updateCodeBits();
         mmu.flush();
         halted = false;
