@@ -121,7 +121,7 @@ final class Sse {
             }
             case 0x70 -> {                                                     // PSHUFD, PSHUFHW, PSHUFLW
                 if (p == NONE) throw Machine.unsupported(c, d);
-                long[] s = src(c, d, p == P66);
+                long[] s = src(c, d, true);
                 int imm = (int) d.imm & 0xFF;
                 if (p == P66) {
                     long lo = 0, hi = 0;

@@ -229,6 +229,11 @@ final class SseFloat {
         return dbl ? Double.longBitsToDouble(v) : Float.intBitsToFloat((int) v);
     }
 
+    /** DAZ: a denormal operand counts as a zero of its sign. */
+    private long daz(long v, boolean dbl) {
+        return isDenormal(v, dbl) && (mxcsr & FpuState.DAZ) != 0 ? v & (dbl ? Long.MIN_VALUE : 0x80000000L) : v;
+    }
+
     /** DAZ: a denormal operand counts as a zero of its sign; without DAZ it raises DE. */
     private long operand(long v, boolean dbl) {
         if (!isDenormal(v, dbl)) return v;
@@ -249,7 +254,7 @@ final class SseFloat {
         if (op == MIN || op == MAX) {
             if (isNaN(a, dbl) || isNaN(b, dbl)) {
                 flags |= FpuState.IE;
-                return b;
+                return daz(b, dbl);
             }
             a = operand(a, dbl);
             b = operand(b, dbl);
@@ -261,8 +266,9 @@ final class SseFloat {
             return quiet(!unary && isNaN(a, dbl) ? a : b, dbl);
         }
         long qnan = dbl ? QNAN_D : QNAN_S;
-        b = operand(b, dbl);
-        if (!unary) a = operand(a, dbl);
+        // DAZ first; DE only for an operation that neither is invalid nor divides by zero (as the hardware does).
+        b = daz(b, dbl);
+        if (!unary) a = daz(a, dbl);
         double x = unary ? 0 : value(a, dbl), y = value(b, dbl);
         boolean invalid = switch (op) {
             case ADD -> Double.isInfinite(x) && Double.isInfinite(y) && x != y;
@@ -279,6 +285,7 @@ final class SseFloat {
             flags |= FpuState.ZE;
             return bits(Math.copySign(Double.POSITIVE_INFINITY, x) * Math.signum(1 / y), dbl);
         }
+        if (isDenormal(b, dbl) || !unary && isDenormal(a, dbl)) flags |= FpuState.DE;
         double res = switch (op) {
             case ADD -> x + y;
             case SUB -> x - y;
@@ -356,7 +363,8 @@ final class SseFloat {
             res = m;
             inexact = true;
         } else {
-            int ue = Math.max(Math.getExponent(m), emin) - (p - 1);
+            // Just below a power of two the grid is twice as fine: take the exponent of the exact value.
+            int ue = Math.max(Math.getExponent(cm < 0 ? Math.nextDown(m) : m), emin) - (p - 1);
             double q = Math.scalb(m, -ue);
             double fl = Math.floor(q), frac = q - fl;
             if (frac == 0 && cm < 0) {
@@ -401,7 +409,7 @@ final class SseFloat {
         double x = value(operand(a, dbl), dbl), y = value(operand(b, dbl), dbl);
         return switch (pred) {
             case 0 -> x == y; case 1 -> x < y; case 2 -> x <= y; case 4 -> x != y; case 5 -> !(x < y);
-            case 6 -> !(x <= y); default -> true;                              // ORD
+            case 6 -> !(x <= y); case 3 -> false; default -> true;             // UNORD, ORD
         };
     }
 
