@@ -51,7 +51,10 @@ final class Fxsave {
                 checkSse(c);
                 c.write(s, a, 4, c.fpu.mxcsr & 0xFFFFFFFFL);
             }
-            case 7 -> c.linear(s, a, 1, false); // CLFLUSH: no caches; the address is checked as a read (#GP/#SS)
+            case 7 -> { // CLFLUSH: no caches to flush; the address is checked as a read would be (#GP, #SS, #PF)
+                if (d.rep != 0 || d.opPrefix) throw Machine.unsupported(c, d); // CLFLUSHOPT, CLWB: not in CPUID
+                c.mmu.translate(c.linear(s, a, 1, false), Mmu.READ, c.cpl == 3);
+            }
             default -> throw Machine.unsupported(c, d); // XSAVE family: not in the CPUID model
         }
     }

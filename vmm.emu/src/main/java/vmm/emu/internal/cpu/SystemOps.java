@@ -332,7 +332,7 @@ final class SystemOps {
         long mask = c.machine.msrs.getOrDefault(SFMASK, 0L);
         c.setRflags(c.rflags() & ~mask & ~Cpu.RF);
         // From compatibility mode the entry point is CSTAR (AMD64 vol. 2 §6.1.1).
-        c.rip = c.machine.msrs.getOrDefault(c.codeBits == 64 ? LSTAR : CSTAR, 0L);
+        c.rip = c.machine.msrs.getOrDefault(from64 ? LSTAR : CSTAR, 0L);
     }
 
     static void sysret(Cpu c, Insn d) {
