@@ -110,6 +110,7 @@ final class Executor0F {
                 else if (d.mod != 3) Fxsave.group15(c, d);
                 else throw Machine.unsupported(c, d);
             }
+            case 0x77 -> X87.emms(c, d);
             case 0xC3 -> { // MOVNTI m32/m64, r
                 if (d.mod == 3 || d.rep != 0 || d.opPrefix) throw CpuFault.ud();
                 c.setRm(d, d.opSize == 8 ? 8 : 4, c.regOp(d, d.opSize == 8 ? 8 : 4));

@@ -25,7 +25,7 @@ final class FpuState {
     int fop;
     long fip, fdp;
     int fcs, fds;
-    /** ST0-ST7 (physical registers R0-R7), 10 bytes each, as raw bytes in 16-byte slots. */
+    /** The physical registers R0-R7 (ST(i) is R((TOP + i) mod 8)), 10 bytes each, in 16-byte slots. */
     final byte[] st = new byte[8 * 16];
     /** XMM0-XMM15, low quadword at 2n, high at 2n+1. */
     final long[] xmm = new long[32];

@@ -81,10 +81,12 @@ final class Fxsave {
         }
         c.write(s, a + OFF_MXCSR, 4, f.mxcsr & 0xFFFFFFFFL);
         c.write(s, a + OFF_MXCSR + 4, 4, FpuState.MXCSR_MASK);
-        for (int i = 0; i < 8; i++) {
+        int top = f.fsw >>> 11 & 7;
+        for (int i = 0; i < 8; i++) {                                   // in stack order: ST(i) at 32 + 16 i
+            int p = (top + i) & 7;
             long lo = 0, hi = 0;
-            for (int k = 0; k < 8; k++) lo |= (f.st[16 * i + k] & 0xFFL) << (8 * k);
-            for (int k = 0; k < 2; k++) hi |= (f.st[16 * i + 8 + k] & 0xFFL) << (8 * k);
+            for (int k = 0; k < 8; k++) lo |= (f.st[16 * p + k] & 0xFFL) << (8 * k);
+            for (int k = 0; k < 2; k++) hi |= (f.st[16 * p + 8 + k] & 0xFFL) << (8 * k);
             c.write(s, a + OFF_ST + 16L * i, 8, lo);
             c.write(s, a + OFF_ST + 16L * i + 8, 8, hi);
         }
@@ -104,14 +106,16 @@ final class Fxsave {
         int regs = c.mode64() ? 16 : 8;
         long[] xmm = new long[2 * regs];
         for (int i = 0; i < 2 * regs; i++) xmm[i] = c.read(s, a + OFF_XMM + 8L * i, 8);
+        int fcw = (int) c.read(s, a, 2), fsw = (int) c.read(s, a + 2, 2), tags = (int) c.read(s, a + 4, 1);
         byte[] st = new byte[f.st.length];
+        int top = fsw >>> 11 & 7;
         for (int i = 0; i < 8; i++) {
+            int p = (top + i) & 7;
             long lo = c.read(s, a + OFF_ST + 16L * i, 8);
             long hi = c.read(s, a + OFF_ST + 16L * i + 8, 2);
-            for (int k = 0; k < 8; k++) st[16 * i + k] = (byte) (lo >>> (8 * k));
-            for (int k = 0; k < 2; k++) st[16 * i + 8 + k] = (byte) (hi >>> (8 * k));
+            for (int k = 0; k < 8; k++) st[16 * p + k] = (byte) (lo >>> (8 * k));
+            for (int k = 0; k < 2; k++) st[16 * p + 8 + k] = (byte) (hi >>> (8 * k));
         }
-        int fcw = (int) c.read(s, a, 2), fsw = (int) c.read(s, a + 2, 2), tags = (int) c.read(s, a + 4, 1);
         int fop = (int) c.read(s, a + 6, 2) & 0x7FF;
         long fip, fdp;
         int fcs = 0, fds = 0;

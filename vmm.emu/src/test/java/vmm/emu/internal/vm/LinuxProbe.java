@@ -24,8 +24,8 @@ import vmm.testing.InterruptRecorder;
  * interrupt controllers yet (a probe to run by hand, not a test): the kernel's serial output
  * (COM1 as a transmit-only port: every byte written is printed, the line status always says
  * "empty"), and where the vCPU stopped. The CPU logs the first #UD of each opcode it lacks.
- * {@code java -cp ... vmm.emu.internal.vm.LinuxProbe VMLINUX [seconds] [cmdline]}; VMLINUX is the
- * ELF inside Debian's bzImage (its LZ4 payload, see the README).
+ * {@code java -cp ... vmm.emu.internal.vm.LinuxProbe VMLINUX [seconds] [initrd|-] [cmdline]}; VMLINUX is
+ * the ELF inside Debian's bzImage (its LZ4 payload, see the README).
  */
 public final class LinuxProbe {
     private LinuxProbe() {
@@ -34,8 +34,9 @@ public final class LinuxProbe {
     public static void main(String[] args) throws Exception {
         Path kernel = Path.of(args[0]);
         long seconds = args.length > 1 ? Long.parseLong(args[1]) : 60;
-        String cmdline = args.length > 2 ? args[2]
-                : "console=ttyS0 earlyprintk=serial,ttyS0,115200,keep noapic nolapic nosmp no_timer_check lpj=1000000";
+        Path initrd = args.length > 2 && !args[2].equals("-") ? Path.of(args[2]) : null;
+        String cmdline = args.length > 3 ? args[3]
+                : "console=ttyS0 earlyprintk=serial,ttyS0,115200 noapic nolapic nosmp no_timer_check lpj=1000000";
         long ram = 256L << 20;
         ArrayDeque<String> last = new ArrayDeque<>();
         StringBuilder line = new StringBuilder();
@@ -82,7 +83,7 @@ public final class LinuxProbe {
             VirtualMachine vm = new EmuHypervisor().createVm(memory, new VmConfig(1, false));
             Vcpu v = vm.createVcpu(0);
             EmuVcpu ev = (EmuVcpu) v;
-            KernelEntry entry = LinuxBoot.load(memory, map, kernel, null, cmdline, rsdp);
+            KernelEntry entry = LinuxBoot.load(memory, map, kernel, initrd, cmdline, rsdp);
             entry.applyTo(v);
             System.out.println("entry: " + entry.mode() + " at 0x" + Long.toHexString(entry.rip()));
             long start = System.nanoTime(), deadline = start + seconds * 1_000_000_000L;
