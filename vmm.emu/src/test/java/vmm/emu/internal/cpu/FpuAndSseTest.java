@@ -261,4 +261,29 @@ class FpuAndSseTest {
             assertThat(h.reg(Cpu.RCX)).isEqualTo(Harness.CODE + 2);
         }
     }
+
+    @Test
+    void linuxsFxsaveLeakWorkaroundRunsAndFxsaveStoresTheStackInOrder() {
+        // fnclex; emms; fild dword [rdi+0x200]; fild dword [rdi+0x204]; fxsave [rdi]
+        try (Harness h = sse(0xDB, 0xE2, 0x0F, 0x77, 0xDB, 0x87, 0x00, 0x02, 0, 0, 0xDB, 0x87, 0x04, 0x02, 0, 0, 0x0F,
+                0xAE, 0x07)) {
+            h.memory.writeU32(DATA + 0x200, 1);
+            h.memory.writeU32(DATA + 0x204, -6);
+            h.runToHalt();
+            assertThat(h.vectorTaken()).isEqualTo(-1);
+            assertThat(h.memory.readU16(DATA + 2) >>> 11 & 7).as("TOP after two pushes").isEqualTo(6);
+            assertThat(h.memory.readU8(DATA + 4)).as("R6 and R7 in use").isEqualTo(0xC0);
+            // ST(0) = -6 = -1.5 * 2^2: mantissa 0xC000..., exponent 16385 with the sign
+            assertThat(h.memory.readU64(DATA + 32)).isEqualTo(0xC000000000000000L);
+            assertThat(h.memory.readU16(DATA + 40)).isEqualTo(0x8000 | 16385);
+            // ST(1) = 1
+            assertThat(h.memory.readU64(DATA + 48)).isEqualTo(0x8000000000000000L);
+            assertThat(h.memory.readU16(DATA + 56)).isEqualTo(16383);
+        }
+        try (Harness h = sse(0x0F, 0x77)) {                                     // emms under CR0.TS
+            h.c.cr0 |= Cpu.CR0_TS;
+            h.runToHalt();
+            assertThat(h.vectorTaken()).isEqualTo(CpuFault.NM);
+        }
+    }
 }
