@@ -36,7 +36,8 @@ final class CpuidModel {
         return switch (leaf) {
             case 0 -> new int[] {MAX_BASIC, str("Auth"), str("cAMD"), str("enti")};
             case 1 -> new int[] {0x00060FB1, index << 24 | Math.min(count, 255) << 16 | 8 << 8,
-                    LEAF1_ECX_CX16 | LEAF1_ECX_HYPERVISOR, (apic ? LEAF1_EDX : LEAF1_EDX & ~(1 << 9)) | (count > 1 ? 1 << 28 : 0)};
+                    LEAF1_ECX_CX16 | LEAF1_ECX_HYPERVISOR,
+                    (apic ? LEAF1_EDX : LEAF1_EDX & ~(1 << 9)) | (count > 1 ? 1 << 28 : 0)};
             case 0x40000000 -> new int[] {0x40000000, str("vmm."), str("emu "), str("    ")};
             case 0x80000000 -> new int[] {MAX_EXTENDED, str("Auth"), str("cAMD"), str("enti")};
             case 0x80000001 -> new int[] {0x00060FB1, 0, EXT1_ECX, EXT1_EDX};

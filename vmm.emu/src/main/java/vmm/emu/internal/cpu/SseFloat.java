@@ -102,7 +102,12 @@ final class SseFloat {
                 fp.commit(c);
                 c.materialize();
                 long fl = c.flags & ~Cpu.ARITH;
-                fl |= switch (rel) { case 0 -> Cpu.ZF; case -1 -> Cpu.CF; case 1 -> 0; default -> Cpu.ZF | Cpu.PF | Cpu.CF; };
+                fl |= switch (rel) {
+                    case 0 -> Cpu.ZF;
+                    case -1 -> Cpu.CF;
+                    case 1 -> 0;
+                    default -> Cpu.ZF | Cpu.PF | Cpu.CF;                       // unordered
+                };
                 c.flags = fl;
             }
             case 0x2A -> {                                                     // CVTSI2SS, CVTSI2SD

@@ -23,7 +23,12 @@ final class SseInt {
         switch (op) {
             case 0x60, 0x61, 0x62, 0x68, 0x69, 0x6A, 0x6C, 0x6D -> {
                 Sse.need66(c, d, p);
-                int sz = switch (op) { case 0x60, 0x68 -> 1; case 0x61, 0x69 -> 2; case 0x62, 0x6A -> 4; default -> 8; };
+                int sz = switch (op) {
+                    case 0x60, 0x68 -> 1;
+                    case 0x61, 0x69 -> 2;
+                    case 0x62, 0x6A -> 4;
+                    default -> 8;
+                };
                 Sse.unpack(c, d.reg, Sse.src(c, d, true), sz, op >= 0x68 && op != 0x6C);
                 return true;
             }

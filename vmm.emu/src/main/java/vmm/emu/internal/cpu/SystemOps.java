@@ -9,8 +9,8 @@ import vmm.core.hypervisor.Segment;
  */
 final class SystemOps {
     static final int IA32_TSC = 0x10, IA32_APIC_BASE = 0x1B, IA32_MTRRCAP = 0xFE, IA32_SYSENTER_CS = 0x174,
-            IA32_SYSENTER_ESP = 0x175, IA32_SYSENTER_EIP = 0x176, IA32_MISC_ENABLE = 0x1A0, IA32_PAT = 0x277,
-            IA32_MTRR_DEF_TYPE = 0x2FF, EFER = 0xC0000080, STAR = 0xC0000081, LSTAR = 0xC0000082,
+            IA32_SYSENTER_ESP = 0x175, IA32_SYSENTER_EIP = 0x176, IA32_MISC_ENABLE = 0x1A0, EFER = 0xC0000080,
+            STAR = 0xC0000081, LSTAR = 0xC0000082,
             CSTAR = 0xC0000083, SFMASK = 0xC0000084, FS_BASE = 0xC0000100, GS_BASE = 0xC0000101,
             KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103, HWCR = 0xC0010015, DE_CFG = 0xC0011029;
     /** HWCR bits a write may set (KVM ignores them as we do): TLB cache disable, FFDIS, IGNNE emulation. */
@@ -293,7 +293,8 @@ final class SystemOps {
                         s.l(), s.granularity(), s.avl(), s.unusable()));
             }
             case KERNEL_GS_BASE -> m.kernelGsBase = v;
-            case IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP, STAR, LSTAR, CSTAR, SFMASK -> m.msrs.put(msr, v);
+            case IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP, STAR, LSTAR, CSTAR, SFMASK ->
+                    m.msrs.put(msr, v);
             case TSC_AUX -> {
                 if ((v >>> 32) != 0) return false;
                 m.msrs.put(msr, v);
