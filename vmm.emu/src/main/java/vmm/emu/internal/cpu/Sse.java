@@ -21,6 +21,7 @@ final class Sse {
 
     /** Runs an SSE opcode (0F 10-17, 28-2F, 50-7F, C2-C6, D0-FF); the caller advances RIP. */
     static void exec(Cpu c, Insn d) {
+        if (d.lock) throw CpuFault.ud();                                       // no SSE instruction is lockable
         Fxsave.checkSse(c);
         int op = d.op & 0xFF;
         int p = prefix(d);

@@ -39,6 +39,10 @@ class FpuAndSseTest {
             h.runToHalt();
             assertThat(h.vectorTaken()).isEqualTo(CpuFault.UD);
         }
+        try (Harness h = sse(0xF0, 0x66, 0x0F, 0xEF, 0x07)) {                  // lock pxor xmm0, [rdi]
+            h.runToHalt();
+            assertThat(h.vectorTaken()).isEqualTo(CpuFault.UD);
+        }
         try (Harness h = sse(pxor)) {
             h.c.cr0 |= Cpu.CR0_TS;
             h.runToHalt();
