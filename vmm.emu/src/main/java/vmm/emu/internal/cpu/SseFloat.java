@@ -22,6 +22,8 @@ final class SseFloat {
 
     private final int mxcsr;
     int flags;
+    /** For the next {@link #round}: an overflowed round-to-nearest result whose exact value reaches 2^1024. */
+    private boolean beyondRange;
 
     SseFloat(int mxcsr) {
         this.mxcsr = mxcsr;
@@ -308,7 +310,23 @@ final class SseFloat {
                 return bits(rounding() == FpuState.RC_DOWN ? -0.0 : 0.0, dbl);
             }
         }
+        // Round-to-nearest overflowed: whether the exact result reaches 2^1024 decides, when rounding toward
+        // zero, between overflow (OE) and the largest finite number without it.
+        beyondRange = Double.isInfinite(res) && beyondDoubleRange(op, x, y);
         return round(res, errorSign(op, x, y, res), dbl);
+    }
+
+    private static final BigDecimal TWO_1024 = new BigDecimal(java.math.BigInteger.ONE.shiftLeft(1024));
+
+    /** Whether |x op y| is at least 2^1024, for finite x and y (add, subtract, multiply, divide). */
+    private static boolean beyondDoubleRange(int op, double x, double y) {
+        BigDecimal a = exact(x).abs(), b = exact(y).abs();
+        return switch (op) {
+            case ADD, SUB -> exact(x).add(op == SUB ? exact(y).negate() : exact(y)).abs().compareTo(TWO_1024) >= 0;
+            case MUL -> a.multiply(b).compareTo(TWO_1024) >= 0;
+            case DIV -> a.compareTo(TWO_1024.multiply(b)) >= 0;
+            default -> false;
+        };
     }
 
     private int rounding() {
@@ -365,8 +383,10 @@ final class SseFloat {
         double res;
         boolean inexact;
         if (Double.isInfinite(m)) {
-            res = m;
+            // Toward zero, an exact value below 2^1024 rounds to the largest double with an unbounded exponent too.
+            res = mode == 1 && !beyondRange ? max : m;
             inexact = true;
+            beyondRange = false;
         } else {
             // Just below a power of two the grid is twice as fine: take the exponent of the exact value.
             int ue = Math.max(Math.getExponent(cm < 0 ? Math.nextDown(m) : m), emin) - (p - 1);

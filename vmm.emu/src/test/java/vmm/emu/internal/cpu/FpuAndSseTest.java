@@ -290,4 +290,19 @@ class FpuAndSseTest {
             assertThat(h.vectorTaken()).isEqualTo(CpuFault.NM);
         }
     }
+
+    @Test
+    void overflowTowardZeroIsSignalledOnlyWhenTheExactSumReachesTwoToThe1024() {
+        long max = Double.doubleToLongBits(Double.MAX_VALUE), halfUlp = Double.doubleToLongBits(0x1p970);
+        SseFloat nearest = new SseFloat(0x1F80);
+        assertThat(nearest.binop(SseFloat.ADD, max, halfUlp, true)).isEqualTo(Double.doubleToLongBits(
+                Double.POSITIVE_INFINITY));
+        assertThat(nearest.flags).isEqualTo(FpuState.OE | FpuState.PE);
+        SseFloat towardZero = new SseFloat(0x1F80 | FpuState.RC_ZERO << FpuState.RC_SHIFT);
+        assertThat(towardZero.binop(SseFloat.ADD, max, halfUlp, true)).isEqualTo(max);
+        assertThat(towardZero.flags).as("below 2^1024: no overflow").isEqualTo(FpuState.PE);
+        SseFloat towardZero2 = new SseFloat(0x1F80 | FpuState.RC_ZERO << FpuState.RC_SHIFT);
+        assertThat(towardZero2.binop(SseFloat.ADD, max, max, true)).isEqualTo(max);
+        assertThat(towardZero2.flags).isEqualTo(FpuState.OE | FpuState.PE);
+    }
 }
