@@ -12,7 +12,8 @@ final class SystemOps {
             IA32_SYSENTER_ESP = 0x175, IA32_SYSENTER_EIP = 0x176, IA32_MISC_ENABLE = 0x1A0, EFER = 0xC0000080,
             STAR = 0xC0000081, LSTAR = 0xC0000082,
             CSTAR = 0xC0000083, SFMASK = 0xC0000084, FS_BASE = 0xC0000100, GS_BASE = 0xC0000101,
-            KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103, HWCR = 0xC0010015, DE_CFG = 0xC0011029;
+            KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103, HWCR = 0xC0010015, DE_CFG = 0xC0011029,
+            SYSCFG = 0xC0010010, INT_PENDING_MSG = 0xC0010055;
     /** HWCR bits a write may set (KVM ignores them as we do): TLB cache disable, FFDIS, IGNNE emulation. */
     static final long HWCR_IGNORED = 0x8 | 0x40 | 0x100;
     /** DE_CFG bit 1: LFENCE is dispatch-serializing (ours is a full fence), which Linux sets on AMD. */
@@ -262,6 +263,8 @@ final class SystemOps {
             case IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP -> m.msrs.getOrDefault(msr, 0L);
             case IA32_MISC_ENABLE -> 1L; // fast strings
             case HWCR -> 0L;
+            case SYSCFG -> 0L; // AMD's system configuration: no TOM2, no DRAM bits in the fixed MTRRs (as KVM)
+            case INT_PENDING_MSG -> 0L; // K8's C1E controls, which Linux reads for erratum 400 (as KVM: none)
             case DE_CFG -> m.msrs.getOrDefault(msr, DE_CFG_LFENCE_SERIALIZE);
             case EFER -> c.efer;
             case STAR, LSTAR, CSTAR, SFMASK, TSC_AUX -> m.msrs.getOrDefault(msr, 0L);
@@ -303,6 +306,9 @@ final class SystemOps {
             }
             case HWCR -> {
                 return (v & ~HWCR_IGNORED) == 0;
+            }
+            case SYSCFG, INT_PENDING_MSG -> {
+                return v == 0;
             }
             case DE_CFG -> {
                 if ((v & ~DE_CFG_LFENCE_SERIALIZE) != 0) return false;

@@ -235,6 +235,8 @@ class FpuAndSseTest {
             assertThat(m.writeMsr(MtrrMsrs.MTRRCAP, 0)).as("read-only").isFalse();
             assertThat(m.readMsr(SystemOps.HWCR)).isZero();
             assertThat(m.writeMsr(SystemOps.HWCR, 0x40)).isTrue();
+            assertThat(m.readMsr(SystemOps.SYSCFG)).as("Linux's MTRR code reads it unchecked on AMD").isZero();
+            assertThat(m.readMsr(SystemOps.INT_PENDING_MSG)).as("Linux reads it unchecked for erratum 400").isZero();
         }
     }
 
