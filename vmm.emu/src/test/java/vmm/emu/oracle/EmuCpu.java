@@ -91,7 +91,7 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
         entered = mode;
         phys.flushCode();
         c.cr0 = Cpu.CR0_ET;
-        c.cr4 = 0;
+        c.cr4 = Cpu.CR4_OSFXSR | Cpu.CR4_OSXMMEXCPT;                // as Linux runs user code: SSE enabled
         c.efer = 0;
         c.gdtBase = GDT;
         c.gdtLimit = 4 * 8 - 1;
@@ -110,7 +110,7 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
             }
             case BITS64 -> {
                 c.cr3 = PML4;
-                c.cr4 = Cpu.CR4_PAE;
+                c.cr4 = Cpu.CR4_PAE | Cpu.CR4_OSFXSR | Cpu.CR4_OSXMMEXCPT;
                 c.efer = Cpu.EFER_LME | Cpu.EFER_LMA;
                 c.cr0 = Cpu.CR0_PE | Cpu.CR0_ET | Cpu.CR0_PG;
                 c.setSegment(Cpu.CS, Segment.code64(CODE64));

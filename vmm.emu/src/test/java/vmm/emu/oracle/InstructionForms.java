@@ -110,7 +110,12 @@ public final class InstructionForms {
         List<Form> single = List.copyOf(f.forms);
         Branches.add(f);
         FlagChains.add(f, single);
+        SseForms.add(f);
         return List.copyOf(f.forms);
+    }
+
+    Mode mode() {
+        return mode;
     }
 
     void add(String name, String mnemonic, Maker maker) {

@@ -42,8 +42,8 @@ public final class NativeX86 implements AutoCloseable {
     static final int CODE = 0xA000, MAP_SIZE = 0xB000;
     /** In the code page: the 32-bit path's 64-bit entry, its 32-bit code, its way back. */
     static final int ENTRY32 = 0x400, CODE32 = 0x480, RETURN64 = 0x700;
-    /** The most bytes under test: one instruction, or a form of two (see {@link FlagChains}). */
-    static final int MAX_INSN = 32;
+    /** The most bytes under test: one instruction, a form of two (see {@link FlagChains}), an SSE program. */
+    static final int MAX_INSN = 64;
     /** Low addresses tried for the mapping, in order: all below 2 GiB, above mmap_min_addr. */
     private static final long[] PLACES = {0x0010_0000L, 0x0100_0000L, 0x1000_0000L, 0x4000_0000L};
     /** The flags a case may set: the status flags and DF, never TF, IF or AC. */

@@ -49,6 +49,8 @@ public final class Cpu {
     public int gdtLimit = 0xFFFF, idtLimit = 0xFFFF;
     public long cr0 = CR0_ET | CR0_CD | CR0_NW, cr2, cr3, cr4, cr8, efer;
     public final long[] dr = {0, 0, 0, 0, 0xFFFF0FF0L, 0x400, 0xFFFF0FF0L, 0x400};
+    /** x87 control and status, XMM registers and MXCSR. */
+    final FpuState fpu = new FpuState();
     public int cpl;
     /** 16, 32 or 64: how the current code segment decodes. */
     public int codeBits = 16;

@@ -136,6 +136,7 @@ public final class Decoder {
             attrs = ONE[b];
         }
         boolean rexW = (d.rex & 8) != 0;
+        d.opPrefix = opPrefix;
         if (long64) {
             d.adSize = adPrefix ? 4 : 8;
             if (rexW) d.opSize = 8;

@@ -313,8 +313,8 @@ final class Executor {
                 c.setReg(Cpu.RAX, 1, c.read(d.segOverride >= 0 ? d.segOverride : Cpu.DS, a, 1));
             }
             case 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF -> {
-                if ((c.cr0 & (Cpu.CR0_EM | Cpu.CR0_TS)) != 0) throw new CpuFault(CpuFault.NM, 0, false);
-                throw Machine.unsupported(c, d);
+                X87.exec(c, d);
+                return;
             }
             case 0xE0, 0xE1, 0xE2, 0xE3 -> {
                 int as = d.adSize;

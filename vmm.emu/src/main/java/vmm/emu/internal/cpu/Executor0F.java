@@ -107,8 +107,16 @@ final class Executor0F {
             case 0xAE -> {
                 // LFENCE, MFENCE, SFENCE (register forms): the JVM's fences
                 if (d.mod == 3 && d.regOp >= 5) java.lang.invoke.VarHandle.fullFence();
+                else if (d.mod != 3) Fxsave.group15(c, d);
                 else throw Machine.unsupported(c, d);
             }
+            case 0x77 -> X87.emms(c, d);
+            case 0xC3 -> { // MOVNTI m32/m64, r
+                if (d.mod == 3 || d.rep != 0 || d.opPrefix) throw CpuFault.ud();
+                c.setRm(d, d.opSize == 8 ? 8 : 4, c.regOp(d, d.opSize == 8 ? 8 : 4));
+            }
+            case 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x2D, 0x2E, 0x2F,
+                 0xC2, 0xC4, 0xC5, 0xC6 -> Sse.exec(c, d);
             case 0xAF -> c.setRegOp(d, os, Alu.imul(c, c.regOp(d, os), c.rm(d, os), os));
             case 0xB0, 0xB1 -> cmpxchg(c, d, op == 0xB0 ? 1 : os);
             case 0xB2 -> Executor.loadFarPointer(c, d, Cpu.SS);
@@ -148,7 +156,10 @@ final class Executor0F {
                 else if (os == 4) c.setReg(r, 4, Integer.reverseBytes((int) c.r[r]) & 0xFFFFFFFFL);
                 else c.setReg(r, 2, 0); // BSWAP of a 16-bit register is undefined; hardware gives zero
             }
-            default -> throw Machine.unsupported(c, d);
+            default -> {
+                if (op >= 0x50 && op < 0x80 && op != 0x77 || op >= 0xD0) Sse.exec(c, d); // SSE/SSE2
+                else throw Machine.unsupported(c, d);
+            }
         }
         Executor.next(c, d);
     }
@@ -204,9 +215,39 @@ final class Executor0F {
         if (old != acc) c.setReg(Cpu.RAX, size, old);
     }
 
+    /**
+     * CMPXCHG16B m128 (16-byte aligned, else #GP(0)): atomic against other CMPXCHG16Bs and the
+     * VM-wide bus lock; Java has no 128-bit compare-and-set, so a plain 8-byte store of another vCPU
+     * to the same operand is not ordered against it. Always writes (the old value when unequal).
+     */
+    private static void cmpxchg16b(Cpu c, Insn d) {
+        int s = c.segOf(d);
+        long a = c.ea(d);
+        long lin = c.linear(s, a, 16, true);
+        if ((lin & 15) != 0) throw CpuFault.gp(0);
+        long a8 = (a + 8) & Cpu.mask(d.adSize);
+        boolean equal;
+        long lo, hi;
+        synchronized (c.mmu.phys) {
+            c.mmu.translate(lin, Mmu.WRITE, c.cpl == 3);
+            lo = c.read(s, a, 8);
+            hi = c.read(s, a8, 8);
+            equal = lo == c.r[Cpu.RAX] && hi == c.r[Cpu.RDX];
+            c.write(s, a, 8, equal ? c.r[Cpu.RBX] : lo);
+            c.write(s, a8, 8, equal ? c.r[Cpu.RCX] : hi);
+        }
+        c.setFlag(Cpu.ZF, equal);
+        if (!equal) {
+            c.r[Cpu.RAX] = lo;
+            c.r[Cpu.RDX] = hi;
+        }
+    }
+
     private static void cmpxchg8b(Cpu c, Insn d) {
-        int size = d.opSize == 8 ? 16 : 8;
-        if (size == 16) throw Machine.unsupported(c, d); // CMPXCHG16B: not in the CPUID model
+        if (d.opSize == 8) {
+            cmpxchg16b(c, d);
+            return;
+        }
         long expect = (c.r[Cpu.RDX] & 0xFFFFFFFFL) << 32 | (c.r[Cpu.RAX] & 0xFFFFFFFFL);
         long repl = (c.r[Cpu.RCX] & 0xFFFFFFFFL) << 32 | (c.r[Cpu.RBX] & 0xFFFFFFFFL);
         long old = Atomics.rmw(c, d, 8, v -> v == expect ? repl : v);

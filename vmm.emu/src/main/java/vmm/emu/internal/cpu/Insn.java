@@ -20,6 +20,8 @@ public final class Insn {
     /** 0, or the last of F2/F3 seen. */
     public int rep;
     public boolean lock;
+    /** A 66 prefix was seen (SSE's mandatory prefix, even where REX.W makes the operand size 8). */
+    public boolean opPrefix;
     /** The REX byte (0x40-0x4F) or 0. */
     public int rex;
     public boolean hasModrm;

@@ -107,6 +107,7 @@ public final class Machine implements InterruptTarget {
         c.rip = 0xFFF0;
         c.gdtBase = c.idtBase = 0;
         c.gdtLimit = c.idtLimit = 0xFFFF;
+        c.fpu.reset();
         c.updateCodeBits();
         mmu.flush();
         halted = false;
@@ -528,8 +529,8 @@ public final class Machine implements InterruptTarget {
 
     /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */
     static CpuFault unsupported(Cpu c, Insn d) {
-        // One line per opcode (and group member); one for all of x87, which the model lacks as a whole.
-        String key = d.op >= 0xD8 && d.op <= 0xDF ? "x87" : String.format("%03x/%d", d.op, d.hasModrm ? d.regOp : 0);
+        // One line per opcode and group member (x87 included: the model has its control instructions only).
+        String key = String.format("%03x/%d", d.op, d.hasModrm ? d.regOp : 0);
         if (LOGGED.add(key))
             LOG.log(System.Logger.Level.WARNING, String.format(
                     "vmm.emu: instruction not in the model, #UD to the guest: %s at %04x:%x (%d-bit code)",

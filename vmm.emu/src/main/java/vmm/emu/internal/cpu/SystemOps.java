@@ -9,10 +9,14 @@ import vmm.core.hypervisor.Segment;
  */
 final class SystemOps {
     static final int IA32_TSC = 0x10, IA32_APIC_BASE = 0x1B, IA32_MTRRCAP = 0xFE, IA32_SYSENTER_CS = 0x174,
-            IA32_SYSENTER_ESP = 0x175, IA32_SYSENTER_EIP = 0x176, IA32_MISC_ENABLE = 0x1A0, IA32_PAT = 0x277,
-            IA32_MTRR_DEF_TYPE = 0x2FF, EFER = 0xC0000080, STAR = 0xC0000081, LSTAR = 0xC0000082,
+            IA32_SYSENTER_ESP = 0x175, IA32_SYSENTER_EIP = 0x176, IA32_MISC_ENABLE = 0x1A0, EFER = 0xC0000080,
+            STAR = 0xC0000081, LSTAR = 0xC0000082,
             CSTAR = 0xC0000083, SFMASK = 0xC0000084, FS_BASE = 0xC0000100, GS_BASE = 0xC0000101,
-            KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103;
+            KERNEL_GS_BASE = 0xC0000102, TSC_AUX = 0xC0000103, HWCR = 0xC0010015, DE_CFG = 0xC0011029;
+    /** HWCR bits a write may set (KVM ignores them as we do): TLB cache disable, FFDIS, IGNNE emulation. */
+    static final long HWCR_IGNORED = 0x8 | 0x40 | 0x100;
+    /** DE_CFG bit 1: LFENCE is dispatch-serializing (ours is a full fence), which Linux sets on AMD. */
+    static final long DE_CFG_LFENCE_SERIALIZE = 2;
 
     private SystemOps() {
     }
@@ -254,20 +258,17 @@ final class SystemOps {
         return switch (msr) {
             case IA32_TSC -> m.tsc();
             case IA32_APIC_BASE -> m.apicBaseMsr;
-            case IA32_MTRRCAP -> 0x508L; // WC, fixed ranges, 8 variable ranges
+            case IA32_MTRRCAP -> MtrrMsrs.MTRRCAP_VALUE;
             case IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP -> m.msrs.getOrDefault(msr, 0L);
             case IA32_MISC_ENABLE -> 1L; // fast strings
-            case IA32_PAT -> m.msrs.getOrDefault(msr, 0x0007040600070406L);
-            case IA32_MTRR_DEF_TYPE -> m.msrs.getOrDefault(msr, 0L);
+            case HWCR -> 0L;
+            case DE_CFG -> m.msrs.getOrDefault(msr, DE_CFG_LFENCE_SERIALIZE);
             case EFER -> c.efer;
             case STAR, LSTAR, CSTAR, SFMASK, TSC_AUX -> m.msrs.getOrDefault(msr, 0L);
             case FS_BASE -> c.segBase[Cpu.FS];
             case GS_BASE -> c.segBase[Cpu.GS];
             case KERNEL_GS_BASE -> m.kernelGsBase;
-            default -> {
-                if (msr >= 0x200 && msr < 0x210 || msr >= 0x250 && msr <= 0x26F) yield m.msrs.getOrDefault(msr, 0L);
-                yield null;
-            }
+            default -> MtrrMsrs.stored(msr) ? m.msrs.getOrDefault(msr, MtrrMsrs.reset(msr)) : null;
         };
     }
 
@@ -294,13 +295,24 @@ final class SystemOps {
                         s.l(), s.granularity(), s.avl(), s.unusable()));
             }
             case KERNEL_GS_BASE -> m.kernelGsBase = v;
-            case IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP, IA32_PAT, IA32_MTRR_DEF_TYPE, STAR, LSTAR,
-                 CSTAR, SFMASK, TSC_AUX -> m.msrs.put(msr, v);
-            case IA32_MISC_ENABLE, IA32_MTRRCAP -> {
+            case IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP, STAR, LSTAR, CSTAR, SFMASK ->
+                    m.msrs.put(msr, v);
+            case TSC_AUX -> {
+                if ((v >>> 32) != 0) return false;
+                m.msrs.put(msr, v);
+            }
+            case IA32_MISC_ENABLE -> {
+            }
+            case HWCR -> {
+                return (v & ~HWCR_IGNORED) == 0;
+            }
+            case DE_CFG -> {
+                if ((v & ~DE_CFG_LFENCE_SERIALIZE) != 0) return false;
+                m.msrs.put(msr, v);
             }
             default -> {
-                if (msr >= 0x200 && msr < 0x210 || msr >= 0x250 && msr <= 0x26F) m.msrs.put(msr, v);
-                else return false;
+                if (!MtrrMsrs.stored(msr) || !MtrrMsrs.valid(msr, v)) return false;
+                m.msrs.put(msr, v);
             }
         }
         return true;
@@ -313,6 +325,7 @@ final class SystemOps {
         long star = c.machine.msrs.getOrDefault(STAR, 0L);
         int sel = (int) (star >>> 32) & 0xFFFC;
         long ret = c.rip + d.len;
+        boolean from64 = c.codeBits == 64;
         c.r[Cpu.RCX] = ret;
         c.r[11] = c.rflags() & ~Cpu.RF;
         c.setSegment(Cpu.CS, new Segment(0, 0xFFFFFFFF, sel, 0xB, true, 0, false, true, true, true,
@@ -321,7 +334,8 @@ final class SystemOps {
         c.cpl = 0;
         long mask = c.machine.msrs.getOrDefault(SFMASK, 0L);
         c.setRflags(c.rflags() & ~mask & ~Cpu.RF);
-        c.rip = c.machine.msrs.getOrDefault(LSTAR, 0L);
+        // From compatibility mode the entry point is CSTAR (AMD64 vol. 2 §6.1.1).
+        c.rip = c.machine.msrs.getOrDefault(from64 ? LSTAR : CSTAR, 0L);
     }
 
     static void sysret(Cpu c, Insn d) {
