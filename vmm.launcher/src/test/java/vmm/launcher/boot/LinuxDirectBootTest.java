@@ -49,7 +49,7 @@ class LinuxDirectBootTest {
     Path dir;
 
     @ParameterizedTest(name = "on {0}")
-    @ValueSource(strings = {BackEnd.KVM})
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
     void debiansKernelBootsThroughPvhAndPrintsItsBannerOurCommandLineAndOurMemoryMap(String accel) throws Exception {
         Path vmlinux = DebianKernel.vmlinux(dir, DebianKernel.require());
         Path com1 = dir.resolve("com1.log");
