@@ -19,8 +19,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import com.sun.net.httpserver.HttpServer;
 
@@ -34,7 +35,6 @@ import vmm.core.platform.PcMachine;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtioDevice;
 import vmm.core.virtio.VirtioFeatures;
-import vmm.kvm.KvmHypervisor;
 
 /**
  * iPXE as the firmware-level client of our virtio-net device: Debian's
@@ -108,10 +108,10 @@ class IpxeBootTest {
     /** The machine with iPXE's ROM on our virtio-net; the console so far and how the run ended. */
     record Run(String console, String firmwareLog, Optional<PcMachine.Exit> exit, Probe probe, int status) {}
 
-    private Run boot(Map<String, Object> backend, String until, Duration timeout) throws Exception {
+    private Run boot(String accel, Map<String, Object> backend, String until, Duration timeout) throws Exception {
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
         assumeTrue(Files.isReadable(IPXE), "no " + IPXE + ": apt-get install ipxe-qemu");
-        HostKvm.require();
+        BackEnd.require(accel);
         Path com1 = dir.resolve("com1.log");
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
         Map<String, Object> config = new HashMap<>(backend);
@@ -119,8 +119,9 @@ class IpxeBootTest {
         config.put(DeviceInstance.ROM, IPXE.toString());
         Probe[] probe = new Probe[1];
         DeviceProvider recording = context -> probe[0] = new Probe((VirtioDevice) new VirtioNetProvider().create(context));
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SEABIOS), false), firmwareLog::add)) {
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SEABIOS), false), firmwareLog::add)) {
             DeviceInstance nic = vm.machine().plug("net0", "virtio-net", NIC_SLOT, config, "virtio-net", recording);
             UartComponent uart = new UartComponent(vm.machine(), Map.of("port", "com1", "backend", "log=" + com1));
             vm.platform().serialConsole(0x3f8);
@@ -141,15 +142,18 @@ class IpxeBootTest {
         }
     }
 
-    @Test
-    void seaBiosRunsIpxeFromOurVirtioNetsOptionRomAndIpxeProbesTheDevice() throws Exception {
-        Run r = boot(Map.of("dgram", dir.resolve("vm.sock").toString(), "peer", dir.resolve("host.sock").toString()),
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
+    void seaBiosRunsIpxeFromOurVirtioNetsOptionRomAndIpxeProbesTheDevice(String accel) throws Exception {
+        Run r = boot(accel, Map.of("dgram", dir.resolve("vm.sock").toString(), "peer", dir.resolve("host.sock").toString()),
                 NET0, Duration.ofSeconds(150));
         String context = String.format("firmware log:%n%s%nCOM1:%n%s%nexit: %s", r.firmwareLog(), r.console(), r.exit());
         assertThat(r.firmwareLog()).as(context).contains("bar 6, addr").contains("Running option rom at");
         assertThat(r.console()).as(context).contains(BANNER).contains(INITIALISED);
         assertThat(r.probe().macRead()).as("iPXE read the MAC from the device config; " + context).isTrue();
         int probed = VirtioFeatures.STATUS_ACKNOWLEDGE | VirtioFeatures.STATUS_DRIVER;
+        if (accel.equals(BackEnd.EMU))
+            assertThat(r.console()).as("the software CPU runs iPXE past its countdown; " + context).contains(NET0);
         if (r.console().contains(NET0)) {
             // A host whose KVM runs the guest in hardware: iPXE got past its countdown and opened the device.
             assertThat(r.console()).contains("using virtio-net on 0000:00:04.0");
@@ -170,8 +174,14 @@ class IpxeBootTest {
                 + "); the DHCP and HTTP part is the next test");
     }
 
-    @Test
-    void onHardwareVirtualizationIpxeGetsADhcpLeaseFromDnsmasqAndFetchesItsScriptOverHttp() throws Exception {
+    /**
+     * KVM only so far: on the software CPU iPXE opens the device and sends its DHCPDISCOVER, dnsmasq offers, and
+     * then iPXE's clock stops (the BIOS tick count at 0040:006C no longer moves), so it neither requests nor
+     * retransmits; that is vmm.emu's to fix before this runs on it.
+     */
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM})
+    void onHardwareVirtualizationIpxeGetsADhcpLeaseFromDnsmasqAndFetchesItsScriptOverHttp(String accel) throws Exception {
         assumeTrue(hardwareVirtualization(), "DHCP and HTTP through iPXE need a host whose KVM runs guests in hardware"
                 + " (vmx or svm in /proc/cpuinfo); this host's KVM emulates and the guest is reset during iPXE's countdown");
         Path dnsmasq = Path.of("/usr/sbin/dnsmasq");
@@ -200,7 +210,7 @@ class IpxeBootTest {
                     "--dhcp-boot=http://" + HOST_IP + ":" + http.getAddress().getPort() + "/boot.ipxe")
                     .redirectErrorStream(true).redirectOutput(dhcpLog.toFile()).start();
 
-            Run r = boot(Map.of("tap", TAP), SCRIPT_MARK, Duration.ofSeconds(120));
+            Run r = boot(accel, Map.of("tap", TAP), SCRIPT_MARK, Duration.ofSeconds(120));
             String context = String.format("COM1:%n%s%ndnsmasq:%n%s", r.console(), Files.readString(dhcpLog));
             assertThat(r.console()).as(context).contains(BANNER).contains(NET0).contains("ok");
             assertThat(Files.readString(dhcpLog)).as(context).contains("DHCPACK(" + TAP + ")").contains(MAC);

@@ -18,11 +18,12 @@ import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import device.uart.internal.UartComponent;
 import vmm.core.boot.KernelEntry;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.KvmHypervisor;
 
 /**
  * Debian's cloud kernel, unmodified, started by our loader without firmware
@@ -47,16 +48,18 @@ class LinuxDirectBootTest {
     @TempDir
     Path dir;
 
-    @Test
-    void debiansKernelBootsThroughPvhAndPrintsItsBannerOurCommandLineAndOurMemoryMap() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
+    void debiansKernelBootsThroughPvhAndPrintsItsBannerOurCommandLineAndOurMemoryMap(String accel) throws Exception {
         Path vmlinux = DebianKernel.vmlinux(dir, DebianKernel.require());
         Path com1 = dir.resolve("com1.log");
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
 
         String console;
         Optional<PcMachine.Exit> exit;
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(256L << 20, 1, null), firmwareLog::add)) {
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(256L << 20, 1, null), firmwareLog::add)) {
             UartComponent uart = new UartComponent(vm.machine(), Map.of("port", "com1", "backend", "log=" + com1));
             try {
                 KernelEntry entry = vm.loadKernel(vmlinux, null, CMDLINE);
@@ -87,14 +90,16 @@ class LinuxDirectBootTest {
                 .contains("ACPI: INT_SRC_OVR (bus 0 bus_irq 9 global_irq 9 high level)");
     }
 
-    @Test
-    void debiansBzImageDecompressesItselfAfterEnteringThrough64BitBootProtocol() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM})
+    void debiansBzImageDecompressesItselfAfterEnteringThrough64BitBootProtocol(String accel) throws Exception {
         Path bzImage = DebianKernel.require();
         byte[] vmlinuxHead = Arrays.copyOf(Files.readAllBytes(DebianKernel.vmlinux(dir, bzImage)), 64 << 10);
         byte[] seen = new byte[vmlinuxHead.length];
         Optional<PcMachine.Exit> exit = Optional.empty();
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(256L << 20, 1, null), line -> {})) {
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(256L << 20, 1, null), line -> {})) {
             // nokaslr: the decompressor writes vmlinux at the load address (pref_address) instead of a random one.
             KernelEntry entry = vm.loadKernel(bzImage, null, "console=ttyS0 nokaslr");
             assertThat(entry.mode()).isEqualTo(KernelEntry.Mode.LONG_64);
@@ -115,8 +120,9 @@ class LinuxDirectBootTest {
         assertThat(seen).as("the first 64 KiB the decompressor wrote at the load address").isEqualTo(vmlinuxHead);
     }
 
-    @Test
-    void debiansKernelReachesAnInitramfsShellOnHardwareVirtualization() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM})
+    void debiansKernelReachesAnInitramfsShellOnHardwareVirtualization(String accel) throws Exception {
         Path bzImage = DebianKernel.require();
         assumeTrue(hardwareVirtualization(),
                 "this host's KVM emulates guest code (no vmx/svm flag in /proc/cpuinfo, see TESTBED.md): a kernel dies"
@@ -133,8 +139,9 @@ class LinuxDirectBootTest {
             cpio.finish();
         }
         Path com1 = dir.resolve("com1.log");
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(512L << 20, 1, null), line -> {})) {
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(512L << 20, 1, null), line -> {})) {
             UartComponent uart = new UartComponent(vm.machine(), Map.of("port", "com1", "backend", "log=" + com1));
             try {
                 vm.loadKernel(bzImage, initrd, "console=ttyS0 rdinit=/init");

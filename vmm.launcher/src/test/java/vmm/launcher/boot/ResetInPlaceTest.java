@@ -7,10 +7,10 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Optional;
 
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import vmm.core.platform.PcMachine;
-import vmm.kvm.KvmHypervisor;
 
 /**
  * What a machine reset puts back and what it keeps, seen by a boot ROM of
@@ -44,11 +44,13 @@ class ResetInPlaceTest {
         return rom;
     }
 
-    @Test
-    void aResetKeepsCmosAndRamButPutsBackTheCpuAndTheRomCopy() throws Exception {
-        HostKvm.require();
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(16L << 20, 2, rom(), true), line -> { })) {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
+    void aResetKeepsCmosAndRamButPutsBackTheCpuAndTheRomCopy(String accel) throws Exception {
+        BackEnd.require(accel);
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(16L << 20, 2, rom(), true), line -> { })) {
             vm.start();
             Optional<PcMachine.Exit> exit = vm.awaitExit(Duration.ofSeconds(60));
             assertThat(exit).isPresent();

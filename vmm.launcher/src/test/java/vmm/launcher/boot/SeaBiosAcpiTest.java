@@ -13,14 +13,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.KvmHypervisor;
 import vmm.launcher.internal.DemoDisk;
 
 /**
@@ -35,16 +35,18 @@ class SeaBiosAcpiTest {
     @TempDir
     Path dir;
 
-    @Test
-    void theGuestFindsOurTablesWithThePmBlockSeaBiosChose() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
+    void theGuestFindsOurTablesWithThePmBlockSeaBiosChose(String accel) throws Exception {
         assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
-        HostKvm.require();
+        BackEnd.require(accel);
         Path disk = dir.resolve("boot.img");
         DemoDisk.write(disk);
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
 
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 2, Files.readAllBytes(SeaBiosBootTest.SEABIOS)),
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(64L << 20, 2, Files.readAllBytes(SeaBiosBootTest.SEABIOS)),
                      firmwareLog::add)) {
             vm.machine().plug("disk", "virtio-blk", SeaBiosBootTest.DISK_SLOT, Map.of("path", disk.toString()), "virtio-blk",
                     new VirtioBlockProvider());

@@ -12,14 +12,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import device.uart.internal.UartComponent;
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.pci.PciAddress;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.KvmHypervisor;
 import vmm.launcher.internal.DemoDisk;
 
 /**
@@ -36,17 +36,19 @@ class SeaBiosBootTest {
     @TempDir
     Path dir;
 
-    @Test
-    void seaBiosBootsTheBootSectorOnOurVirtioBlkDiskAndPowersOff() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
+    void seaBiosBootsTheBootSectorOnOurVirtioBlkDiskAndPowersOff(String accel) throws Exception {
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
-        HostKvm.require();
+        BackEnd.require(accel);
         Path disk = dir.resolve("boot.img");
         DemoDisk.write(disk);
         Path com1 = dir.resolve("com1.log");
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
 
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SEABIOS)), firmwareLog::add)) {
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SEABIOS)), firmwareLog::add)) {
             vm.machine().plug("disk", "virtio-blk", DISK_SLOT, Map.of("path", disk.toString()), "virtio-blk", new VirtioBlockProvider());
             UartComponent uart = new UartComponent(vm.machine(), Map.of("port", "com1", "backend", "log=" + com1));
             vm.platform().serialConsole(0x3f8);

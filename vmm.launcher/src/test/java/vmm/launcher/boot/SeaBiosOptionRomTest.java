@@ -16,14 +16,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.pci.PciAddress;
 import vmm.core.pci.PciFunctionSpec;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.KvmHypervisor;
 import vmm.launcher.internal.DemoDisk;
 
 /**
@@ -64,15 +64,17 @@ class SeaBiosOptionRomTest {
         return rom;
     }
 
-    @Test
-    void seaBiosRunsTheOptionRomOfAFunctionThroughItsRomBar() throws Exception {
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
+    void seaBiosRunsTheOptionRomOfAFunctionThroughItsRomBar(String accel) throws Exception {
         assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
-        HostKvm.require();
+        BackEnd.require(accel);
         Path disk = dir.resolve("boot.img");
         DemoDisk.write(disk);
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SeaBiosBootTest.SEABIOS)),
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(64L << 20, 1, Files.readAllBytes(SeaBiosBootTest.SEABIOS)),
                      firmwareLog::add)) {
             vm.machine().pci().attach("rom-test", PciAddress.slot(6), PciFunctionSpec.builder(VENDOR, DEVICE)
                     .classCode(0xff, 0x00, 0x00).rom(optionRom()).build(), null);

@@ -12,12 +12,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.platform.PcMachine;
-import vmm.kvm.KvmHypervisor;
 import vmm.launcher.RebootDisk;
 
 /**
@@ -32,14 +32,15 @@ class SeaBiosRebootTest {
 
     private record Run(PcMachine.Exit exit, int bootCount, int resets, String log) {}
 
-    private Run boot(boolean reboot) throws Exception {
+    private Run boot(String accel, boolean reboot) throws Exception {
         assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
-        HostKvm.require();
+        BackEnd.require(accel);
         Path disk = dir.resolve("reboot.img");
         RebootDisk.write(disk);
         List<String> firmwareLog = Collections.synchronizedList(new ArrayList<>());
-        try (KvmHypervisor kvm = HostKvm.open();
-             PcMachine vm = PcMachine.create(kvm, new PcMachine.Config(64L << 20, 2, Files.readAllBytes(SeaBiosBootTest.SEABIOS), reboot),
+        try (BackEnd backEnd = BackEnd.open(accel);
+             PcMachine vm = PcMachine.create(backEnd.hypervisor(),
+                     new PcMachine.Config(64L << 20, 2, Files.readAllBytes(SeaBiosBootTest.SEABIOS), reboot),
                      firmwareLog::add)) {
             vm.machine().plug("disk", "virtio-blk", SeaBiosBootTest.DISK_SLOT, Map.of("path", disk.toString()), "virtio-blk",
                     new VirtioBlockProvider());
@@ -53,9 +54,10 @@ class SeaBiosRebootTest {
         }
     }
 
-    @Test
-    void aResetThroughCf9RestartsTheMachineAndTheSecondBootPowersOff() throws Exception {
-        Run r = boot(true);
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
+    void aResetThroughCf9RestartsTheMachineAndTheSecondBootPowersOff(String accel) throws Exception {
+        Run r = boot(accel, true);
         assertThat(r.exit().outcome()).as(r.exit().detail() + "\n" + r.log()).isEqualTo(PcMachine.Outcome.POWER_OFF);
         assertThat(r.bootCount()).as("boots counted in CMOS").isEqualTo(2);
         assertThat(r.resets()).isEqualTo(1);
@@ -67,9 +69,10 @@ class SeaBiosRebootTest {
         assertThat(r.log()).as("a fresh POST, not SeaBIOS's soft-reboot path").doesNotContain("In resume");
     }
 
-    @Test
-    void withRebootOffTheRunEndsAtTheFirstResetWithTheResetOutcome() throws Exception {
-        Run r = boot(false);
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {BackEnd.KVM, BackEnd.EMU})
+    void withRebootOffTheRunEndsAtTheFirstResetWithTheResetOutcome(String accel) throws Exception {
+        Run r = boot(accel, false);
         assertThat(r.exit().outcome()).as(r.exit().detail()).isEqualTo(PcMachine.Outcome.RESET);
         assertThat(r.exit().detail()).contains("0xcf9");
         assertThat(r.bootCount()).isEqualTo(1);
