@@ -11,7 +11,7 @@
 # connect until the receiver has hashed the last byte and sent the SHA-256
 # back on the same connection; both ends' SHA-256 must equal the payload's.
 # Rounds alternate vsock, net, vsock again (the control: vsock against
-# vsock shows the noise). Prints medians, spread (min..max), MB/s (10^6
+# vsock shows the noise), after one warm-up round that is not counted. Prints medians, spread (min..max), MB/s (10^6
 # bytes/s) and the ratios.
 # Usage: vmm.benchmarks/vsock-vs-net.sh [MiB (default 256)] [rounds (default 3)]
 # Needs root (TAP, namespace), user-mode-linux, busybox-static, socat, python3, iproute2.
@@ -166,7 +166,7 @@ h2g() {  # kind: the host sends and times, we wait for it
     touch $work/req/\$1.\$r
     for i in \$(seq 1 60000); do [ -e $work/done/\$1.\$r ] && break; sleep 0.05; done
 }
-for r in \$(seq 1 $R); do
+for r in \$(seq 0 $R); do   # round 0 warms both servers' JIT up and is not counted
     g2h vsock VSOCK-CONNECT:2:6000
     h2g vsock
     g2h net TCP:$net.1:6001
@@ -178,8 +178,8 @@ echo "guest-done" >> $work/results
 busybox poweroff -f
 EOF
 chmod +x "$work/init.sh"
-echo "booting user-mode Linux: $R rounds of $N MiB each way over vsock, net, vsock ..." >&2
-LD_PRELOAD="$uml_shim" timeout $((R * N * 2 + 300)) linux.uml mem=$((N * 2 + 512))M rootfstype=hostfs rootflags=/ rw \
+echo "booting user-mode Linux: 1 + $R rounds of $N MiB each way over vsock, net, vsock ..." >&2
+LD_PRELOAD="$uml_shim" timeout $(((R + 1) * N * 3 + 300)) linux.uml mem=$((N * 2 + 512))M rootfstype=hostfs rootflags=/ rw \
     init="$work/init.sh" virtio_uml.device="$work/vs.sock:19" virtio_uml.device="$work/net.sock:1" \
     con=null con0=null,fd:1 < /dev/null > "$work/console" 2>&1 || true
 
@@ -194,7 +194,7 @@ python3 - "$work/results" "$sum" "$N" "$R" <<'EOF'
 import statistics, sys
 path, want, n, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 mb = (n << 20) / 1e6
-rows, bad, guest_sum = {}, [], None
+rows, bad, guest_sum, checked = {}, [], None, 0
 for line in open(path):
     f = line.split()
     if f[0] == "guest-payload": guest_sum = f[1]; continue
@@ -202,14 +202,16 @@ for line in open(path):
     d, kind, rnd, t, got = f[0], f[1], f[2], f[3], (f[4] if len(f) > 4 else "")
     secs = int(t) / 1e9 if d == "g2h" else float(t)
     if got != want or secs <= 0: bad.append(line.strip())
+    elif rnd == "0": checked += 1
     else: rows.setdefault((d, kind), []).append(mb / secs)
 print()
 print("virtio-vsock vs virtio-net (TAP in a namespace), one user-mode Linux 6.1 guest over vhost-user,")
 print("both devices as ./vmm vhost-user serves them by default; one stream of %d MiB per transfer," % n)
-print("%d rounds alternating vsock, net, vsock (control); timed by the sender from connect until the" % rounds)
-print("receiver's SHA-256 of the last byte came back; guest: socat + sha256sum, host: python3 + hashlib")
+print("%d rounds (after one warm-up round, not counted) alternating vsock, net, vsock' (the control);" % rounds)
+print("each transfer timed by its sender from connect until the")
+print("   receiver's SHA-256 of the last byte came back; guest: socat + sha256sum, host: python3 + hashlib")
 print("payload sha256 %s (guest's copy %s)" % (want[:16], "equal" if guest_sum == want else "DIFFERS: " + str(guest_sum)))
-print("checksums: %s" % ("all %d transfers equal on both ends" % sum(len(v) for v in rows.values()) if not bad
+print("checksums: %s" % ("all %d transfers equal on both ends" % (checked + sum(len(v) for v in rows.values())) if not bad
                           else "%d MISMATCHED OR FAILED: %s" % (len(bad), bad)))
 print()
 print("%-14s %-8s %10s %22s" % ("direction", "path", "median MB/s", "min..max MB/s"))
