@@ -12,7 +12,7 @@ import vmm.core.hypervisor.HypervisorException;
 import vmm.core.hypervisor.VmConfig;
 import vmm.core.memory.GuestMemory;
 import vmm.core.memory.RamRegion;
-import vmm.kvm.guest.TestVm;
+import vmm.kvm.guest.KvmBackEnd;
 
 /** Opening KVM, the capability report, and the memory layouts a VM refuses. */
 class KvmHypervisorTest {
@@ -27,7 +27,7 @@ class KvmHypervisorTest {
 
     @Test
     void aVendorThatDoesNotServeTheHostIsRefused() {
-        TestVm.openOrSkip().close();
+        KvmBackEnd.openOrSkip().close();
         KvmVendor other = new KvmVendor() {
             @Override public String name() { return "other"; }
             @Override public boolean supportsHost(String id) { return false; }
@@ -42,9 +42,9 @@ class KvmHypervisorTest {
 
     @Test
     void capabilitiesNameTheBackEndTheCpuVendorAndKvmsFeatures() {
-        try (KvmHypervisor h = TestVm.openOrSkip()) {
+        try (KvmHypervisor h = KvmBackEnd.openOrSkip()) {
             var c = h.capabilities();
-            assertThat(c.backEnd()).isEqualTo("kvm/" + TestVm.vendor().name()); // generic unless -Dvmm.kvm.vendor names another
+            assertThat(c.backEnd()).isEqualTo("kvm/" + KvmBackEnd.vendor().name()); // generic unless -Dvmm.kvm.vendor names another
             assertThat(c.cpuVendor()).isIn("AuthenticAMD", "GenuineIntel", "HygonGenuine");
             assertThat(c.features()).containsEntry("irqchip", "yes").containsEntry("api-version", "12")
                     .containsKey("max-vcpus");
@@ -54,7 +54,7 @@ class KvmHypervisorTest {
 
     @Test
     void ramThatIsNotWholePagesIsRefused() {
-        try (KvmHypervisor h = TestVm.openOrSkip(); Arena a = Arena.ofConfined()) {
+        try (KvmHypervisor h = KvmBackEnd.openOrSkip(); Arena a = Arena.ofConfined()) {
             MemorySegment odd = a.allocate(6000, 4096);
             try (GuestMemory m = GuestMemory.builder().region(new RamRegion("odd", 0, odd, -1, 0, false)).build()) {
                 assertThatThrownBy(() -> h.createVm(m, VmConfig.singleVcpu())).isInstanceOf(HypervisorException.class)
@@ -65,7 +65,7 @@ class KvmHypervisorTest {
 
     @Test
     void memoryOverTheRangeKvmKeepsForTheTssIsRefused() {
-        try (KvmHypervisor h = TestVm.openOrSkip();
+        try (KvmHypervisor h = KvmBackEnd.openOrSkip();
              GuestMemory m = GuestMemory.builder().ram("high", 0xFEF00000L, 0x200000).build()) {
             assertThatThrownBy(() -> h.createVm(m, VmConfig.singleVcpu())).isInstanceOf(HypervisorException.class)
                     .hasMessageContaining("overlaps [0xfeffc000, 0xff000000)");
@@ -74,7 +74,7 @@ class KvmHypervisorTest {
 
     @Test
     void tooManyVcpusAreRefusedWithTheHostsLimit() {
-        try (KvmHypervisor h = TestVm.openOrSkip(); GuestMemory m = GuestMemory.ofSize(1 << 20)) {
+        try (KvmHypervisor h = KvmBackEnd.openOrSkip(); GuestMemory m = GuestMemory.ofSize(1 << 20)) {
             assertThatThrownBy(() -> h.createVm(m, new VmConfig(100_000, true))).isInstanceOf(HypervisorException.class)
                     .hasMessageContaining("vCPUs per VM");
         }
@@ -82,7 +82,7 @@ class KvmHypervisorTest {
 
     @Test
     void kvmListsTheSyscallAndSysenterMsrsItCanSave() {
-        TestVm.openOrSkip().close();
+        KvmBackEnd.openOrSkip().close();
         try (vmm.kvm.internal.KvmSystem k = vmm.kvm.internal.KvmSystem.open(System.getProperty("vmm.kvm.device", "/dev/kvm"))) {
             assertThat(k.msrIndexList()).contains(0x174, 0x175, 0x176, 0xC0000081, 0xC0000082, 0xC0000102).doesNotHaveDuplicates();
         }

@@ -14,14 +14,15 @@ import vmm.core.hypervisor.SpecialRegisters;
 import vmm.core.hypervisor.Vcpu;
 import vmm.core.hypervisor.VcpuStateBlock;
 import vmm.core.hypervisor.VmConfig;
-import vmm.kvm.guest.TestVm;
+import vmm.kvm.guest.KvmBackEnd;
+import vmm.testing.guest.GuestVm;
 
 /** vCPU state goes to KVM and comes back unchanged, in each of the kernel's structures. */
-class KvmVcpuStateTest {
+class KvmVcpuStateTest implements KvmBackEnd {
 
     @Test
     void registersAndSpecialRegistersRoundTrip() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+        try (GuestVm t = vm(true)) {
             Vcpu v = t.vcpu();
             Registers r = new Registers().rip(0x1234).rsp(0x8000).set(Registers.Reg.R15, -2L).set(Registers.Reg.RAX, 7);
             v.setRegisters(r);
@@ -30,7 +31,7 @@ class KvmVcpuStateTest {
             t.protectedMode(v, 0x1000, 0x600, 32);
             SpecialRegisters s = v.specialRegisters();
             assertThat(s.cr0() & SpecialRegisters.CR0_PE).isNotZero();
-            assertThat(s.gdt().base()).isEqualTo(TestVm.GDT);
+            assertThat(s.gdt().base()).isEqualTo(GuestVm.GDT);
             assertThat(s.idt().limit()).isEqualTo(32 * 8 - 1);
             assertThat(s.segment(SpecialRegisters.Seg.DS).limit()).isEqualTo(0xFFFFFFFF);
             v.setSpecialRegisters(s);
@@ -40,7 +41,7 @@ class KvmVcpuStateTest {
 
     @Test
     void msrsRoundTripAndOnesTheHostRefusesAreLeftOut() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+        try (GuestVm t = vm(true)) {
             Vcpu v = t.vcpu();
             v.setMsrs(Map.of(0x174, 0x10L, 0x175, 0x9000L)); // IA32_SYSENTER_CS, IA32_SYSENTER_ESP
             assertThat(v.msrs(0x174, 0x12345678, 0x175)).containsExactly(Map.entry(0x174, 0x10L), Map.entry(0x175, 0x9000L));
@@ -50,7 +51,7 @@ class KvmVcpuStateTest {
 
     @Test
     void eachVcpuHasItsOwnApicIdAndOnlyTheBootProcessorIsRunnable() throws Exception {
-        try (TestVm t = TestVm.create(new VmConfig(2, true))) {
+        try (GuestVm t = vm(new VmConfig(2, true))) {
             byte[] lapic1 = t.vcpus.get(1).state(VcpuStateBlock.LAPIC);
             int apicId = ByteBuffer.wrap(lapic1).order(ByteOrder.LITTLE_ENDIAN).getInt(0x20) >>> 24;
             assertThat(apicId).isEqualTo(1);
@@ -65,7 +66,7 @@ class KvmVcpuStateTest {
 
     @Test
     void fpuAndEventStateRoundTrip() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+        try (GuestVm t = vm(true)) {
             Vcpu v = t.vcpu();
             byte[] fpu = v.state(VcpuStateBlock.FPU);
             assertThat(fpu).hasSize(416);
@@ -82,7 +83,7 @@ class KvmVcpuStateTest {
 
     @Test
     void translationWithoutPagingIsTheIdentity() throws Exception {
-        try (TestVm t = TestVm.create(false)) {
+        try (GuestVm t = vm(false)) {
             t.protectedMode(t.vcpu(), 0x1000, 0, 0);
             assertThat(t.vcpu().translate(0x12345)).hasValue(0x12345);
         }
@@ -90,7 +91,7 @@ class KvmVcpuStateTest {
 
     @Test
     void vcpuIndicesOutsideTheConfigOrTakenTwiceAreRefused() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+        try (GuestVm t = vm(true)) {
             assertThatThrownBy(() -> t.vm.createVcpu(0)).hasMessageContaining("already exists");
             assertThatThrownBy(() -> t.vm.createVcpu(1)).hasMessageContaining("outside [0, 1)");
         }
@@ -98,7 +99,7 @@ class KvmVcpuStateTest {
 
     @Test
     void aVmWithoutTheIrqchipHasNoIrqChip() throws Exception {
-        try (TestVm t = TestVm.create(false)) {
+        try (GuestVm t = vm(false)) {
             assertThatThrownBy(t.vm::irqChip).isInstanceOf(IllegalStateException.class).hasMessageContaining("without the in-kernel irqchip");
         }
     }

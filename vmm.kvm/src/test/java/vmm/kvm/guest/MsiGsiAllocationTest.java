@@ -9,13 +9,14 @@ import vmm.core.hypervisor.Binding;
 import vmm.core.hypervisor.EventFd;
 import vmm.core.hypervisor.GsiPool;
 import vmm.core.irq.MsiMessage;
+import vmm.testing.guest.GuestVm;
 
 /** GSIs for in-kernel MSI routes are handed out once each, and a level irqfd with resampling binds to an IOAPIC input. */
-class MsiGsiAllocationTest {
+class MsiGsiAllocationTest implements KvmBackEnd {
 
     @Test
     void allocatedGsisAreDistinctAboveTheIoapicAndComeBackWhenReleased() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+        try (GuestVm t = vm(true)) {
             int a = t.vm.allocateMsiGsi(), b = t.vm.allocateMsiGsi();
             assertThat(a).isGreaterThanOrEqualTo(24);
             assertThat(b).isNotEqualTo(a).isGreaterThanOrEqualTo(24);
@@ -32,7 +33,7 @@ class MsiGsiAllocationTest {
 
     @Test
     void theVirtioTransportsPoolAndPassthroughDrawFromTheSameGsis() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+        try (GuestVm t = vm(true)) {
             GsiPool transport = GsiPool.of(t.vm);
             int viaPool = transport.allocate(), direct = t.vm.allocateMsiGsi();
             assertThat(direct).isNotEqualTo(viaPool);
@@ -45,7 +46,7 @@ class MsiGsiAllocationTest {
 
     @Test
     void aResamplingIrqfdBindsToAnIoapicInputOnly() throws Exception {
-        try (TestVm t = TestVm.create(true); EventFd trigger = t.vm.createEventFd(); EventFd resample = t.vm.createEventFd()) {
+        try (GuestVm t = vm(true); EventFd trigger = t.vm.createEventFd(); EventFd resample = t.vm.createEventFd()) {
             Binding b = t.vm.bindIrqFd(trigger, resample, 18);
             b.close();
             assertThatThrownBy(() -> t.vm.bindIrqFd(trigger, resample, 40))

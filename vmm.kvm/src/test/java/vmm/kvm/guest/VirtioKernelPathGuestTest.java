@@ -29,6 +29,9 @@ import vmm.testing.InterruptRecorder;
 import vmm.testing.PciHarness;
 import vmm.testing.TestMachine;
 import vmm.testing.VirtioDriver;
+import vmm.testing.guest.GuestVm;
+import vmm.testing.guest.Asm;
+import vmm.testing.guest.Ports;
 
 /**
  * viona's data path under a real KVM guest: the guest's write to the
@@ -38,7 +41,7 @@ import vmm.testing.VirtioDriver;
  * completion interrupt reaches the guest's handler through an irqfd routed to
  * the MSI-X message the guest programmed.
  */
-class VirtioKernelPathGuestTest {
+class VirtioKernelPathGuestTest implements KvmBackEnd {
     static final PciAddress A = PciAddress.slot(7), B = PciAddress.slot(8);
     static final long CODE = 0x1000, IDT = 0x600, LAPIC = 0xFEE0_0000L;
     /** Where the test moves A's BAR4 (64-bit, firmware put it above 4 GiB), so 32-bit guest code can reach it. */
@@ -51,7 +54,7 @@ class VirtioKernelPathGuestTest {
 
     @Test
     void aGuestKickWakesVionasWorkerWithoutAnExitAndTheCompletionComesThroughAnIrqfd() throws Exception {
-        try (TestVm t = TestVm.create(new VmConfig(1, true), () -> GuestMemory.ofSize(16L << 20))) {
+        try (GuestVm t = vm(new VmConfig(1, true), () -> GuestMemory.ofSize(16L << 20))) {
             InterruptRecorder unused = new InterruptRecorder();
             Machine machine = new Machine(t.memory, t.vm.irqChip());
             machine.useHypervisor(t.vm, new GsiPool(1024));

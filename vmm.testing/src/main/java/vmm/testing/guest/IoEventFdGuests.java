@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,11 +12,11 @@ import vmm.core.hypervisor.EventFd;
 import vmm.core.hypervisor.StopReport;
 
 /** Guest writes bound to an eventfd signal it inside the kernel and never reach the bus. */
-class IoEventFdGuestTest {
+public interface IoEventFdGuests extends GuestBackEnd {
 
     @Test
-    void boundPortAndMmioWritesSignalTheEventFdAndSkipTheBus() throws Exception {
-        try (TestVm t = TestVm.create(false); EventFd portEvent = t.vm.createEventFd(); EventFd mmioEvent = t.vm.createEventFd()) {
+    default void boundPortAndMmioWritesSignalTheEventFdAndSkipTheBus() throws Exception {
+        try (GuestVm t = vm(false); EventFd portEvent = t.vm.createEventFd(); EventFd mmioEvent = t.vm.createEventFd()) {
             Ports portBus = new Ports(), mmioBus = new Ports(), done = new Ports();
             t.ports.register("bound-port", 0xE2, 1, portBus);
             t.mmio.register("bound-mmio", 0xD0040, 2, mmioBus);
@@ -45,8 +45,8 @@ class IoEventFdGuestTest {
     }
 
     @Test
-    void aDatamatchBindingTakesOnlyItsValueAndLeavesOthersToTheBus() throws Exception {
-        try (TestVm t = TestVm.create(false); EventFd event = t.vm.createEventFd()) {
+    default void aDatamatchBindingTakesOnlyItsValueAndLeavesOthersToTheBus() throws Exception {
+        try (GuestVm t = vm(false); EventFd event = t.vm.createEventFd()) {
             Ports bus = new Ports();
             t.ports.register("queue-notify", 0xE4, 2, bus);
             try (Binding b = t.vm.bindIoEvent(event, AddressSpace.IO_PORT, 0xE4, 2, OptionalLong.of(5))) {
@@ -67,8 +67,8 @@ class IoEventFdGuestTest {
     }
 
     @Test
-    void anUnboundEventFdIsNoLongerSignalled() throws Exception {
-        try (TestVm t = TestVm.create(false); EventFd event = t.vm.createEventFd()) {
+    default void anUnboundEventFdIsNoLongerSignalled() throws Exception {
+        try (GuestVm t = vm(false); EventFd event = t.vm.createEventFd()) {
             Ports bus = new Ports();
             t.ports.register("port", 0xE2, 1, bus);
             t.vm.bindIoEvent(event, AddressSpace.IO_PORT, 0xE2, 1, OptionalLong.empty()).close();

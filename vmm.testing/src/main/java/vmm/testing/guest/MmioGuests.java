@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -13,11 +13,11 @@ import vmm.core.hypervisor.VmConfig;
 import vmm.core.memory.GuestMemory;
 
 /** Guest accesses to addresses that are not RAM reach the MMIO bus; ROM is mapped read-only. */
-class MmioGuestTest {
+public interface MmioGuests extends GuestBackEnd {
 
     @Test
-    void mmioWritesAndReadsReachTheHandlerWithAddressSizeAndValue() throws Exception {
-        try (TestVm t = TestVm.create(false)) {
+    default void mmioWritesAndReadsReachTheHandlerWithAddressSizeAndValue() throws Exception {
+        try (GuestVm t = vm(false)) {
             List<String> seen = new ArrayList<>();
             t.mmio.register("test", 0xD0000, 0x100, new IoHandler() {
                 @Override public long read(long offset, int size) {
@@ -50,12 +50,12 @@ class MmioGuestTest {
     }
 
     @Test
-    void romIsReadableAndAGuestWriteToItChangesNothing() throws Exception {
+    default void romIsReadableAndAGuestWriteToItChangesNothing() throws Exception {
         byte[] image = new byte[0x1000];
         image[0] = 0x11;
         image[1] = 0x22;
-        try (TestVm t = TestVm.create(new VmConfig(1, false), () -> GuestMemory.builder()
-                .ram("ram", 0, TestVm.RAM_SIZE).rom("rom", 0xF0000, image).build())) {
+        try (GuestVm t = vm(new VmConfig(1, false), () -> GuestMemory.builder()
+                .ram("ram", 0, GuestVm.RAM_SIZE).rom("rom", 0xF0000, image).build())) {
             List<String> mmioSeen = new ArrayList<>();
             t.mmio.register("rom-shadow", 0xF0000, 0x1000, new IoHandler() {
                 @Override public long read(long offset, int size) { mmioSeen.add("read"); return 0; }
@@ -87,8 +87,8 @@ class MmioGuestTest {
     }
 
     @Test
-    void anMmioWriteSplitAtAPageEdgeReachesTheBusAsItsBytesInOrder() throws Exception {
-        try (TestVm t = TestVm.create(false)) {
+    default void anMmioWriteSplitAtAPageEdgeReachesTheBusAsItsBytesInOrder() throws Exception {
+        try (GuestVm t = vm(false)) {
             java.util.TreeMap<Long, Integer> bytes = new java.util.TreeMap<>();
             t.mmio.register("two-pages", 0xA0000, 0x2000, new IoHandler() {
                 @Override public long read(long offset, int size) { return 0; }
@@ -112,11 +112,11 @@ class MmioGuestTest {
     }
 
     @Test
-    void aRomThatIsNotWholePagesShowsZerosPastItsImage() throws Exception {
+    default void aRomThatIsNotWholePagesShowsZerosPastItsImage() throws Exception {
         byte[] image = new byte[100];
         java.util.Arrays.fill(image, (byte) 0x77);
-        try (TestVm t = TestVm.create(new VmConfig(1, false), () -> GuestMemory.builder()
-                .ram("ram", 0, TestVm.RAM_SIZE).rom("option-rom", 0xC0000, image).build())) {
+        try (GuestVm t = vm(new VmConfig(1, false), () -> GuestMemory.builder()
+                .ram("ram", 0, GuestVm.RAM_SIZE).rom("option-rom", 0xC0000, image).build())) {
             List<Long> out = new ArrayList<>();
             t.ports.register("result", 0xE0, 2, new IoHandler() {
                 @Override public long read(long offset, int size) { return 0; }

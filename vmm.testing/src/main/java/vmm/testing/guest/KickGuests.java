@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,8 +12,8 @@ import vmm.core.hypervisor.VcpuExit;
 import vmm.core.hypervisor.VmRunner;
 import vmm.testing.HangGuard;
 
-/** A vCPU spinning in guest code, which never exits by itself, is taken out of KVM_RUN on request. */
-class KickGuestTest {
+/** A vCPU spinning in guest code, which never exits by itself, is taken out of run() on request. */
+public interface KickGuests extends GuestBackEnd {
 
     private static Asm spinner() {
         return Asm.real(0x1000)
@@ -22,8 +22,8 @@ class KickGuestTest {
     }
 
     @Test
-    void aKickReturnsRunFromABusyGuestAsInterrupted() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+    default void aKickReturnsRunFromABusyGuestAsInterrupted() throws Exception {
+        try (GuestVm t = vm(true)) {
             Ports ready = new Ports();
             t.ports.register("ready", 0xE0, 1, ready);
             t.load(0x1000, spinner().bytes());
@@ -34,8 +34,7 @@ class KickGuestTest {
 
             t.vcpu().kick();
 
-            assertThat(exit.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))
-                    .isInstanceOf(VcpuExit.Interrupted.class);
+            assertThat(exit.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).isInstanceOf(VcpuExit.Interrupted.class);
             // The guest is still in its loop, where it was interrupted.
             long rip = t.vcpu().registers().rip();
             assertThat(rip).isBetween(0x1000L, 0x1000L + spinner().bytes().length);
@@ -43,8 +42,8 @@ class KickGuestTest {
     }
 
     @Test
-    void aKickBeforeRunMakesTheNextRunReturnAtOnce() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+    default void aKickBeforeRunMakesTheNextRunReturnAtOnce() throws Exception {
+        try (GuestVm t = vm(true)) {
             t.load(0x1000, spinner().bytes());
             t.realMode(t.vcpu(), 0x1000);
 
@@ -56,8 +55,8 @@ class KickGuestTest {
     }
 
     @Test
-    void aSpinningVmPausesResumesAndStops() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+    default void aSpinningVmPausesResumesAndStops() throws Exception {
+        try (GuestVm t = vm(true)) {
             Ports ready = new Ports();
             t.ports.register("ready", 0xE0, 1, ready);
             t.load(0x1000, spinner().bytes());

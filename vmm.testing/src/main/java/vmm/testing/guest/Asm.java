@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;

@@ -1,4 +1,4 @@
-package vmm.emu.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,11 +12,11 @@ import vmm.core.hypervisor.SpecialRegisters;
 import vmm.core.hypervisor.StopReport;
 
 /** A guest started in flat 32-bit protected mode by the VMM's special registers. */
-class ProtectedModeGuestTest {
+public interface ProtectedModeGuests extends GuestBackEnd {
 
     @Test
-    void thirtyTwoBitPortAndMmioAccessesReachTheBuses() throws Exception {
-        try (TestVm t = TestVm.create(false)) {
+    default void thirtyTwoBitPortAndMmioAccessesReachTheBuses() throws Exception {
+        try (GuestVm t = vm(false)) {
             List<String> seen = new ArrayList<>();
             t.ports.register("port", 0xE0, 4, new IoHandler() {
                 @Override public long read(long offset, int size) {
@@ -51,7 +51,7 @@ class ProtectedModeGuestTest {
             assertThat(t.memory.readU32(0x3000)).isEqualTo(0x12345678L);
             SpecialRegisters s = t.vcpu().specialRegisters();
             assertThat(s.cr0() & SpecialRegisters.CR0_PE).isNotZero();
-            assertThat(s.segment(SpecialRegisters.Seg.CS).selector()).isEqualTo(TestVm.CODE32);
+            assertThat(s.segment(SpecialRegisters.Seg.CS).selector()).isEqualTo(GuestVm.CODE32);
         }
     }
 }

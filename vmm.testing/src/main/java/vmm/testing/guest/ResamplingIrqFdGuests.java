@@ -1,4 +1,4 @@
-package vmm.emu.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -14,14 +14,14 @@ import vmm.testing.HangGuard;
  * level-triggered IOAPIC input, the guest's EOI lowers it and signals the resample
  * eventfd, so the source can fire again.
  */
-class ResamplingIrqFdGuestTest {
-    static final long IDT = 0x600, CODE = 0x1000;
-    static final long LAPIC = 0xFEE0_0000L, IOAPIC = 0xFEC0_0000L;
-    static final int GSI = 21, VECTOR = 0x44, READY = 0xE0, VECTOR_PORT = 0xE1;
+public interface ResamplingIrqFdGuests extends GuestBackEnd {
+    long IDT = 0x600, CODE = 0x1000;
+    long LAPIC = 0xFEE0_0000L, IOAPIC = 0xFEC0_0000L;
+    int GSI = 21, VECTOR = 0x44, READY = 0xE0, VECTOR_PORT = 0xE1;
 
     @Test
-    void eachSignalInterruptsOnceAndTheEoiSignalsTheResampleEventFd() throws Exception {
-        try (TestVm t = TestVm.create(true); EventFd trigger = t.vm.createEventFd();
+    default void eachSignalInterruptsOnceAndTheEoiSignalsTheResampleEventFd() throws Exception {
+        try (GuestVm t = vm(true); EventFd trigger = t.vm.createEventFd();
              EventFd resample = t.vm.createEventFd()) {
             Ports ready = new Ports(), vectors = new Ports();
             t.ports.register("ready", READY, 1, ready);
@@ -58,8 +58,8 @@ class ResamplingIrqFdGuestTest {
     }
 
     @Test
-    void aResamplingIrqfdNeedsAnIoapicInput() throws Exception {
-        try (TestVm t = TestVm.create(true); EventFd trigger = t.vm.createEventFd();
+    default void aResamplingIrqfdNeedsAnIoapicInput() throws Exception {
+        try (GuestVm t = vm(true); EventFd trigger = t.vm.createEventFd();
              EventFd resample = t.vm.createEventFd()) {
             assertThatThrownBy(() -> t.vm.bindIrqFd(trigger, resample, 24)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("IOAPIC input");

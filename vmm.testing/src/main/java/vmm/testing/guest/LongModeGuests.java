@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -11,14 +11,14 @@ import vmm.core.hypervisor.SpecialRegisters;
 import vmm.core.hypervisor.StopReport;
 
 /** A guest started in 64-bit long mode with 4-level paging set up by the VMM. */
-class LongModeGuestTest {
-    static final long PML4 = 0x10000, PDPT = 0x11000, PD = 0x12000, CODE = 0x1000;
-    static final int CODE64 = 0x18;
-    static final long PRESENT_WRITABLE = 0x3, LARGE_PAGE = 0x80;
+public interface LongModeGuests extends GuestBackEnd {
+    long PML4 = 0x10000, PDPT = 0x11000, PD = 0x12000, CODE = 0x1000;
+    int CODE64 = 0x18;
+    long PRESENT_WRITABLE = 0x3, LARGE_PAGE = 0x80;
 
     @Test
-    void aLongModeGuestRunsWithPagingAndDoesPortIo() throws Exception {
-        try (TestVm t = TestVm.create(false)) {
+    default void aLongModeGuestRunsWithPagingAndDoesPortIo() throws Exception {
+        try (GuestVm t = vm(false)) {
             Ports out = new Ports();
             t.ports.register("out", 0xE0, 1, out);
             // Identity-map the first 1 GiB with 2 MiB pages: PML4[0] -> PDPT, PDPT[0] -> PD, PD[i] -> i * 2 MiB.
@@ -32,9 +32,9 @@ class LongModeGuestTest {
                     .hlt();
             t.load(CODE, a.bytes());
             t.protectedMode(t.vcpu(), CODE, 0, 0);      // writes the GDT; then switch it to long mode
-            t.memory.writeU64(TestVm.GDT + CODE64, 0x00AF9A000000FFFFL); // 64-bit code: L set, D clear
+            t.memory.writeU64(GuestVm.GDT + CODE64, 0x00AF9A000000FFFFL); // 64-bit code: L set, D clear
             SpecialRegisters s = t.vcpu().specialRegisters();
-            s.gdt(new DescriptorTable(TestVm.GDT, 4 * 8 - 1))
+            s.gdt(new DescriptorTable(GuestVm.GDT, 4 * 8 - 1))
                     .segment(SpecialRegisters.Seg.CS, Segment.code64(CODE64))
                     .cr3(PML4)
                     .cr4(SpecialRegisters.CR4_PAE)

@@ -1,4 +1,4 @@
-package vmm.emu.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -6,13 +6,13 @@ import org.junit.jupiter.api.Test;
 
 import vmm.core.hypervisor.VmConfig;
 
-/** The bootstrap processor starts the second vCPU with INIT and SIPI through the software LAPIC (vmm.kvm's guest). */
-class SecondVcpuGuestTest {
-    static final long LAPIC = 0xFEE0_0000L, BSP_CODE = 0x1000, AP_CODE = 0x9000;
+/** The bootstrap processor starts the second vCPU with INIT and SIPI through the back end's LAPIC. */
+public interface SecondVcpuGuests extends GuestBackEnd {
+    long LAPIC = 0xFEE0_0000L, BSP_CODE = 0x1000, AP_CODE = 0x9000;
 
     @Test
-    void anApStartedWithInitAndSipiRunsRealModeCodeAtTheSipiVector() throws Exception {
-        try (TestVm t = TestVm.create(new VmConfig(2, true))) {
+    default void anApStartedWithInitAndSipiRunsRealModeCodeAtTheSipiVector() throws Exception {
+        try (GuestVm t = vm(new VmConfig(2, true))) {
             Ports bsp = new Ports(), ap = new Ports();
             t.ports.register("bsp", 0xE0, 1, bsp);
             t.ports.register("ap", 0xE1, 1, ap);

@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,11 +12,11 @@ import vmm.core.bus.IoHandler;
 import vmm.core.hypervisor.StopReport;
 
 /** Real-mode guests doing port I/O through the core's bus, and halting. */
-class RealModeGuestTest {
+public interface RealModeGuests extends GuestBackEnd {
 
     @Test
-    void outReachesTheBusAndInReadsTheHandlersValueBack() throws Exception {
-        try (TestVm t = TestVm.create(false)) {
+    default void outReachesTheBusAndInReadsTheHandlersValueBack() throws Exception {
+        try (GuestVm t = vm(false)) {
             List<String> seen = new ArrayList<>();
             t.ports.register("test", 0xE0, 4, new IoHandler() {
                 @Override public long read(long offset, int size) {
@@ -45,8 +45,8 @@ class RealModeGuestTest {
     }
 
     @Test
-    void stringOutAndInMoveEveryElementInOrder() throws Exception {
-        try (TestVm t = TestVm.create(false)) {
+    default void stringOutAndInMoveEveryElementInOrder() throws Exception {
+        try (GuestVm t = vm(false)) {
             ByteArrayOutputStream written = new ByteArrayOutputStream();
             int[] next = {'a'};
             t.ports.register("test", 0xE3, 1, new IoHandler() {

@@ -1,15 +1,13 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
-import vmm.core.hypervisor.HypervisorException;
+import vmm.core.hypervisor.DescriptorTable;
+import vmm.core.hypervisor.Hypervisor;
 import vmm.core.hypervisor.Registers;
 import vmm.core.hypervisor.Segment;
 import vmm.core.hypervisor.SpecialRegisters;
@@ -19,24 +17,22 @@ import vmm.core.hypervisor.VirtualMachine;
 import vmm.core.hypervisor.VmConfig;
 import vmm.core.hypervisor.VmRunner;
 import vmm.core.memory.GuestMemory;
-import vmm.kvm.GenericVendor;
-import vmm.kvm.KvmHypervisor;
-import vmm.kvm.KvmVendor;
 import vmm.testing.HangGuard;
 
 /**
- * A small real VM for guest tests: 512 KiB of RAM at 0, buses of its own, and
- * helpers to put the vCPU in real or flat 32-bit protected mode. Skips the
- * calling test (a JUnit assumption) where this host has no usable KVM.
+ * A small real VM for guest tests on any {@link Hypervisor}: 512 KiB of RAM at 0
+ * (or memory the test lays out), buses of its own, and helpers to put a vCPU in
+ * real or flat 32-bit protected mode. Owns the hypervisor it was given and closes
+ * it (when it is {@link AutoCloseable}) with the VM. One test thread drives it.
  */
-public final class TestVm implements AutoCloseable {
+public final class GuestVm implements AutoCloseable {
     /** RAM below the legacy video hole; 0xA0000 up is free for MMIO that real-mode code can reach. */
     public static final long RAM_SIZE = 0x80000;
     /** Where tests put the GDT of protected-mode guests: null, flat code (0x08), flat data (0x10). */
     public static final long GDT = 0x500;
     public static final int CODE32 = 0x08, DATA32 = 0x10;
 
-    public final KvmHypervisor hypervisor;
+    public final Hypervisor hypervisor;
     public final GuestMemory memory;
     public final VirtualMachine vm;
     public final List<Vcpu> vcpus = new ArrayList<>();
@@ -44,8 +40,8 @@ public final class TestVm implements AutoCloseable {
     public final MmioBus mmio = new MmioBus();
     private VmRunner runner;
 
-    private TestVm(VmConfig config, java.util.function.Supplier<GuestMemory> memory) {
-        this.hypervisor = openOrSkip();
+    private GuestVm(Hypervisor hypervisor, VmConfig config, Supplier<GuestMemory> memory) {
+        this.hypervisor = hypervisor;
         GuestMemory m = null;
         VirtualMachine v = null;
         try {
@@ -55,54 +51,26 @@ public final class TestVm implements AutoCloseable {
         } catch (RuntimeException e) {
             if (v != null) v.close();
             if (m != null) m.close();
-            hypervisor.close();
+            closeQuietly(hypervisor, e);
             throw e;
         }
         this.memory = m;
         this.vm = v;
     }
 
-    /** A VM with one vCPU, with or without the in-kernel irqchip. */
-    public static TestVm create(boolean inKernelIrqchip) {
-        return new TestVm(new VmConfig(1, inKernelIrqchip), () -> GuestMemory.ofSize(RAM_SIZE));
-    }
-
-    public static TestVm create(VmConfig config) {
-        return new TestVm(config, () -> GuestMemory.ofSize(RAM_SIZE));
-    }
-
-    /** A VM over memory the test lays out (ROM regions, holes). */
-    public static TestVm create(VmConfig config, java.util.function.Supplier<GuestMemory> memory) {
-        return new TestVm(config, memory);
-    }
-
-    /** The KVM device; {@code -Dvmm.kvm.device=/nonexistent} shows what a host without KVM does. */
-    static final String DEVICE = System.getProperty("vmm.kvm.device", "/dev/kvm");
-
     /**
-     * The vendor part the guests run with: {@link GenericVendor}, or the class that
-     * {@code -Dvmm.kvm.vendor} names (on the test class path), e.g. {@code vmm.svm.SvmVendor},
-     * to run these guests with a back end's CPUID normalization.
+     * A VM with {@code config}'s vCPUs over the memory {@code memory} makes, on {@code hypervisor},
+     * which the VM then owns.
+     *
+     * @throws vmm.core.hypervisor.HypervisorException when the back end cannot make the VM
      */
-    public static KvmVendor vendor() {
-        String name = System.getProperty("vmm.kvm.vendor");
-        if (name == null || name.isBlank()) return new GenericVendor();
-        try {
-            return (KvmVendor) Class.forName(name).getConstructor().newInstance();
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalArgumentException("-Dvmm.kvm.vendor=" + name + ": not a KvmVendor on the test class path", e);
-        }
+    public static GuestVm create(Hypervisor hypervisor, VmConfig config, Supplier<GuestMemory> memory) {
+        return new GuestVm(hypervisor, config, memory);
     }
 
-    /** Opens KVM, or skips the test saying why it cannot run here. */
-    public static KvmHypervisor openOrSkip() {
-        assumeTrue(Files.exists(Path.of(DEVICE)), "no " + DEVICE + " on this host: tests that run guest code are skipped");
-        try {
-            return new KvmHypervisor(vendor(), DEVICE);
-        } catch (HypervisorException e) {
-            assumeTrue(false, "KVM is present but unusable, tests that run guest code are skipped: " + e.getMessage());
-            throw e;
-        }
+    /** A VM with {@code config}'s vCPUs over {@link #RAM_SIZE} of RAM, owning {@code hypervisor}. */
+    public static GuestVm create(Hypervisor hypervisor, VmConfig config) {
+        return new GuestVm(hypervisor, config, () -> GuestMemory.ofSize(RAM_SIZE));
     }
 
     public Vcpu vcpu() {
@@ -132,8 +100,8 @@ public final class TestVm implements AutoCloseable {
         memory.writeU64(GDT + DATA32, 0x00CF92000000FFFFL); // same, data r/w
         SpecialRegisters s = v.specialRegisters();
         s.segment(SpecialRegisters.Seg.CS, Segment.flat32(CODE32, true)).dataSegments(Segment.flat32(DATA32, false));
-        s.gdt(new vmm.core.hypervisor.DescriptorTable(GDT, 3 * 8 - 1));
-        s.idt(new vmm.core.hypervisor.DescriptorTable(idtBase, Math.max(0, idtEntries * 8 - 1)));
+        s.gdt(new DescriptorTable(GDT, 3 * 8 - 1));
+        s.idt(new DescriptorTable(idtBase, Math.max(0, idtEntries * 8 - 1)));
         s.cr0(SpecialRegisters.CR0_PE | SpecialRegisters.CR0_ET);
         v.setSpecialRegisters(s);
         v.setRegisters(new Registers().rip(rip).rsp(0x8000));
@@ -164,13 +132,25 @@ public final class TestVm implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() throws Exception {
         try {
             if (runner != null) runner.stop();
         } finally {
-            vm.close();
-            memory.close();
-            hypervisor.close();
+            try {
+                vm.close();
+                memory.close();
+            } finally {
+                if (hypervisor instanceof AutoCloseable c) c.close();
+            }
+        }
+    }
+
+    private static void closeQuietly(Hypervisor hypervisor, RuntimeException cause) {
+        if (!(hypervisor instanceof AutoCloseable c)) return;
+        try {
+            c.close();
+        } catch (Exception e) {
+            cause.addSuppressed(e);
         }
     }
 }

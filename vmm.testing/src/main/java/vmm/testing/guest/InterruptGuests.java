@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -9,18 +9,18 @@ import vmm.core.hypervisor.EventFd;
 import vmm.core.irq.MsiMessage;
 
 /**
- * Interrupts delivered by the in-kernel IOAPIC and LAPIC to a protected-mode
+ * Interrupts delivered by the back end's IOAPIC, LAPIC and PIT to a protected-mode
  * guest whose IDT handlers report the vector on a port.
  */
-class InterruptGuestTest {
-    static final long IDT = 0x600, CODE = 0x1000;
-    static final long LAPIC = 0xFEE0_0000L, IOAPIC = 0xFEC0_0000L;
-    static final int GSI = 20; // an IOAPIC-only input: no PIC behind it
-    static final int VECTOR_IOAPIC = 0x40, VECTOR_MSI = 0x41, VECTOR_IRQFD = 0x42;
-    static final int READY = 0xE0, VECTOR_PORT = 0xE1;
+public interface InterruptGuests extends GuestBackEnd {
+    long IDT = 0x600, CODE = 0x1000;
+    long LAPIC = 0xFEE0_0000L, IOAPIC = 0xFEC0_0000L;
+    int GSI = 20; // an IOAPIC-only input: no PIC behind it
+    int VECTOR_IOAPIC = 0x40, VECTOR_MSI = 0x41, VECTOR_IRQFD = 0x42;
+    int READY = 0xE0, VECTOR_PORT = 0xE1;
 
     /** Sets up the LAPIC and IOAPIC, enables interrupts, says ready, and halts; each handler reports its vector. */
-    private static void loadGuest(TestVm t) {
+    private static void loadGuest(GuestVm t) {
         Asm a = Asm.protected32(CODE)
                 .movMem32Imm(LAPIC + 0xF0, 0x1FF)            // LAPIC SVR: software-enable, spurious vector 0xFF
                 .movMem32Imm(LAPIC + 0x350, 0x10000)         // LVT0 masked: nothing from the PIC
@@ -47,8 +47,8 @@ class InterruptGuestTest {
     }
 
     @Test
-    void anIoapicInputRaisedWithIrqLineRunsTheGuestsHandlerEachTime() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+    default void anIoapicInputRaisedWithIrqLineRunsTheGuestsHandlerEachTime() throws Exception {
+        try (GuestVm t = vm(true)) {
             Ports ready = new Ports(), vectors = new Ports();
             t.ports.register("ready", READY, 1, ready);
             t.ports.register("vector", VECTOR_PORT, 1, vectors);
@@ -67,8 +67,8 @@ class InterruptGuestTest {
     }
 
     @Test
-    void anMsiSignalledDirectlyRunsTheGuestsHandler() throws Exception {
-        try (TestVm t = TestVm.create(true)) {
+    default void anMsiSignalledDirectlyRunsTheGuestsHandler() throws Exception {
+        try (GuestVm t = vm(true)) {
             Ports ready = new Ports(), vectors = new Ports();
             t.ports.register("ready", READY, 1, ready);
             t.ports.register("vector", VECTOR_PORT, 1, vectors);
@@ -84,8 +84,8 @@ class InterruptGuestTest {
     }
 
     @Test
-    void anIrqfdOnAGsiRoutedToAnMsiDeliversItWhenSignalled() throws Exception {
-        try (TestVm t = TestVm.create(true); EventFd irq = t.vm.createEventFd()) {
+    default void anIrqfdOnAGsiRoutedToAnMsiDeliversItWhenSignalled() throws Exception {
+        try (GuestVm t = vm(true); EventFd irq = t.vm.createEventFd()) {
             Ports ready = new Ports(), vectors = new Ports();
             t.ports.register("ready", READY, 1, ready);
             t.ports.register("vector", VECTOR_PORT, 1, vectors);
@@ -104,9 +104,9 @@ class InterruptGuestTest {
     }
 
     @Test
-    void thePitsIrq0ArrivesOnIoapicInput2AsTheMadtsOverrideSays() throws Exception {
+    default void thePitsIrq0ArrivesOnIoapicInput2AsTheMadtsOverrideSays() throws Exception {
         int vectorTimer = 0x43, timerPin = 2; // MADT: interrupt source override, ISA IRQ 0 -> GSI 2
-        try (TestVm t = TestVm.create(true)) {
+        try (GuestVm t = vm(true)) {
             Ports vectors = new Ports();
             t.ports.register("vector", VECTOR_PORT, 1, vectors);
             Asm a = Asm.protected32(CODE)

@@ -1,4 +1,4 @@
-package vmm.emu.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -20,13 +20,13 @@ import vmm.core.hypervisor.StopReport;
  * in the guest at the chosen address without exits, guest writes land in it, and once the
  * binding is closed the range is MMIO again.
  */
-class DeviceMemoryGuestTest {
+public interface DeviceMemoryGuests extends GuestBackEnd {
 
-    private static final long BAR = 0xD0000;
+    long BAR = 0xD0000;
 
     @Test
-    void aMappedSegmentIsReadAndWrittenByTheGuestWithoutExits() throws Exception {
-        try (TestVm t = TestVm.create(false); Arena arena = Arena.ofShared()) {
+    default void aMappedSegmentIsReadAndWrittenByTheGuestWithoutExits() throws Exception {
+        try (GuestVm t = vm(false); Arena arena = Arena.ofShared()) {
             MemorySegment device = arena.allocate(0x2000, 0x1000);
             device.set(ValueLayout.JAVA_SHORT_UNALIGNED, 0x20, (short) 0x5AA5);
             List<String> mmioSeen = new ArrayList<>();
@@ -59,8 +59,8 @@ class DeviceMemoryGuestTest {
     }
 
     @Test
-    void aSegmentOverGuestRamOrNotWholePagesIsRefused() throws Exception {
-        try (TestVm t = TestVm.create(false); Arena arena = Arena.ofShared()) {
+    default void aSegmentOverGuestRamOrNotWholePagesIsRefused() throws Exception {
+        try (GuestVm t = vm(false); Arena arena = Arena.ofShared()) {
             MemorySegment device = arena.allocate(0x1000, 0x1000);
             assertThatThrownBy(() -> t.vm.mapMemory(0x1000, device, false))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overlaps");
@@ -72,8 +72,8 @@ class DeviceMemoryGuestTest {
     }
 
     @Test
-    void aClosedMappingTrapsAgainAndItsSlotIsReused() throws Exception {
-        try (TestVm t = TestVm.create(false); Arena arena = Arena.ofShared()) {
+    default void aClosedMappingTrapsAgainAndItsSlotIsReused() throws Exception {
+        try (GuestVm t = vm(false); Arena arena = Arena.ofShared()) {
             MemorySegment first = arena.allocate(0x1000, 0x1000), second = arena.allocate(0x1000, 0x1000);
             second.set(ValueLayout.JAVA_SHORT_UNALIGNED, 0, (short) 0x0BB0);
             t.vm.mapMemory(BAR, first, false).close();

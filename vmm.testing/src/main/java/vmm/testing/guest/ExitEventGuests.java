@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -17,13 +17,11 @@ import vmm.core.bus.IoHandler;
 import vmm.core.hypervisor.StopReport;
 
 /** A Flight Recorder recording holds a vmm.VmExit event for each exit the vCPU loop handles, with its reason and port. */
-class ExitEventGuestTest {
-    @TempDir Path dir;
-
+public interface ExitEventGuests extends GuestBackEnd {
     @Test
-    void eachPortExitAndTheHaltAreRecordedWithReasonPortSizeAndDirection() throws Exception {
+    default void eachPortExitAndTheHaltAreRecordedWithReasonPortSizeAndDirection(@TempDir Path dir) throws Exception {
         Path jfr = dir.resolve("exits.jfr");
-        try (TestVm t = TestVm.create(false); Recording r = new Recording()) {
+        try (GuestVm t = vm(false); Recording r = new Recording()) {
             t.ports.register("test", 0xE0, 4, new IoHandler() {
                 @Override public long read(long offset, int size) { return 0; }
                 @Override public void write(long offset, int size, long value) { }

@@ -1,4 +1,4 @@
-package vmm.kvm.guest;
+package vmm.testing.guest;
 
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -8,7 +8,7 @@ import vmm.core.bus.IoHandler;
 import vmm.testing.HangGuard;
 
 /** A port a guest writes to tell the test something; the test takes the values in order. */
-final class Ports implements IoHandler {
+public final class Ports implements IoHandler {
     private final BlockingQueue<Long> values = new LinkedBlockingQueue<>();
 
     @Override
@@ -22,14 +22,14 @@ final class Ports implements IoHandler {
     }
 
     /** The next value the guest wrote; fails the test if none comes within a generous bound, instead of hanging. */
-    long next() throws InterruptedException {
+    public long next() throws InterruptedException {
         Long v = values.poll(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS);
         if (v == null) throw new AssertionError("the guest wrote nothing within " + HangGuard.BOUND.toSeconds() + " s");
         return v;
     }
 
     /** Values written so far and not taken. */
-    int pending() {
+    public int pending() {
         return values.size();
     }
 }
