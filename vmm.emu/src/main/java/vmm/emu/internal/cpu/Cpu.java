@@ -145,7 +145,12 @@ public final class Cpu {
         flags = (v & (WRITABLE | VM | VIF | VIP)) | 2;
         lazyOp = Alu.EAGER;
         if (((old ^ flags) & VM) != 0) updateCodeBits();
-        if ((flags & IF) != 0 && (old & IF) == 0) machine.attention = true;
+        if ((flags & IF) != 0 && (old & IF) == 0) {
+            // A pending interrupt is taken right after this instruction (POPF, IRET): a block that
+            // ran on could clear IF again (popf ... cli) before the loop looked.
+            machine.attention = true;
+            machine.endBlock = true;
+        }
     }
 
     /** Makes the arithmetic flags eager, so single bits can be changed in {@link #flags}. */

@@ -271,7 +271,9 @@ public final class Machine implements InterruptTarget {
             }
             if (icount >= end) return null;
             try {
-                runBlock(end);
+                // In the shadow of STI or MOV SS only the next instruction runs before interrupts are
+                // looked at again: a block runs on to its end, and "sti; nop; cli" would never open.
+                runBlock(icount == shadowAt ? icount + 1 : end);
             } catch (CpuFault f) {
                 deliverException(f, false);
             }

@@ -109,6 +109,40 @@ class InterruptsAndConcurrencyTest {
     }
 
     @Test
+    void aPendingInterruptIsTakenInTheOneInstructionWindowThatStiOpensBeforeCli() {
+        // sti; nop; nop; cli; hlt  -- iPXE reads the BIOS tick count this way; IVT[8] = 0000:2000: inc bx; iret
+        try (Harness h = Harness.real(0xFB, 0x90, 0x90, 0xFA, 0xF4)) {
+            h.memory.writeU32(8 * 4, 0x2000);
+            h.load(0x2000, 0x43, 0xCF);
+            OneVector src = new OneVector();
+            src.pending.set(8);
+            h.machine.setInterruptSource(src);
+
+            h.runToHalt();
+
+            assertThat(h.reg(Cpu.RBX) & 0xFFFF).isEqualTo(1);
+            assertThat(h.memory.readU16(Harness.STACK - 6)).isEqualTo((int) Harness.CODE + 2); // after the first nop
+        }
+    }
+
+    @Test
+    void aPendingInterruptIsTakenRightAfterPopfSetsIfNotAtTheEndOfTheBlock() {
+        // push 0x202; popf; nop; cli; hlt  -- popf opens no shadow: the interrupt comes before the nop
+        try (Harness h = Harness.real(0x68, 0x02, 0x02, 0x9D, 0x90, 0xFA, 0xF4)) {
+            h.memory.writeU32(8 * 4, 0x2000);
+            h.load(0x2000, 0x43, 0xCF);
+            OneVector src = new OneVector();
+            src.pending.set(8);
+            h.machine.setInterruptSource(src);
+
+            h.runToHalt();
+
+            assertThat(h.reg(Cpu.RBX) & 0xFFFF).isEqualTo(1);
+            assertThat(h.memory.readU16(Harness.STACK - 6)).isEqualTo((int) Harness.CODE + 4); // the nop's address
+        }
+    }
+
+    @Test
     void lockedIncrementsFromTwoCpusOnTwoThreadsAreAtomic() throws Exception {
         int n = 100_000;
         // mov ecx,n; l: lock inc dword [0x9000]; loop l; hlt
