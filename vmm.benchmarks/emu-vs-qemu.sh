@@ -9,7 +9,10 @@
 #     off; the rate is 2N (6N) instructions over the wall time of the N run
 #     minus that of the same ROM with N = 1, so process start-up cancels out;
 #  2. process start to a boot sector: Debian's SeaBIOS boots a one-sector
-#     disk on virtio-blk, whose code powers the machine off through ACPI S5.
+#     disk on virtio-blk, whose code prints "B" on COM1 and powers the machine
+#     off through ACPI S5; and, in the same runs, SeaBIOS's banner on COM1 to
+#     that "B" (both sides print SeaBIOS on COM1: ours does when COM1 is
+#     configured, QEMU is told by fw_cfg's etc/sercon-port, named in the output).
 # Rounds alternate ours and QEMU; each row prints the median and the spread
 # (min..max) of its rounds, and the ratio of the medians. The control row
 # runs our register loop against itself, so the noise of a ratio is visible.
@@ -55,9 +58,15 @@ mem_rom() {
 reg_rom 1 "$work/reg0.rom"; reg_rom "$iter_ours" "$work/reg-ours.rom"; reg_rom "$iter_qemu" "$work/reg-qemu.rom"
 mem_rom 1 "$work/mem0.rom"; mem_rom "$iter_ours" "$work/mem-ours.rom"; mem_rom "$iter_qemu" "$work/mem-qemu.rom"
 
-# A boot sector that powers off (SeaBIOS has placed the PM block at 0x600 on both): mov dx,0x604 ;
-# mov ax,0x2000 ; out dx,ax ; hlt ; jmp $-1, then the 0x55AA signature.
-{ printf '\272\004\006\270\000\040\357\364\353\375'; head -c $((510 - 10)) /dev/zero; printf '\125\252'; } > "$work/boot.img"
+# A boot sector that prints "B\n" on COM1 and powers off (SeaBIOS has placed the PM block at 0x600 on both):
+# mov dx,0x3f8 ; mov al,'B' ; out dx,al ; mov al,10 ; out dx,al ; mov dx,0x604 ; mov ax,0x2000 ; out dx,ax ;
+# hlt ; jmp $-1, then the 0x55AA signature.
+{
+    printf '\272\370\003\260\102\356\260\012\356\272\004\006\270\000\040\357\364\353\375'
+    head -c $((510 - 19)) /dev/zero
+    printf '\125\252'
+} > "$work/boot.img"
+printf '\370\003' > "$work/sercon-port"   # fw_cfg etc/sercon-port: 0x3f8, little-endian
 head -c $((1 << 20)) /dev/zero >> "$work/boot.img"
 
 ours_rom() { "$root/vmm" run --accel emu -m 64M -l bootrom,"$1"; }
@@ -65,10 +74,31 @@ qemu_rom() {
     qemu-system-x86_64 -accel tcg -M pc -smp 1 -m 64M -display none -nographic -no-reboot -nodefaults \
         -bios "$1" -device isa-debug-exit,iobase=0x604,iosize=2
 }
-ours_disk() { "$root/vmm" run --accel emu -m 64M -s 4,virtio-blk,"$work/boot.img" -l bootrom,"$seabios"; }
+ours_disk() { "$root/vmm" run --accel emu -m 64M -s 4,virtio-blk,"$work/boot.img" -l com1,stdio -l bootrom,"$seabios"; }
 qemu_disk() {
     qemu-system-x86_64 -accel tcg -M pc -smp 1 -m 64M -display none -nographic -no-reboot -nodefaults -bios "$seabios" \
-        -drive file="$work/boot.img",if=none,id=d,format=raw -device virtio-blk-pci,drive=d
+        -drive file="$work/boot.img",if=none,id=d,format=raw -device virtio-blk-pci,drive=d \
+        -serial stdio -fw_cfg name=etc/sercon-port,file="$work/sercon-port"
+}
+
+# disk_run SIDE: boots the disk once; appends process start to exit (ms) to $work/SIDE.disk and SeaBIOS's
+# banner to the boot sector's "B" (ms) to $work/SIDE.banner, both read off COM1 as the lines arrive.
+disk_run() {
+    local t0 t1 tb="" tsec="" line
+    t0=$EPOCHREALTIME
+    while IFS= read -r line; do
+        case $line in
+            *"SeaBIOS (version"*) [ -n "$tb" ] || tb=$EPOCHREALTIME ;;
+            B | *"Disk..B") tsec=$EPOCHREALTIME ;;
+        esac
+    done < <("${1}_disk" < /dev/null 2> /dev/null)
+    t1=$EPOCHREALTIME
+    if [ -z "$tb" ] || [ -z "$tsec" ]; then
+        echo "$1: no SeaBIOS banner or no boot sector output on COM1" >&2
+        exit 1
+    fi
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d\n", (b - a) * 1000 }' >> "$work/$1.disk"
+    awk -v a="$tb" -v b="$tsec" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }' >> "$work/$1.banner"
 }
 
 ms() { # ms COMMAND... : the wall time of the command in ms
@@ -86,7 +116,7 @@ for i in $(seq "$rounds"); do
         iter=$([ "$side" = ours ] && echo "$iter_ours" || echo "$iter_qemu")
         awk -v n="$iter" -v b="$base_reg" -v l="$loop_reg" 'BEGIN { d = l - b; if (d < 1) d = 1; printf "%.1f\n", 2 * n / d / 1000 }' >> "$work/$side.reg"
         awk -v n="$iter" -v b="$base_mem" -v l="$loop_mem" 'BEGIN { d = l - b; if (d < 1) d = 1; printf "%.1f\n", 6 * n / d / 1000 }' >> "$work/$side.mem"
-        ms "${side}_disk" >> "$work/$side.disk"
+        disk_run "$side"
     done
     # The control: our register loop again, as a second series.
     base_reg=$(ms ours_rom "$work/reg0.rom"); loop_reg=$(ms ours_rom "$work/reg-ours.rom")
@@ -104,5 +134,8 @@ printf '  %-34s %29s   %29s   %6s\n' "" "ours" "QEMU TCG (or ours, control)" "ra
 row "register loop, MIPS" MIPS "$work/ours.reg" "$work/qemu.reg"
 row "memory loop, MIPS" MIPS "$work/ours.mem" "$work/qemu.mem"
 row "start to SeaBIOS boot sector, ms" ms "$work/ours.disk" "$work/qemu.disk"
+row "SeaBIOS banner to boot sector, ms" ms "$work/ours.banner" "$work/qemu.banner"
 row "control: register loop, ours/ours" MIPS "$work/ours.reg" "$work/control.reg"
 echo "  loops: $iter_ours iterations for ours, $iter_qemu for QEMU; the rates subtract each side's N = 1 run"
+echo "  boot: COM1 on stdio for both (ours: -l com1,stdio; QEMU: -serial stdio -fw_cfg name=etc/sercon-port, so SeaBIOS"
+echo "  prints there as ours does by default with a COM1)"
