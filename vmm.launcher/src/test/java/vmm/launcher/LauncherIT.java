@@ -376,6 +376,32 @@ class LauncherIT {
         assertThat(Files.readString(dir.resolve("com1.log"))).contains(DemoDisk.MESSAGE);
     }
 
+    /** With both network bundles present, the emulation name alone decides which serves, every start. */
+    @ParameterizedTest(name = "{0} serves {1}")
+    @CsvSource({"virtio-net, virtio-net", "virtio-net-viona, viona"})
+    void vhostUserServesTheImplementationTheEmulationNames(String emulation, String implementation) throws Exception {
+        String tap = "vmmitv" + (ProcessHandle.current().pid() % 10000);
+        Process add = new ProcessBuilder("ip", "tuntap", "add", "dev", tap, "mode", "tap").redirectErrorStream(true).start();
+        String why = new String(add.getInputStream().readAllBytes()).strip();
+        assumeTrue(add.waitFor() == 0, "cannot make a TAP here (needs CAP_NET_ADMIN): " + why);
+        Path socket = dir.resolve("net.sock"), out = dir.resolve("server.txt");
+        Process served = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
+                "vhost-user", "--socket", socket.toString(), emulation + "," + tap).redirectErrorStream(true)
+                .redirectOutput(out.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.readString(out).contains(": serving ") && served.isAlive() && System.nanoTime() < deadline)
+                Thread.sleep(50);
+            assertThat(Files.readString(out)).contains(": serving " + implementation + " on " + socket);
+        } finally {
+            served.destroy();
+            served.waitFor(30, TimeUnit.SECONDS);
+            served.destroyForcibly();
+            new ProcessBuilder("ip", "link", "del", tap).start().waitFor();
+        }
+    }
+
     @Test
     void sigtermRemovesTheVhostUserSocketAndTheShellsControlSocket() throws Exception {
         String name = "rng-" + ProcessHandle.current().pid();

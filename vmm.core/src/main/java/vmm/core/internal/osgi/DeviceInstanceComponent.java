@@ -2,7 +2,6 @@ package vmm.core.internal.osgi;
 
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +17,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 
+import vmm.core.device.DeviceOffer;
 import vmm.core.device.DeviceProvider;
 import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.DeviceInstanceInfo;
@@ -41,16 +41,14 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
     /** Keys that identify the instance; changing them needs a new instance. */
     private static final List<String> IDENTITY = List.of("type", "address");
 
-    private record Candidate(DeviceProvider provider, String implementation, int ranking, long serviceId) {}
-
     @Reference
     private Machine machine;
-    private final List<Candidate> providers = new ArrayList<>();
+    private final List<DeviceOffer> providers = new ArrayList<>();
     private String id, type, wanted;
     private PciAddress address;
     private Map<String, Object> config;
     private DeviceInstance instance;
-    private Candidate serving;
+    private DeviceOffer serving;
     private boolean active;
 
     @Activate
@@ -103,19 +101,15 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
     @Reference(service = DeviceProvider.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     synchronized void addProvider(DeviceProvider provider, Map<String, Object> props) {
-        providers.add(new Candidate(provider, String.valueOf(props.get(DeviceProvider.IMPLEMENTATION)),
-                props.get(Constants.SERVICE_RANKING) instanceof Integer r ? r : 0, (Long) props.get(Constants.SERVICE_ID)));
-        // typeOf is checked in best(); providers of other types are kept but never chosen
-        providerTypes.put((Long) props.get(Constants.SERVICE_ID), String.valueOf(props.get(DeviceProvider.TYPE)));
+        providers.add(DeviceOffer.of(provider, props)); // other types are kept but never chosen
         if (active) reconcile();
     }
 
     synchronized void removeProvider(DeviceProvider provider, Map<String, Object> props) {
         Long sid = (Long) props.get(Constants.SERVICE_ID);
-        providers.removeIf(c -> c.serviceId == sid);
-        providerTypes.remove(sid);
-        if (active && serving != null && serving.serviceId == sid) {
-            Candidate next = best();
+        providers.removeIf(c -> c.serviceId() == sid);
+        if (active && serving != null && serving.serviceId() == sid) {
+            DeviceOffer next = best();
             if (next != null) {
                 swap(next);
             } else {
@@ -124,11 +118,9 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
         }
     }
 
-    private final Map<Long, String> providerTypes = new HashMap<>();
-
     /** Brings the instance in line with the best available provider. */
     private void reconcile() {
-        Candidate best = best();
+        DeviceOffer best = best();
         if (best == null) {
             if (instance == null)
                 LOG.log(Level.INFO, "device {0}: waiting for an implementation of {1}{2}", id, type,
@@ -137,34 +129,30 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
         }
         if (instance == null) {
             try {
-                instance = machine.plug(id, type, address, config, best.implementation, best.provider);
+                instance = machine.plug(id, type, address, config, best.implementation(), best.provider());
                 serving = best;
             } catch (RuntimeException e) {
                 LOG.log(Level.ERROR, "device " + id + ": cannot plug " + type + " at " + address + ": " + e.getMessage(), e);
             }
-        } else if (serving == null || serving.serviceId != best.serviceId || instance.status() == DeviceInstance.Status.DETACHED) {
+        } else if (serving == null || serving.serviceId() != best.serviceId() || instance.status() == DeviceInstance.Status.DETACHED) {
             swap(best);
         }
     }
 
-    private void swap(Candidate next) {
+    private void swap(DeviceOffer next) {
         try {
-            instance.swapTo(next.implementation, next.provider);
+            instance.swapTo(next.implementation(), next.provider());
             serving = next;
         } catch (RuntimeException e) {
-            LOG.log(Level.ERROR, "device " + id + ": swap to " + next.implementation + " failed, " + serving.implementation
+            LOG.log(Level.ERROR, "device " + id + ": swap to " + next.implementation() + " failed, " + serving.implementation()
                     + " keeps serving: " + e.getMessage(), e);
             if (instance.status() == DeviceInstance.Status.ACTIVE && !providers.contains(serving)) instance.detach();
         }
     }
 
-    /** The wanted implementation if present, else the highest-ranked provider of the type. */
-    private Candidate best() {
-        return providers.stream()
-                .filter(c -> type.equals(providerTypes.get(c.serviceId)))
-                .filter(c -> wanted == null || wanted.equals(c.implementation))
-                .max(Comparator.comparingInt(Candidate::ranking).thenComparing(c -> -c.serviceId))
-                .orElse(null);
+    /** The wanted implementation if present, else the type's default ({@link DeviceOffer#choose}). */
+    private DeviceOffer best() {
+        return DeviceOffer.choose(providers, type, wanted).orElse(null);
     }
 
     private static String required(Map<String, Object> p, String key) {

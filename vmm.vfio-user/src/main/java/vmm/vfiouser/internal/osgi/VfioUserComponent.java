@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +18,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 
+import vmm.core.device.DeviceOffer;
 import vmm.core.device.DeviceProvider;
 import vmm.vfiouser.VfioUserServer;
 
@@ -38,14 +38,12 @@ public final class VfioUserComponent {
     public static final String PID = "vmm.vfio-user";
     private static final System.Logger LOG = System.getLogger("vmm.vfio-user");
 
-    private record Candidate(DeviceProvider provider, String type, String implementation, int ranking, long serviceId) {}
-
-    private final List<Candidate> providers = new ArrayList<>();
+    private final List<DeviceOffer> providers = new ArrayList<>();
     private String id, type, wanted;
     private Path socket;
     private Map<String, Object> config;
     private VfioUserServer server;
-    private Candidate serving;
+    private DeviceOffer serving;
     private boolean active;
 
     /** Reads the configuration and serves if a provider is there. @throws IllegalArgumentException naming a missing key */
@@ -75,18 +73,16 @@ public final class VfioUserComponent {
     @Reference(service = DeviceProvider.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     synchronized void addProvider(DeviceProvider provider, Map<String, Object> props) {
-        providers.add(new Candidate(provider, String.valueOf(props.get(DeviceProvider.TYPE)),
-                String.valueOf(props.get(DeviceProvider.IMPLEMENTATION)),
-                props.get(Constants.SERVICE_RANKING) instanceof Integer r ? r : 0, (Long) props.get(Constants.SERVICE_ID)));
+        providers.add(DeviceOffer.of(provider, props));
         if (active) reconcile();
     }
 
     /** A provider left (SCR thread); if it was serving, the server is restarted with the best one left. */
     synchronized void removeProvider(DeviceProvider provider, Map<String, Object> props) {
         Long sid = (Long) props.get(Constants.SERVICE_ID);
-        providers.removeIf(c -> c.serviceId == sid);
-        if (active && serving != null && serving.serviceId == sid) {
-            LOG.log(Level.WARNING, "vfio-user {0}: {1} went away; closing {2}", id, serving.implementation, socket);
+        providers.removeIf(c -> c.serviceId() == sid);
+        if (active && serving != null && serving.serviceId() == sid) {
+            LOG.log(Level.WARNING, "vfio-user {0}: {1} went away; closing {2}", id, serving.implementation(), socket);
             stopServer();
             reconcile();
         }
@@ -99,14 +95,10 @@ public final class VfioUserComponent {
     }
 
     private void reconcile() {
-        Candidate best = providers.stream()
-                .filter(c -> type.equals(c.type))
-                .filter(c -> wanted == null || wanted.equals(c.implementation))
-                .max(Comparator.comparingInt(Candidate::ranking).thenComparing(c -> -c.serviceId))
-                .orElse(null);
+        DeviceOffer best = DeviceOffer.choose(providers, type, wanted).orElse(null); // the type's default unless named
         if (best == null || server != null) return;
         try {
-            server = VfioUserServer.start(socket, id, config, best.implementation, best.provider);
+            server = VfioUserServer.start(socket, id, config, best.implementation(), best.provider());
             serving = best;
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.ERROR, "vfio-user " + id + ": cannot serve " + type + " on " + socket + ": " + e.getMessage(), e);

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +18,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 
+import vmm.core.device.DeviceOffer;
 import vmm.core.device.DeviceProvider;
 import vmm.vhostuser.VhostUserServer;
 
@@ -36,14 +36,12 @@ public final class VhostUserComponent {
     public static final String PID = "vmm.vhost-user";
     private static final System.Logger LOG = System.getLogger("vmm.vhost-user");
 
-    private record Candidate(DeviceProvider provider, String type, String implementation, int ranking, long serviceId) {}
-
-    private final List<Candidate> providers = new ArrayList<>();
+    private final List<DeviceOffer> providers = new ArrayList<>();
     private String id, type, wanted;
     private Path socket;
     private Map<String, Object> config;
     private VhostUserServer server;
-    private Candidate serving;
+    private DeviceOffer serving;
     private boolean active;
 
     @Activate
@@ -72,22 +70,20 @@ public final class VhostUserComponent {
     @Reference(service = DeviceProvider.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     synchronized void addProvider(DeviceProvider provider, Map<String, Object> props) {
-        providers.add(new Candidate(provider, String.valueOf(props.get(DeviceProvider.TYPE)),
-                String.valueOf(props.get(DeviceProvider.IMPLEMENTATION)),
-                props.get(Constants.SERVICE_RANKING) instanceof Integer r ? r : 0, (Long) props.get(Constants.SERVICE_ID)));
+        providers.add(DeviceOffer.of(provider, props));
         if (active) reconcile();
     }
 
     synchronized void removeProvider(DeviceProvider provider, Map<String, Object> props) {
         Long sid = (Long) props.get(Constants.SERVICE_ID);
-        providers.removeIf(c -> c.serviceId == sid);
-        if (active && serving != null && serving.serviceId == sid) {
-            Candidate next = best();
+        providers.removeIf(c -> c.serviceId() == sid);
+        if (active && serving != null && serving.serviceId() == sid) {
+            DeviceOffer next = best();
             if (next != null) {
                 swap(next);
             } else {
                 LOG.log(Level.WARNING, "vhost-user {0}: {1} went away and no other {2} is there; closing {3}",
-                        id, serving.implementation, type, socket);
+                        id, serving.implementation(), type, socket);
                 server.close();
                 server = null;
                 serving = null;
@@ -96,35 +92,37 @@ public final class VhostUserComponent {
     }
 
     private void reconcile() {
-        Candidate best = best();
+        DeviceOffer best = best();
         if (best == null) return;
         if (server == null) {
             try {
-                server = VhostUserServer.start(socket, id, config, best.implementation, best.provider);
+                server = VhostUserServer.start(socket, id, config, best.implementation(), best.provider());
                 serving = best;
             } catch (IOException | RuntimeException e) {
                 LOG.log(Level.ERROR, "vhost-user " + id + ": cannot serve " + type + " on " + socket + ": " + e.getMessage(), e);
             }
-        } else if (serving.serviceId != best.serviceId) {
+        } else if (serving.serviceId() != best.serviceId()) {
             swap(best);
         }
     }
 
-    private void swap(Candidate next) {
+    private void swap(DeviceOffer next) {
         try {
-            server.swapTo(next.implementation, next.provider);
+            server.swapTo(next.implementation(), next.provider());
             serving = next;
         } catch (RuntimeException e) {
-            LOG.log(Level.ERROR, "vhost-user " + id + ": swap to " + next.implementation + " failed: " + e.getMessage(), e);
+            LOG.log(Level.ERROR, "vhost-user " + id + ": swap to " + next.implementation() + " failed: " + e.getMessage(), e);
         }
     }
 
-    private Candidate best() {
-        return providers.stream()
-                .filter(c -> type.equals(c.type))
-                .filter(c -> wanted == null || wanted.equals(c.implementation))
-                .max(Comparator.comparingInt(Candidate::ranking).thenComparing(c -> -c.serviceId))
-                .orElse(null);
+    /** The wanted implementation if present, else the type's default ({@link DeviceOffer#choose}). */
+    private DeviceOffer best() {
+        return DeviceOffer.choose(providers, type, wanted).orElse(null);
+    }
+
+    /** The implementation served now, or null while none is (for tests). */
+    synchronized String servedImplementation() {
+        return serving == null ? null : serving.implementation();
     }
 
     private static String required(Map<String, Object> p, String key) {
