@@ -180,6 +180,21 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
         return -1;
     }
 
+    /**
+     * Runs {@code code} from the code address in {@code mode} with every register 0, on freshly
+     * restored low RAM, for at most {@code budget} instructions, and returns how it left: an exit
+     * (HLT, I/O, MMIO, shutdown) or null when the budget ran out. Guest faults go to the HLT handlers.
+     */
+    VcpuExit runBytes(Mode mode, byte[] code, long budget) {
+        enter(mode, true);
+        memory.write(CODE, code, 0, Math.min(code.length, (int) (IDT - CODE)));
+        for (int r = 0; r < 16; r++) c.r[r] = 0;
+        c.r[Cpu.RSP] = STACK;
+        c.setRflags(0);
+        machine.stateChanged();
+        return machine.step(ports, mmio, budget);
+    }
+
     /** The length the CPU's decoder gives the first instruction of {@code slot}, or -(vector) - 1 on a fault. */
     static int decodedLength(Mode mode, byte[] slot) {
         try {
