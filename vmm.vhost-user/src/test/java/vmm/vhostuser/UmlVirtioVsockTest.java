@@ -70,7 +70,7 @@ class UmlVirtioVsockTest {
     private VhostUserServer serve() throws Exception {
         return VhostUserServer.start(dir.resolve("vu.sock"), "uml-vsock",
                 Map.of("cid", "3", "path", dir.resolve("v.sock").toString(),
-                        "event-idx", System.getProperty("vsock.uml.event-idx", "false")), "virtio-vsock",
+                        "event-idx", System.getProperty("vsock.uml.event-idx", "true")), "virtio-vsock",
                                 new VsockProvider());
     }
 
