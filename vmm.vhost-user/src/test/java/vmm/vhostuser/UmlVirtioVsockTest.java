@@ -265,6 +265,151 @@ class UmlVirtioVsockTest {
     }
 
     /**
+     * Several connections in flight, each held by its host peer; one peer, a host {@code socat}, is killed with
+     * SIGKILL. Its guest sender sees the reset (Linux's vsock reports an RST to a writer as EPIPE), the others,
+     * both directions, finish with every byte.
+     */
+    @Test
+    void aKilledHostPeerResetsItsConnectionAndTheOthersGoOn() throws Exception {
+        int n = 3, size = 4 << 20;
+        Path out = Files.createDirectories(dir.resolve("out"));
+        List<String> toHostSums = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            byte[] b = random(size, 300 + i);
+            Files.write(out.resolve("f" + i), b);
+            toHostSums.add(sha256(b));
+        }
+        // More than the peer's pipe, its socket and the connection's credit can hold: the sender is still
+        // writing when its peer dies.
+        Files.write(dir.resolve("big"), random(32 << 20, 399));
+        byte[] toGuest = random(size, 398);
+        Executor threads = r -> Thread.ofPlatform().daemon().start(r);
+        // Each connection's first bytes arrived (n guest senders, the host sender, the victim); then the kill.
+        CountDownLatch flowing = new CountDownLatch(n + 2), killed = new CountDownLatch(1);
+        Path victimSocket = dir.resolve("v.sock_6200");
+        Process victim = new ProcessBuilder("socat", "-u", "UNIX-LISTEN:" + victimSocket, "STDOUT")
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        List<ServerSocketChannel> listeners = new ArrayList<>();
+        try (VhostUserServer server = serve()) {
+            HangGuard.await(() -> Files.exists(victimSocket), "the host socat listens");
+            List<CompletableFuture<String>> received = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                ServerSocketChannel l = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+                listeners.add(l);
+                l.bind(UnixDomainSocketAddress.of(dir.resolve("v.sock_" + (6100 + i))));
+                received.add(CompletableFuture.supplyAsync(() -> {
+                    try (SocketChannel s = l.accept()) {
+                        return sha256(readHeldUntil(s, flowing, killed));
+                    } catch (IOException | InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, threads));
+            }
+            // The victim's peer: the test takes its first bytes, then leaves its stdout pipe full, so it stops
+            // reading and holds the guest's sender on its credit.
+            CompletableFuture<Integer> victimEnd = CompletableFuture.supplyAsync(() -> {
+                try {
+                    if (victim.getInputStream().read() < 0) throw new AssertionError("the host socat got nothing");
+                    flowing.countDown();
+                    if (!flowing.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))
+                        throw new AssertionError("not every connection started");
+                    victim.destroyForcibly(); // SIGKILL
+                    int status = victim.waitFor();
+                    killed.countDown();
+                    return status;
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            CompletableFuture<String> sent = CompletableFuture.supplyAsync(() -> {
+                try {
+                    HangGuard.await(() -> Files.exists(dir.resolve("listening")), "the guest listens on 5003");
+                    SocketChannel s = connect(5003);
+                    try (s) {
+                        ByteBuffer b = ByteBuffer.wrap(toGuest);
+                        while (b.position() < size / 2) s.write(b.limit(size / 2));
+                        flowing.countDown();
+                        if (!killed.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))
+                            throw new AssertionError("no kill");
+                        b.limit(size);
+                        while (b.hasRemaining()) s.write(b);
+                        s.shutdownOutput();
+                        readAll(s);
+                        return "sent";
+                    }
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            Map<String, String> r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_VSOCK, MODULE, TRANSPORT + """
+                    socat -u VSOCK-LISTEN:5003 CREATE:%1$s/from-host.bin &
+                    l=$!
+                    touch %1$s/listening
+                    socat -u OPEN:%1$s/big VSOCK-CONNECT:2:6200 2>%1$s/victim.err &
+                    v=$!
+                    pids=""
+                    for i in $(seq 0 %2$d); do
+                        socat -u OPEN:%1$s/out/f$i VSOCK-CONNECT:2:$((6100 + i)) & pids="$pids $!"
+                    done
+                    wait $v; echo "victim=$?"
+                    ok=0; for p in $pids; do wait $p && ok=$((ok+1)); done
+                    echo "survivors=$ok"
+                    wait $l; echo "listen=$?"
+                    echo "victim-error=$(tr '\\n' ' ' < %1$s/victim.err)"
+                    """.formatted(dir, n - 1), 300);
+            assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("bound", "1")
+                    .containsEntry("survivors", String.valueOf(n)).containsEntry("listen", "0");
+            assertThat(victimEnd.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).as("killed by SIGKILL")
+                    .isEqualTo(128 + 9);
+            assertThat(r.get("victim")).as("the guest's sender to the killed peer fails").isNotEqualTo("0");
+            assertThat(r.get("victim-error")).as("and says why").contains("Broken pipe");
+            for (int i = 0; i < n; i++)
+                assertThat(received.get(i).get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).as("guest to host " + i)
+                        .isEqualTo(toHostSums.get(i));
+            assertThat(sent.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo("sent");
+            assertThat(sha256(Files.readAllBytes(dir.resolve("from-host.bin")))).as("host to guest")
+                    .isEqualTo(sha256(toGuest));
+            assertThat(server.lastFailure()).isNull();
+            System.out.printf("virtio-vsock under user-mode Linux: the killed peer's guest sender exited %s (%s);"
+                    + " %d others whole%n", r.get("victim"), r.get("victim-error").strip(), n + 1);
+        } finally {
+            victim.destroyForcibly();
+            victim.waitFor();
+            for (ServerSocketChannel l : listeners) l.close();
+        }
+    }
+
+    /** Reads a stream whole, but after its first bytes counts {@code flowing} down and waits for {@code go}. */
+    private static byte[] readHeldUntil(SocketChannel s, CountDownLatch flowing, CountDownLatch go)
+            throws IOException, InterruptedException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        ByteBuffer b = ByteBuffer.allocate(64 * 1024);
+        boolean held = false;
+        while (s.read(b.clear()) >= 0) {
+            out.write(b.array(), 0, b.position());
+            if (!held && out.size() > 0) {
+                held = true;
+                flowing.countDown();
+                if (!go.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)) throw new AssertionError("no kill");
+            }
+        }
+        return out.toByteArray();
+    }
+
+    /** CONNECT to guest port {@code port}, again while the guest refuses; the socket after its OK line. */
+    private SocketChannel connect(int port) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + HangGuard.BOUND.toNanos();
+        while (true) {
+            SocketChannel s = SocketChannel.open(UnixDomainSocketAddress.of(dir.resolve("v.sock")));
+            s.write(ByteBuffer.wrap(("CONNECT " + port + "\n").getBytes(StandardCharsets.US_ASCII)));
+            if (readLine(s).startsWith("OK ")) return s;
+            s.close();
+            if (System.nanoTime() > deadline) throw new AssertionError("the guest never accepted on port " + port);
+            Thread.sleep(50); // a retry's pace, not an assertion's deadline
+        }
+    }
+
+    /**
      * CONNECT to guest port {@code port} (again while the guest refuses), send {@code data}, half-close,
      * await the close.
      */
