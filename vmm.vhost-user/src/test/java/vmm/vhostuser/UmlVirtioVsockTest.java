@@ -92,6 +92,9 @@ class UmlVirtioVsockTest {
                     throw new IllegalStateException(e);
                 }
             }, threads);
+            // A guest socat exits once its bytes are in its socket, not once they arrived, and Linux does not
+            // linger on close: the guest powers off only after the host read everything ("received").
+            fromGuest.thenRun(this::received);
             // Host side, host-initiated: CONNECT until the guest's socat listens (until then the guest
             // refuses and the device closes the socket without OK), then send.
             CompletableFuture<String> sent = CompletableFuture.supplyAsync(() -> {
@@ -119,6 +122,7 @@ class UmlVirtioVsockTest {
                     touch %1$s/listening
                     wait $l; echo "listen=$?"
                     socat -u OPEN:%1$s/to-host.bin VSOCK-CONNECT:2:6000; echo "connect=$?"
+                    for i in $(seq 1 3000); do [ -e %1$s/received ] && break; sleep 0.1; done
                     """.formatted(dir), 300);
             double seconds = (System.nanoTime() - t0) / 1e9;
             assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE))
@@ -166,6 +170,8 @@ class UmlVirtioVsockTest {
                     throw new IllegalStateException(e);
                 }
             }, threads);
+            accepting.thenCompose(v -> CompletableFuture.allOf(received.toArray(CompletableFuture[]::new)))
+                    .thenRun(this::received);
             // Host to guest: n clients at once, once the guest's forking listener runs; "sent" tells the guest.
             CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
                 HangGuard.await(() -> Files.exists(dir.resolve("listening")),
@@ -192,6 +198,7 @@ class UmlVirtioVsockTest {
                     ok=0; for p in $pids; do wait $p && ok=$((ok+1)); done
                     echo "connected=$ok"
                     for i in $(seq 1 3000); do [ -e %1$s/sent ] && break; sleep 0.1; done
+                    for i in $(seq 1 3000); do [ -e %1$s/received ] && break; sleep 0.1; done
                     kill $l
                     """.formatted(dir, n - 1), 300);
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -243,6 +250,7 @@ class UmlVirtioVsockTest {
                     throw new IllegalStateException(e);
                 }
             }, threads);
+            fromGuest.thenRun(this::received);
             CompletableFuture<Void> swapper = CompletableFuture.runAsync(() -> {
                 try {
                     if (!quarter.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)) return;
@@ -255,6 +263,7 @@ class UmlVirtioVsockTest {
             }, threads);
             Map<String, String> r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_VSOCK, MODULE, TRANSPORT + """
                     socat -u OPEN:%1$s/to-host.bin VSOCK-CONNECT:2:6002; echo "connect=$?"
+                    for i in $(seq 1 3000); do [ -e %1$s/received ] && break; sleep 0.1; done
                     """.formatted(dir), 300);
             assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("connect", "0");
             swapper.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS);
@@ -305,6 +314,7 @@ class UmlVirtioVsockTest {
                     }
                 }, threads));
             }
+            CompletableFuture.allOf(received.toArray(CompletableFuture[]::new)).thenRun(this::received);
             // The victim's peer: the test takes its first bytes, then leaves its stdout pipe full, so it stops
             // reading and holds the guest's sender on its credit.
             CompletableFuture<Integer> victimEnd = CompletableFuture.supplyAsync(() -> {
@@ -354,6 +364,7 @@ class UmlVirtioVsockTest {
                     wait $v; echo "victim=$?"
                     ok=0; for p in $pids; do wait $p && ok=$((ok+1)); done
                     echo "survivors=$ok"
+                    for i in $(seq 1 3000); do [ -e %1$s/received ] && break; sleep 0.1; done
                     wait $l; echo "listen=$?"
                     echo "victim-error=$(tr '\\n' ' ' < %1$s/victim.err)"
                     """.formatted(dir, n - 1), 300);
@@ -376,6 +387,15 @@ class UmlVirtioVsockTest {
             victim.destroyForcibly();
             victim.waitFor();
             for (ServerSocketChannel l : listeners) l.close();
+        }
+    }
+
+    /** Tells the guest that the host has read everything it sent: it may power off. */
+    private void received() {
+        try {
+            Files.createFile(dir.resolve("received"));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
         }
     }
 
