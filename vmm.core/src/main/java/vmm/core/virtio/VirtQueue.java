@@ -90,7 +90,7 @@ public final class VirtQueue {
     private int outstanding;
     private String broken;
     private boolean retired;
-    /** The transport stopped the ring ({@link #stop()}): nothing more is taken from it or written to its driver fields. */
+    /** The transport stopped the ring ({@link #stop()}): nothing more taken from it, no notification field written. */
     private boolean stopped;
     /** Where completions are counted (the device instance's counters), or null. */
     private volatile vmm.core.device.DeviceCounters counters;
@@ -547,7 +547,10 @@ public final class VirtQueue {
         }
     }
 
-    /** Whether the driver has made a chain available that {@link #pop()} has not taken; false once broken, stopped or retired. */
+    /**
+     * Whether the driver has made a chain available that {@link #pop()} has not taken; false once broken, stopped
+     * or retired.
+     */
     public boolean hasAvailable() {
         synchronized (lock) {
             if (broken != null || retired || stopped) return false;
@@ -694,9 +697,9 @@ public final class VirtQueue {
     @Override
     public String toString() {
         synchronized (lock) {
-            return String.format("VirtQueue[%d size %d desc 0x%x avail 0x%x used 0x%x last_avail %d used %d outstanding %d%s%s]",
-                    index, size, desc, avail, used, lastAvail, usedIdx, outstanding, broken == null ? "" : " broken",
-                    stopped ? " stopped" : "");
+            return String.format("VirtQueue[%d size %d desc 0x%x avail 0x%x used 0x%x last_avail %d used %d"
+                    + " outstanding %d%s%s]", index, size, desc, avail, used, lastAvail, usedIdx, outstanding,
+                    broken == null ? "" : " broken", stopped ? " stopped" : "");
         }
     }
 }
