@@ -63,9 +63,11 @@ public final class VsockDevice implements VirtioDevice {
     private VirtioContext ctx;
     private boolean paused, stopping, idle = true, broken;
     /**
-     * The transmit queue was kicked (or may hold chains: activation, resume) since the I/O thread
-     * last emptied it. The thread reads the driver's ring only then, never on its idle timeout:
-     * a front-end that went away (user-mode Linux powering off) leaves memory that is no ring any more.
+     * The transmit queue was kicked (or may hold chains: activation) since the I/O thread last emptied
+     * it. The thread reads the driver's ring only then: not on its idle timeout, not on a resume (kicks
+     * that came while paused set this too). A driver may have reset the device without the device
+     * knowing (user-mode Linux over vhost-user), taken its buffers back and moved the avail index back;
+     * only a kick says the ring is live.
      */
     private volatile boolean txKicked = true;
 
@@ -93,14 +95,7 @@ public final class VsockDevice implements VirtioDevice {
 
     @Override public int deviceId() { return VIRTIO_ID_VSOCK; }
 
-    /**
-     * STREAM and indirect descriptors. EVENT_IDX only where the configuration
-     * asks ({@code event-idx=true}): with it, user-mode Linux 6.1 over
-     * vhost-user was seen (2 runs of 3) to show the transmit ring's avail
-     * index one or more entries back as it powered off, after every byte had
-     * arrived; the queue records that as a guest error. Without it, and with
-     * the ring read only on kicks, 100 MB each way ended clean in every run.
-     */
+    /** STREAM, indirect descriptors and, unless the configuration says {@code event-idx=false}, EVENT_IDX. */
     @Override
     public long deviceFeatures() {
         return VirtioFeatures.bit(VIRTIO_VSOCK_F_STREAM) | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC)
@@ -158,7 +153,6 @@ public final class VsockDevice implements VirtioDevice {
     public void resume() {
         synchronized (lock) {
             paused = false;
-            txKicked = true;
             lock.notifyAll();
         }
         selector.wakeup();

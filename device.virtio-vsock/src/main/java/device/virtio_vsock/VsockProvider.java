@@ -19,8 +19,7 @@ import vmm.core.device.DeviceProvider;
  * socket host processes connect to; a guest connecting to host port P
  * reaches {@code path_P}). Optional: {@code max-connections} (default
  * 1024), {@code buf-alloc} (the credit per connection in bytes, default
- * 262144) and {@code event-idx} (offer VIRTIO_F_EVENT_IDX, default false; see
- * {@link VsockDevice#deviceFeatures()}).
+ * 262144) and {@code event-idx} (offer VIRTIO_F_EVENT_IDX, default true).
  */
 @Component(property = {DeviceProvider.TYPE + "=virtio-vsock", DeviceProvider.IMPLEMENTATION + "=virtio-vsock"})
 public final class VsockProvider implements DeviceProvider {
@@ -56,7 +55,7 @@ public final class VsockProvider implements DeviceProvider {
         long buf = context.longProperty("buf-alloc", Connections.Limits.DEFAULT.bufAlloc());
         if (buf < 4096 || buf > (16 << 20))
             throw new IllegalArgumentException("device " + id + ": buf-alloc must be 4096..16777216, was " + buf);
-        String eventIdx = context.property("event-idx", "false");
+        String eventIdx = context.property("event-idx", "true");
         if (!eventIdx.equals("true") && !eventIdx.equals("false"))
             throw new IllegalArgumentException("device " + id + ": event-idx must be true or false, was " + eventIdx);
         HostSockets.Opened opened;

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import vmm.core.device.DeviceContext;
 import vmm.core.memory.GuestMemory;
+import vmm.core.virtio.VirtioFeatures;
 
 /** The configuration a device instance is made from, and its refusals by name. */
 class ProviderTest {
@@ -42,6 +43,19 @@ class ProviderTest {
         assertThat(Files.exists(dir.resolve("v.sock"))).isTrue();
         d.stop();
         assertThat(Files.exists(dir.resolve("v.sock"))).as("the socket file goes with the last holder").isFalse();
+    }
+
+    @Test
+    void eventIdxIsOfferedUnlessTheConfigurationTurnsItOff() {
+        long eventIdx = VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX);
+        VsockDevice on = (VsockDevice) new VsockProvider().create(context(config()));
+        assertThat(on.deviceFeatures() & eventIdx).isNotZero();
+        on.stop();
+        VsockDevice off = (VsockDevice) new VsockProvider().create(context(config("event-idx", "false")));
+        assertThat(off.deviceFeatures() & eventIdx).isZero();
+        off.stop();
+        assertThatThrownBy(() -> new VsockProvider().create(context(config("event-idx", "yes"))))
+                .hasMessageContaining("event-idx must be true or false");
     }
 
     @Test

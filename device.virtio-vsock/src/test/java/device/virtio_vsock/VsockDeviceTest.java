@@ -15,11 +15,14 @@ import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import device.virtio_vsock.connection.VsockCounters.Counter;
 import vmm.core.machine.DeviceInstance;
 import vmm.core.pci.PciAddress;
+import vmm.core.virtio.VirtioFeatures;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 
@@ -34,9 +37,14 @@ class VsockDeviceTest {
     DeviceInstance dev;
 
     Guest plug(TestMachine m) {
+        return plug(m, 0);
+    }
+
+    /** The device with the driver taking {@code features} of its offer. */
+    Guest plug(TestMachine m, long features) {
         dev = m.plug("virtio-vsock", SLOT, new VsockProvider(), "virtio-vsock", Map.of("cid", "3", "path", path()
                 .toString()));
-        return new Guest(m.virtio(SLOT).initialize(0, 64, 64, 8));
+        return new Guest(m.virtio(SLOT).initialize(features, 64, 64, 8));
     }
 
     VsockDevice model() {
@@ -142,6 +150,31 @@ class VsockDeviceTest {
         assertThat(r.op()).isEqualTo(VIRTIO_VSOCK_OP_RST);
         assertThat(r.header().dstPort()).isEqualTo(1500);
         assertThat(model().counters().get(Counter.REFUSED)).isEqualTo(1);
+    }
+
+    /**
+     * A driver may take back the buffers it counts as unused once it has reset the device: Linux's
+     * virtqueue_detach_unused_buf moves the avail index back. User-mode Linux over vhost-user resets without
+     * telling the device and then stops the rings one by one, each stop pausing and resuming the device; a
+     * resume that read the transmit ring unprompted found its index gone back and broke the queue.
+     */
+    @ParameterizedTest(name = "EVENT_IDX {0}")
+    @ValueSource(booleans = {false, true})
+    void aPauseAndResumeReadsNoTransmitRingThatWasNotKicked(boolean eventIdx, TestMachine m) throws IOException {
+        Guest g = plug(m, eventIdx ? VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) : 0);
+        assertThat(g.driver.deviceFeatures() & VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX))
+                .as("offered by default").isNotZero();
+        g.send(VIRTIO_VSOCK_OP_REQUEST, 1500, 78);
+        assertThat(g.receive().op()).isEqualTo(VIRTIO_VSOCK_OP_RST);
+        g.tx.setAvailIndex(0); // the one chain taken back, though the device used it
+        model().pause();
+        model().resume();
+        // Every turn of the I/O thread after the resume starts with the transmit queue, and the one that
+        // serves this client comes after the resume.
+        try (SocketChannel s = hostConnect(path(), 52)) {
+            assertThat(g.receive().op()).isEqualTo(VIRTIO_VSOCK_OP_REQUEST);
+        }
+        assertThat(g.driver.needsReset()).as("the transmit queue was read without a kick").isFalse();
     }
 
     @Test

@@ -70,7 +70,7 @@ class UmlVirtioVsockTest {
     private VhostUserServer serve() throws Exception {
         return VhostUserServer.start(dir.resolve("vu.sock"), "uml-vsock",
                 Map.of("cid", "3", "path", dir.resolve("v.sock").toString(),
-                        "event-idx", System.getProperty("vsock.uml.event-idx", "false")), "virtio-vsock",
+                        "event-idx", System.getProperty("vsock.uml.event-idx", "true")), "virtio-vsock",
                                 new VsockProvider());
     }
 
@@ -92,6 +92,9 @@ class UmlVirtioVsockTest {
                     throw new IllegalStateException(e);
                 }
             }, threads);
+            // A guest socat exits once its bytes are in its socket, not once they arrived, and Linux does not
+            // linger on close: the guest powers off only after the host read everything ("received").
+            fromGuest.thenRun(this::received);
             // Host side, host-initiated: CONNECT until the guest's socat listens (until then the guest
             // refuses and the device closes the socket without OK), then send.
             CompletableFuture<String> sent = CompletableFuture.supplyAsync(() -> {
@@ -119,6 +122,7 @@ class UmlVirtioVsockTest {
                     touch %1$s/listening
                     wait $l; echo "listen=$?"
                     socat -u OPEN:%1$s/to-host.bin VSOCK-CONNECT:2:6000; echo "connect=$?"
+                    for i in $(seq 1 3000); do [ -e %1$s/received ] && break; sleep 0.1; done
                     """.formatted(dir), 300);
             double seconds = (System.nanoTime() - t0) / 1e9;
             assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE))
@@ -166,6 +170,8 @@ class UmlVirtioVsockTest {
                     throw new IllegalStateException(e);
                 }
             }, threads);
+            accepting.thenCompose(v -> CompletableFuture.allOf(received.toArray(CompletableFuture[]::new)))
+                    .thenRun(this::received);
             // Host to guest: n clients at once, once the guest's forking listener runs; "sent" tells the guest.
             CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
                 HangGuard.await(() -> Files.exists(dir.resolve("listening")),
@@ -192,6 +198,7 @@ class UmlVirtioVsockTest {
                     ok=0; for p in $pids; do wait $p && ok=$((ok+1)); done
                     echo "connected=$ok"
                     for i in $(seq 1 3000); do [ -e %1$s/sent ] && break; sleep 0.1; done
+                    for i in $(seq 1 3000); do [ -e %1$s/received ] && break; sleep 0.1; done
                     kill $l
                     """.formatted(dir, n - 1), 300);
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -243,6 +250,7 @@ class UmlVirtioVsockTest {
                     throw new IllegalStateException(e);
                 }
             }, threads);
+            fromGuest.thenRun(this::received);
             CompletableFuture<Void> swapper = CompletableFuture.runAsync(() -> {
                 try {
                     if (!quarter.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)) return;
@@ -255,12 +263,169 @@ class UmlVirtioVsockTest {
             }, threads);
             Map<String, String> r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_VSOCK, MODULE, TRANSPORT + """
                     socat -u OPEN:%1$s/to-host.bin VSOCK-CONNECT:2:6002; echo "connect=$?"
+                    for i in $(seq 1 3000); do [ -e %1$s/received ] && break; sleep 0.1; done
                     """.formatted(dir), 300);
             assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("connect", "0");
             swapper.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS);
             assertThat(server.swapCount()).isEqualTo(2);
             assertThat(sha256(fromGuest.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))).isEqualTo(sha256(toHost));
             assertThat(server.lastFailure()).isNull();
+        }
+    }
+
+    /**
+     * Several connections in flight, each held by its host peer; one peer, a host {@code socat}, is killed with
+     * SIGKILL. Its guest sender sees the reset (Linux's vsock reports an RST to a writer as EPIPE), the others,
+     * both directions, finish with every byte.
+     */
+    @Test
+    void aKilledHostPeerResetsItsConnectionAndTheOthersGoOn() throws Exception {
+        int n = 3, size = 4 << 20;
+        Path out = Files.createDirectories(dir.resolve("out"));
+        List<String> toHostSums = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            byte[] b = random(size, 300 + i);
+            Files.write(out.resolve("f" + i), b);
+            toHostSums.add(sha256(b));
+        }
+        // More than the peer's pipe, its socket and the connection's credit can hold: the sender is still
+        // writing when its peer dies.
+        Files.write(dir.resolve("big"), random(32 << 20, 399));
+        byte[] toGuest = random(size, 398);
+        Executor threads = r -> Thread.ofPlatform().daemon().start(r);
+        // Each connection's first bytes arrived (n guest senders, the host sender, the victim); then the kill.
+        CountDownLatch flowing = new CountDownLatch(n + 2), killed = new CountDownLatch(1);
+        Path victimSocket = dir.resolve("v.sock_6200");
+        Process victim = new ProcessBuilder("socat", "-u", "UNIX-LISTEN:" + victimSocket, "STDOUT")
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        List<ServerSocketChannel> listeners = new ArrayList<>();
+        try (VhostUserServer server = serve()) {
+            HangGuard.await(() -> Files.exists(victimSocket), "the host socat listens");
+            List<CompletableFuture<String>> received = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                ServerSocketChannel l = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+                listeners.add(l);
+                l.bind(UnixDomainSocketAddress.of(dir.resolve("v.sock_" + (6100 + i))));
+                received.add(CompletableFuture.supplyAsync(() -> {
+                    try (SocketChannel s = l.accept()) {
+                        return sha256(readHeldUntil(s, flowing, killed));
+                    } catch (IOException | InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, threads));
+            }
+            CompletableFuture.allOf(received.toArray(CompletableFuture[]::new)).thenRun(this::received);
+            // The victim's peer: the test takes its first bytes, then leaves its stdout pipe full, so it stops
+            // reading and holds the guest's sender on its credit.
+            CompletableFuture<Integer> victimEnd = CompletableFuture.supplyAsync(() -> {
+                try {
+                    if (victim.getInputStream().read() < 0) throw new AssertionError("the host socat got nothing");
+                    flowing.countDown();
+                    if (!flowing.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))
+                        throw new AssertionError("not every connection started");
+                    victim.destroyForcibly(); // SIGKILL
+                    int status = victim.waitFor();
+                    killed.countDown();
+                    return status;
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            CompletableFuture<String> sent = CompletableFuture.supplyAsync(() -> {
+                try {
+                    HangGuard.await(() -> Files.exists(dir.resolve("listening")), "the guest listens on 5003");
+                    SocketChannel s = connect(5003);
+                    try (s) {
+                        ByteBuffer b = ByteBuffer.wrap(toGuest);
+                        while (b.position() < size / 2) s.write(b.limit(size / 2));
+                        flowing.countDown();
+                        if (!killed.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS))
+                            throw new AssertionError("no kill");
+                        b.limit(size);
+                        while (b.hasRemaining()) s.write(b);
+                        s.shutdownOutput();
+                        readAll(s);
+                        return "sent";
+                    }
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            Map<String, String> r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_VSOCK, MODULE, TRANSPORT + """
+                    socat -u VSOCK-LISTEN:5003 CREATE:%1$s/from-host.bin &
+                    l=$!
+                    touch %1$s/listening
+                    socat -u OPEN:%1$s/big VSOCK-CONNECT:2:6200 2>%1$s/victim.err &
+                    v=$!
+                    pids=""
+                    for i in $(seq 0 %2$d); do
+                        socat -u OPEN:%1$s/out/f$i VSOCK-CONNECT:2:$((6100 + i)) & pids="$pids $!"
+                    done
+                    wait $v; echo "victim=$?"
+                    ok=0; for p in $pids; do wait $p && ok=$((ok+1)); done
+                    echo "survivors=$ok"
+                    for i in $(seq 1 3000); do [ -e %1$s/received ] && break; sleep 0.1; done
+                    wait $l; echo "listen=$?"
+                    echo "victim-error=$(tr '\\n' ' ' < %1$s/victim.err)"
+                    """.formatted(dir, n - 1), 300);
+            assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("bound", "1")
+                    .containsEntry("survivors", String.valueOf(n)).containsEntry("listen", "0");
+            assertThat(victimEnd.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).as("killed by SIGKILL")
+                    .isEqualTo(128 + 9);
+            assertThat(r.get("victim")).as("the guest's sender to the killed peer fails").isNotEqualTo("0");
+            assertThat(r.get("victim-error")).as("and says why").contains("Broken pipe");
+            for (int i = 0; i < n; i++)
+                assertThat(received.get(i).get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).as("guest to host " + i)
+                        .isEqualTo(toHostSums.get(i));
+            assertThat(sent.get(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)).isEqualTo("sent");
+            assertThat(sha256(Files.readAllBytes(dir.resolve("from-host.bin")))).as("host to guest")
+                    .isEqualTo(sha256(toGuest));
+            assertThat(server.lastFailure()).isNull();
+            System.out.printf("virtio-vsock under user-mode Linux: the killed peer's guest sender exited %s (%s);"
+                    + " %d others whole%n", r.get("victim"), r.get("victim-error").strip(), n + 1);
+        } finally {
+            victim.destroyForcibly();
+            victim.waitFor();
+            for (ServerSocketChannel l : listeners) l.close();
+        }
+    }
+
+    /** Tells the guest that the host has read everything it sent: it may power off. */
+    private void received() {
+        try {
+            Files.createFile(dir.resolve("received"));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Reads a stream whole, but after its first bytes counts {@code flowing} down and waits for {@code go}. */
+    private static byte[] readHeldUntil(SocketChannel s, CountDownLatch flowing, CountDownLatch go)
+            throws IOException, InterruptedException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        ByteBuffer b = ByteBuffer.allocate(64 * 1024);
+        boolean held = false;
+        while (s.read(b.clear()) >= 0) {
+            out.write(b.array(), 0, b.position());
+            if (!held && out.size() > 0) {
+                held = true;
+                flowing.countDown();
+                if (!go.await(HangGuard.BOUND.toSeconds(), TimeUnit.SECONDS)) throw new AssertionError("no kill");
+            }
+        }
+        return out.toByteArray();
+    }
+
+    /** CONNECT to guest port {@code port}, again while the guest refuses; the socket after its OK line. */
+    private SocketChannel connect(int port) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + HangGuard.BOUND.toNanos();
+        while (true) {
+            SocketChannel s = SocketChannel.open(UnixDomainSocketAddress.of(dir.resolve("v.sock")));
+            s.write(ByteBuffer.wrap(("CONNECT " + port + "\n").getBytes(StandardCharsets.US_ASCII)));
+            if (readLine(s).startsWith("OK ")) return s;
+            s.close();
+            if (System.nanoTime() > deadline) throw new AssertionError("the guest never accepted on port " + port);
+            Thread.sleep(50); // a retry's pace, not an assertion's deadline
         }
     }
 

@@ -90,6 +90,8 @@ public final class VirtQueue {
     private int outstanding;
     private String broken;
     private boolean retired;
+    /** The transport stopped the ring ({@link #stop()}): nothing more taken from it, no notification field written. */
+    private boolean stopped;
     /** Where completions are counted (the device instance's counters), or null. */
     private volatile vmm.core.device.DeviceCounters counters;
     /** Walk buffer reused by every pop (address, length pairs); chains get an exact-size copy. */
@@ -215,7 +217,7 @@ public final class VirtQueue {
 
     /**
      * Takes the next available chain, or returns null when the driver has
-     * made none available (or the queue was retired by a reset). With
+     * made none available (or the queue was stopped or retired). With
      * EVENT_IDX and notifications enabled, an empty queue also asks the
      * driver to notify on its next buffer, so a device that pops until null
      * never misses one.
@@ -227,7 +229,7 @@ public final class VirtQueue {
         String failure;
         synchronized (lock) {
             if (broken != null) throw new VirtqueueException(broken);
-            if (retired) return null;
+            if (retired || stopped) return null;
             try {
                 return popLocked();
             } catch (VirtqueueException e) {
@@ -526,6 +528,7 @@ public final class VirtQueue {
     public void setNotificationsEnabled(boolean enabled) {
         synchronized (lock) {
             notifications = enabled;
+            if (stopped || retired) return;
             if (eventIdx) {
                 // Disabling leaves avail_event behind, so the driver's need_event test fails;
                 // enabling asks for a notification on the first entry after those seen.
@@ -544,10 +547,13 @@ public final class VirtQueue {
         }
     }
 
-    /** Whether the driver has made a chain available that {@link #pop()} has not taken; false once broken or retired. */
+    /**
+     * Whether the driver has made a chain available that {@link #pop()} has not taken; false once broken, stopped
+     * or retired.
+     */
     public boolean hasAvailable() {
         synchronized (lock) {
-            if (broken != null || retired) return false;
+            if (broken != null || retired || stopped) return false;
             if (lastAvail != shadowAvail) return true;
             int idx = memory.readU16(avail + 2);
             VarHandle.acquireFence();
@@ -622,7 +628,7 @@ public final class VirtQueue {
         synchronized (lock) {
             if (outstanding != 0)
                 throw new IllegalStateException("queue " + index + ": " + outstanding + " chains outstanding; pause the device first");
-            if (retired || broken != null) return;
+            if (retired || stopped || broken != null) return;
             int usedNow = memory.readU16(used + 2);
             int taken = (lastAvailIndex - usedNow) & 0xffff;
             if (taken <= size) {
@@ -656,6 +662,28 @@ public final class VirtQueue {
     }
 
     /**
+     * Stops taking work from the ring, for a transport whose driver takes a
+     * ring back without resetting the device (vhost-user's GET_VRING_BASE,
+     * or SET_VRING_ENABLE 0): later pops return null, and the avail ring and
+     * avail_event are neither read nor written again, however the device is
+     * woken meanwhile; chains already popped may still be completed, so the
+     * device can finish what it took. Irreversible: a ring started again is a
+     * new queue. Any thread; idempotent.
+     */
+    public void stop() {
+        synchronized (lock) {
+            stopped = true;
+        }
+    }
+
+    /** Whether {@link #stop()} was called. */
+    public boolean stopped() {
+        synchronized (lock) {
+            return stopped;
+        }
+    }
+
+    /**
      * Ends the queue's life after a device reset: later pops return null and
      * completions throw, so a late completion cannot write into rings the
      * driver has since reused. Called by the transport.
@@ -669,8 +697,9 @@ public final class VirtQueue {
     @Override
     public String toString() {
         synchronized (lock) {
-            return String.format("VirtQueue[%d size %d desc 0x%x avail 0x%x used 0x%x last_avail %d used %d outstanding %d%s]",
-                    index, size, desc, avail, used, lastAvail, usedIdx, outstanding, broken == null ? "" : " broken");
+            return String.format("VirtQueue[%d size %d desc 0x%x avail 0x%x used 0x%x last_avail %d used %d"
+                    + " outstanding %d%s%s]", index, size, desc, avail, used, lastAvail, usedIdx, outstanding,
+                    broken == null ? "" : " broken", stopped ? " stopped" : "");
         }
     }
 }

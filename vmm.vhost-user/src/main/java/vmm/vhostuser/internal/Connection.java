@@ -473,10 +473,16 @@ public final class Connection implements VirtioContext {
         close();
     }
 
-    /** Stops the ring's kick thread and waits for the device to finish what it took; returns the next avail index. */
+    /**
+     * Stops the ring's kick thread and waits for the device to finish what it took; returns the next avail index.
+     * The queue stops taking first: the device is paused and resumed to drain it, and whatever wakes it then must
+     * not read this ring again (user-mode Linux resets the device without a message, takes its buffers back,
+     * moving the avail index back, and only then disables the rings one by one).
+     */
     private int stopRing(Ring r) {
         VirtQueue q = r.queue;
         if (q == null) return r.base;
+        q.stop();
         try {
             Native.signal(r.stopFd);
         } catch (IOException e) {
