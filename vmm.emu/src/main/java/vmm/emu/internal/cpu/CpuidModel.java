@@ -2,16 +2,16 @@ package vmm.emu.internal.cpu;
 
 /**
  * CPUID as the model answers it: a qemu64-like AMD identity that lists only
- * what the software CPU implements (x87 as far as FXSR needs, SSE, SSE2; no
- * MMX, SSE3 or later, AVX, XSAVE, x2APIC, TSC deadline), the
+ * what the software CPU implements (x87 as far as FXSR needs, MMX, SSE, SSE2;
+ * no SSE3 or later, AVX, XSAVE, x2APIC, TSC deadline), the
  * hypervisor bit, the vCPU index as APIC ID, and no TSC/crystal leaves
  * (0x15, 0x16), so guests calibrate their clocks against the timers.
  */
 final class CpuidModel {
     static final int MAX_BASIC = 0xD, MAX_EXTENDED = 0x80000008;
-    // Leaf 1 EDX: FPU, DE, PSE, TSC, MSR, PAE, CX8, APIC, MTRR, PGE, CMOV, PAT, CLFSH, FXSR, SSE, SSE2.
+    // Leaf 1 EDX: FPU, DE, PSE, TSC, MSR, PAE, CX8, APIC, MTRR, PGE, CMOV, PAT, CLFSH, MMX, FXSR, SSE, SSE2.
     static final int LEAF1_EDX = 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 12 | 1 << 13
-            | 1 << 15 | 1 << 16 | 1 << 19 | 1 << 24 | 1 << 25 | 1 << 26;
+            | 1 << 15 | 1 << 16 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
     static final int LEAF1_ECX_CX16 = 1 << 13, LEAF1_ECX_HYPERVISOR = 1 << 31;
     // Leaf 0x80000001 EDX: SYSCALL, NX, RDTSCP, LM, plus the leaf 1 bits AMD repeats there.
     static final int EXT1_EDX = (LEAF1_EDX & 0x0183F3FF) | 1 << 11 | 1 << 20 | 1 << 27 | 1 << 29;
