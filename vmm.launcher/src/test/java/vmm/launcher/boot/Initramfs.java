@@ -34,7 +34,13 @@ public final class Initramfs {
     public Initramfs(String script) throws IOException {
         assumeTrue(Files.isReadable(BUSYBOX), "no " + BUSYBOX + ": apt-get install busybox-static");
         files.put("bin/busybox", Files.readAllBytes(BUSYBOX));
+        init(script);
+    }
+
+    /** Replaces {@code /init} with {@code script}. */
+    public Initramfs init(String script) {
         files.put("init", ("#!/bin/busybox sh\n" + script).getBytes(StandardCharsets.UTF_8));
+        return this;
     }
 
     /**
