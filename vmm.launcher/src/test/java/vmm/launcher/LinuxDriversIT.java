@@ -17,7 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import vmm.launcher.boot.DebianKernel;
-import vmm.launcher.boot.Initramfs;
+import vmm.testing.linux.Initramfs;
 
 /**
  * Debian's kernel package, unmodified, drives our devices with its own drivers, through our PCI, MSI-X,
@@ -100,7 +100,8 @@ class LinuxDriversIT {
                 .contains("the guest powered off");
         assertThat(exit).as(out).isZero();
         String debugfs = debugfsCat(disk, "/f");
-        if (debugfs != null) assertThat(debugfs).as("the file, read by the host from the image").contains("vmm-file-42");
+        if (debugfs != null) assertThat(debugfs).as("the file, read by the host from the image")
+                .contains("vmm-file-42");
         assumeTrue(noNet == null, "no network namespace with a TAP here (" + noNet + "): the NIC was not tested");
         assertThat(out).as(out).contains("VMM-ETH0=" + GUEST_IP).contains("VMM-PING-OK");
     }

@@ -1,4 +1,4 @@
-package vmm.launcher.boot;
+package vmm.testing.linux;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -26,6 +26,18 @@ import java.util.regex.Pattern;
 public final class Initramfs {
     public static final Path BUSYBOX = Path.of("/bin/busybox");
 
+    /** The newest readable {@code /boot/vmlinuz-*-cloud-amd64} (Debian's cloud kernel); skips the test without one. */
+    public static Path debianKernel() throws IOException {
+        java.util.Optional<Path> kernel;
+        try (java.util.stream.Stream<Path> s = Files.list(Path.of("/boot"))) {
+            kernel = s.filter(p -> p.getFileName().toString().matches("vmlinuz-.*-cloud-amd64"))
+                    .filter(Files::isReadable).sorted().reduce((a, b) -> b);
+        }
+        assumeTrue(kernel.isPresent(),
+                "no readable /boot/vmlinuz-*-cloud-amd64: apt-get install linux-image-cloud-amd64");
+        return kernel.get();
+    }
+
     private final Map<String, byte[]> files = new LinkedHashMap<>();
     private final Set<String> directories = new LinkedHashSet<>(List.of("bin", "dev", "proc", "sys", "mnt", "modules"));
     private final List<String> modules = new ArrayList<>();
@@ -35,6 +47,13 @@ public final class Initramfs {
         assumeTrue(Files.isReadable(BUSYBOX), "no " + BUSYBOX + ": apt-get install busybox-static");
         files.put("bin/busybox", Files.readAllBytes(BUSYBOX));
         init(script);
+    }
+
+    /** Adds a file at {@code name} (a path in the archive, without the leading slash), executable. */
+    public Initramfs file(String name, byte[] data) {
+        for (Path d = Path.of(name).getParent(); d != null; d = d.getParent()) directories.add(d.toString());
+        files.put(name, data.clone());
+        return this;
     }
 
     /** Replaces {@code /init} with {@code script}. */
@@ -126,29 +145,29 @@ public final class Initramfs {
         return file;
     }
 
-    /** The "newc" cpio format (Documentation/driver-api/early-userspace/buffer-format.rst). */
-    static final class NewcArchive {
+    /** The "newc" cpio format (Documentation/driver-api/early-userspace/buffer-format.rst), written in order. */
+    public static final class NewcArchive {
         private final OutputStream out;
         private long written;
         private int ino = 1;
 
-        NewcArchive(OutputStream out) {
+        public NewcArchive(OutputStream out) {
             this.out = out;
         }
 
-        void directory(String name) throws IOException {
+        public void directory(String name) throws IOException {
             entry(name, 0040755, 0, 0, new byte[0]);
         }
 
-        void charDevice(String name, int major, int minor) throws IOException {
+        public void charDevice(String name, int major, int minor) throws IOException {
             entry(name, 0020600, major, minor, new byte[0]);
         }
 
-        void file(String name, int permissions, byte[] data) throws IOException {
+        public void file(String name, int permissions, byte[] data) throws IOException {
             entry(name, 0100000 | permissions, 0, 0, data);
         }
 
-        void finish() throws IOException {
+        public void finish() throws IOException {
             entry("TRAILER!!!", 0, 0, 0, new byte[0]);
         }
 
