@@ -42,6 +42,10 @@ final class CpuidModel {
             case 0x80000000 -> new int[] {MAX_EXTENDED, str("Auth"), str("cAMD"), str("enti")};
             case 0x80000001 -> new int[] {0x00060FB1, 0, EXT1_ECX, EXT1_EDX};
             case 0x80000002, 0x80000003, 0x80000004 -> brand(leaf - 0x80000002);
+            // EDX bit 8: the invariant TSC. Every vCPU's TSC is the VM's one VirtualClock (plus what a WRMSR set), at
+            // one rate in every state, HLT included, so the TSCs agree across vCPUs and Linux may keep the TSC as
+            // its clock instead of reading the PM timer through port I/O.
+            case 0x80000007 -> new int[] {0, 0, 0, 1 << 8};
             case 0x80000008 -> new int[] {0x3028, 0, Math.max(count - 1, 0) & 0xFF, 0}; // 40 physical, 48 linear bits
             default -> new int[4];
         };

@@ -214,6 +214,7 @@ class FpuAndSseTest {
         assertThat(l1[1] >>> 8 & 0xFF).as("CLFLUSH line size in 8-byte units").isEqualTo(8);
         int ext = CpuidModel.leaf(0x80000001, 0, 0, 1, true)[3];
         for (int bit : new int[] {11, 20, 27, 29}) assertThat(ext & 1 << bit).as("ext EDX bit %d", bit).isNotZero();
+        assertThat(CpuidModel.leaf(0x80000007, 0, 0, 2, true)[3]).as("the invariant TSC, only").isEqualTo(1 << 8);
     }
 
     @Test
