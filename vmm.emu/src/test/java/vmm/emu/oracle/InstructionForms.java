@@ -111,6 +111,7 @@ public final class InstructionForms {
         Branches.add(f);
         FlagChains.add(f, single);
         SseForms.add(f);
+        MmxForms.add(f);
         return List.copyOf(f.forms);
     }
 

@@ -17,9 +17,8 @@ public final class DebianKernel {
 
     private DebianKernel() {}
 
-    /** The newest readable {@code /boot/vmlinuz-*-cloud-amd64}; skips the test without it or without /dev/kvm. */
+    /** The newest readable {@code /boot/vmlinuz-*-cloud-amd64}; skips the test without it. */
     public static Path require() throws IOException {
-        HostKvm.require();
         Optional<Path> kernel;
         try (Stream<Path> s = Files.list(Path.of("/boot"))) {
             kernel = s.filter(p -> p.getFileName().toString().matches("vmlinuz-.*-cloud-amd64")).filter(Files::isReadable).sorted().reduce((a, b) -> b);

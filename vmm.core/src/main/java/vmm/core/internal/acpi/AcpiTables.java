@@ -261,6 +261,14 @@ public final class AcpiTables {
                 Aml.nameOf("_ADR", Aml.integer(0)),
                 Aml.nameOf("_UID", Aml.integer(0)),
                 Aml.nameOf("_PRT", Aml.pkg(prt.toArray(byte[][]::new))),
+                // The windows the host bridge decodes, so that an OS placing BARs itself (a kernel booted without
+                // firmware) has room for them: all buses, the I/O ports but the configuration ports, and the
+                // 32-bit hole above the ECAM window up to the IOAPIC (SeaBIOS places its BARs there too).
+                Aml.nameOf("_CRS", Aml.resourceTemplate(
+                        Aml.wordWindow(Aml.BUS_NUMBER_RANGE, 0, 0xff),
+                        Aml.wordWindow(Aml.IO_RANGE, 0, 0x0cf7),
+                        Aml.wordWindow(Aml.IO_RANGE, 0x0d00, 0xffff),
+                        Aml.dwordMemoryWindow(spec.ecamBase() + ((long) spec.ecamBuses() << 20), IOAPIC_BASE - 1))),
                 // The ECAM window as a motherboard resource: Linux uses MCFG only for a range reserved so.
                 Aml.device("PRES",
                         Aml.nameOf("_HID", Aml.eisaId("PNP0C02")),

@@ -145,6 +145,43 @@ public final class Aml {
         return b;
     }
 
+    /** Address space resource types (6.4.3.5.1). */
+    static final int MEMORY_RANGE = 0, IO_RANGE = 1, BUS_NUMBER_RANGE = 2;
+
+    /**
+     * {@code WordBusNumber}/{@code WordIO(ResourceProducer, MinFixed, MaxFixed, PosDecode, ...)} (large resource,
+     * 6.4.3.5.3): a window a bridge decodes, {@code min} to {@code max} inclusive; I/O ranges decode the entire range.
+     */
+    static byte[] wordWindow(int type, int min, int max) {
+        int typeFlags = type == IO_RANGE ? 0x03 : 0;
+        byte[] b = {(byte) 0x88, 0x0D, 0x00, (byte) type, 0x0C, (byte) typeFlags, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        for (int i = 0; i < 2; i++) {
+            b[8 + i] = (byte) (min >>> (8 * i));
+            b[10 + i] = (byte) (max >>> (8 * i));
+            b[14 + i] = (byte) ((max - min + 1) >>> (8 * i));
+        }
+        return b;
+    }
+
+    /**
+     * {@code DWordMemory(ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite, ...)} (large
+     * resource, 6.4.3.5.2): a memory window a bridge decodes, {@code min} to {@code max} inclusive.
+     */
+    static byte[] dwordMemoryWindow(long min, long max) {
+        byte[] b = new byte[26];
+        b[0] = (byte) 0x87;
+        b[1] = 0x17;
+        b[3] = MEMORY_RANGE;
+        b[4] = 0x0C;
+        b[5] = 0x01;                                                        // read-write, non-cacheable
+        for (int i = 0; i < 4; i++) {
+            b[10 + i] = (byte) (min >>> (8 * i));
+            b[14 + i] = (byte) (max >>> (8 * i));
+            b[22 + i] = (byte) ((max - min + 1) >>> (8 * i));
+        }
+        return b;
+    }
+
     /** {@code IRQNoFlags() { irq }} (small resource, 6.4.2.1). */
     static byte[] irq(int irq) {
         int mask = 1 << irq;

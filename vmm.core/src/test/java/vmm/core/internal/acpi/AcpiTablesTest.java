@@ -94,5 +94,12 @@ class AcpiTablesTest {
         assertThat(mcfg).contains("Base Address : 00000000E0000000").contains("Start Bus Number : 00")
                 .contains("End Bus Number : 00");
         assertThat(dsdt).contains("PNP0C02").contains("0xE0000000").contains("0x00100000"); // the ECAM window reserved
+        // the host bridge's windows: buses, I/O around the configuration ports, the 32-bit hole above ECAM
+        assertThat(dsdt).contains("WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,")
+                .containsPattern("WordIO \\(ResourceProducer, MinFixed, MaxFixed, PosDecode, EntireRange,\\s*"
+                        + "0x0000,\\s*// Granularity\\s*0x0000,\\s*// Range Minimum\\s*0x0CF7,")
+                .containsPattern("0x0D00,\\s*// Range Minimum\\s*0xFFFF,")
+                .containsPattern("DWordMemory \\(ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable, ReadWrite,"
+                        + "\\s*0x00000000,\\s*// Granularity\\s*0xE0100000,\\s*// Range Minimum\\s*0xFEBFFFFF,");
     }
 }

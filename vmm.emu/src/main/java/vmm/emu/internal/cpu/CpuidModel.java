@@ -2,16 +2,16 @@ package vmm.emu.internal.cpu;
 
 /**
  * CPUID as the model answers it: a qemu64-like AMD identity that lists only
- * what the software CPU implements (x87 as far as FXSR needs, SSE, SSE2; no
- * MMX, SSE3 or later, AVX, XSAVE, x2APIC, TSC deadline), the
+ * what the software CPU implements (x87 as far as FXSR needs, MMX, SSE, SSE2;
+ * no SSE3 or later, AVX, XSAVE, x2APIC, TSC deadline), the
  * hypervisor bit, the vCPU index as APIC ID, and no TSC/crystal leaves
  * (0x15, 0x16), so guests calibrate their clocks against the timers.
  */
 final class CpuidModel {
     static final int MAX_BASIC = 0xD, MAX_EXTENDED = 0x80000008;
-    // Leaf 1 EDX: FPU, DE, PSE, TSC, MSR, PAE, CX8, APIC, MTRR, PGE, CMOV, PAT, CLFSH, FXSR, SSE, SSE2.
+    // Leaf 1 EDX: FPU, DE, PSE, TSC, MSR, PAE, CX8, APIC, MTRR, PGE, CMOV, PAT, CLFSH, MMX, FXSR, SSE, SSE2.
     static final int LEAF1_EDX = 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 8 | 1 << 9 | 1 << 12 | 1 << 13
-            | 1 << 15 | 1 << 16 | 1 << 19 | 1 << 24 | 1 << 25 | 1 << 26;
+            | 1 << 15 | 1 << 16 | 1 << 19 | 1 << 23 | 1 << 24 | 1 << 25 | 1 << 26;
     static final int LEAF1_ECX_CX16 = 1 << 13, LEAF1_ECX_HYPERVISOR = 1 << 31;
     // Leaf 0x80000001 EDX: SYSCALL, NX, RDTSCP, LM, plus the leaf 1 bits AMD repeats there.
     static final int EXT1_EDX = (LEAF1_EDX & 0x0183F3FF) | 1 << 11 | 1 << 20 | 1 << 27 | 1 << 29;
@@ -42,6 +42,10 @@ final class CpuidModel {
             case 0x80000000 -> new int[] {MAX_EXTENDED, str("Auth"), str("cAMD"), str("enti")};
             case 0x80000001 -> new int[] {0x00060FB1, 0, EXT1_ECX, EXT1_EDX};
             case 0x80000002, 0x80000003, 0x80000004 -> brand(leaf - 0x80000002);
+            // EDX bit 8: the invariant TSC. Every vCPU's TSC is the VM's one VirtualClock (plus what a WRMSR set), at
+            // one rate in every state, HLT included, so the TSCs agree across vCPUs and Linux may keep the TSC as
+            // its clock instead of reading the PM timer through port I/O.
+            case 0x80000007 -> new int[] {0, 0, 0, 1 << 8};
             case 0x80000008 -> new int[] {0x3028, 0, Math.max(count - 1, 0) & 0xFF, 0}; // 40 physical, 48 linear bits
             default -> new int[4];
         };

@@ -19,6 +19,10 @@ final class FpuState {
     static final int MASK_SHIFT = 7, RC_SHIFT = 13, FZ = 1 << 15;
     static final int RC_NEAREST = 0, RC_DOWN = 1, RC_UP = 2, RC_ZERO = 3;
 
+    /** Little-endian quadwords of {@link #st} (the MMX registers are the registers' significands). */
+    static final java.lang.invoke.VarHandle LONG =
+            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(long[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
+
     int fcw, fsw;
     /** The full tag word (2 bits per register, 11 = empty); FXSAVE stores its abridged form. */
     int ftw;

@@ -6,7 +6,8 @@ package vmm.emu.internal.cpu;
  * operations, the packed integer arithmetic, compares, shifts, shuffles, unpacks and packs, and
  * PMOVMSKB/PINSRW/PEXTRW. Floating point is {@link SseFloat}. The mandatory prefix picks the
  * instruction: none (PS), 66 (PD and the SSE2 integer forms), F3 (SS), F2 (SD); a prefix the
- * model has no instruction for (the MMX forms without 66, SSE3 and later) raises #UD, logged once.
+ * model has no instruction for (SSE3 and later) raises #UD, logged once; the forms without a prefix
+ * on MMX registers are {@link Mmx}.
  */
 final class Sse {
     /** Mandatory prefix classes. */
@@ -22,9 +23,13 @@ final class Sse {
     /** Runs an SSE opcode (0F 10-17, 28-2F, 50-7F, C2-C6, D0-FF); the caller advances RIP. */
     static void exec(Cpu c, Insn d) {
         if (d.lock) throw CpuFault.ud();                                       // no SSE instruction is lockable
-        Fxsave.checkSse(c);
         int op = d.op & 0xFF;
         int p = prefix(d);
+        if (Mmx.isMmx(op, p)) {                                                // MMX registers: x87's checks
+            Mmx.exec(c, d, p);
+            return;
+        }
+        Fxsave.checkSse(c);
         long[] x = c.fpu.xmm;
         int r = d.reg;
         switch (op) {

@@ -11,15 +11,62 @@ final class SseInt {
     }
 
     /** A lane operation on two lanes of {@code size} bytes (zero-extended); the result is masked to the lane. */
-    private interface LaneOp {
+    interface LaneOp {
         long apply(long a, long b, int size);
+    }
+
+    /** A lane-wise operation: its lane size in bytes and what it does to each pair of lanes. */
+    record Lanes(int size, LaneOp f) {
+        /** The operation on one quadword of each operand. */
+        long apply(long a, long b) {
+            if (size == 8) return f.apply(a, b, 8);
+            int bits = size * 8;
+            long out = 0;
+            for (int i = 0; i < 8 / size; i++) {
+                long v = f.apply(a >>> (bits * i) & Cpu.mask(size), b >>> (bits * i) & Cpu.mask(size), size);
+                out |= (v & Cpu.mask(size)) << (bits * i);
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The lane-wise operation of opcode {@code op} (0F xx; the SSE2 forms take 66, the MMX forms none), or null
+     * when {@code op} is not one: add, subtract, compare, minimum, maximum, average, multiply, PSADBW.
+     */
+    static Lanes lanes(int op) {
+        return switch (op) {
+            case 0x64, 0x65, 0x66 -> new Lanes(1 << (op - 0x64), (a, b, n) -> Cpu.sx(a, n) > Cpu.sx(b, n) ? -1 : 0);
+            case 0x74, 0x75, 0x76 -> new Lanes(1 << (op - 0x74), (a, b, n) -> a == b ? -1 : 0);
+            case 0xFC, 0xFD, 0xFE, 0xD4 -> new Lanes(op == 0xD4 ? 8 : 1 << (op - 0xFC), (a, b, n) -> a + b);
+            case 0xF8, 0xF9, 0xFA, 0xFB -> new Lanes(1 << (op - 0xF8), (a, b, n) -> a - b);
+            case 0xEC, 0xED -> new Lanes(op - 0xEB, (a, b, n) -> sat(Cpu.sx(a, n) + Cpu.sx(b, n), n));
+            case 0xE8, 0xE9 -> new Lanes(op - 0xE7, (a, b, n) -> sat(Cpu.sx(a, n) - Cpu.sx(b, n), n));
+            case 0xDC, 0xDD -> new Lanes(op - 0xDB, (a, b, n) -> Math.min(a + b, Cpu.mask(n)));
+            case 0xD8, 0xD9 -> new Lanes(op - 0xD7, (a, b, n) -> Math.max(a - b, 0));
+            case 0xDA -> new Lanes(1, (a, b, n) -> Math.min(a, b));
+            case 0xDE -> new Lanes(1, (a, b, n) -> Math.max(a, b));
+            case 0xEA -> new Lanes(2, (a, b, n) -> Math.min(Cpu.sx(a, n), Cpu.sx(b, n)));
+            case 0xEE -> new Lanes(2, (a, b, n) -> Math.max(Cpu.sx(a, n), Cpu.sx(b, n)));
+            case 0xE0, 0xE3 -> new Lanes(op == 0xE0 ? 1 : 2, (a, b, n) -> (a + b + 1) >>> 1);
+            case 0xD5 -> new Lanes(2, (a, b, n) -> a * b);
+            case 0xE5 -> new Lanes(2, (a, b, n) -> Cpu.sx(a, n) * Cpu.sx(b, n) >> 16);
+            case 0xE4 -> new Lanes(2, (a, b, n) -> a * b >>> 16);
+            case 0xF4 -> new Lanes(8, (a, b, n) -> (a & 0xFFFFFFFFL) * (b & 0xFFFFFFFFL));
+            case 0xF5 -> new Lanes(4,
+                    (a, b, n) -> (long) (short) a * (short) b + (long) (short) (a >>> 16) * (short) (b >>> 16));
+            case 0xF6 -> new Lanes(8, (a, b, n) -> {
+                long sum = 0;
+                for (int i = 0; i < 8; i++) sum += Math.abs((a >>> (8 * i) & 0xFF) - (b >>> (8 * i) & 0xFF));
+                return sum;
+            });
+            default -> null;
+        };
     }
 
     /** Runs the opcode if it is one of this group; false when it is not (the caller raises #UD). */
     static boolean exec(Cpu c, Insn d, int p) {
         int op = d.op & 0xFF;
-        LaneOp f;
-        int size;
         switch (op) {
             case 0x60, 0x61, 0x62, 0x68, 0x69, 0x6A, 0x6C, 0x6D -> {
                 Sse.need66(c, d, p);
@@ -37,59 +84,22 @@ final class SseInt {
                 pack(c, d.reg, Sse.src(c, d, true), op == 0x6B ? 4 : 2, op == 0x67);
                 return true;
             }
-            case 0x64, 0x65, 0x66 -> { size = 1 << (op - 0x64); f = (a, b, n) -> Cpu.sx(a, n) > Cpu.sx(b, n) ? -1 : 0; }
-            case 0x74, 0x75, 0x76 -> { size = 1 << (op - 0x74); f = (a, b, n) -> a == b ? -1 : 0; }
-            case 0xFC, 0xFD, 0xFE, 0xD4 -> { size = op == 0xD4 ? 8 : 1 << (op - 0xFC); f = (a, b, n) -> a + b; }
-            case 0xF8, 0xF9, 0xFA, 0xFB -> { size = 1 << (op - 0xF8); f = (a, b, n) -> a - b; }
-            case 0xEC, 0xED -> { size = op - 0xEB; f = (a, b, n) -> sat(Cpu.sx(a, n) + Cpu.sx(b, n), n); }
-            case 0xE8, 0xE9 -> { size = op - 0xE7; f = (a, b, n) -> sat(Cpu.sx(a, n) - Cpu.sx(b, n), n); }
-            case 0xDC, 0xDD -> { size = op - 0xDB; f = (a, b, n) -> Math.min(a + b, Cpu.mask(n)); }
-            case 0xD8, 0xD9 -> { size = op - 0xD7; f = (a, b, n) -> Math.max(a - b, 0); }
-            case 0xDA -> { size = 1; f = (a, b, n) -> Math.min(a, b); }
-            case 0xDE -> { size = 1; f = (a, b, n) -> Math.max(a, b); }
-            case 0xEA -> { size = 2; f = (a, b, n) -> Math.min(Cpu.sx(a, n), Cpu.sx(b, n)); }
-            case 0xEE -> { size = 2; f = (a, b, n) -> Math.max(Cpu.sx(a, n), Cpu.sx(b, n)); }
-            case 0xE0, 0xE3 -> { size = op == 0xE0 ? 1 : 2; f = (a, b, n) -> (a + b + 1) >>> 1; }
-            case 0xD5 -> { size = 2; f = (a, b, n) -> a * b; }
-            case 0xE5 -> { size = 2; f = (a, b, n) -> Cpu.sx(a, n) * Cpu.sx(b, n) >> 16; }
-            case 0xE4 -> { size = 2; f = (a, b, n) -> a * b >>> 16; }
-            case 0xF4 -> { size = 8; f = (a, b, n) -> (a & 0xFFFFFFFFL) * (b & 0xFFFFFFFFL); }
-            case 0xF5 -> {
-                size = 4;
-                f = (a, b, n) -> (long) (short) a * (short) b + (long) (short) (a >>> 16) * (short) (b >>> 16);
-            }
-            case 0xF6 -> {
-                size = 8;
-                f = (a, b, n) -> {
-                    long sum = 0;
-                    for (int i = 0; i < 8; i++) sum += Math.abs((a >>> (8 * i) & 0xFF) - (b >>> (8 * i) & 0xFF));
-                    return sum;
-                };
-            }
             default -> {
-                return false;
             }
         }
+        Lanes l = lanes(op);
+        if (l == null) return false;
         Sse.need66(c, d, p);
         long[] s = Sse.src(c, d, true);
         long[] x = c.fpu.xmm;
         int r = d.reg;
-        int bits = size * 8;
-        for (int q = 0; q < 2; q++) {
-            long a = x[2 * r + q], b = s[q], out = 0;
-            for (int i = 0; i < 8 / size; i++) {
-                long la = size == 8 ? a : a >>> (bits * i) & Cpu.mask(size);
-                long lb = size == 8 ? b : b >>> (bits * i) & Cpu.mask(size);
-                long v = f.apply(la, lb, size);
-                out |= size == 8 ? v : (v & Cpu.mask(size)) << (bits * i);
-            }
-            x[2 * r + q] = out;
-        }
+        x[2 * r] = l.apply(x[2 * r], s[0]);
+        x[2 * r + 1] = l.apply(x[2 * r + 1], s[1]);
         return true;
     }
 
     /** Signed saturation to a lane of {@code size} bytes. */
-    private static long sat(long v, int size) {
+    static long sat(long v, int size) {
         long max = (1L << (8 * size - 1)) - 1;
         return Math.max(-max - 1, Math.min(max, v));
     }
