@@ -29,8 +29,11 @@ public final class Jit implements BlockTranslator {
 
     private static final System.Logger LOG = System.getLogger("vmm.emu.jit");
     private static final AtomicLong NAMES = new AtomicLong();
+    /** The largest method the translator loads by default (HotSpot compiles none over 8,000 bytes). */
+    public static final int MAX_METHOD_BYTES = 6000;
 
-    private final int threshold;
+    private final int threshold, maxMethodBytes;
+    private final java.util.concurrent.atomic.AtomicInteger largest = new java.util.concurrent.atomic.AtomicInteger();
     private final MethodHandles.Lookup lookup = Block.translatorLookup();
     private final ThreadPoolExecutor compiler;
     private final AtomicLong compiled = new AtomicLong(), rejected = new AtomicLong(), failed = new AtomicLong(),
@@ -38,8 +41,18 @@ public final class Jit implements BlockTranslator {
 
     /** @param threshold runs before a block is compiled; 0 compiles at the first run, on the vCPU thread */
     public Jit(int threshold) {
+        this(threshold, MAX_METHOD_BYTES);
+    }
+
+    /**
+     * @param threshold      runs before a block is compiled; 0 compiles at the first run, on the vCPU thread
+     * @param maxMethodBytes the largest bytecode method to load: a block that would be larger is cut in halves
+     */
+    public Jit(int threshold, int maxMethodBytes) {
         if (threshold < 0) throw new IllegalArgumentException("threshold " + threshold);
+        if (maxMethodBytes < 256 || maxMethodBytes > 7999) throw new IllegalArgumentException("max " + maxMethodBytes);
         this.threshold = threshold;
+        this.maxMethodBytes = maxMethodBytes;
         this.compiler = new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(4096), r -> {
             Thread t = new Thread(r, "vmm.emu translator");
             t.setDaemon(true);
@@ -112,6 +125,11 @@ public final class Jit implements BlockTranslator {
         return rejected.get();
     }
 
+    /** The longest bytecode method loaded so far, in bytes. */
+    public int largestMethodBytes() {
+        return largest.get();
+    }
+
     /** Blocks the translator failed on (a defect, logged): they stay interpreted. */
     public long failedBlocks() {
         return failed.get();
@@ -124,8 +142,18 @@ public final class Jit implements BlockTranslator {
             return;
         }
         try {
-            byte[] bytes = Translator.translate(b, n, "Translated$" + NAMES.incrementAndGet(),
-                    Block.class.getClassLoader());
+            byte[] bytes;
+            while (true) {
+                bytes = Translator.translate(b, n, "Translated$" + NAMES.incrementAndGet(),
+                        Block.class.getClassLoader());
+                // Well under HotSpot's 8,000-byte limit, past which it compiles no method: halve the run until so.
+                int length = Translator.runMethodLength(bytes);
+                if (n == 1 || length <= maxMethodBytes) {
+                    largest.accumulateAndGet(length, Math::max);
+                    break;
+                }
+                n = n / 2;
+            }
             MethodHandles.Lookup hidden = lookup.defineHiddenClass(bytes, true);
             TranslatedBlock code = (TranslatedBlock) hidden.findConstructor(hidden.lookupClass(),
                     MethodType.methodType(void.class)).invoke();

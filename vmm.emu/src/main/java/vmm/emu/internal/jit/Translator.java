@@ -108,6 +108,13 @@ final class Translator {
         });
     }
 
+    /** The bytecode length of the {@code run} method in class bytes from {@link #translate}. */
+    static int runMethodLength(byte[] bytes) {
+        return ClassFile.of().parse(bytes).methods().stream().filter(m -> m.methodName().equalsString("run"))
+                .findFirst().flatMap(m -> m.code()).map(c -> ((java.lang.classfile.attribute.CodeAttribute) c)
+                        .codeLength()).orElseThrow();
+    }
+
     /** Emits one block's method body. */
     private static final class Emitter {
         private final CodeBuilder code;
@@ -136,7 +143,8 @@ final class Translator {
                     .lstore(SERIAL0);
             code.lconst_0().lstore(COUNT).iconst_0().istore(AT).iconst_0().istore(IDX);
             code.lconst_0().lstore(XRIP).iconst_0().istore(XK);
-            for (int r = 0; r < regs; r++) code.aload(C).getfield(CD_CPU, "r", CD_LONGS).loadConstant(r).laload().lstore(reg(r));
+            for (int r = 0; r < regs; r++)
+                code.aload(C).getfield(CD_CPU, "r", CD_LONGS).loadConstant(r).laload().lstore(reg(r));
             Label start = code.newLabel(), end = code.newLabel(), handler = code.newLabel();
             code.labelBinding(start);
             code.labelBinding(top);
@@ -228,15 +236,18 @@ final class Translator {
         private void writeReg(int n, int size) {
             if (n >= 16) {
                 dirty[n - 16] = true;
-                code.loadConstant(0xFFL).land().loadConstant(8).lshl().lload(reg(n - 16)).loadConstant(~0xFF00L).land().lor().lstore(reg(n - 16));
+                code.loadConstant(0xFFL).land().loadConstant(8).lshl();
+                code.lload(reg(n - 16)).loadConstant(~0xFF00L).land().lor().lstore(reg(n - 16));
                 return;
             }
             dirty[n] = true;
-            switch (size) {
-                case 1 -> code.loadConstant(0xFFL).land().lload(reg(n)).loadConstant(~0xFFL).land().lor().lstore(reg(n));
-                case 2 -> code.loadConstant(0xFFFFL).land().lload(reg(n)).loadConstant(~0xFFFFL).land().lor().lstore(reg(n));
-                case 4 -> code.loadConstant(0xFFFFFFFFL).land().lstore(reg(n));
-                default -> code.lstore(reg(n));
+            if (size == 1 || size == 2) {
+                long keep = size == 1 ? 0xFFL : 0xFFFFL;
+                code.loadConstant(keep).land().lload(reg(n)).loadConstant(~keep).land().lor().lstore(reg(n));
+            } else if (size == 4) {
+                code.loadConstant(0xFFFFFFFFL).land().lstore(reg(n));
+            } else {
+                code.lstore(reg(n));
             }
         }
 
@@ -271,7 +282,8 @@ final class Translator {
 
         /** Pops a long and writes it to the memory operand whose offset is in T0. */
         private void write(Insn d, int size) {
-            code.lstore(T1).aload(C).loadConstant(seg(d)).lload(T0).loadConstant(size).lload(T1).invokevirtual(CD_CPU, "write", MT_WRITE);
+            code.lstore(T1).aload(C).loadConstant(seg(d)).lload(T0).loadConstant(size).lload(T1);
+            code.invokevirtual(CD_CPU, "write", MT_WRITE);
         }
 
         /** Pushes the r/m operand (register, or memory with its offset left in T0). */
@@ -436,7 +448,8 @@ final class Translator {
                 // From the instruction's own (wrapped) RIP, as the interpreter computes it.
                 code.aload(C);
                 ripPlus(() -> code.loadConstant(offsets[i]));
-                code.loadConstant((long) d.len + d.imm).ladd().loadConstant(d.opSize).invokevirtual(CD_CPU, "jump", MT_JUMP);
+                code.loadConstant((long) d.len + d.imm).ladd().loadConstant(d.opSize);
+                code.invokevirtual(CD_CPU, "jump", MT_JUMP);
                 code.aload(C).getfield(CD_CPU, "rip", CD_long).lstore(XRIP).loadConstant(i + 1).istore(XK).goto_(exit);
             }
             if (conditional) {

@@ -141,6 +141,29 @@ class TranslatorLockstepTest {
     }
 
     @Test
+    void aLongBlockIsSplitToStayWellUnderHotSpotsMethodSizeLimit() {
+        // 64-bit: 63 times "add [rbx+rsi*4+0x12345678], r9" (8 bytes each, with the write-back check), then HLT,
+        // under a limit of 2,000 bytecode bytes (about 25 of these instructions) instead of the default 6,000.
+        int[] code = new int[63 * 8];
+        for (int i = 0; i < 63; i++)
+            System.arraycopy(new int[] {0x4C, 0x01, 0x8C, 0xB3, 0x78, 0x56, 0x34, 0x12}, 0, code, 8 * i, 8);
+        Jit jit = new Jit(0, 2000);
+        try (Harness ref = make(Mode.LONG64, code, null); Harness jitted = make(Mode.LONG64, code, jit)) {
+            for (Harness h : new Harness[] {ref, jitted}) {
+                h.c.r[Cpu.RBX] = DATA - 0x12345678L;
+                h.c.r[9] = 0x0102030405060708L;
+            }
+            ref.runToHalt();
+            jitted.runToHalt();
+            assertThat(state(jitted)).isEqualTo(state(ref));
+            assertThat(jitted.memory.readU64(DATA)).isEqualTo(63 * 0x0102030405060708L);
+            assertThat(jit.failedBlocks()).isZero();
+            assertThat(jit.compiledBlocks()).isGreaterThan(1);   // the 63 instructions in more than one method
+            assertThat(jit.largestMethodBytes()).isBetween(1000, 2000);
+        }
+    }
+
+    @Test
     void aKickStopsATranslatedEndlessLoop() throws Exception {
         // Real mode: l: inc ax ; jmp l
         Jit jit = new Jit(0);
