@@ -45,6 +45,8 @@ final class Translator {
     private static final MethodTypeDesc MT_COND = MethodTypeDesc.of(CD_boolean, CD_int);
     private static final MethodTypeDesc MT_JUMP = MethodTypeDesc.of(CD_void, CD_long, CD_int);
     private static final MethodTypeDesc MT_INIT = MethodTypeDesc.of(CD_void);
+    private static final MethodTypeDesc MT_PUSH = MethodTypeDesc.of(CD_void, CD_long, CD_int);
+    private static final MethodTypeDesc MT_POP = MethodTypeDesc.of(CD_long, CD_int);
 
     // Local variable slots of run(Cpu c, Block b, long budget).
     private static final int C = 1, B = 2, BUDGET = 3, RIP0 = 5, COUNT = 7, AT = 9, IDX = 10, SERIAL0 = 11,
@@ -75,9 +77,12 @@ final class Translator {
         if (op < 0x40 && (op & 7) < 6) return true;
         if (op >= 0x40 && op <= 0x4F) return codeBits != 64;
         if (op >= 0x70 && op <= 0x7F || op >= 0x180 && op <= 0x18F) return true;
+        if (op >= 0x50 && op <= 0x5F || op >= 0x140 && op <= 0x14F || op >= 0x190 && op <= 0x19F) return true;
         return switch (op) {
             case 0x80, 0x81, 0x83, 0x84, 0x85, 0x88, 0x89, 0x8A, 0x8B, 0xE9, 0xEB -> true;
-            case 0x1B6, 0x1B7, 0x1BE, 0x1BF -> true;
+            case 0x1B6, 0x1B7, 0x1BE, 0x1BF, 0x68, 0x6A, 0x98, 0x99, 0xA8, 0xA9, 0xE8, 0xC3 -> true;
+            case 0x63 -> codeBits == 64;
+            case 0xF6, 0xF7 -> d.regOp < 2;
             case 0x8D -> mem;
             case 0x90 -> (d.rex & 1) == 0;
             case 0xB0, 0xB1, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xBB, 0xBC, 0xBD, 0xBE, 0xBF -> true;
@@ -88,7 +93,8 @@ final class Translator {
 
     /** Whether {@code d} ends a translated run (a control transfer). */
     private static boolean isJump(int op) {
-        return op >= 0x70 && op <= 0x7F || op >= 0x180 && op <= 0x18F || op == 0xE9 || op == 0xEB;
+        return op >= 0x70 && op <= 0x7F || op >= 0x180 && op <= 0x18F || op == 0xE9 || op == 0xEB || op == 0xE8
+                || op == 0xC3;
     }
 
     /** The class bytes for the first {@code count} (at least 1) instructions of {@code b}, named {@code name}. */
@@ -329,6 +335,32 @@ final class Translator {
             else setRm(d, size, i, false);
         }
 
+        /** RSP's local to the Cpu, for the stack helpers, which read and write {@code c.r[RSP]}. */
+        private void spOut() {
+            code.aload(C).getfield(CD_CPU, "r", CD_LONGS).loadConstant(4).lload(reg(4)).lastore();
+        }
+
+        private void spIn() {
+            code.aload(C).getfield(CD_CPU, "r", CD_LONGS).loadConstant(4).laload().lstore(reg(4));
+            dirty[4] = true;
+        }
+
+        /** Pops a long and pushes it on the guest stack ({@code Cpu.push}). */
+        private void push(int size) {
+            code.lstore(T1);
+            spOut();
+            code.aload(C).lload(T1).loadConstant(size).invokevirtual(CD_CPU, "push", MT_PUSH);
+            spIn();
+        }
+
+        /** Pushes the value popped from the guest stack ({@code Cpu.pop}); RSP moves before anything else can fault. */
+        private void pop(int size) {
+            spOut();
+            code.aload(C).loadConstant(size).invokevirtual(CD_CPU, "pop", MT_POP).lstore(T1);
+            spIn();
+            code.lload(T1);
+        }
+
         private void instruction(Insn d, int i) {
             int op = d.op, os = d.opSize;
             if (op < 0x40) {
@@ -364,7 +396,75 @@ final class Translator {
                 writeReg(op & 7, os);
                 return;
             }
+            if (op >= 0x50 && op <= 0x5F) {
+                int r = (op & 7) | (d.rex & 1) << 3;
+                if (op < 0x58) {
+                    readReg(r, os);
+                    push(os);
+                } else {
+                    pop(os);
+                    writeReg(r, os);
+                }
+                return;
+            }
+            if (op >= 0x140 && op <= 0x14F) { // CMOVcc: the 32-bit form clears the high half either way
+                Label no = code.newLabel(), done = code.newLabel();
+                rm(d, os, i);
+                code.lstore(T1).aload(C).loadConstant(op & 15).invokevirtual(CD_CPU, "cond", MT_COND).ifeq(no);
+                code.lload(T1);
+                writeReg(d.reg, os);
+                code.goto_(done).labelBinding(no);
+                if (os == 4) {
+                    readReg(d.reg, 4);
+                    writeReg(d.reg, 4);
+                }
+                code.labelBinding(done);
+                return;
+            }
+            if (op >= 0x190 && op <= 0x19F) { // SETcc
+                code.aload(C).loadConstant(op & 15).invokevirtual(CD_CPU, "cond", MT_COND).i2l();
+                setRm(d, 1, i, true);
+                return;
+            }
             switch (op) {
+                case 0x68, 0x6A -> {
+                    code.loadConstant(d.imm);
+                    push(os);
+                }
+                case 0x63 -> { // MOVSXD
+                    rm(d, 4, i);
+                    code.loadConstant(32).lshl().loadConstant(32).lshr();
+                    writeReg(d.reg, os);
+                }
+                case 0x98 -> {
+                    int half = os / 2, s = 64 - half * 8;
+                    readReg(0, half);
+                    code.loadConstant(s).lshl().loadConstant(s).lshr();
+                    writeReg(0, os);
+                }
+                case 0x99 -> {
+                    int s = 64 - os * 8;
+                    readReg(0, os);
+                    code.loadConstant(s).lshl().loadConstant(s).lshr().loadConstant(63).lshr();
+                    writeReg(2, os);
+                }
+                case 0xA8, 0xA9 -> {
+                    int size = op == 0xA8 ? 1 : os;
+                    code.aload(C);
+                    readReg(0, size);
+                    code.loadConstant(d.imm).land();
+                    mask(size);
+                    code.loadConstant(size).invokestatic(CD_ALU, "logic", MT_LOGIC);
+                }
+                case 0xF6, 0xF7 -> {
+                    int size = op == 0xF6 ? 1 : os;
+                    code.aload(C);
+                    rm(d, size, i);
+                    code.loadConstant(d.imm).land();
+                    if (size == 8) code.loadConstant(-1L).land();
+                    else mask(size);
+                    code.loadConstant(size).invokestatic(CD_ALU, "logic", MT_LOGIC);
+                }
                 case 0x80, 0x81, 0x83 -> {
                     int size = op == 0x80 ? 1 : os;
                     aluRm(d, d.regOp, size, i, () -> code.loadConstant(d.imm));
@@ -427,6 +527,21 @@ final class Translator {
         /** The block's last instruction: Jcc, JMP rel8 or rel32. */
         private void jump(Insn d, int i) {
             int op = d.op;
+            if (op == 0xE8 || op == 0xC3) {
+                if (op == 0xE8) { // CALL rel: push the return address, then jump (as the interpreter: unwrapped sum)
+                    ripPlus(() -> code.loadConstant(offsets[i]));
+                    code.loadConstant((long) d.len).ladd().lstore(T0);
+                    code.lload(T0);
+                    push(d.opSize);
+                    code.aload(C).lload(T0).loadConstant(d.imm).ladd();
+                } else {
+                    pop(d.opSize);
+                    code.lstore(T0).aload(C).lload(T0);
+                }
+                code.loadConstant(d.opSize).invokevirtual(CD_CPU, "jump", MT_JUMP);
+                code.aload(C).getfield(CD_CPU, "rip", CD_long).lstore(XRIP).loadConstant(i + 1).istore(XK).goto_(exit);
+                return;
+            }
             long delta = offsets[i] + d.len + d.imm; // target - entry RIP
             Label notTaken = code.newLabel();
             boolean conditional = op != 0xE9 && op != 0xEB;

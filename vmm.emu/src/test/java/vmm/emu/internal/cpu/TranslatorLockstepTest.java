@@ -164,6 +164,23 @@ class TranslatorLockstepTest {
     }
 
     @Test
+    void callsAndReturnsInATranslatedLoopAgreeWithTheInterpreter() {
+        // 32-bit: mov ecx, 1000 ; l: call f ; dec ecx ; jnz l ; hlt ; f: push ecx ; add eax, [esp] ; pop edx ; ret
+        int[] code = {0xB9, 0xE8, 0x03, 0, 0, 0xE8, 0x04, 0, 0, 0, 0x49, 0x75, 0xF8, 0xF4,
+                0x51, 0x03, 0x04, 0x24, 0x5A, 0xC3};
+        Jit jit = new Jit(0);
+        try (Harness ref = make(Mode.PROT32, code, null); Harness jitted = make(Mode.PROT32, code, jit)) {
+            ref.runToHalt();
+            jitted.runToHalt();
+            assertThat(state(jitted)).isEqualTo(state(ref));
+            assertThat(jitted.c.r[Cpu.RAX]).isEqualTo(1000 * 1001 / 2);
+            assertThat(jitted.c.r[Cpu.RSP]).isEqualTo(Harness.STACK);
+            assertThat(jit.compiledBlocks()).isGreaterThanOrEqualTo(3);
+            assertThat(jit.failedBlocks()).isZero();
+        }
+    }
+
+    @Test
     void aKickStopsATranslatedEndlessLoop() throws Exception {
         // Real mode: l: inc ax ; jmp l
         Jit jit = new Jit(0);
@@ -262,7 +279,7 @@ class TranslatorLockstepTest {
         /** One instruction: prefixes, opcode, ModRM and the rest. */
         private byte[] instruction() {
             ByteArrayOutputStream b = new ByteArrayOutputStream();
-            int kind = rnd.nextInt(20);
+            int kind = rnd.nextInt(26);
             boolean wide = bits == 64 && rnd.nextBoolean();
             boolean size16 = rnd.nextInt(4) == 0;
             boolean mem = rnd.nextInt(3) == 0;
@@ -358,6 +375,46 @@ class TranslatorLockstepTest {
                     b.write(0x0F);
                     opcode = 0xAF;
                 }
+                case 19 -> { // PUSH any ; POP a destination
+                    int a = src(), z = dest();
+                    ByteArrayOutputStream pp = new ByteArrayOutputStream();
+                    if (a >= 8) pp.write(0x41);
+                    pp.write(0x50 | (a & 7));
+                    if (z >= 8) pp.write(0x41);
+                    pp.write(0x58 | (z & 7));
+                    return pp.toByteArray();
+                }
+                case 20 -> { // CMOVcc r, r/m
+                    b.write(0x0F);
+                    opcode = 0x40 | rnd.nextInt(16);
+                }
+                case 21 -> { // SETcc r/m8
+                    b.write(0x0F);
+                    opcode = 0x90 | rnd.nextInt(16);
+                    byteOp = true;
+                    reg = 0;
+                }
+                case 22 -> { // TEST r/m, imm
+                    byteOp = rnd.nextBoolean();
+                    opcode = byteOp ? 0xF6 : 0xF7;
+                    reg = 0;
+                    immKind = byteOp ? 1 : 2;
+                }
+                case 23 -> { // CBW/CWDE/CDQE, CWD/CDQ/CQO
+                    modrm = false;
+                    opcode = rnd.nextBoolean() ? 0x98 : 0x99;
+                }
+                case 24 -> { // MOVSXD (64-bit), else TEST AL/eAX, imm
+                    if (bits == 64) {
+                        opcode = 0x63;
+                        wide = true;
+                    } else {
+                        byteOp = rnd.nextBoolean();
+                        opcode = byteOp ? 0xA8 : 0xA9;
+                        modrm = false;
+                        immKind = byteOp ? 1 : 2;
+                    }
+                }
                 default -> { // NOP
                     return new byte[] {(byte) 0x90};
                 }
@@ -365,7 +422,8 @@ class TranslatorLockstepTest {
             if (byteOp) {
                 // Byte registers: AL, DL (and AH, DH without REX); never CL/BL/SIL/SPL, which hold the loop's state.
                 int[] ok = bits == 64 ? new int[] {0, 2} : new int[] {0, 2, 4, 6};
-                boolean extension = opcode == 0x80 || opcode == 0xC6 || opcode == 0xFE;
+                boolean extension = opcode == 0x80 || opcode == 0xC6 || opcode == 0xFE || opcode == 0xF6
+                        || kind == 21;
                 if (modrm && !extension) reg = ok[rnd.nextInt(ok.length)];
                 if (modrm && !mem) rm = ok[rnd.nextInt(ok.length)];
                 wide = false;
