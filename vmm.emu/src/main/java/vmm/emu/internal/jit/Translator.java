@@ -52,10 +52,6 @@ final class Translator {
     private static final int C = 1, B = 2, BUDGET = 3, RIP0 = 5, COUNT = 7, AT = 9, IDX = 10, SERIAL0 = 11,
             XRIP = 13, XK = 15, T0 = 16, T1 = 18, EX = 20, REG0 = 21;
 
-    /** What a translation produced: the class bytes and how many instructions they cover. */
-    record Result(byte[] bytes, int count) {
-    }
-
     private Translator() {
     }
 
