@@ -34,12 +34,15 @@ final class Translator {
     private static final ClassDesc CD_BLOCK = ClassDesc.of(PACKAGE, "Block");
     private static final ClassDesc CD_MACHINE = ClassDesc.of(PACKAGE, "Machine");
     private static final ClassDesc CD_ALU = ClassDesc.of(PACKAGE, "Alu");
+    private static final ClassDesc CD_SHIFTS = ClassDesc.of(PACKAGE, "Shifts");
     private static final ClassDesc CD_TRANSLATED = ClassDesc.of(PACKAGE, "TranslatedBlock");
     private static final ClassDesc CD_LONGS = CD_long.arrayType();
     private static final MethodTypeDesc MT_RUN = MethodTypeDesc.of(CD_long, CD_CPU, CD_BLOCK, CD_long);
     private static final MethodTypeDesc MT_READ = MethodTypeDesc.of(CD_long, CD_int, CD_long, CD_int);
     private static final MethodTypeDesc MT_WRITE = MethodTypeDesc.of(CD_void, CD_int, CD_long, CD_int, CD_long);
     private static final MethodTypeDesc MT_ALU = MethodTypeDesc.of(CD_long, CD_CPU, CD_int, CD_long, CD_long, CD_int);
+    private static final MethodTypeDesc MT_SHIFT = MethodTypeDesc.of(CD_long, CD_CPU, CD_int, CD_long, CD_int, CD_int);
+    private static final MethodTypeDesc MT_IMUL = MethodTypeDesc.of(CD_long, CD_CPU, CD_long, CD_long, CD_int);
     private static final MethodTypeDesc MT_INCDEC = MethodTypeDesc.of(CD_long, CD_CPU, CD_long, CD_int);
     private static final MethodTypeDesc MT_LOGIC = MethodTypeDesc.of(CD_void, CD_CPU, CD_long, CD_int);
     private static final MethodTypeDesc MT_COND = MethodTypeDesc.of(CD_boolean, CD_int);
@@ -78,6 +81,7 @@ final class Translator {
             case 0x80, 0x81, 0x83, 0x84, 0x85, 0x88, 0x89, 0x8A, 0x8B, 0xE9, 0xEB -> true;
             case 0x1B6, 0x1B7, 0x1BE, 0x1BF, 0x68, 0x6A, 0x98, 0x99, 0xA8, 0xA9, 0xE8, 0xC3 -> true;
             case 0x63 -> codeBits == 64;
+            case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3, 0x69, 0x6B, 0x1AF -> true;
             case 0xF6, 0xF7 -> d.regOp < 2;
             case 0x8D -> mem;
             case 0x90 -> (d.rex & 1) == 0;
@@ -423,6 +427,31 @@ final class Translator {
                 return;
             }
             switch (op) {
+                case 0xC0, 0xC1, 0xD0, 0xD1, 0xD2, 0xD3 -> { // group 2, as Shifts.shift
+                    int size = (op & 1) == 0 ? 1 : os;
+                    code.aload(C).loadConstant(d.regOp);
+                    rm(d, size, i);
+                    if (op <= 0xC1) code.loadConstant((int) d.imm);
+                    else if (op <= 0xD1) code.loadConstant(1);
+                    else {
+                        readReg(1, 1);
+                        code.l2i();
+                    }
+                    code.loadConstant(size).invokestatic(CD_SHIFTS, "shift", MT_SHIFT);
+                    setRm(d, size, i, false);
+                }
+                case 0x69, 0x6B, 0x1AF -> { // IMUL r, r/m(, imm), as Alu.imul
+                    code.aload(C);
+                    if (op == 0x1AF) {
+                        readReg(d.reg, os);
+                        rm(d, os, i);
+                    } else {
+                        rm(d, os, i);
+                        code.loadConstant(d.imm);
+                    }
+                    code.loadConstant(os).invokestatic(CD_ALU, "imul", MT_IMUL);
+                    writeReg(d.reg, os);
+                }
                 case 0x68, 0x6A -> {
                     code.loadConstant(d.imm);
                     push(os);

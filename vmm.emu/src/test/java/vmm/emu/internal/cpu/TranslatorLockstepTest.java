@@ -279,7 +279,7 @@ class TranslatorLockstepTest {
         /** One instruction: prefixes, opcode, ModRM and the rest. */
         private byte[] instruction() {
             ByteArrayOutputStream b = new ByteArrayOutputStream();
-            int kind = rnd.nextInt(26);
+            int kind = rnd.nextInt(27);
             boolean wide = bits == 64 && rnd.nextBoolean();
             boolean size16 = rnd.nextInt(4) == 0;
             boolean mem = rnd.nextInt(3) == 0;
@@ -365,15 +365,29 @@ class TranslatorLockstepTest {
                 case 16 -> { // interpreted: CMC, STC, CLC (eager flags)
                     return new byte[] {(byte) new int[] {0xF5, 0xF9, 0xF8}[rnd.nextInt(3)]};
                 }
-                case 17 -> { // interpreted: SHL/SHR/SAR r, 1
-                    opcode = 0xD1;
-                    reg = new int[] {4, 5, 7}[rnd.nextInt(3)];
-                    mem = false;
-                    rm = dest();
+                case 17 -> { // group 2: ROL ROR RCL RCR SHL SHR SAL SAR by 1, CL or imm8 (masked counts included)
+                    byteOp = rnd.nextBoolean();
+                    int form = rnd.nextInt(3);
+                    opcode = (form == 0 ? 0xD0 : form == 1 ? 0xD2 : 0xC0) | (byteOp ? 0 : 1);
+                    if (form == 2) immKind = 1;
+                    reg = rnd.nextInt(8);
+                    rm = mem ? 0 : dest();
                 }
-                case 18 -> { // interpreted: IMUL r, r/m
-                    b.write(0x0F);
-                    opcode = 0xAF;
+                case 18 -> { // IMUL r, r/m and r, r/m, imm
+                    int form = rnd.nextInt(3);
+                    if (form == 0) {
+                        b.write(0x0F);
+                        opcode = 0xAF;
+                    } else {
+                        opcode = form == 1 ? 0x6B : 0x69;
+                        immKind = form == 1 ? 1 : 2;
+                    }
+                }
+                case 25 -> { // interpreted: NEG r/m
+                    byteOp = rnd.nextBoolean();
+                    opcode = byteOp ? 0xF6 : 0xF7;
+                    reg = 3;
+                    rm = mem ? 0 : dest();
                 }
                 case 19 -> { // PUSH any ; POP a destination
                     int a = src(), z = dest();
@@ -423,7 +437,7 @@ class TranslatorLockstepTest {
                 // Byte registers: AL, DL (and AH, DH without REX); never CL/BL/SIL/SPL, which hold the loop's state.
                 int[] ok = bits == 64 ? new int[] {0, 2} : new int[] {0, 2, 4, 6};
                 boolean extension = opcode == 0x80 || opcode == 0xC6 || opcode == 0xFE || opcode == 0xF6
-                        || kind == 21;
+                        || kind == 21 || kind == 17;
                 if (modrm && !extension) reg = ok[rnd.nextInt(ok.length)];
                 if (modrm && !mem) rm = ok[rnd.nextInt(ok.length)];
                 wide = false;
