@@ -10,6 +10,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
+import vmm.emu.internal.jit.Jit;
 import vmm.emu.oracle.InstructionForms.Form;
 
 /**
@@ -31,6 +32,25 @@ class CpuDifferentialTest {
 
     @Test
     void everyFormAgreesWithTheHostCpu() {
+        check(null);
+    }
+
+    /**
+     * The same with the bytecode translator forced on (threshold 0: each block compiled at its first run), so
+     * each form the translator handles runs as translated code and is checked against the host; the rest, and
+     * the HLT after each case, stay interpreted.
+     */
+    @Test
+    void everyFormAgreesWithTheHostCpuTranslated() {
+        Jit jit = new Jit(0);
+        check(jit);
+        System.out.println("differential, translated: " + jit.compiledBlocks() + " blocks compiled, "
+                + jit.failedBlocks() + " failed");
+        assertThat(jit.compiledBlocks()).as("blocks the translator compiled").isPositive();
+        assertThat(jit.failedBlocks()).as("blocks the translator failed on").isZero();
+    }
+
+    private static void check(Jit jit) {
         String why = NativeX86.unavailableReason();
         assumeTrue(why == null, () -> "no native oracle: " + why);
         int cases = Integer.getInteger("vmm.emu.diff.cases", DEFAULT_CASES);
@@ -40,7 +60,7 @@ class CpuDifferentialTest {
         Logger cpuLog = Logger.getLogger("vmm.emu.cpu");     // the known #UD cases would log their bytes
         Level level = cpuLog.getLevel();
         cpuLog.setLevel(Level.SEVERE);
-        try (NativeX86 host = NativeX86.open(); EmuCpu emu = new EmuCpu(host.scratchAddress())) {
+        try (NativeX86 host = NativeX86.open(); EmuCpu emu = new EmuCpu(host.scratchAddress(), jit)) {
             List<Form> forms = all;
             if (host.unavailable32Reason() != null) {
                 System.out.println("differential: 32-bit forms skipped: " + host.unavailable32Reason());

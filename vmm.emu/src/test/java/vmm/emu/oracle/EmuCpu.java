@@ -5,6 +5,7 @@ import vmm.core.bus.MmioBus;
 import vmm.core.hypervisor.Segment;
 import vmm.core.hypervisor.VcpuExit;
 import vmm.core.memory.GuestMemory;
+import vmm.emu.internal.cpu.BlockTranslator;
 import vmm.emu.internal.cpu.Cpu;
 import vmm.emu.internal.cpu.CpuFault;
 import vmm.emu.internal.cpu.Decoder;
@@ -37,12 +38,21 @@ final class EmuCpu implements CpuUnderTest, AutoCloseable {
     private final byte[][] pristine = new byte[Mode.values().length][];
     private Mode entered;
 
-    /** A CPU whose scratch page holds linear (and physical) address {@code scratch}. */
+    /** A CPU whose scratch page holds linear (and physical) address {@code scratch}, interpreting. */
     EmuCpu(long scratch) {
+        this(scratch, null);
+    }
+
+    /**
+     * A CPU whose scratch page holds linear (and physical) address {@code scratch}; with {@code translator},
+     * the blocks it translates run as bytecode.
+     */
+    EmuCpu(long scratch, BlockTranslator translator) {
         this.scratch = scratch;
         long page = scratch & ~0xFFFL;
         memory = GuestMemory.builder().ram("low", 0, LOW).ram("scratch", page, 0x2000).build();
         phys = new PhysicalMemory(memory);
+        phys.setTranslator(translator);
         machine = new Machine(0, 1, phys, VirtualClock.host(), false);
         c = machine.cpu();
         for (Mode mode : Mode.values()) pristine[mode.ordinal()] = image(mode);

@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
  * transfer, mode change or the page's end. Keeps the bytes it was decoded
  * from, to notice memory changed under it by a writer the CPU does not see.
  */
-final class Block {
+public final class Block {
     final long pa;
     final int codeBits;
     final Insn[] insns;
@@ -20,6 +20,42 @@ final class Block {
 
     /** Cleared when a CPU write reaches the page; not volatile: another vCPU's write needs serialization anyway. */
     boolean valid = true;
+
+    /** Runs of this block so far, until it is handed to the translator (racy across vCPUs; only a heuristic). */
+    int runs;
+    /** The block as JVM bytecode, set once by the translator; null while it runs interpreted. */
+    volatile TranslatedBlock translated;
+    /** How many of {@link #insns}, from the first, {@link #translated} covers. */
+    volatile int translatedInsns;
+
+    /** The decoded instructions (shared; the caller must not change them). */
+    public Insn[] insns() {
+        return insns;
+    }
+
+    /** The guest-physical address of the first instruction. */
+    public long pa() {
+        return pa;
+    }
+
+    /** 16, 32 or 64: the code size the block was decoded for. */
+    public int codeBits() {
+        return codeBits;
+    }
+
+    /** Installs the translation of the first {@code count} instructions; any thread, once. */
+    public void install(TranslatedBlock code, int count) {
+        translatedInsns = count;
+        translated = code;
+    }
+
+    /**
+     * A lookup with full access to this package, for the translator to define its hidden classes here (they use
+     * the package's semantics helpers). Only the translator may use it.
+     */
+    public static java.lang.invoke.MethodHandles.Lookup translatorLookup() {
+        return java.lang.invoke.MethodHandles.lookup();
+    }
 
     Block(long pa, int codeBits, Insn[] insns, MemorySegment host, long hostOffset, byte[] bytes) {
         this.pa = pa;

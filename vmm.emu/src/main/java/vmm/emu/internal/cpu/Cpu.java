@@ -57,6 +57,8 @@ public final class Cpu {
 
     final Mmu mmu;
     final Machine machine;
+    /** Set by translated code before it rethrows a fault: the instructions it retired before the faulting one. */
+    long jitRetired;
 
     Cpu(Machine machine, Mmu mmu) {
         this.machine = machine;

@@ -306,6 +306,20 @@ public final class Machine implements InterruptTarget {
             jcGeneration[slot] = gen;
         }
         jcChecked[slot] = serial;
+        TranslatedBlock t = b.translated;
+        if (t != null) {
+            if (end - icount >= b.translatedInsns) {
+                runTranslated(c, b, t, end);
+                return;
+            }
+        } else if (b.runs >= 0) {
+            BlockTranslator tr = phys.translator;
+            if (tr != null && b.runs++ >= tr.threshold()) {
+                b.runs = -1; // handed over once
+                tr.hot(b);
+                if (b.translated != null) return; // compiled at once: run it from the top of the loop
+            }
+        }
         Insn[] ins = b.insns;
         int n = ins.length;
         if (end - icount < n) n = (int) (end - icount);
@@ -317,6 +331,18 @@ public final class Machine implements InterruptTarget {
                 break;
             }
         }
+    }
+
+    /** Runs a block's bytecode; a fault comes out with RIP and registers at the faulting instruction. */
+    private void runTranslated(Cpu c, Block b, TranslatedBlock t, long end) {
+        long n;
+        try {
+            n = t.run(c, b, end - icount);
+        } catch (RuntimeException | Error f) { // a fault, or what a device threw: counted up to it either way
+            icount += c.jitRetired;
+            throw f;
+        }
+        icount += n;
     }
 
     private final long[] fetchOut = new long[2];

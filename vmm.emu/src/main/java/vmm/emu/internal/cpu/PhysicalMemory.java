@@ -30,6 +30,18 @@ public final class PhysicalMemory {
     /** Changes with every {@link #map} and unmap, so vCPUs drop TLB entries and blocks that may point at old memory. */
     volatile long mapEpoch;
     final CodeCache code = new CodeCache();
+    /** Compiles hot blocks to bytecode; null runs everything interpreted. */
+    volatile BlockTranslator translator;
+
+    /** Sets (or with null removes) the translator the vCPUs hand hot blocks to; blocks compiled so far stay. */
+    public void setTranslator(BlockTranslator t) {
+        translator = t;
+    }
+
+    /** The translator hot blocks go to, or null. */
+    public BlockTranslator translator() {
+        return translator;
+    }
     /** Port and MMIO writes that signal an eventfd instead of reaching the bus (ioeventfd); null for none. */
     volatile WriteInterceptor interceptor;
     /**

@@ -57,6 +57,7 @@ final class EmuVm implements VirtualMachine {
         this.config = config;
         this.phys = new PhysicalMemory(memory);
         phys.setInterceptor(ioEvents);
+        phys.setTranslator(vmm.emu.internal.jit.Jit.fromSystemProperties());
         if (config.inKernelIrqchip()) {
             chip = new EmuIrqChip(config.vcpus(), clock);
             IoPortBus ports = new IoPortBus();

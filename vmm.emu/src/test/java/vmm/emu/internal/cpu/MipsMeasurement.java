@@ -1,9 +1,11 @@
 package vmm.emu.internal.cpu;
 
+import vmm.emu.internal.jit.Jit;
+
 /**
  * Millions of guest instructions per second on a register loop and on a
- * memory loop, interpreted. A measurement to run by hand (prints, asserts
- * nothing):
+ * memory loop, interpreted and with the bytecode translator. A measurement to
+ * run by hand (prints, asserts nothing):
  * {@code java -cp <test and main classes, vmm.core> vmm.emu.internal.cpu.MipsMeasurement}.
  */
 public final class MipsMeasurement {
@@ -20,13 +22,16 @@ public final class MipsMeasurement {
         int[] memory = {0xB9, n & 0xFF, (n >> 8) & 0xFF, (n >> 16) & 0xFF, (n >>> 24), 0x8B, 0x07, 0x01, 0xD8, 0x89,
                 0x47, 0x04, 0x83, 0xC7, 0x08, 0x81, 0xE7, 0xFF, 0x0F, 0x00, 0x00, 0x49, 0x75, 0xED};
         for (int round = 0; round < 3; round++) {
-            measure("register loop", register);
-            measure("memory loop  ", memory);
+            measure("register loop, interpreted", register, false);
+            measure("memory loop,   interpreted", memory, false);
+            measure("register loop, translated ", register, true);
+            measure("memory loop,   translated ", memory, true);
         }
     }
 
-    private static void measure(String what, int[] code) {
+    private static void measure(String what, int[] code, boolean translated) {
         try (Harness h = Harness.protected32(code)) {
+            if (translated) h.phys.setTranslator(new Jit(Jit.DEFAULT_THRESHOLD));
             var bean = java.lang.management.ManagementFactory.getThreadMXBean();
             long t0 = System.nanoTime(), cpu0 = bean.getCurrentThreadCpuTime();
             long i0 = h.machine.instructions();
