@@ -94,7 +94,7 @@ row() { # row LABEL UNIT OURS-FILE OTHER-FILE
 }
 echo "start-up against QEMU ($(qemu-system-x86_64 --version | head -1)), $rounds alternating rounds, median (min..max):"
 echo "  host: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
-    "KVM: $([ "$kvm" = 1 ] && echo "$(grep -oE '^kvm_[a-z]+' /proc/modules | grep -v '^kvm_$' | head -1 || echo kvm)" || echo "not usable")" \
+    "KVM: $([ "$kvm" = 1 ] && { find /sys/module -maxdepth 1 -name 'kvm_*' -printf '%f\n' | head -1 | grep . || echo kvm; } || echo "not usable")" \
     "$(grep -qE 'vmx|svm' /proc/cpuinfo || echo "(no vmx/svm flag: this KVM emulates the guest)")"
 [ -n "${VMM_JAVA_OPTS:-}" ] && echo "  ours with VMM_JAVA_OPTS=$VMM_JAVA_OPTS"
 ours_cmd ACCEL ROM; echo "  ours: ./vmm ${cmd[*]:1}"

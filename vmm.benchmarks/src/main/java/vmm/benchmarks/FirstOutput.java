@@ -15,7 +15,9 @@ import java.util.concurrent.TimeUnit;
  * first output), then the end of the process. Standard input is empty, standard error is discarded.
  *
  * <pre>
- * FirstOutput time MARKER COMMAND...     prints "FIRST_MS EXIT_MS" (FIRST_MS -1 when the marker never came)
+ * FirstOutput time MARKER COMMAND...     prints "FIRST_MS EXIT_MS CPU_MS" (FIRST_MS -1 when the marker never
+ *     came); CPU_MS is the CPU time (user and system, its waited-for children's included) the process had used
+ *     when the marker came, in clock ticks of 10 ms: unlike the wall time, barely moved by a loaded machine
  * FirstOutput memory MARKER SETTLE_MS COMMAND...
  *     waits for the marker, then SETTLE_MS, reads the process's /proc status, ends it (SIGTERM) and prints
  *     "RSS_ANON_KB RSS_FILE_KB RSS_SHMEM_KB"
@@ -41,6 +43,7 @@ public final class FirstOutput {
         long t0 = System.nanoTime();
         Process p = pb.start();
         long first = awaitMarker(p.getInputStream(), marker) ? System.nanoTime() : -1;
+        long cpuMs = first < 0 ? -1 : cpuMillis(p.pid());
         if (memory) {
             if (first < 0) {
                 System.err.println("FirstOutput: no marker from " + command);
@@ -63,7 +66,7 @@ public final class FirstOutput {
         if (!p.waitFor(HANG_GUARD_MS, TimeUnit.MILLISECONDS)) p.destroyForcibly().waitFor();
         long end = System.nanoTime();
         drain.join();
-        System.out.println((first < 0 ? -1 : (first - t0) / 1_000_000) + " " + (end - t0) / 1_000_000);
+        System.out.println((first < 0 ? -1 : (first - t0) / 1_000_000) + " " + (end - t0) / 1_000_000 + " " + cpuMs);
     }
 
     /** Reads until {@code marker} has gone by (true) or the stream ends (false). */
@@ -77,6 +80,16 @@ public final class FirstOutput {
             }
         }
         return false;
+    }
+
+    /** utime + stime + cutime + cstime of a process (proc(5): fields 14 to 17 of /proc/PID/stat), in ms. */
+    private static long cpuMillis(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        // The command name (field 2) may hold spaces: count fields from after its closing parenthesis.
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        long ticks = 0;
+        for (int i = 11; i <= 14; i++) ticks += Long.parseLong(f[i]);
+        return ticks * 10;  // USER_HZ is 100 on Linux
     }
 
     /** RssAnon, RssFile and RssShmem of a process, in KiB. */
