@@ -23,7 +23,8 @@
 # medians. The control row runs ours against itself, so a ratio's noise shows.
 #
 # Usage: vmm.benchmarks/startup-vs-qemu.sh [rounds (5)]
-# Environment: VMM_JAVA_OPTS reaches ./vmm as usual (printed when set).
+# Environment: VMM_JAVA_OPTS reaches ./vmm as usual; VMM=SCRIPT runs another ./vmm as ours (an older
+# checkout's, for a before/after); both are printed when set.
 # Needs: qemu-system-x86 (apt-get install qemu-system-x86).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,7 +33,8 @@ root=$(dirname "$here")
 vmm_require_jdk
 rounds=${1:-5}
 command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "missing qemu-system-x86_64: apt-get install qemu-system-x86" >&2; exit 2; }
-"$root/vmm" help > /dev/null   # builds the jar and trains the AOT cache if needed, outside the measurement
+vmm=${VMM:-$root/vmm}
+"$vmm" help > /dev/null   # builds the jar and trains the AOT cache if needed, outside the measurement
 
 work=$(mktemp -d /tmp/startup-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -47,7 +49,7 @@ kvm=0
 if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then kvm=1; fi
 
 # ours_cmd / qemu_cmd ACCEL ROM: set cmd to the side's command line.
-ours_cmd() { cmd=("$root/vmm" run --accel "$1" -m 64M -l com1,stdio -l bootrom,"$2"); }
+ours_cmd() { cmd=("$vmm" run --accel "$1" -m 64M -l com1,stdio -l bootrom,"$2"); }
 qemu_cmd() {
     cmd=(qemu-system-x86_64 -accel "$1" -M pc -smp 1 -m 64M -display none -no-reboot -nodefaults -serial stdio
          -object memory-backend-memfd,id=ram,size=64M -machine memory-backend=ram -bios "$2")
@@ -59,11 +61,12 @@ timed() { # timed FILE-PREFIX SIDE ACCEL : appends first-output and exit ms
     [ "$first" -ge 0 ] || { echo "no guest output from $2 ($3)" >&2; exit 1; }
     echo "$first" >> "$work/$1.first"; echo "$end" >> "$work/$1.exit"
 }
-resident() { # resident FILE-PREFIX SIDE ACCEL : appends RssAnon+RssFile, RssAnon and RssShmem in KiB
-    local anon file shm
+resident() { # resident FILE-PREFIX SIDE ACCEL : appends RssAnon+RssFile, RssAnon, RssShmem (KiB), CPU ms
+    local anon file shm cpu
     "$2"_cmd "$3" "$work/idle.rom"
-    read -r anon file shm < <("${clock[@]}" memory "$marker" 1000 "${cmd[@]}")
+    read -r anon file shm cpu < <("${clock[@]}" memory "$marker" 1000 "${cmd[@]}")
     echo $((anon + file)) >> "$work/$1.rss"; echo "$anon" >> "$work/$1.anon"; echo "$shm" >> "$work/$1.shm"
+    echo "$cpu" >> "$work/$1.cpu"
 }
 
 pairs=()
@@ -77,8 +80,7 @@ for i in $(seq "$rounds"); do
     control=$([ "$kvm" = 1 ] && echo kvm || echo emu)
     timed "control-$control" ours "$control"
 done
-mem_rounds=$(( rounds < 3 ? rounds : 3 ))
-for i in $(seq "$mem_rounds"); do
+for i in $(seq "$rounds"); do
     for pair in "${pairs[@]}"; do
         resident "ours-${pair%%:*}" ours "${pair%%:*}"
         resident "qemu-${pair##*:}" qemu "${pair##*:}"
@@ -97,12 +99,13 @@ echo "  host: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
     "KVM: $([ "$kvm" = 1 ] && { find /sys/module -maxdepth 1 -name 'kvm_*' -printf '%f\n' | head -1 | grep . || echo kvm; } || echo "not usable")" \
     "$(grep -qE 'vmx|svm' /proc/cpuinfo || echo "(no vmx/svm flag: this KVM emulates the guest)")"
 [ -n "${VMM_JAVA_OPTS:-}" ] && echo "  ours with VMM_JAVA_OPTS=$VMM_JAVA_OPTS"
-ours_cmd ACCEL ROM; echo "  ours: ./vmm ${cmd[*]:1}"
+ours_cmd ACCEL ROM; echo "  ours: ${VMM:-./vmm} ${cmd[*]:1}"
 qemu_cmd ACCEL ROM; echo "  QEMU: ${cmd[*]}"
 printf '  %-40s %27s   %27s   %6s\n' "" "ours" "QEMU (control: ours)" "ratio"
 for pair in "${pairs[@]}"; do
     o=${pair%%:*}; q=${pair##*:}
     row "$o / $q: start to first guest output" ms "$work/ours-$o.first" "$work/qemu-$q.first"
+    row "$o / $q: CPU time until first output" ms "$work/ours-$o.cpu" "$work/qemu-$q.cpu"
     row "$o / $q: whole process (off at once)" ms "$work/ours-$o.exit" "$work/qemu-$q.exit"
 done
 row "control: $control / $control, first output" ms "$work/ours-$control.first" "$work/control-$control.first"
@@ -111,5 +114,7 @@ for pair in "${pairs[@]}"; do
     row "$o / $q: RssAnon+RssFile, KiB" KiB "$work/ours-$o.rss" "$work/qemu-$q.rss"
     row "$o / $q: RssAnon alone, KiB" KiB "$work/ours-$o.anon" "$work/qemu-$q.anon"
 done
-echo "  memory: $mem_rounds rounds, 1 s after the first output; guest RAM (RssShmem) left out:" \
+echo "  CPU time: user + system of the process and its waited-for children when the output came (10 ms ticks)," \
+    "in the memory runs"
+echo "  memory: 1 s after the first output, the vCPU halted; guest RAM (RssShmem) left out:" \
     "ours $(stat "$work/ours-${pairs[0]%%:*}.shm" | cut -d' ' -f1) KiB, QEMU $(stat "$work/qemu-${pairs[0]##*:}.shm" | cut -d' ' -f1) KiB"

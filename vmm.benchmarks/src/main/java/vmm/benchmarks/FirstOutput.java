@@ -15,12 +15,12 @@ import java.util.concurrent.TimeUnit;
  * first output), then the end of the process. Standard input is empty, standard error is discarded.
  *
  * <pre>
- * FirstOutput time MARKER COMMAND...     prints "FIRST_MS EXIT_MS CPU_MS" (FIRST_MS -1 when the marker never
- *     came); CPU_MS is the CPU time (user and system, its waited-for children's included) the process had used
- *     when the marker came, in clock ticks of 10 ms: unlike the wall time, barely moved by a loaded machine
+ * FirstOutput time MARKER COMMAND...     prints "FIRST_MS EXIT_MS" (FIRST_MS -1 when the marker never came)
  * FirstOutput memory MARKER SETTLE_MS COMMAND...
- *     waits for the marker, then SETTLE_MS, reads the process's /proc status, ends it (SIGTERM) and prints
- *     "RSS_ANON_KB RSS_FILE_KB RSS_SHMEM_KB"
+ *     for a guest that stays up after its marker: reads the CPU time the process has used when the marker
+ *     comes, waits SETTLE_MS, reads the process's /proc status, ends it (SIGTERM) and prints
+ *     "RSS_ANON_KB RSS_FILE_KB RSS_SHMEM_KB CPU_MS". CPU_MS is user and system time, its waited-for
+ *     children's included, in clock ticks of 10 ms: unlike the wall time, barely moved by a loaded machine
  * </pre>
  * A benchmark tool, run from its source by the script; it is no part of the VMM.
  */
@@ -43,17 +43,17 @@ public final class FirstOutput {
         long t0 = System.nanoTime();
         Process p = pb.start();
         long first = awaitMarker(p.getInputStream(), marker) ? System.nanoTime() : -1;
-        long cpuMs = first < 0 ? -1 : cpuMillis(p.pid());
         if (memory) {
             if (first < 0) {
                 System.err.println("FirstOutput: no marker from " + command);
                 System.exit(1);
             }
+            long cpuMs = cpuMillis(p.pid());
             Thread.sleep(Long.parseLong(args[2]));
             long[] kb = status(p.pid());
             p.destroy();
             if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly();
-            System.out.println(kb[0] + " " + kb[1] + " " + kb[2]);
+            System.out.println(kb[0] + " " + kb[1] + " " + kb[2] + " " + cpuMs);
             return;
         }
         Thread drain = Thread.ofVirtual().start(() -> {
@@ -66,7 +66,7 @@ public final class FirstOutput {
         if (!p.waitFor(HANG_GUARD_MS, TimeUnit.MILLISECONDS)) p.destroyForcibly().waitFor();
         long end = System.nanoTime();
         drain.join();
-        System.out.println((first < 0 ? -1 : (first - t0) / 1_000_000) + " " + (end - t0) / 1_000_000 + " " + cpuMs);
+        System.out.println((first < 0 ? -1 : (first - t0) / 1_000_000) + " " + (end - t0) / 1_000_000);
     }
 
     /** Reads until {@code marker} has gone by (true) or the stream ends (false). */
