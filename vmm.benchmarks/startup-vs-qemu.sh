@@ -23,8 +23,9 @@
 # medians. The control row runs ours against itself, so a ratio's noise shows.
 #
 # Usage: vmm.benchmarks/startup-vs-qemu.sh [rounds (5)]
-# Environment: VMM_JAVA_OPTS reaches ./vmm as usual; VMM=SCRIPT runs another ./vmm as ours (an older
-# checkout's, for a before/after); both are printed when set.
+# Environment: VMM_JAVA_OPTS reaches ./vmm as usual; VMM=SCRIPT runs another ./vmm as ours; VMM_BEFORE=SCRIPT
+# (an older checkout's ./vmm) adds it to every round, interleaved with ours, and prints before/after rows
+# (on a shared, loaded host the only fair comparison). All are printed when set.
 # Needs: qemu-system-x86 (apt-get install qemu-system-x86).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +35,8 @@ vmm_require_jdk
 rounds=${1:-5}
 command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "missing qemu-system-x86_64: apt-get install qemu-system-x86" >&2; exit 2; }
 vmm=${VMM:-$root/vmm}
+# Builds and AOT caches, outside the measurement.
+if [ -n "${VMM_BEFORE:-}" ]; then "$VMM_BEFORE" help > /dev/null; fi
 "$vmm" help > /dev/null   # builds the jar and trains the AOT cache if needed, outside the measurement
 
 work=$(mktemp -d /tmp/startup-bench.XXXXXX)
@@ -50,6 +53,7 @@ if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then kvm=1; fi
 
 # ours_cmd / qemu_cmd ACCEL ROM: set cmd to the side's command line.
 ours_cmd() { cmd=("$vmm" run --accel "$1" -m 64M -l com1,stdio -l bootrom,"$2"); }
+before_cmd() { cmd=("$VMM_BEFORE" run --accel "$1" -m 64M -l com1,stdio -l bootrom,"$2"); }
 qemu_cmd() {
     cmd=(qemu-system-x86_64 -accel "$1" -M pc -smp 1 -m 64M -display none -no-reboot -nodefaults -serial stdio
          -object memory-backend-memfd,id=ram,size=64M -machine memory-backend=ram -bios "$2")
@@ -79,12 +83,14 @@ for i in $(seq "$rounds"); do
     done
     control=$([ "$kvm" = 1 ] && echo kvm || echo emu)
     timed "control-$control" ours "$control"
+    if [ -n "${VMM_BEFORE:-}" ]; then timed "before-$control" before "$control"; fi
 done
 for i in $(seq "$rounds"); do
     for pair in "${pairs[@]}"; do
         resident "ours-${pair%%:*}" ours "${pair%%:*}"
         resident "qemu-${pair##*:}" qemu "${pair##*:}"
     done
+    if [ -n "${VMM_BEFORE:-}" ]; then resident "before-$control" before "$control"; fi
 done
 
 stat() { sort -n "$1" | awk '{ a[NR] = $1 } END { printf "%s %s %s\n", a[int((NR + 1) / 2)], a[1], a[NR] }'; }
@@ -96,9 +102,10 @@ row() { # row LABEL UNIT OURS-FILE OTHER-FILE
 }
 echo "start-up against QEMU ($(qemu-system-x86_64 --version | head -1)), $rounds alternating rounds, median (min..max):"
 echo "  host: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg);" \
-    "KVM: $([ "$kvm" = 1 ] && { find /sys/module -maxdepth 1 -name 'kvm_*' -printf '%f\n' | head -1 | grep . || echo kvm; } || echo "not usable")" \
+    "KVM: $([ "$kvm" = 1 ] && { find /sys/module -maxdepth 1 -name 'kvm_*' -printf '%f\n' | head -1 | grep . \
+        || echo kvm; } || echo "not usable")" \
     "$(grep -qE 'vmx|svm' /proc/cpuinfo || echo "(no vmx/svm flag: this KVM emulates the guest)")"
-[ -n "${VMM_JAVA_OPTS:-}" ] && echo "  ours with VMM_JAVA_OPTS=$VMM_JAVA_OPTS"
+if [ -n "${VMM_JAVA_OPTS:-}" ]; then echo "  ours with VMM_JAVA_OPTS=$VMM_JAVA_OPTS"; fi
 ours_cmd ACCEL ROM; echo "  ours: ${VMM:-./vmm} ${cmd[*]:1}"
 qemu_cmd ACCEL ROM; echo "  QEMU: ${cmd[*]}"
 printf '  %-40s %27s   %27s   %6s\n' "" "ours" "QEMU (control: ours)" "ratio"
@@ -114,7 +121,16 @@ for pair in "${pairs[@]}"; do
     row "$o / $q: RssAnon+RssFile, KiB" KiB "$work/ours-$o.rss" "$work/qemu-$q.rss"
     row "$o / $q: RssAnon alone, KiB" KiB "$work/ours-$o.anon" "$work/qemu-$q.anon"
 done
+if [ -n "${VMM_BEFORE:-}" ]; then
+    echo "  before ($VMM_BEFORE) against after (ours), --accel $control, interleaved in the same rounds:"
+    printf '  %-40s %27s   %27s   %6s\n' "" "after" "before" "ratio"
+    row "after / before: first output" ms "$work/ours-$control.first" "$work/before-$control.first"
+    row "after / before: CPU until first output" ms "$work/ours-$control.cpu" "$work/before-$control.cpu"
+    row "after / before: whole process" ms "$work/ours-$control.exit" "$work/before-$control.exit"
+    row "after / before: RssAnon+RssFile, KiB" KiB "$work/ours-$control.rss" "$work/before-$control.rss"
+fi
 echo "  CPU time: user + system of the process and its waited-for children when the output came (10 ms ticks)," \
     "in the memory runs"
 echo "  memory: 1 s after the first output, the vCPU halted; guest RAM (RssShmem) left out:" \
-    "ours $(stat "$work/ours-${pairs[0]%%:*}.shm" | cut -d' ' -f1) KiB, QEMU $(stat "$work/qemu-${pairs[0]##*:}.shm" | cut -d' ' -f1) KiB"
+    "ours $(stat "$work/ours-${pairs[0]%%:*}.shm" | cut -d' ' -f1) KiB," \
+    "QEMU $(stat "$work/qemu-${pairs[0]##*:}.shm" | cut -d' ' -f1) KiB"

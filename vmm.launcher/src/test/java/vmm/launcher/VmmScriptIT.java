@@ -99,7 +99,8 @@ class VmmScriptIT {
         // A hang guard only: a first start after a build also trains the AOT cache.
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.destroyForcibly().waitFor();
-            throw new AssertionError("./vmm did not end within 300 s:\n" + Files.readString(dir.resolve(name + ".txt")));
+            throw new AssertionError("./vmm did not end within 300 s:\n"
+                    + Files.readString(dir.resolve(name + ".txt")));
         }
         return new Result(p.exitValue(), Files.readString(dir.resolve(name + ".txt")));
     }
