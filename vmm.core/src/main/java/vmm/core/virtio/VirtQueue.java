@@ -258,11 +258,15 @@ public final class VirtQueue {
         lastAvail = (slot + 1) & 0xffff;
         inFlight[head] = true;
         outstanding++;
-        // Without a recording the event is never enabled, and the JIT drops the allocation.
-        vmm.core.events.VirtioRequestEvent e = new vmm.core.events.VirtioRequestEvent();
-        if (e.isEnabled()) {
-            e.begin();
-            c.event = e;
+        // No event before Flight Recorder runs: JFR loads and instruments an event class on its first use (some
+        // 100 ms), which must not delay the guest's first request. With a recording the event is enabled;
+        // without one the JIT drops the allocation.
+        if (jdk.jfr.FlightRecorder.isInitialized()) {
+            vmm.core.events.VirtioRequestEvent e = new vmm.core.events.VirtioRequestEvent();
+            if (e.isEnabled()) {
+                e.begin();
+                c.event = e;
+            }
         }
         return c;
     }

@@ -14,6 +14,8 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import jdk.jfr.FlightRecorder;
+
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.hypervisor.HypervisorException;
@@ -116,11 +118,13 @@ final class KvmVcpu implements Vcpu {
                 }
                 int reason = run.exitReason();
                 ioPending = reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO;
-                // Without a recording the event is never enabled, and the JIT drops the allocation.
-                VmExitEvent event = new VmExitEvent();
-                event.begin();
+                // No event before Flight Recorder runs: JFR loads and instruments an event class on its first
+                // use (some 100 ms here), which must not sit between the vCPU's start and its first exit.
+                // With a recording the event is enabled; without one the JIT drops the allocation.
+                VmExitEvent event = FlightRecorder.isInitialized() ? new VmExitEvent() : null;
+                if (event != null) event.begin();
                 VcpuExit end = handle(reason, ports, mmio);
-                if (event.shouldCommit()) {
+                if (event != null && event.shouldCommit()) {
                     describe(event, reason);
                     event.commit();
                 }

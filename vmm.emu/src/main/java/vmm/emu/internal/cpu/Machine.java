@@ -8,6 +8,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.LockSupport;
 
+import jdk.jfr.FlightRecorder;
+
 import vmm.core.bus.IoHandler;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
@@ -485,8 +487,8 @@ public final class Machine implements InterruptTarget {
     }
 
     void halt() {
-        VmExitEvent e = new VmExitEvent();
-        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_HLT", 0, 0, false);
+        VmExitEvent e = exitEvent();
+        if (e != null && e.shouldCommit()) exitEvent(e, "KVM_EXIT_HLT", 0, 0, false);
         endBlock = true;
         if (waitsForInterrupts) halted = true;
         else exit = new VcpuExit.Halted();
@@ -522,11 +524,20 @@ public final class Machine implements InterruptTarget {
         IoPortBus platform = phys.platformPorts;
         if (platform != null && platform.isClaimed(port)) return platform.read(port, size);
         serial++;
-        VmExitEvent e = new VmExitEvent();
-        e.begin();
+        VmExitEvent e = exitEvent();
+        if (e != null) e.begin();
         long v = ports == null ? Cpu.mask(size) : ports.read(port, size);
-        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, false);
+        if (e != null && e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, false);
         return v;
+    }
+
+    /**
+     * A new exit event, or null before Flight Recorder runs: JFR loads and instruments an event class on its
+     * first use (some 100 ms here), which must not delay the guest's first exit. With a recording the event is
+     * enabled; without one the JIT drops the allocation.
+     */
+    static VmExitEvent exitEvent() {
+        return FlightRecorder.isInitialized() ? new VmExitEvent() : null;
     }
 
     /** Commits a Flight Recorder event for a bus access or HLT, named as KVM names its exits, so tools read both. */
@@ -549,10 +560,10 @@ public final class Machine implements InterruptTarget {
             platform.write(port, size, v & Cpu.mask(size));
             return;
         }
-        VmExitEvent e = new VmExitEvent();
-        e.begin();
+        VmExitEvent e = exitEvent();
+        if (e != null) e.begin();
         if (ports != null) ports.write(port, size, v & Cpu.mask(size));
-        if (e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, true);
+        if (e != null && e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, true);
     }
 
     /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */

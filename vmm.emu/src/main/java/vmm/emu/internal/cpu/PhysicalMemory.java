@@ -106,10 +106,10 @@ public final class PhysicalMemory {
         MmioBus platform = platformMmio;
         if (platform != null && platform.isClaimed(pa)) return platform.read(pa, size);
         if (mmio == null) return Cpu.mask(size);
-        VmExitEvent e = new VmExitEvent();
-        e.begin();
+        VmExitEvent e = Machine.exitEvent();
+        if (e != null) e.begin();
         long v = mmio.read(pa, size);
-        if (e.shouldCommit()) mmioEvent(e, vcpu, pa, size, false);
+        if (e != null && e.shouldCommit()) mmioEvent(e, vcpu, pa, size, false);
         return v;
     }
 
@@ -133,10 +133,10 @@ public final class PhysicalMemory {
         WriteInterceptor w = interceptor;
         if (w != null && w.intercept(false, pa, size, v & Cpu.mask(size))) return;
         if (mmio == null) return;
-        VmExitEvent e = new VmExitEvent();
-        e.begin();
+        VmExitEvent e = Machine.exitEvent();
+        if (e != null) e.begin();
         mmio.write(pa, size, v & Cpu.mask(size));
-        if (e.shouldCommit()) mmioEvent(e, vcpu, pa, size, true);
+        if (e != null && e.shouldCommit()) mmioEvent(e, vcpu, pa, size, true);
     }
 
     private static void mmioEvent(VmExitEvent e, int vcpu, long pa, int size, boolean write) {

@@ -35,27 +35,64 @@ public final class Sys {
     public static final int EINTR = 4, EAGAIN = 11, ENOENT = 2, EACCES = 13, EPERM = 1, ENXIO = 6, ENODEV = 19;
     public static final int SIG_UNBLOCK = 1;
 
-    private static final MethodHandle OPEN = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle IOCTL_PTR = bind("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle IOCTL_LONG = bind("ioctl",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle MMAP = bind("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MUNMAP = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle EVENTFD = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle READ = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle SIGACTION = bind("sigaction", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle SIGEMPTYSET = bind("sigemptyset", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle SIGADDSET = bind("sigaddset", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    // Each downcall handle in a holder class of its own, made on first use: making one generates its stub
+    // (bytecode, method handles) in the interpreter, some milliseconds each, and a start needs few of them.
+    private static final class Open {
+        static final MethodHandle H = bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
+    private static final class Close {
+        static final MethodHandle H = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+    private static final class IoctlPtr {
+        static final MethodHandle H = bind("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
+    }
+    private static final class IoctlLong {
+        static final MethodHandle H = bind("ioctl",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Mmap {
+        static final MethodHandle H = bind("mmap",
+                FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    }
+    private static final class Munmap {
+        static final MethodHandle H = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Eventfd {
+        static final MethodHandle H = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+    private static final class Read {
+        static final MethodHandle H = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Write {
+        static final MethodHandle H = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
+    private static final class Sigaction {
+        static final MethodHandle H = bind("sigaction", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
+    private static final class Sigemptyset {
+        static final MethodHandle H = bind("sigemptyset", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    }
+    private static final class Sigaddset {
+        static final MethodHandle H = bind("sigaddset", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    }
     // pthread_* return the error number instead of setting errno.
-    private static final MethodHandle PTHREAD_SIGMASK = plain("pthread_sigmask", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle PTHREAD_SELF = plain("pthread_self", FunctionDescriptor.of(JAVA_LONG));
-    private static final MethodHandle PTHREAD_KILL = plain("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle SIGRTMIN = plain("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final class PthreadSigmask {
+        static final MethodHandle H = plain("pthread_sigmask",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    }
+    private static final class PthreadSelf {
+        static final MethodHandle H = plain("pthread_self", FunctionDescriptor.of(JAVA_LONG));
+    }
+    private static final class PthreadKill {
+        static final MethodHandle H = plain("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+    }
+    private static final class Sigrtmin {
+        static final MethodHandle H = plain("__libc_current_sigrtmin", FunctionDescriptor.of(JAVA_INT));
+    }
+    private static final class Strerror {
+        static final MethodHandle H = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    }
 
     /**
      * {@code struct sigaction} of glibc on x86-64: the handler, a 1024-bit
@@ -95,7 +132,7 @@ public final class Sys {
     public static int open(String path, int flags) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            int fd = (int) OPEN.invokeExact(st, a.allocateFrom(path), flags);
+            int fd = (int) Open.H.invokeExact(st, a.allocateFrom(path), flags);
             if (fd < 0) throw new SysException("open(" + path + ")", errno(st));
             return fd;
         } catch (SysException e) {
@@ -108,7 +145,7 @@ public final class Sys {
     public static void close(int fd) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) CLOSE.invokeExact(st, fd);
+            int rc = (int) Close.H.invokeExact(st, fd);
             if (rc < 0) throw new SysException("close(" + fd + ")", errno(st));
         } catch (SysException e) {
             throw e;
@@ -121,7 +158,7 @@ public final class Sys {
     public static int ioctl(int fd, long request, MemorySegment arg, String name) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) IOCTL_PTR.invokeExact(st, fd, request, arg);
+            int rc = (int) IoctlPtr.H.invokeExact(st, fd, request, arg);
             if (rc < 0) throw new SysException(name, errno(st));
             return rc;
         } catch (SysException e) {
@@ -135,7 +172,7 @@ public final class Sys {
     public static int ioctl(int fd, long request, long arg, String name) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) IOCTL_LONG.invokeExact(st, fd, request, arg);
+            int rc = (int) IoctlLong.H.invokeExact(st, fd, request, arg);
             if (rc < 0) throw new SysException(name, errno(st));
             return rc;
         } catch (SysException e) {
@@ -148,7 +185,7 @@ public final class Sys {
     /** {@code ioctl(fd, request, arg)} returning -1 on failure with errno left in {@code capture}. */
     public static int ioctlNoThrow(MemorySegment capture, int fd, long request, long arg) {
         try {
-            return (int) IOCTL_LONG.invokeExact(capture, fd, request, arg);
+            return (int) IoctlLong.H.invokeExact(capture, fd, request, arg);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -158,7 +195,7 @@ public final class Sys {
     public static MemorySegment mmap(long size, int prot, int flags, int fd, long offset) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, prot, flags, fd, offset);
+            MemorySegment p = (MemorySegment) Mmap.H.invokeExact(st, MemorySegment.NULL, size, prot, flags, fd, offset);
             if (p.address() == -1L) throw new SysException("mmap(fd " + fd + ", " + size + " bytes)", errno(st));
             return p.reinterpret(size);
         } catch (SysException e) {
@@ -171,7 +208,7 @@ public final class Sys {
     public static void munmap(MemorySegment segment) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) MUNMAP.invokeExact(st, segment, segment.byteSize());
+            int rc = (int) Munmap.H.invokeExact(st, segment, segment.byteSize());
             if (rc < 0) throw new SysException("munmap", errno(st));
         } catch (SysException e) {
             throw e;
@@ -183,7 +220,7 @@ public final class Sys {
     public static int eventfd(int initial, int flags) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            int fd = (int) EVENTFD.invokeExact(st, initial, flags);
+            int fd = (int) Eventfd.H.invokeExact(st, initial, flags);
             if (fd < 0) throw new SysException("eventfd", errno(st));
             return fd;
         } catch (SysException e) {
@@ -198,7 +235,7 @@ public final class Sys {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
             MemorySegment buf = a.allocate(JAVA_LONG);
-            long n = (long) READ.invokeExact(st, fd, buf, 8L);
+            long n = (long) Read.H.invokeExact(st, fd, buf, 8L);
             if (n < 0) {
                 int e = errno(st);
                 if (e == EAGAIN) return -1;
@@ -218,7 +255,7 @@ public final class Sys {
             MemorySegment st = a.allocate(CAPTURE);
             MemorySegment buf = a.allocate(JAVA_LONG);
             buf.set(JAVA_LONG, 0, value);
-            long n = (long) WRITE.invokeExact(st, fd, buf, 8L);
+            long n = (long) Write.H.invokeExact(st, fd, buf, 8L);
             if (n < 0) throw new SysException("write(eventfd " + fd + ")", errno(st));
         } catch (SysException e) {
             throw e;
@@ -231,7 +268,7 @@ public final class Sys {
     public static void sigaction(int signal, MemorySegment act, MemorySegment old) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) SIGACTION.invokeExact(st, signal, act, old);
+            int rc = (int) Sigaction.H.invokeExact(st, signal, act, old);
             if (rc < 0) throw new SysException("sigaction(" + signal + ")", errno(st));
         } catch (SysException e) {
             throw e;
@@ -244,7 +281,7 @@ public final class Sys {
     public static void sigsetOf(MemorySegment set, int signal) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment st = a.allocate(CAPTURE);
-            if ((int) SIGEMPTYSET.invokeExact(st, set) < 0 || (int) SIGADDSET.invokeExact(st, set, signal) < 0)
+            if ((int) Sigemptyset.H.invokeExact(st, set) < 0 || (int) Sigaddset.H.invokeExact(st, set, signal) < 0)
                 throw new SysException("sigaddset(" + signal + ")", errno(st));
         } catch (SysException e) {
             throw e;
@@ -257,7 +294,7 @@ public final class Sys {
     public static void unblockSignals(MemorySegment set) {
         int rc;
         try {
-            rc = (int) PTHREAD_SIGMASK.invokeExact(SIG_UNBLOCK, set, MemorySegment.NULL);
+            rc = (int) PthreadSigmask.H.invokeExact(SIG_UNBLOCK, set, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -266,7 +303,7 @@ public final class Sys {
 
     public static long pthreadSelf() {
         try {
-            return (long) PTHREAD_SELF.invokeExact();
+            return (long) PthreadSelf.H.invokeExact();
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -275,7 +312,7 @@ public final class Sys {
     /** Sends {@code signal} to a thread of this process; returns 0 or the error number. */
     public static int pthreadKill(long thread, int signal) {
         try {
-            return (int) PTHREAD_KILL.invokeExact(thread, signal);
+            return (int) PthreadKill.H.invokeExact(thread, signal);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -283,7 +320,7 @@ public final class Sys {
 
     public static int sigrtmin() {
         try {
-            return (int) SIGRTMIN.invokeExact();
+            return (int) Sigrtmin.H.invokeExact();
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -291,7 +328,7 @@ public final class Sys {
 
     public static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) Strerror.H.invokeExact(errno);
             return s.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
