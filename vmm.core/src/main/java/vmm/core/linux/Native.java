@@ -147,26 +147,32 @@ public final class Native {
     }
 
     private static int bindAndListen(String path, int backlog) throws IOException {
-        return withErrno((a, st) -> {
-            int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd < 0) throw failure("socket(AF_UNIX)", st);
+        return unixSocket("bind/listen(" + path + ")", (fd, a, st) -> {
             MemorySegment addr = sockaddr(a, path);
-            if ((int) BIND.invokeExact(st, fd, addr, SOCKADDR_UN_SIZE) < 0 || (int) LISTEN.invokeExact(st, fd, backlog) < 0) {
-                IOException e = failure("bind/listen(" + path + ")", st);
-                close(fd);
-                throw e;
-            }
-            return fd;
+            int r = (int) BIND.invokeExact(st, fd, addr, SOCKADDR_UN_SIZE);
+            return r < 0 ? r : (int) LISTEN.invokeExact(st, fd, backlog);
         });
     }
 
     /** Connects a Unix stream socket to {@code path} (the frontend's side; tests use it). */
     public static int connectUnix(String path) throws IOException {
+        return unixSocket("connect(" + path + ")",
+                (fd, a, st) -> (int) CONNECT.invokeExact(st, fd, sockaddr(a, path), SOCKADDR_UN_SIZE));
+    }
+
+    /** One step on a fresh socket: the call's result, negative on failure with errno in {@code st}. */
+    @FunctionalInterface
+    private interface SocketStep {
+        int apply(int fd, Arena a, MemorySegment st) throws Throwable;
+    }
+
+    /** Makes a Unix stream socket and takes {@code step} on it; a failed step (as {@code what}) closes it. */
+    private static int unixSocket(String what, SocketStep step) throws IOException {
         return withErrno((a, st) -> {
             int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
             if (fd < 0) throw failure("socket(AF_UNIX)", st);
-            if ((int) CONNECT.invokeExact(st, fd, sockaddr(a, path), SOCKADDR_UN_SIZE) < 0) {
-                IOException e = failure("connect(" + path + ")", st);
+            if (step.apply(fd, a, st) < 0) {
+                IOException e = failure(what, st);
                 close(fd);
                 throw e;
             }
