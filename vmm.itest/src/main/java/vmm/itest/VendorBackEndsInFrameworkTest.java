@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
@@ -36,18 +37,20 @@ class VendorBackEndsInFrameworkTest {
     @InjectService
     ServiceComponentRuntime scr;
 
-    private final List<Bundle> installed = new ArrayList<>();
+    private StartedBundles bundles;
+
+    @BeforeEach
+    void bundles() {
+        bundles = new StartedBundles(context);
+    }
 
     @AfterEach
     void uninstall() throws Exception {
-        for (Bundle b : installed.reversed()) if (b.getState() != Bundle.UNINSTALLED) b.uninstall();
+        bundles.close();
     }
 
     private Bundle start(String name) throws Exception {
-        Bundle b = EmbeddedBundles.install(context, name);
-        installed.add(b);
-        b.start();
-        return b;
+        return bundles.start(name);
     }
 
     /** Waits (bounded) until SCR has activated every component of {@code bundle}, so it has done whatever it will do. */
