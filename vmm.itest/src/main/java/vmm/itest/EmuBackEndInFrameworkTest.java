@@ -7,9 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
@@ -30,20 +29,11 @@ class EmuBackEndInFrameworkTest {
     @InjectBundleContext
     BundleContext context;
 
-    private StartedBundles bundles;
-
-    @BeforeEach
-    void bundles() {
-        bundles = new StartedBundles(context);
-    }
-
-    @AfterEach
-    void uninstall() throws Exception {
-        bundles.close();
-    }
+    @RegisterExtension
+    final StartedBundles bundles = new StartedBundles();
 
     private Bundle start(String name) throws Exception {
-        return bundles.start(name);
+        return bundles.start(context, name);
     }
 
     /** Waits (bounded) for a Hypervisor whose back end starts with {@code prefix}. */

@@ -9,9 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
@@ -37,20 +36,11 @@ class VendorBackEndsInFrameworkTest {
     @InjectService
     ServiceComponentRuntime scr;
 
-    private StartedBundles bundles;
-
-    @BeforeEach
-    void bundles() {
-        bundles = new StartedBundles(context);
-    }
-
-    @AfterEach
-    void uninstall() throws Exception {
-        bundles.close();
-    }
+    @RegisterExtension
+    final StartedBundles bundles = new StartedBundles();
 
     private Bundle start(String name) throws Exception {
-        return bundles.start(name);
+        return bundles.start(context, name);
     }
 
     /** Waits (bounded) until SCR has activated every component of {@code bundle}, so it has done whatever it will do. */
