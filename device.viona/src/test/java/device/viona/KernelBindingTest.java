@@ -25,6 +25,8 @@ import vmm.testing.InterruptRecorder;
 import vmm.testing.PciHarness;
 import vmm.testing.TestMachine;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.FakeBackend;
+import device.virtio_net.fixtures.Frames;
 
 /**
  * The transport's ioeventfd and irqfd bindings through the kit, against a

@@ -19,6 +19,8 @@ import vmm.testing.DriverQueue;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.Frames;
+import device.virtio_net.fixtures.HostNet;
 
 /** viona on a real multi-queue TAP in a network namespace, with the host's offloads negotiated. */
 @ExtendWith(TestMachineExtension.class)

@@ -21,6 +21,8 @@ import vmm.testing.DriverQueue;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.FakeBackend;
+import device.virtio_net.fixtures.Frames;
 
 /** virtio-net and viona are one device to the guest: each takes over from the other under traffic. */
 @ExtendWith(TestMachineExtension.class)

@@ -32,6 +32,8 @@ import vmm.testing.DriverQueue;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.FakeBackend;
+import device.virtio_net.fixtures.Frames;
 
 /**
  * The vhost-net engine at its ioctl seam: a recording kernel checks the

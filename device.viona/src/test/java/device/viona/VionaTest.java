@@ -27,6 +27,8 @@ import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.FakeBackend;
+import device.virtio_net.fixtures.Frames;
 
 /** viona's own data path through the kit: offloads, header copy, batching, multi-queue, hostile transmits, the engine choice. */
 @ExtendWith(TestMachineExtension.class)

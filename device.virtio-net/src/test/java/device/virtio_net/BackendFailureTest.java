@@ -27,6 +27,7 @@ import vmm.testing.DriverQueue;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.Frames;
 
 /** A back end that fails or has nobody at the other end costs frames, counted, never the device. */
 @ExtendWith(TestMachineExtension.class)

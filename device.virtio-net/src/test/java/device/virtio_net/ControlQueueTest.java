@@ -19,6 +19,8 @@ import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.FakeBackend;
+import device.virtio_net.fixtures.Frames;
 
 /** The control queue as Linux's driver uses it: RX mode, MAC table, MAC address, announce acks, and bad commands. */
 @ExtendWith(TestMachineExtension.class)

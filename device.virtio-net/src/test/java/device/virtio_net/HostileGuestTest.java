@@ -16,6 +16,8 @@ import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.FakeBackend;
+import device.virtio_net.fixtures.Frames;
 
 /**
  * A guest that sends what no driver should: each bad transmit chain is

@@ -25,6 +25,8 @@ import vmm.testing.DriverQueue;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.Frames;
+import device.virtio_net.fixtures.HostNet;
 
 /** The real back ends: a Unix datagram cable between two machines, and a TAP in a network namespace. */
 @ExtendWith(TestMachineExtension.class)

@@ -20,6 +20,8 @@ import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.FakeBackend;
+import device.virtio_net.fixtures.Frames;
 
 /** What a swap or a snapshot carries: MAC, status, filter, counters and undelivered frames. */
 @ExtendWith(TestMachineExtension.class)

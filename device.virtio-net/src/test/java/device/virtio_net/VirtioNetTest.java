@@ -24,6 +24,8 @@ import vmm.testing.HangGuard;
 import vmm.testing.TestMachine;
 import vmm.testing.TestMachineExtension;
 import vmm.testing.VirtioDriver;
+import device.virtio_net.fixtures.FakeBackend;
+import device.virtio_net.fixtures.Frames;
 
 /** The device as a driver sees it through the kit: features, config, both data queues. */
 @ExtendWith(TestMachineExtension.class)

@@ -1,10 +1,10 @@
 package vmm.benchmarks;
 
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 
 import device.virtio_block.VirtioBlockProvider;
-import vmm.vhostuser.VhostUserServer;
 
 /**
  * Serves device.virtio-block over vhost-user for the side-by-side block
@@ -21,21 +21,8 @@ public final class ServeBlock {
             System.err.println("usage: ServeBlock SOCKET IMAGE [key=value...]");
             System.exit(2);
         }
-        Map<String, Object> config = new java.util.HashMap<>(Map.of("path", args[1]));
-        for (int i = 2; i < args.length; i++) {
-            int eq = args[i].indexOf('=');
-            if (eq < 1) {
-                System.err.println("not key=value: " + args[i]);
-                System.exit(2);
-            }
-            config.put(args[i].substring(0, eq), args[i].substring(eq + 1));
-        }
-        try (VhostUserServer server = VhostUserServer.start(Path.of(args[0]), "bench-blk", config, "virtio-blk", new VirtioBlockProvider())) {
-            System.out.println("serving " + args[1] + " on " + args[0]);
-            System.out.flush();
-            while (System.in.read() >= 0) {
-                // serve until the script closes our input
-            }
-        }
+        Map<String, Object> config = VhostUserServing.keyValues(args, 2, new HashMap<>(Map.of("path", args[1])));
+        VhostUserServing.serveUntilInputCloses(Path.of(args[0]), "bench-blk", config, "virtio-blk",
+                new VirtioBlockProvider(), args[1]);
     }
 }

@@ -7,7 +7,6 @@ import java.util.Map;
 import device.viona.VionaProvider;
 import device.virtio_net.VirtioNetProvider;
 import vmm.core.device.DeviceProvider;
-import vmm.vhostuser.VhostUserServer;
 
 /**
  * Serves device.virtio-net or device.viona over vhost-user for the network
@@ -32,21 +31,7 @@ public final class ServeNet {
                 yield null;
             }
         };
-        Map<String, Object> config = new HashMap<>();
-        for (int i = 2; i < args.length; i++) {
-            int eq = args[i].indexOf('=');
-            if (eq < 1) {
-                System.err.println("not key=value: " + args[i]);
-                System.exit(2);
-            }
-            config.put(args[i].substring(0, eq), args[i].substring(eq + 1));
-        }
-        try (VhostUserServer server = VhostUserServer.start(Path.of(args[0]), "bench-net", config, args[1], provider)) {
-            System.out.println("serving " + args[1] + " on " + args[0]);
-            System.out.flush();
-            while (System.in.read() >= 0) {
-                // serve until the script closes our input
-            }
-        }
+        Map<String, Object> config = VhostUserServing.keyValues(args, 2, new HashMap<>());
+        VhostUserServing.serveUntilInputCloses(Path.of(args[0]), "bench-net", config, args[1], provider, args[1]);
     }
 }

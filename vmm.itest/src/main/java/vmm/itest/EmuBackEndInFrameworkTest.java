@@ -5,12 +5,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
@@ -31,18 +29,11 @@ class EmuBackEndInFrameworkTest {
     @InjectBundleContext
     BundleContext context;
 
-    private final List<Bundle> installed = new ArrayList<>();
-
-    @AfterEach
-    void uninstall() throws Exception {
-        for (Bundle b : installed.reversed()) if (b.getState() != Bundle.UNINSTALLED) b.uninstall();
-    }
+    @RegisterExtension
+    final StartedBundles bundles = new StartedBundles();
 
     private Bundle start(String name) throws Exception {
-        Bundle b = EmbeddedBundles.install(context, name);
-        installed.add(b);
-        b.start();
-        return b;
+        return bundles.start(context, name);
     }
 
     /** Waits (bounded) for a Hypervisor whose back end starts with {@code prefix}. */

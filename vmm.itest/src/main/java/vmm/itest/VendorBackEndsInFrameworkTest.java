@@ -9,8 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
@@ -36,18 +36,11 @@ class VendorBackEndsInFrameworkTest {
     @InjectService
     ServiceComponentRuntime scr;
 
-    private final List<Bundle> installed = new ArrayList<>();
-
-    @AfterEach
-    void uninstall() throws Exception {
-        for (Bundle b : installed.reversed()) if (b.getState() != Bundle.UNINSTALLED) b.uninstall();
-    }
+    @RegisterExtension
+    final StartedBundles bundles = new StartedBundles();
 
     private Bundle start(String name) throws Exception {
-        Bundle b = EmbeddedBundles.install(context, name);
-        installed.add(b);
-        b.start();
-        return b;
+        return bundles.start(context, name);
     }
 
     /** Waits (bounded) until SCR has activated every component of {@code bundle}, so it has done whatever it will do. */

@@ -1,5 +1,6 @@
 package device.pci_passthru.internal;
 
+import static device.pci_passthru.internal.ConfigBytes.*;
 import static device.pci_passthru.internal.PciConfig.*;
 import static device.pci_passthru.vfio.VfioDevice.*;
 
@@ -19,10 +20,8 @@ import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.bus.Registration;
 import vmm.core.hypervisor.Binding;
-import vmm.core.hypervisor.EventFd;
 import vmm.core.hypervisor.HypervisorException;
 import vmm.core.hypervisor.VirtualMachine;
-import vmm.core.irq.MsiMessage;
 import vmm.core.memory.GuestMemory;
 import vmm.core.memory.RamRegion;
 import vmm.core.pci.ConfigSpaceHandler;
@@ -52,6 +51,8 @@ import vmm.core.pci.RawPciFunction;
  * each bound with an irqfd to a GSI routed to the vector's message. Masking a
  * vector unbinds its irqfd (the eventfd keeps counting, so the interrupt is
  * pending and is delivered when it is unmasked); moving it re-routes its GSI.
+ * {@link GuestInterrupts} keeps that part: the MSI and MSI-X registers, the
+ * emulated MSI-X table and PBA, and INTx.
  *
  * <p>Guest RAM is mapped for DMA at attach and unmapped at {@link #close()}.
  * A failure of the device at run time (a peer gone, the host refusing) disables
@@ -74,19 +75,6 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
     /** A part of a BAR mmap'd from the device. */
     private record Area(long offset, MappedArea mapping) {}
 
-    /** One MSI or MSI-X vector: its eventfd, and while unmasked, its GSI route and irqfd. */
-    private static final class Vector {
-        final EventFd fd;
-        int gsi = -1;
-        MsiMessage routed;
-        Binding irqfd;
-        boolean pending;
-
-        Vector(EventFd fd) {
-            this.fd = fd;
-        }
-    }
-
     private final Object lock = new Object();
     private final String owner;
     private final VfioDevice dev;
@@ -108,8 +96,9 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
     private final boolean msi64, msiMaskable;
     private final int msixTableSize, msixTableBar, msixPbaBar;
     private final long msixTableOffset, msixPbaOffset;
-    private final int[] msixTable;
     private final int intxPin;
+    /** MSI, MSI-X and INTx as the guest programs them. */
+    private final GuestInterrupts irqs;
 
     private final List<List<Area>> areas = new ArrayList<>();
     private final Registration[] barRegs = new Registration[6];
@@ -118,11 +107,6 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
     private Registration romReg;
     private long romAt = -1;
 
-    private Vector[] msixVectors;
-    private Vector[] msiVectors;
-    private EventFd intxTrigger, intxResample;
-    private Binding intxBinding;
-    private boolean intxArmed;
     private final List<DmaRegion> dma = new ArrayList<>();
     private RawPciFunction raw;
     private volatile boolean broken;
@@ -197,18 +181,18 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
             msixTableOffset = Integer.toUnsignedLong(t & ~PCI_MSIX_TABLE_BIR);
             msixPbaBar = b & PCI_MSIX_TABLE_BIR;
             msixPbaOffset = Integer.toUnsignedLong(b & ~PCI_MSIX_TABLE_BIR);
-            msixTable = new int[msixTableSize * 4];
         } else {
             msixTableSize = 0;
             msixTableBar = msixPbaBar = -1;
             msixTableOffset = msixPbaOffset = 0;
-            msixTable = new int[0];
         }
 
         IrqInfo intx = dev.irqInfo(VFIO_PCI_INTX_IRQ_INDEX);
         int pin = initial[PCI_INTERRUPT_PIN] & 0xff;
         intxPin = pin >= 1 && pin <= 4 && intx.count() >= 1 && intx.eventfd() ? pin : 0;
 
+        irqs = new GuestInterrupts(owner, dev, vm, shadow, msiCap, msiVectorsCapable, msi64, msiMaskable, msixCap,
+                msixTableSize, intxPin);
         buildShadow(kept);
         markLive(kept);
     }
@@ -231,10 +215,10 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
             if (f.raw.hasOtherFunctions()) f.initial[PCI_HEADER_TYPE] |= (byte) PCI_HEADER_TYPE_MULTIFUNCTION;
             else f.initial[PCI_HEADER_TYPE] &= (byte) ~PCI_HEADER_TYPE_MULTIFUNCTION;
             f.shadow[PCI_HEADER_TYPE] = f.initial[PCI_HEADER_TYPE];
-            f.armIntxBinding();
+            f.irqs.armIntxBinding(f.raw);
             if (dev.info().canReset()) dev.reset();
             synchronized (f.lock) {
-                f.armIntx();
+                f.irqs.armIntx();
             }
         } catch (RuntimeException e) {
             f.close();
@@ -316,7 +300,6 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
         if (msixCap >= 0) put16(s, msixCap + PCI_MSIX_FLAGS, u16(s, msixCap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE);
         if (pmCap >= 0) put16(s, pmCap + PCI_PM_CTRL, u16(s, pmCap + PCI_PM_CTRL) & ~PCI_PM_CTRL_STATE_MASK);
         System.arraycopy(s, 0, shadow, 0, shadow.length);
-        for (int v = 0; v < msixTableSize; v++) msixTable[v * 4 + 3] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
     }
 
     private void markLive(List<Integer> kept) {
@@ -383,7 +366,8 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
             for (int i = 0; i < size; i++) anyLive |= live[offset + i];
             long real = anyLive ? dev.read(CONFIG, offset, size) : 0;
             synchronized (lock) {
-                if (msiCap >= 0 && msiMaskable && overlaps(offset, size, msiCap + msiPendingOffset(), 4)) refreshMsiPending();
+                if (msiCap >= 0 && msiMaskable && overlaps(offset, size, msiCap + irqs.msiPendingOffset(), 4))
+                    irqs.refreshMsiPending();
                 int v = 0;
                 for (int i = 0; i < size; i++) {
                     int o = offset + i;
@@ -482,9 +466,9 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
             put32(shadow, PCI_ROM_ADDRESS, romSize == 0 ? 0 : v & (int) ~(romSize - 1) & PCI_ROM_ADDRESS_MASK | v & PCI_ROM_ADDRESS_ENABLE);
             updateDecode();
         } else if (msiCap >= 0 && reg >= msiCap && reg < msiCap + msiLength()) {
-            writeMsi(reg - msiCap, v);
+            irqs.writeMsi(reg - msiCap, v);
         } else if (msixCap >= 0 && reg == msixCap + PCI_MSIX_FLAGS) {
-            writeMsixControl(v);
+            irqs.writeMsixControl(v);
         } else if (pmCap >= 0 && reg == pmCap + PCI_PM_CTRL) {
             // The power state is virtual: a guest putting the device to D3 must not lose it for the host.
             int state = v & PCI_PM_CTRL_STATE_MASK;
@@ -494,7 +478,7 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
                 // A function level reset: the function is as after power-on (the guest's driver restores its config).
                 teardownGuestState();
                 resetDevice("function level reset by the guest");
-                armIntx();
+                irqs.armIntx();
                 return;
             }
             int real = (int) dev.read(CONFIG, reg, 2);
@@ -655,246 +639,24 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
         }
     }
 
-    // --- MSI-X ------------------------------------------------------------------
+    // --- MSI-X table and PBA (emulated; see GuestInterrupts) ----------------------
 
     private long msixTableRead(long off, int size) {
         synchronized (lock) {
-            if (size == 8 && off % 8 == 0) {
-                int i = (int) (off / 4);
-                return Integer.toUnsignedLong(msixTable[i]) | Integer.toUnsignedLong(msixTable[i + 1]) << 32;
-            }
-            if (size == 4 && off % 4 == 0) return Integer.toUnsignedLong(msixTable[(int) (off / 4)]);
-            return 0; // the table is read by dwords and qwords only
+            return irqs.msixTableRead(off, size);
         }
     }
 
     private void msixTableWrite(long off, int size, long value) {
         synchronized (lock) {
-            if (closed) return;
-            if (size == 8 && off % 8 == 0) {
-                putEntryDword((int) (off / 4), (int) value);
-                putEntryDword((int) (off / 4) + 1, (int) (value >>> 32));
-            } else if (size == 4 && off % 4 == 0) {
-                putEntryDword((int) (off / 4), (int) value);
-            } else {
-                return;
-            }
-            msixVectorChanged((int) (off / PCI_MSIX_ENTRY_SIZE));
+            if (!closed) irqs.msixTableWrite(off, size, value);
         }
-    }
-
-    private void putEntryDword(int i, int v) {
-        // Vector control: only the mask bit is writable.
-        msixTable[i] = i % 4 == 3 ? v & PCI_MSIX_ENTRY_CTRL_MASKBIT : v;
     }
 
     private long pbaRead(long off, int size) {
         synchronized (lock) {
-            long bits = 0;
-            if (msixVectors != null) {
-                for (int v = 0; v < msixVectors.length; v++) {
-                    Vector vec = msixVectors[v];
-                    if (vec.irqfd == null && vec.fd.poll() > 0) vec.pending = true;
-                    if (vec.pending) {
-                        long bit = v - off * 8;
-                        if (bit >= 0 && bit < size * 8L) bits |= 1L << bit;
-                    }
-                }
-            }
-            return bits;
+            return irqs.pbaRead(off, size);
         }
-    }
-
-    private boolean msixEnabled() {
-        return msixCap >= 0 && (u16(shadow, msixCap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_ENABLE) != 0;
-    }
-
-    private void writeMsixControl(int v) {
-        boolean was = msixEnabled();
-        int keep = u16(shadow, msixCap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_QSIZE;
-        put16(shadow, msixCap + PCI_MSIX_FLAGS, keep | v & (PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL));
-        boolean now = msixEnabled();
-        if (now && !was) {
-            if (msiVectors != null) disableMsi();
-            disarmIntx();
-            int n = Math.min(msixTableSize, dev.irqInfo(VFIO_PCI_MSIX_IRQ_INDEX).count());
-            msixVectors = createVectors(n);
-            if (n > 0) dev.setTriggers(VFIO_PCI_MSIX_IRQ_INDEX, 0, fds(msixVectors));
-        } else if (!now && was) {
-            disableMsix();
-            armIntx();
-            return;
-        }
-        if (now) for (int i = 0; i < msixVectors.length; i++) msixVectorChanged(i);
-    }
-
-    private void msixVectorChanged(int v) {
-        if (!msixEnabled() || msixVectors == null || v < 0 || v >= msixVectors.length) return;
-        boolean masked = (u16(shadow, msixCap + PCI_MSIX_FLAGS) & PCI_MSIX_FLAGS_MASKALL) != 0
-                || (msixTable[v * 4 + 3] & PCI_MSIX_ENTRY_CTRL_MASKBIT) != 0;
-        long addr = Integer.toUnsignedLong(msixTable[v * 4]) | Integer.toUnsignedLong(msixTable[v * 4 + 1]) << 32;
-        applyVector(msixVectors[v], masked, new MsiMessage(addr, msixTable[v * 4 + 2]));
-    }
-
-    private void disableMsix() {
-        if (msixVectors == null) return;
-        dev.disable(VFIO_PCI_MSIX_IRQ_INDEX);
-        releaseVectors(msixVectors);
-        msixVectors = null;
-    }
-
-    // --- MSI -------------------------------------------------------------------------
-
-    private int msiPendingOffset() {
-        return msi64 ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32;
-    }
-
-    private void writeMsi(int r, int v) {
-        int flagsAt = msiCap + PCI_MSI_FLAGS;
-        if (r == PCI_MSI_FLAGS) {
-            int old = u16(shadow, flagsAt);
-            int capable = Integer.numberOfTrailingZeros(msiVectorsCapable);
-            int qsize = Math.min((v & PCI_MSI_FLAGS_QSIZE) >> 4, capable);
-            put16(shadow, flagsAt, old & ~(PCI_MSI_FLAGS_ENABLE | PCI_MSI_FLAGS_QSIZE) | v & PCI_MSI_FLAGS_ENABLE | qsize << 4);
-            boolean was = (old & PCI_MSI_FLAGS_ENABLE) != 0, now = (v & PCI_MSI_FLAGS_ENABLE) != 0;
-            if (now && !was) {
-                if (msixEnabled()) {
-                    // MSI and MSI-X at once is a guest error; MSI-X wins, as it does on hardware that checks.
-                    put16(shadow, flagsAt, u16(shadow, flagsAt) & ~PCI_MSI_FLAGS_ENABLE);
-                    return;
-                }
-                disarmIntx();
-                int n = Math.min(1 << qsize, dev.irqInfo(VFIO_PCI_MSI_IRQ_INDEX).count());
-                msiVectors = createVectors(n);
-                if (n > 0) dev.setTriggers(VFIO_PCI_MSI_IRQ_INDEX, 0, fds(msiVectors));
-            } else if (!now && was) {
-                disableMsi();
-                armIntx();
-                return;
-            }
-        } else if (r == PCI_MSI_ADDRESS_LO) {
-            put32(shadow, msiCap + r, v & ~0x3);
-        } else if (r == PCI_MSI_MASK_32 && !msi64 || r == PCI_MSI_MASK_64 && msi64) {
-            put32(shadow, msiCap + r, v & (msiVectorsCapable == 32 ? -1 : (1 << msiVectorsCapable) - 1));
-        } else if (r == (msi64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32)) {
-            put16(shadow, msiCap + r, v);
-        } else {
-            put32(shadow, msiCap + r, v); // address high
-        }
-        msiChanged();
-    }
-
-    private void msiChanged() {
-        if (msiVectors == null) return;
-        long addr = Integer.toUnsignedLong(i32(shadow, msiCap + PCI_MSI_ADDRESS_LO))
-                | (msi64 ? Integer.toUnsignedLong(i32(shadow, msiCap + PCI_MSI_ADDRESS_HI)) << 32 : 0);
-        int data = u16(shadow, msiCap + (msi64 ? PCI_MSI_DATA_64 : PCI_MSI_DATA_32));
-        int mask = msiMaskable ? i32(shadow, msiCap + (msi64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32)) : 0;
-        int n = msiVectors.length;
-        for (int k = 0; k < n; k++) {
-            // With n vectors granted the function puts the vector number in the low log2(n) bits of the data.
-            int d = n > 1 ? data & ~(Integer.highestOneBit(n) - 1) | k : data;
-            applyVector(msiVectors[k], (mask & 1 << k) != 0, new MsiMessage(addr, d));
-        }
-    }
-
-    private void refreshMsiPending() {
-        int bits = 0;
-        if (msiVectors != null) {
-            for (int k = 0; k < msiVectors.length; k++) {
-                Vector vec = msiVectors[k];
-                if (vec.irqfd == null && vec.fd.poll() > 0) vec.pending = true;
-                if (vec.pending) bits |= 1 << k;
-            }
-        }
-        put32(shadow, msiCap + msiPendingOffset(), bits);
-    }
-
-    private void disableMsi() {
-        if (msiVectors == null) return;
-        dev.disable(VFIO_PCI_MSI_IRQ_INDEX);
-        releaseVectors(msiVectors);
-        msiVectors = null;
-        put16(shadow, msiCap + PCI_MSI_FLAGS, u16(shadow, msiCap + PCI_MSI_FLAGS) & ~PCI_MSI_FLAGS_ENABLE);
-    }
-
-    // --- Vectors ---------------------------------------------------------------------
-
-    private Vector[] createVectors(int n) {
-        Vector[] v = new Vector[n];
-        for (int i = 0; i < n; i++) v[i] = new Vector(vm.createEventFd());
-        return v;
-    }
-
-    private static List<EventFd> fds(Vector[] vectors) {
-        List<EventFd> l = new ArrayList<>();
-        for (Vector v : vectors) l.add(v.fd);
-        return l;
-    }
-
-    /** Routes and binds an unmasked vector, unbinds a masked one; a changed message re-routes its GSI. */
-    private void applyVector(Vector vec, boolean masked, MsiMessage msg) {
-        if (masked) {
-            if (vec.irqfd != null) {
-                vec.irqfd.close();
-                vec.irqfd = null;
-            }
-            return;
-        }
-        if (vec.gsi < 0) vec.gsi = vm.allocateMsiGsi();
-        if (!msg.equals(vec.routed)) {
-            vm.routeMsi(vec.gsi, msg);
-            vec.routed = msg;
-        }
-        if (vec.irqfd == null) {
-            if (vec.pending) vec.fd.signal(); // consumed by a PBA read while masked: hand it back
-            vec.pending = false;
-            // An eventfd already signalled is delivered as soon as the irqfd is bound.
-            vec.irqfd = vm.bindIrqFd(vec.fd, vec.gsi);
-        }
-    }
-
-    private void releaseVectors(Vector[] vectors) {
-        for (Vector v : vectors) {
-            if (v.irqfd != null) v.irqfd.close();
-            if (v.gsi >= 0) vm.releaseMsiGsi(v.gsi);
-            v.fd.close();
-        }
-    }
-
-    // --- INTx --------------------------------------------------------------------
-
-    private void armIntxBinding() {
-        if (intxPin == 0) return;
-        try {
-            intxTrigger = vm.createEventFd();
-            intxResample = vm.createEventFd();
-            intxBinding = vm.bindIrqFd(intxTrigger, intxResample, raw.intxGsi(intxPin));
-        } catch (RuntimeException e) {
-            LOG.log(Level.WARNING, "{0}: INTx cannot be given to the guest ({1}); the guest must use MSI or MSI-X", owner, e.getMessage());
-            closeIntx();
-        }
-    }
-
-    private void armIntx() {
-        if (intxBinding == null || intxArmed) return;
-        dev.setTriggers(VFIO_PCI_INTX_IRQ_INDEX, 0, List.of(intxTrigger));
-        if (dev.irqInfo(VFIO_PCI_INTX_IRQ_INDEX).maskable()) dev.setUnmaskFd(VFIO_PCI_INTX_IRQ_INDEX, 0, intxResample);
-        intxArmed = true;
-    }
-
-    private void disarmIntx() {
-        if (!intxArmed) return;
-        dev.disable(VFIO_PCI_INTX_IRQ_INDEX);
-        intxArmed = false;
-    }
-
-    private void closeIntx() {
-        if (intxBinding != null) intxBinding.close();
-        if (intxTrigger != null) intxTrigger.close();
-        if (intxResample != null) intxResample.close();
-        intxBinding = null;
-        intxTrigger = intxResample = null;
     }
 
     // --- Reset and stop ----------------------------------------------------------------
@@ -907,7 +669,7 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
             try {
                 teardownGuestState();
                 resetDevice("platform reset");
-                armIntx();
+                irqs.armIntx();
             } catch (RuntimeException e) {
                 fail("reset", e);
             }
@@ -915,14 +677,11 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
     }
 
     private void teardownGuestState() {
-        disableMsix();
-        disableMsi();
-        disarmIntx();
+        irqs.disableMsix();
+        irqs.disableMsi();
+        irqs.disarmIntx();
         System.arraycopy(initial, 0, shadow, 0, shadow.length);
-        for (int v = 0; v < msixTableSize; v++) {
-            Arrays.fill(msixTable, v * 4, v * 4 + 3, 0);
-            msixTable[v * 4 + 3] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
-        }
+        irqs.resetMsixTable();
         updateDecode();
     }
 
@@ -933,19 +692,6 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
             return;
         }
         dev.reset();
-    }
-
-    private void teardownGuestStatePreservingShadow() {
-        if (msixVectors != null) {
-            dev.disable(VFIO_PCI_MSIX_IRQ_INDEX);
-            releaseVectors(msixVectors);
-            msixVectors = null;
-        }
-        if (msiVectors != null) {
-            dev.disable(VFIO_PCI_MSI_IRQ_INDEX);
-            releaseVectors(msiVectors);
-            msiVectors = null;
-        }
     }
 
     /**
@@ -959,12 +705,12 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
             closed = true;
             if (raw != null) raw.detach();
             try {
-                teardownGuestStatePreservingShadow();
-                disarmIntx();
+                irqs.releaseMsiVectors();
+                irqs.disarmIntx();
             } catch (RuntimeException e) {
                 LOG.log(Level.DEBUG, "{0}: turning interrupts off at stop: {1}", owner, e.getMessage());
             }
-            closeIntx();
+            irqs.closeIntx();
             for (int i = 0; i < 6; i++) undecode(i);
             if (romReg != null) romReg.close();
             romReg = null;
@@ -999,7 +745,7 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
                 owner, what, e.getMessage());
         synchronized (lock) {
             try {
-                teardownGuestStatePreservingShadow();
+                irqs.releaseMsiVectors();
             } catch (RuntimeException ignored) {
                 // the device is gone; what is ours is released below
             }
@@ -1010,35 +756,5 @@ public final class PassthroughFunction implements ConfigSpaceHandler, AutoClosea
     /** Whether the function was disabled by a device failure. */
     public boolean broken() {
         return broken;
-    }
-
-    // --- Little-endian helpers ------------------------------------------------
-
-    static long ones(int size) {
-        return size >= 8 ? -1L : (1L << (8 * size)) - 1;
-    }
-
-    private static int u16(byte[] b, int o) {
-        return (b[o] & 0xff) | (b[o + 1] & 0xff) << 8;
-    }
-
-    private static int i32(byte[] b, int o) {
-        return u16(b, o) | u16(b, o + 2) << 16;
-    }
-
-    private static int get(byte[] b, int o, int len) {
-        int v = 0;
-        for (int i = 0; i < len; i++) v |= (b[o + i] & 0xff) << (8 * i);
-        return v;
-    }
-
-    private static void put16(byte[] b, int o, int v) {
-        b[o] = (byte) v;
-        b[o + 1] = (byte) (v >>> 8);
-    }
-
-    private static void put32(byte[] b, int o, int v) {
-        put16(b, o, v);
-        put16(b, o + 2, v >>> 16);
     }
 }

@@ -1,8 +1,8 @@
 package device.virtio_net.protocol;
 
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicLongArray;
+
+import vmm.core.device.EnumCounters;
 
 /**
  * Per-device counters: what went through, and what the device refused and
@@ -27,36 +27,32 @@ public final class NetCounters {
         RX_STALLS
     }
 
-    private final AtomicLongArray values = new AtomicLongArray(Counter.values().length);
+    private final EnumCounters<Counter> values = new EnumCounters<>(Counter.class);
 
     public void add(Counter c, long n) {
-        values.addAndGet(c.ordinal(), n);
+        values.add(c, n);
     }
 
     public void increment(Counter c) {
-        values.incrementAndGet(c.ordinal());
+        values.increment(c);
     }
 
     public long get(Counter c) {
-        return values.get(c.ordinal());
+        return values.get(c);
     }
 
     /** Values in {@link Counter} order, for saved state. */
     public List<Long> snapshot() {
-        List<Long> l = new ArrayList<>();
-        for (Counter c : Counter.values()) l.add(get(c));
-        return l;
+        return values.snapshot();
     }
 
     /** Adopts saved values; a shorter list (an older format) leaves the rest at 0. */
     public void restore(List<Object> saved) {
-        for (int i = 0; i < Math.min(saved.size(), values.length()); i++) values.set(i, (Long) saved.get(i));
+        values.restore(saved);
     }
 
     @Override
     public String toString() {
-        StringBuilder s = new StringBuilder("{");
-        for (Counter c : Counter.values()) s.append(s.length() > 1 ? ", " : "").append(c.name().toLowerCase()).append('=').append(get(c));
-        return s.append('}').toString();
+        return values.toString();
     }
 }

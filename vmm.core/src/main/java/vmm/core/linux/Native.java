@@ -91,6 +91,26 @@ public final class Native {
 
     private Native() {}
 
+    /** A libc call (or a few) with errno captured into {@code st}, in memory of {@code a}. */
+    @FunctionalInterface
+    private interface Call<T> {
+        T call(Arena a, MemorySegment st) throws Throwable;
+    }
+
+    /**
+     * Runs {@code body} in a confined arena with an errno capture segment; an IOException, RuntimeException or
+     * Error passes, anything else thrown by a method handle is a linkage bug.
+     */
+    private static <T> T withErrno(Call<T> body) throws IOException {
+        try (Arena a = Arena.ofConfined()) {
+            return body.call(a, a.allocate(CAPTURE));
+        } catch (IOException | RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
     private static MethodHandle bind(String name, ValueLayout result, ValueLayout... args) {
         return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name)),
                 FunctionDescriptor.of(result, args), CAPTURE_ERRNO);
@@ -127,57 +147,48 @@ public final class Native {
     }
 
     private static int bindAndListen(String path, int backlog) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
-            int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd < 0) throw failure("socket(AF_UNIX)", st);
+        return unixSocket("bind/listen(" + path + ")", (fd, a, st) -> {
             MemorySegment addr = sockaddr(a, path);
-            if ((int) BIND.invokeExact(st, fd, addr, SOCKADDR_UN_SIZE) < 0 || (int) LISTEN.invokeExact(st, fd, backlog) < 0) {
-                IOException e = failure("bind/listen(" + path + ")", st);
-                close(fd);
-                throw e;
-            }
-            return fd;
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+            int r = (int) BIND.invokeExact(st, fd, addr, SOCKADDR_UN_SIZE);
+            return r < 0 ? r : (int) LISTEN.invokeExact(st, fd, backlog);
+        });
     }
 
     /** Connects a Unix stream socket to {@code path} (the frontend's side; tests use it). */
     public static int connectUnix(String path) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return unixSocket("connect(" + path + ")",
+                (fd, a, st) -> (int) CONNECT.invokeExact(st, fd, sockaddr(a, path), SOCKADDR_UN_SIZE));
+    }
+
+    /** One step on a fresh socket: the call's result, negative on failure with errno in {@code st}. */
+    @FunctionalInterface
+    private interface SocketStep {
+        int apply(int fd, Arena a, MemorySegment st) throws Throwable;
+    }
+
+    /** Makes a Unix stream socket and takes {@code step} on it; a failed step (as {@code what}) closes it. */
+    private static int unixSocket(String what, SocketStep step) throws IOException {
+        return withErrno((a, st) -> {
             int fd = (int) SOCKET.invokeExact(st, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
             if (fd < 0) throw failure("socket(AF_UNIX)", st);
-            if ((int) CONNECT.invokeExact(st, fd, sockaddr(a, path), SOCKADDR_UN_SIZE) < 0) {
-                IOException e = failure("connect(" + path + ")", st);
+            if (step.apply(fd, a, st) < 0) {
+                IOException e = failure(what, st);
                 close(fd);
                 throw e;
             }
             return fd;
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /** Accepts one connection; blocks. */
     public static int accept(int listenFd) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             while (true) {
                 int fd = (int) ACCEPT4.invokeExact(st, listenFd, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
                 if (fd >= 0) return fd;
                 if (errno(st) != EINTR) throw failure("accept", st);
             }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     private static MemorySegment sockaddr(Arena a, String path) {
@@ -205,8 +216,7 @@ public final class Native {
      */
     public static Received recvWithFds(int fd, MemorySegment into, int maxFds) throws IOException {
         if (maxFds < 1 || maxFds > MAX_FDS_LIMIT) throw new IllegalArgumentException("maxFds must be 1.." + MAX_FDS_LIMIT + ", was " + maxFds);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             MemorySegment iov = a.allocate(16, 8);
             iov.set(ValueLayout.ADDRESS, 0, into);
             iov.set(ValueLayout.JAVA_LONG, 8, into.byteSize());
@@ -228,11 +238,7 @@ public final class Native {
                 throw new IOException("recvmsg: more than " + maxFds + " file descriptors in one message");
             }
             return new Received((int) n, fds);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     private static int[] fdsOf(MemorySegment msg, MemorySegment control) {
@@ -250,8 +256,7 @@ public final class Native {
     /** Sends all of {@code data}, with {@code fds} attached to the first byte. */
     public static void sendWithFds(int fd, byte[] data, int... fds) throws IOException {
         if (fds.length > MAX_FDS_LIMIT) throw new IllegalArgumentException("at most " + MAX_FDS_LIMIT + " descriptors per message");
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        withErrno((a, st) -> {
             MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
             long off = 0;
             boolean first = true;
@@ -280,17 +285,13 @@ public final class Native {
                 off += n;
                 first = false;
             }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+            return null;
+        });
     }
 
     /** Writes all of {@code data} to a pipe, socket or file (no descriptors). */
     public static void writeFully(int fd, byte[] data) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        withErrno((a, st) -> {
             MemorySegment buf = a.allocateFrom(ValueLayout.JAVA_BYTE, data);
             long off = 0;
             while (off < data.length) {
@@ -299,25 +300,17 @@ public final class Native {
                 if (n <= 0) throw failure("write(fd " + fd + ")", st);
                 off += n;
             }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+            return null;
+        });
     }
 
     /** Creates an eventfd (close-on-exec; non-blocking if asked). */
     public static int eventfd(boolean nonBlocking) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             int fd = (int) EVENTFD.invokeExact(st, 0, EFD_CLOEXEC | (nonBlocking ? EFD_NONBLOCK : 0));
             if (fd < 0) throw failure("eventfd", st);
             return fd;
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /**
@@ -326,8 +319,7 @@ public final class Native {
      * descriptor is non-blocking and full: a notification is pending anyway.
      */
     public static boolean signal(int fd) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             MemorySegment one = a.allocateFrom(ValueLayout.JAVA_LONG, 1L);
             while (true) {
                 long n = (long) WRITE.invokeExact(st, fd, one, 8L);
@@ -337,31 +329,22 @@ public final class Native {
                 if (n < 0 && e == EAGAIN) return false;
                 throw n < 0 ? failure("write(eventfd " + fd + ")", st) : new IOException("short write to fd " + fd);
             }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /** Reads an eventfd's counter (resetting it), or 8 bytes of a pipe; -1 when non-blocking and nothing is there. */
     public static long drain(int fd) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             MemorySegment v = a.allocate(ValueLayout.JAVA_LONG);
             while (true) {
                 long n = (long) READ.invokeExact(st, fd, v, 8L);
                 if (n == 8) return v.get(ValueLayout.JAVA_LONG, 0);
                 int e = errno(st);
                 if (n < 0 && e == EINTR) continue;
-                if (n < 0 && e == EAGAIN) return -1;
+                if (n < 0 && e == EAGAIN) return -1L;
                 throw n < 0 ? failure("read(eventfd " + fd + ")", st) : new IOException("short read from fd " + fd);
             }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /**
@@ -369,8 +352,7 @@ public final class Native {
      * Returns the index of the first such descriptor, or -1 on timeout.
      */
     public static int pollReadable(int[] fds, int timeoutMillis) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             MemorySegment p = a.allocate(8L * fds.length, 4);
             for (int i = 0; i < fds.length; i++) {
                 p.set(ValueLayout.JAVA_INT, 8L * i, fds[i]);
@@ -384,24 +366,16 @@ public final class Native {
             for (int i = 0; i < fds.length; i++)
                 if (p.get(ValueLayout.JAVA_SHORT, 8L * i + 6) != 0) return i;
             return -1;
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /** Sets O_NONBLOCK on {@code fd}. */
     public static void setNonBlocking(int fd) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        withErrno((a, st) -> {
             int flags = (int) FCNTL.invokeExact(st, fd, F_GETFL, 0);
             if (flags < 0 || (int) FCNTL.invokeExact(st, fd, F_SETFL, flags | O_NONBLOCK) < 0) throw failure("fcntl(O_NONBLOCK)", st);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+            return null;
+        });
     }
 
     /** Maps {@code size} bytes of {@code fd} from {@code offset}, shared and read-write. */
@@ -411,30 +385,20 @@ public final class Native {
 
     /** Maps {@code size} bytes of {@code fd} from {@code offset} (page-aligned), shared; read-only unless {@code writable}. */
     public static MemorySegment mmapShared(int fd, long offset, long size, boolean writable) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, offset);
             if (p.address() == -1L) throw failure("mmap(fd " + fd + ", offset 0x" + Long.toHexString(offset) + ", size 0x" + Long.toHexString(size) + ")", st);
             return p.reinterpret(size);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /** The size of the file behind {@code fd} (st_size). */
     public static long fileSize(int fd) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             MemorySegment stat = a.allocate(STAT_SIZE, 8);
             if ((int) FSTAT.invokeExact(st, fd, stat) < 0) throw failure("fstat(fd " + fd + ")", st);
             return stat.get(ValueLayout.JAVA_LONG, ST_SIZE);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /**
@@ -442,8 +406,7 @@ public final class Native {
      * {@code flags}, then {@code ftruncate}); returns its fd, owned by the caller.
      */
     public static int memfd(String name, long size, int flags) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             int fd = (int) MEMFD_CREATE.invokeExact(st, a.allocateFrom(name), flags);
             if (fd < 0) throw failure("memfd_create(" + name + ")", st);
             if ((int) FTRUNCATE.invokeExact(st, fd, size) < 0) {
@@ -452,24 +415,16 @@ public final class Native {
                 throw e;
             }
             return fd;
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /** Sets the size of the file behind {@code fd} (ftruncate); fails with EPERM where a seal forbids it. */
     public static void truncate(int fd, long size) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        withErrno((a, st) -> {
             if ((int) FTRUNCATE.invokeExact(st, fd, size) < 0)
                 throw failure("ftruncate(fd " + fd + ", " + size + ")", st);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+            return null;
+        });
     }
 
     /**
@@ -477,17 +432,12 @@ public final class Native {
      * where its file system has no seals (only shmem and hugetlbfs files do).
      */
     public static int seals(int fd) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             int seals = (int) FCNTL.invokeExact(st, fd, F_GET_SEALS, 0);
             if (seals >= 0) return seals;
             if (errno(st) == EINVAL) return -1;
             throw failure("fcntl(fd " + fd + ", F_GET_SEALS)", st);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /**
@@ -495,17 +445,12 @@ public final class Native {
      * cannot take them (not a sealable file, or already sealed with {@code F_SEAL_SEAL}); other failures throw.
      */
     public static boolean addSeals(int fd, int seals) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return withErrno((a, st) -> {
             if ((int) FCNTL.invokeExact(st, fd, F_ADD_SEALS, seals) == 0) return true;
             int e = errno(st);
             if (e == EINVAL || e == EPERM) return false;
             throw failure("fcntl(fd " + fd + ", F_ADD_SEALS 0x" + Integer.toHexString(seals) + ")", st);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        });
     }
 
     /**

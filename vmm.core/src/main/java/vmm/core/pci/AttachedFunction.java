@@ -76,8 +76,8 @@ final class AttachedFunction implements PciFunction {
     private final byte[] wmask = new byte[PCI_CFG_SPACE_SIZE];
     private final byte[] initial;
     /** MSI-X table as dwords, four per vector, in guest layout. */
-    private final int[] msixTable;
-    private final long[] msixPba;
+    /** The MSI-X table and PBA; null without MSI-X. */
+    private final MsiXTable msixTable;
     /** What each BAR (and, at ROM_SLOT, the ROM) is registered as, or null. */
     private final Registration[] mapped = new Registration[BAR_COUNT + 1];
     /** The base a conflict was last logged for, so a guest retrying the same bad address logs once. */
@@ -138,11 +138,9 @@ final class AttachedFunction implements PciFunction {
         msiMask = msi == null ? 0 : msiCap + (msi.address64() ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32);
         msiPending = msi == null ? 0 : msiCap + (msi.address64() ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32);
 
-        msixTable = new int[msix == null ? 0 : msix.tableSize() * 4];
-        msixPba = new long[msix == null ? 0 : (int) (msix.pbaLength() / 8)];
+        msixTable = msix == null ? null : new MsiXTable(msix);
         buildConfigSpace(caps);
         initial = config.clone();
-        resetMsixTable();
         Arrays.fill(conflictLogged, -1);
     }
 
@@ -247,11 +245,11 @@ final class AttachedFunction implements PciFunction {
         synchronized (lock) {
             if (detached || msix == null || !msixEnabledLocked() || vector < 0 || vector >= msix.tableSize())
                 return false;
-            if ((msixControl() & PCI_MSIX_FLAGS_MASKALL) != 0 || msixEntryMasked(vector)) {
-                msixPba[vector >>> 6] |= 1L << vector;
+            if ((msixControl() & PCI_MSIX_FLAGS_MASKALL) != 0 || msixTable.masked(vector)) {
+                msixTable.setPending(vector);
                 return true;
             }
-            irq.signalMsi(msixMessage0(vector));
+            irq.signalMsi(msixTable.message(vector));
             return true;
         }
     }
@@ -274,9 +272,9 @@ final class AttachedFunction implements PciFunction {
     public MsiMessage msixMessage(int vector) {
         synchronized (lock) {
             if (detached || msix == null || !msixEnabledLocked() || vector < 0 || vector >= msix.tableSize()
-                    || (msixControl() & PCI_MSIX_FLAGS_MASKALL) != 0 || msixEntryMasked(vector))
+                    || (msixControl() & PCI_MSIX_FLAGS_MASKALL) != 0 || msixTable.masked(vector))
                 return null;
-            return msixMessage0(vector);
+            return msixTable.message(vector);
         }
     }
 
@@ -446,8 +444,7 @@ final class AttachedFunction implements PciFunction {
             synchronized (lock) {
                 if (detached) return;
                 System.arraycopy(initial, 0, config, 0, config.length);
-                resetMsixTable();
-                Arrays.fill(msixPba, 0);
+                if (msixTable != null) msixTable.reset();
                 Arrays.fill(conflictLogged, -1);
                 intxWanted = false;
                 updateMappings();
@@ -611,104 +608,32 @@ final class AttachedFunction implements PciFunction {
         return msix != null && (msixControl() & PCI_MSIX_FLAGS_ENABLE) != 0;
     }
 
-    private boolean msixEntryMasked(int vector) {
-        return (msixTable[vector * 4 + PCI_MSIX_ENTRY_VECTOR_CTRL / 4] & PCI_MSIX_ENTRY_CTRL_MASKBIT) != 0;
-    }
-
-    private MsiMessage msixMessage0(int vector) {
-        int e = vector * 4;
-        long addr = Integer.toUnsignedLong(msixTable[e + PCI_MSIX_ENTRY_LOWER_ADDR / 4])
-                | (long) msixTable[e + PCI_MSIX_ENTRY_UPPER_ADDR / 4] << 32;
-        return new MsiMessage(addr, msixTable[e + PCI_MSIX_ENTRY_DATA / 4]);
-    }
-
-    private void resetMsixTable() {
-        Arrays.fill(msixTable, 0);
-        for (int e = 0; e < msixTable.length; e += 4)
-            msixTable[e + PCI_MSIX_ENTRY_VECTOR_CTRL / 4] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
-    }
-
     private void deliverPendingMsiX() {
         if (msix == null || !msixEnabledLocked() || (msixControl() & PCI_MSIX_FLAGS_MASKALL) != 0) return;
-        for (int w = 0; w < msixPba.length; w++) {
-            for (long bits = msixPba[w]; bits != 0; bits &= bits - 1) {
-                int vector = w * 64 + Long.numberOfTrailingZeros(bits);
-                if (msixEntryMasked(vector)) continue;
-                msixPba[w] &= ~(1L << vector);
-                irq.signalMsi(msixMessage0(vector));
-            }
-        }
+        msixTable.deliverPending(irq::signalMsi);
     }
 
     private boolean touchesMsix(int bar, long offset, int size) {
-        return msix != null
-                && (bar == msix.tableBar() && overlaps(offset, offset + size, msix.tableOffset(), msix.tableLength())
-                        || bar == msix.pbaBar() && overlaps(offset, offset + size, msix.pbaOffset(), msix.pbaLength()));
+        return msix != null && msixTable.touches(bar, offset, size);
     }
 
-    /** Byte-wise so that any size and alignment works; bytes of the BAR outside table and PBA read 0. */
     private long msixRead(int bar, long offset, int size) {
         synchronized (lock) {
-            long v = 0;
-            for (int i = 0; i < size; i++) v |= (long) msixByte(bar, offset + i) << 8 * i;
-            return v;
+            return msixTable.read(bar, offset, size);
         }
     }
 
-    private int msixByte(int bar, long offset) {
-        if (bar == msix.tableBar() && offset >= msix.tableOffset() && offset < msix.tableOffset() + msix.tableLength()) {
-            int i = (int) (offset - msix.tableOffset());
-            return msixTable[i >>> 2] >>> 8 * (i & 3) & 0xff;
-        }
-        if (bar == msix.pbaBar() && offset >= msix.pbaOffset() && offset < msix.pbaOffset() + msix.pbaLength()) {
-            int i = (int) (offset - msix.pbaOffset());
-            return (int) (msixPba[i >>> 3] >>> 8 * (i & 7)) & 0xff;
-        }
-        return 0;
-    }
-
-    /**
-     * Table writes are applied a dword at a time, the granularity of the
-     * fields: an 8-byte write is two dword writes, low first; a 1- or 2-byte
-     * write is merged into its dword. The PBA is read-only (spec 6.8.2.10).
-     */
+    /** A table write (see {@link MsiXTable#write}); an unmasked entry with its bit pending fires at once. */
     private void msixWrite(int bar, long offset, int size, long value) {
         configLock.lock();
         try {
-            msixWriteLocked(bar, offset, size, value);
+            synchronized (lock) {
+                if (!detached && msixTable.write(bar, offset, size, value)) deliverPendingMsiX();
+            }
             fireChanged();
         } finally {
             configLock.unlock();
         }
-    }
-
-    private void msixWriteLocked(int bar, long offset, int size, long value) {
-        synchronized (lock) {
-            if (detached || bar != msix.tableBar()) return;
-            int dword = -1, merged = 0;
-            for (int i = 0; i < size; i++) {
-                long o = offset + i;
-                if (o < msix.tableOffset() || o >= msix.tableOffset() + msix.tableLength()) continue;
-                int t = (int) (o - msix.tableOffset());
-                if (t >>> 2 != dword) {
-                    if (dword >= 0) writeTableDword(dword, merged);
-                    dword = t >>> 2;
-                    merged = msixTable[dword];
-                }
-                int shift = 8 * (t & 3);
-                merged = merged & ~(0xff << shift) | (int) (value >>> 8 * i & 0xff) << shift;
-            }
-            if (dword >= 0) writeTableDword(dword, merged);
-            deliverPendingMsiX();
-        }
-    }
-
-    private void writeTableDword(int dword, int value) {
-        msixTable[dword] = switch ((dword & 3) * 4) {
-            case PCI_MSIX_ENTRY_LOWER_ADDR -> value & PCI_MSI_ADDRESS_LO_MASK;
-            case PCI_MSIX_ENTRY_VECTOR_CTRL -> value & PCI_MSIX_ENTRY_CTRL_MASKBIT;
-            default -> value;
-        };
     }
 
     // --- Windows registered on the buses --------------------------------------

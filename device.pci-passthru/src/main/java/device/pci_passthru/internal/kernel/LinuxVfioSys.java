@@ -28,92 +28,79 @@ final class LinuxVfioSys implements VfioSys {
     private static final MethodHandle MMAP = h("mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle MUNMAP = h("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
 
+    /** A libc call with errno captured into {@code cap}, in memory of {@code a}. */
+    @FunctionalInterface
+    private interface Call<T> {
+        T call(Arena a, MemorySegment cap) throws Throwable;
+    }
+
+    /** Runs {@code body} in a confined arena with an errno capture segment; a Throwable of a method handle is a bug. */
+    private static <T> T withErrno(Call<T> body) {
+        try (Arena a = Arena.ofConfined()) {
+            return body.call(a, a.allocate(CAPTURE));
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     private static MethodHandle h(String name, FunctionDescriptor d) {
         return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), d, Linker.Option.captureCallState("errno"));
     }
 
     @Override
     public int open(String path) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(CAPTURE);
+        return withErrno((a, cap) -> {
             int fd = (int) OPEN.invokeExact(cap, a.allocateFrom(path), O_RDWR | O_CLOEXEC);
             if (fd < 0) throw new SysException("open " + path, errno(cap));
             return fd;
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     @Override
     public int ioctl(int fd, long request, MemorySegment arg) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(CAPTURE);
+        return withErrno((a, cap) -> {
             int r = (int) IOCTL_P.invokeExact(cap, fd, request, arg);
             if (r < 0) throw new SysException(String.format("ioctl 0x%x", request), errno(cap));
             return r;
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     @Override
     public int ioctl(int fd, long request, long value) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(CAPTURE);
+        return withErrno((a, cap) -> {
             int r = (int) IOCTL_L.invokeExact(cap, fd, request, value);
             if (r < 0) throw new SysException(String.format("ioctl 0x%x", request), errno(cap));
             return r;
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     @Override
     public long pread(int fd, MemorySegment buf, long offset) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(CAPTURE);
+        return withErrno((a, cap) -> {
             long r = (long) PREAD.invokeExact(cap, fd, buf, buf.byteSize(), offset);
             if (r < 0) throw new SysException("pread", errno(cap));
             return r;
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     @Override
     public long pwrite(int fd, MemorySegment buf, long offset) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(CAPTURE);
+        return withErrno((a, cap) -> {
             long r = (long) PWRITE.invokeExact(cap, fd, buf, buf.byteSize(), offset);
             if (r < 0) throw new SysException("pwrite", errno(cap));
             return r;
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     @Override
     public MemorySegment mmap(int fd, long offset, long length) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment cap = a.allocate(CAPTURE);
+        return withErrno((a, cap) -> {
             MemorySegment p = (MemorySegment) MMAP.invokeExact(cap, MemorySegment.NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
             if (p.address() == -1L) throw new SysException("mmap", errno(cap));
             return p.reinterpret(length);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     @Override

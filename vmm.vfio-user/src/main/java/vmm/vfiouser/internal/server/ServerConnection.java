@@ -11,6 +11,7 @@ import vmm.vfiouser.internal.protocol.Channel;
 import vmm.vfiouser.internal.protocol.Codec;
 import vmm.vfiouser.internal.protocol.Message;
 import vmm.vfiouser.internal.protocol.ProtocolException;
+import vmm.core.linux.UnixSocketServer;
 
 /**
  * One client on a vfio-user socket: reads its messages on the calling
@@ -22,7 +23,7 @@ import vmm.vfiouser.internal.protocol.ProtocolException;
  * exception leave {@link #serve()}; when it returns the function has been
  * reset and the client's memory and eventfds dropped.
  */
-public final class ServerConnection {
+public final class ServerConnection implements UnixSocketServer.Peer {
     private static final System.Logger LOG = System.getLogger("vmm.vfio-user");
     /** Descriptors one message may carry; SET_IRQS with more vectors comes in several messages. */
     public static final int MAX_MSG_FDS = 16;
@@ -47,11 +48,13 @@ public final class ServerConnection {
     }
 
     /** Why the connection was cut off, or null if the client left by itself. */
+    @Override
     public String failure() {
         return failure;
     }
 
     /** Serves until the client leaves or is cut off; then cleans up. */
+    @Override
     public void serve() {
         try {
             while (true) {
@@ -244,6 +247,7 @@ public final class ServerConnection {
     }
 
     /** Cuts the client off (server shutdown); {@link #serve()} then returns. */
+    @Override
     public void close() {
         channel.shutdown();
     }
