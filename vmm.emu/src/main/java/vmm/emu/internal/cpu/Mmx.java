@@ -157,8 +157,8 @@ final class Mmx {
         return out;
     }
 
-    /** Each lane of {@code w} shifted: kind 0 logical right, 1 arithmetic right, 2 left. */
-    private static long shift(long w, int count, int size, int kind) {
+    /** Each lane of {@code w} shifted: kind 0 logical right, 1 arithmetic right, 2 left (also each half of an XMM). */
+    static long shift(long w, int count, int size, int kind) {
         int bits = size * 8;
         long out = 0;
         for (int i = 0; i < 8 / size; i++) {

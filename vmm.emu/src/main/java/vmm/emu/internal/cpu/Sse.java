@@ -289,19 +289,7 @@ final class Sse {
     /** Shifts each lane of XMM {@code r}: kind 0 logical right, 1 arithmetic right, 2 left. */
     static void shift(Cpu c, int r, int count, int size, int kind) {
         long[] x = c.fpu.xmm;
-        int bits = size * 8;
-        for (int q = 0; q < 2; q++) {
-            long w = x[2 * r + q], out = 0;
-            for (int i = 0; i < 8 / size; i++) {
-                long v = size == 8 ? w : w >>> (bits * i) & Cpu.mask(size);
-                long res;
-                if (kind == 1) res = Cpu.sx(v, size) >> Math.min(count, bits - 1);
-                else if (count >= bits) res = 0;
-                else res = kind == 0 ? v >>> count : v << count;
-                out |= size == 8 ? res : (res & Cpu.mask(size)) << (bits * i);
-            }
-            x[2 * r + q] = out;
-        }
+        for (int q = 0; q < 2; q++) x[2 * r + q] = Mmx.shift(x[2 * r + q], count, size, kind);
     }
 
     /** PSLLDQ/PSRLDQ: the whole register by {@code count} bytes (16 or more clears it). */

@@ -84,15 +84,21 @@ class InterruptsAndConcurrencyTest {
         }
     }
 
+    /** IVT[8] = 0000:2000 (inc bx; iret), and vector 8 pending at the CPU. */
+    private static OneVector pendingVector8IncrementsBx(Harness h) {
+        h.memory.writeU32(8 * 4, 0x2000);
+        h.load(0x2000, 0x43, 0xCF);
+        OneVector src = new OneVector();
+        src.pending.set(8);
+        h.machine.setInterruptSource(src);
+        return src;
+    }
+
     @Test
     void aRealModeInterruptGoesThroughTheIvtAndIretResumes() {
         // sti; nop; nop; mov cl,1  -- IVT[8] = 0000:2000: inc bx; iret
         try (Harness h = Harness.real(0xFB, 0x90, 0x90, 0xB1, 0x01)) {
-            h.memory.writeU32(8 * 4, 0x2000);
-            h.load(0x2000, 0x43, 0xCF);
-            OneVector src = new OneVector();
-            src.pending.set(8);
-            h.machine.setInterruptSource(src);
+            OneVector src = pendingVector8IncrementsBx(h);
             h.machine.step(h.ports, h.mmio, 1);                    // sti
             assertThat(src.pending.get()).isEqualTo(8);            // held: the next instruction is in its shadow
             h.machine.step(h.ports, h.mmio, 1);                    // the nop, then the interrupt is taken
@@ -112,11 +118,7 @@ class InterruptsAndConcurrencyTest {
     void aPendingInterruptIsTakenInTheOneInstructionWindowThatStiOpensBeforeCli() {
         // sti; nop; nop; cli; hlt  -- iPXE reads the BIOS tick count this way; IVT[8] = 0000:2000: inc bx; iret
         try (Harness h = Harness.real(0xFB, 0x90, 0x90, 0xFA, 0xF4)) {
-            h.memory.writeU32(8 * 4, 0x2000);
-            h.load(0x2000, 0x43, 0xCF);
-            OneVector src = new OneVector();
-            src.pending.set(8);
-            h.machine.setInterruptSource(src);
+            pendingVector8IncrementsBx(h);
 
             h.runToHalt();
 
@@ -129,11 +131,7 @@ class InterruptsAndConcurrencyTest {
     void aPendingInterruptIsTakenRightAfterPopfSetsIfNotAtTheEndOfTheBlock() {
         // push 0x202; popf; nop; cli; hlt  -- popf opens no shadow: the interrupt comes before the nop
         try (Harness h = Harness.real(0x68, 0x02, 0x02, 0x9D, 0x90, 0xFA, 0xF4)) {
-            h.memory.writeU32(8 * 4, 0x2000);
-            h.load(0x2000, 0x43, 0xCF);
-            OneVector src = new OneVector();
-            src.pending.set(8);
-            h.machine.setInterruptSource(src);
+            pendingVector8IncrementsBx(h);
 
             h.runToHalt();
 
