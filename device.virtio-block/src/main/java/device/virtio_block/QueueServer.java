@@ -77,6 +77,29 @@ final class QueueServer {
         pump(depth);
     }
 
+    /**
+     * A deterministic run's notify: pops and serves every offered chain on the calling thread (the vCPU), one
+     * at a time in ring order, so the guest sees the same completions in the same order on every run.
+     */
+    void serveAllHere() {
+        while (true) {
+            VirtQueue q;
+            DescriptorChain c;
+            synchronized (this) {
+                q = queue;
+                if (paused || q == null || inFlight >= depth) return;
+                try {
+                    c = q.pop();
+                } catch (VirtqueueException e) {
+                    return; // reported to the transport by the queue
+                }
+                if (c == null) return;
+                inFlight++;
+            }
+            serve(q, c);
+        }
+    }
+
     private void scheduledPump() {
         // Cleared before popping: a notify from here on schedules another pump, so none is lost.
         scheduled.set(false);

@@ -199,12 +199,20 @@ public final class VirtioBlock implements VirtioDevice {
         for (int q = 0; q < servers.length; q++) servers[q].attach(ctx.queue(q));
     }
 
-    /** vCPU thread: hands the queue to the dispatcher and returns. */
+    /** vCPU thread: hands the queue to the dispatcher and returns; in a deterministic run serves it right here. */
     @Override
     public void queueNotify(int queue) {
         QueueServer[] s = servers;
         if (queue < 0 || queue >= s.length || s[queue] == null) return;
-        s[queue].kick();
+        VirtioContext ctx = context;
+        if (ctx != null && ctx.deterministic()) s[queue].serveAllHere();
+        else s[queue].kick();
+    }
+
+    /** Every queue is a request queue: a notify's requests are all served without outside input. */
+    @Override
+    public boolean servesToCompletion(int queue) {
+        return true;
     }
 
     /**

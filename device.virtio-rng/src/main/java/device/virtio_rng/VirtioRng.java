@@ -101,6 +101,12 @@ public final class VirtioRng implements VirtioDevice {
         }
     }
 
+    /** The request queue: each notify's buffers are filled by the one worker, in order. */
+    @Override
+    public boolean servesToCompletion(int queue) {
+        return queue == 0;
+    }
+
     private void fill(VirtQueue q, DescriptorChain c) {
         int n = (int) Math.min(c.writableLength(), maxBytesPerRequest);
         try {

@@ -90,6 +90,9 @@ public final class KvmHypervisor implements Hypervisor, AutoCloseable {
 
     @Override
     public VirtualMachine createVm(GuestMemory memory, VmConfig config) {
+        if (config.deterministic())
+            throw new vmm.core.hypervisor.HypervisorException("a deterministic run needs the software CPU (vmm.emu): "
+                    + "KVM runs the guest on the host's cores in real time, so its runs cannot be reproduced");
         return new KvmVm(kvm, vendor, memory, config);
     }
 

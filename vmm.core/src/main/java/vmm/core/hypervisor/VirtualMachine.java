@@ -19,6 +19,24 @@ public interface VirtualMachine extends AutoCloseable {
     VmConfig config();
 
     /**
+     * The guest's monotonic time in nanoseconds, for the platform's timers (the ACPI PM timer): the host's
+     * monotonic clock, unless the back end keeps a time of its own (the software CPU in a
+     * {@linkplain VmConfig#deterministic() deterministic} run, where it follows the instruction count). Any thread.
+     */
+    default long guestNanos() {
+        return System.nanoTime();
+    }
+
+    /**
+     * The date and time the guest's real-time clock shows: the host's, unless the run is
+     * {@linkplain VmConfig#deterministic() deterministic}, where a back end that keeps its own time starts it from
+     * a fixed date so that the guest reads the same dates on every run. Any thread.
+     */
+    default java.time.Clock guestWallClock() {
+        return java.time.Clock.systemUTC();
+    }
+
+    /**
      * The in-kernel interrupt controller: {@link IrqChip#setLevel} drives an
      * IOAPIC (and, below 16, PIC) input, {@link IrqChip#signalMsi} delivers an MSI.
      *

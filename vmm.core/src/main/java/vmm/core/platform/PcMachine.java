@@ -56,10 +56,16 @@ public final class PcMachine implements AutoCloseable {
      * @param vcpus    vCPUs
      * @param bootRom  the firmware image mapped below 4 GiB, or null (a kernel loaded by the VMM)
      * @param reboot   whether a guest reset restarts the machine (true) or ends the run (false)
+     * @param deterministic a reproducible run ({@link VmConfig#deterministic()}); only the software CPU has it
      */
-    public record Config(long ramBytes, int vcpus, byte[] bootRom, boolean reboot) {
+    public record Config(long ramBytes, int vcpus, byte[] bootRom, boolean reboot, boolean deterministic) {
         public Config {
             if (vcpus < 1 || vcpus > 255) throw new IllegalArgumentException("vcpus must be 1..255, was " + vcpus);
+        }
+
+        /** A machine that runs in real time. */
+        public Config(long ramBytes, int vcpus, byte[] bootRom, boolean reboot) {
+            this(ramBytes, vcpus, bootRom, reboot, false);
         }
 
         /** A machine that restarts on a guest reset. */
@@ -96,7 +102,7 @@ public final class PcMachine implements AutoCloseable {
         reboot = config.reboot();
         VirtualMachine v = null;
         try {
-            v = hypervisor.createVm(memory, new VmConfig(config.vcpus(), true));
+            v = hypervisor.createVm(memory, new VmConfig(config.vcpus(), true, config.deterministic()));
             machine = new Machine(memory, v.irqChip());
             // Notify writes and queue interrupts of devices that opt in stay inside the host kernel.
             machine.useHypervisor(v, GsiPool.of(v));

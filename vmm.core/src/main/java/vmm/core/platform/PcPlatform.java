@@ -150,12 +150,14 @@ public final class PcPlatform implements AutoCloseable {
             p.registrations.add(io.register("pci-config-address", PciConfigPorts.CONFIG_ADDRESS, 4, cfg.addressPorts()));
             p.registrations.add(io.register("pci-config-data", PciConfigPorts.CONFIG_DATA, 4, cfg.dataPorts()));
             p.registrations.add(machine.mmio().register("pci-ecam", PciEcam.BASE, PciEcam.SIZE, new PciEcam(machine.pci())));
-            AcpiPm pm = new AcpiPm(power, System::nanoTime);
+            // The guest's own time where the back end keeps one (a deterministic run), else the host's.
+            vmm.core.hypervisor.VirtualMachine vm = machine.hypervisor();
+            AcpiPm pm = new AcpiPm(power, vm == null ? System::nanoTime : vm::guestNanos);
             p.pm = pm;
             Piix piix = Piix.attach(machine.pci(), io, pm);
             p.piix = piix;
             p.acpi = new FirmwareAcpi(vcpus, piix::pmBase);
-            Cmos cmos = new Cmos(lowEnd, high, vcpus, Clock.systemUTC());
+            Cmos cmos = new Cmos(lowEnd, high, vcpus, vm == null ? Clock.systemUTC() : vm.guestWallClock());
             p.registrations.add(io.register("cmos", Cmos.PORT_INDEX, 2, cmos.ports()));
             I8042 kbc = new I8042(power);
             p.kbc = kbc;

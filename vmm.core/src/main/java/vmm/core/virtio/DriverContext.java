@@ -46,6 +46,11 @@ final class DriverContext implements VirtioContext {
     }
 
     @Override
+    public boolean deterministic() {
+        return t.deterministic;
+    }
+
+    @Override
     public void deviceError(String reason) {
         synchronized (t.lock) {
             if (valid) t.needsResetLocked("device error: " + reason);

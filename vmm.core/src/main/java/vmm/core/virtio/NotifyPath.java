@@ -4,6 +4,8 @@ import static vmm.core.virtio.VirtioFeatures.STATUS_DEVICE_NEEDS_RESET;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Driver notifications of a virtio-pci function on their way to the device
@@ -13,8 +15,17 @@ import java.util.List;
  * thread delivers per queue: a notify arriving meanwhile only counts, and
  * the delivering thread calls the device again for it, so a vCPU never
  * waits on another queue's work and no notify is lost.
+ *
+ * <p>In a deterministic run the notifying vCPU then waits until a queue the
+ * device {@linkplain VirtioDevice#servesToCompletion serves to completion}
+ * has settled: the device's threads do the work while guest time stands
+ * still, so its completions land at the same instruction on every run.
  */
 final class NotifyPath {
+    private static final System.Logger LOG = System.getLogger("vmm.virtio");
+    /** A guard against a device that never settles (paused for a swap, or broken): not part of a normal run. */
+    private static final long SETTLE_BOUND_NS = TimeUnit.SECONDS.toNanos(30);
+
     private final VirtioPciTransport t;
 
     NotifyPath(VirtioPciTransport t) {
@@ -41,15 +52,37 @@ final class NotifyPath {
             if (!t.activeLocked()) return;
         }
         if (!t.gate.enter()) return;
+        VirtioDevice d;
         try {
             t.deviceLock.readLock().lock();
             try {
+                d = t.device();
                 deliver(s);
             } finally {
                 t.deviceLock.readLock().unlock();
             }
         } finally {
             t.gate.exit();
+        }
+        if (t.deterministic && d != null && d.servesToCompletion(q)) awaitSettled(s, q);
+    }
+
+    /** A deterministic run's notify: waits, outside the gate and the device lock, until the queue has settled. */
+    private void awaitSettled(QueueSlot s, int q) {
+        VirtQueue vq;
+        synchronized (t.lock) {
+            vq = s.queue;
+        }
+        if (vq == null) return;
+        long start = System.nanoTime();
+        for (int spins = 0; !vq.settled(); spins++) {
+            if (System.nanoTime() - start > SETTLE_BOUND_NS) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: queue {1} did not settle in {2} s after a notify; "
+                        + "this deterministic run may not reproduce", t.owner, q, SETTLE_BOUND_NS / 1_000_000_000L);
+                return;
+            }
+            if (spins < 200) Thread.onSpinWait();
+            else LockSupport.parkNanos(20_000);
         }
     }
 

@@ -651,6 +651,20 @@ public final class VirtQueue {
         errors.accept(failure);
     }
 
+    /**
+     * Whether the device has nothing left to do on this queue: no chain offered and not popped, none popped and
+     * not completed; true once broken, stopped or retired. What a deterministic run's notify waits for.
+     */
+    boolean settled() {
+        synchronized (lock) {
+            if (broken != null || retired || stopped) return true;
+            if (outstanding > 0 || lastAvail != shadowAvail) return false;
+            int idx = memory.readU16(avail + 2);
+            VarHandle.acquireFence();
+            return idx == lastAvail;
+        }
+    }
+
     /** Chains popped and not yet completed. */
     public int outstanding() {
         synchronized (lock) {

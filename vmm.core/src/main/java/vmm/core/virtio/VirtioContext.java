@@ -28,4 +28,13 @@ public interface VirtioContext {
      * transport sets DEVICE_NEEDS_RESET and interrupts. Idempotent.
      */
     void deviceError(String reason);
+
+    /**
+     * Whether the run is deterministic ({@link vmm.core.hypervisor.VmConfig#deterministic()}): the device then
+     * serves each queue's chains one at a time, in the order popped, so the guest sees its completions in the
+     * same order on every run. Constant for the context's life.
+     */
+    default boolean deterministic() {
+        return false;
+    }
 }

@@ -69,4 +69,15 @@ public interface VirtioDevice extends DeviceModel {
     default void queueNotifyOnIoThread(int queue) {
         queueNotify(queue);
     }
+
+    /**
+     * Whether a notify on {@code queue} makes the device take every available chain and complete it without
+     * waiting for anything from outside the VM (a request or transmit queue), as opposed to holding the buffers
+     * until input arrives (a receive queue). In a {@linkplain VirtioContext#deterministic() deterministic} run the
+     * notifying vCPU waits until such a queue has settled, so that the completions land at the same point of the
+     * guest's execution on every run. Constant per queue; any thread. The default is false.
+     */
+    default boolean servesToCompletion(int queue) {
+        return false;
+    }
 }

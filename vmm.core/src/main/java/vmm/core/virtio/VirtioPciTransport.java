@@ -170,13 +170,15 @@ public final class VirtioPciTransport {
     private GuestMemory sessionMemory;
     final SwapGate gate;
     private volatile vmm.core.device.DeviceCounters counters;
-    private final String owner;
+    final String owner;
     private final boolean legacy;
     private final byte[] optionRom;
     private final int deviceType, configSize;
     final int queueCount, msixVectors;
     final PciFunction function;
     private volatile VirtioDevice device;
+    /** A deterministic run ({@link #useHypervisor}): notifies wait for their queue to settle, no kernel bindings. */
+    volatile boolean deterministic;
 
     /** Readers: queueNotify, config accesses. Writer: activate and reset, which must not overlap a notify. */
     final ReentrantReadWriteLock deviceLock = new ReentrantReadWriteLock();
@@ -373,6 +375,12 @@ public final class VirtioPciTransport {
     public void useHypervisor(VirtualMachine vm, GsiPool gsis) {
         Objects.requireNonNull(vm, "vm");
         Objects.requireNonNull(gsis, "gsis");
+        if (vm.config().deterministic()) {
+            // Every notify through the bus on the vCPU, where the run waits for the queue to settle, and every
+            // interrupt straight from the completing thread: no kernel thread in between to reorder them.
+            deterministic = true;
+            return;
+        }
         EventFd[] fds = KernelBindings.consumerFdsOf(device, queueCount);
         synchronized (lock) {
             bindings.useHypervisorLocked(vm, gsis, fds);

@@ -66,13 +66,15 @@ public final class Arguments {
     public static final String USAGE = """
             usage: vmm run [-c VCPUS] [-m SIZE] [-s SLOT[:FUNC],EMULATION[,conf]]... [-l com1|com2,BACKEND]
                            (-l bootrom,FILE | --kernel FILE [--initrd FILE] [--cmdline TEXT]) [--no-reboot]
-                           [--accel auto|kvm|emu] [VMNAME]
+                           [--accel auto|kvm|emu] [--deterministic] [VMNAME]
                    run a PC virtual machine, bhyve's way; with no options, the built-in default VM
                    (SeaBIOS booting a demo disk the launcher generates, its console in this terminal);
                    --kernel boots Linux without firmware: an ELF vmlinux with a PVH entry, or a bzImage
                    --no-reboot: a guest reset ends the VM (exit code 3) instead of restarting it
                    --accel: the CPU back end: kvm (/dev/kvm), emu (the x86 CPU in Java), or auto
                    (the default: KVM where it works, else the software CPU)
+                   --deterministic: a reproducible run on the software CPU (QEMU's -icount): time follows
+                   the instruction count, vCPUs take turns, disk requests complete in order
                    vmm run -k FILE [flags...] [-o VAR=VALUE]... [VMNAME]
                    the same from a bhyve_config(5) file (var=value lines, # comments, %(var) expansion; or JSON);
                    -o sets one variable (memory.size, cpus, lpc.com1.path, pci.0.4.0.path, accel, kernel, ...);
@@ -174,9 +176,11 @@ public final class Arguments {
      * (the attributes of the core's {@code PcMachineComponent.Config}; a test keeps the two in step) and the
      * bhyve_config(5) variable each one is now.
      */
-    static final Map<String, String> VM_ALIASES = Map.of("memory.size", "memory.size", "vcpus", "cpus", "bootrom",
-            "lpc.bootrom", "kernel", "kernel", "initrd", "initrd", "cmdline", "cmdline", "serial.console", "serial.console",
-            "name", "name", "reboot", "reboot", "accel", "accel");
+    static final Map<String, String> VM_ALIASES = Map.ofEntries(Map.entry("memory.size", "memory.size"),
+            Map.entry("vcpus", "cpus"), Map.entry("bootrom", "lpc.bootrom"), Map.entry("kernel", "kernel"),
+            Map.entry("initrd", "initrd"), Map.entry("cmdline", "cmdline"), Map.entry("serial.console", "serial.console"),
+            Map.entry("name", "name"), Map.entry("reboot", "reboot"), Map.entry("accel", "accel"),
+            Map.entry("deterministic", "deterministic"));
     static final java.util.Set<String> VM_KEYS = new java.util.TreeSet<>(VM_ALIASES.keySet());
 
     private static Plan run(List<String> args) throws UsageException {
@@ -248,6 +252,7 @@ public final class Arguments {
                 case "--cmdline" -> tree.set("cmdline", next(args, ++i,
                         "--cmdline needs the kernel command line, e.g. --cmdline 'console=ttyS0'"), "");
                 case "--no-reboot" -> tree.set("reboot", "false", "--no-reboot"); // QEMU's -no-reboot; bhyve has none
+                case "--deterministic" -> tree.set("deterministic", "true", "--deterministic"); // QEMU's -icount
                 case "--accel" -> {
                     String v = next(args, ++i, "--accel needs auto, kvm or emu");
                     tree.set("accel", v, "--accel " + v);

@@ -208,6 +208,20 @@ class ArgumentsTest {
     }
 
     @Test
+    void deterministicAsksForAReproducibleRunOnTheSoftwareCpuAndRefusesKvm() throws Exception {
+        Path rom = java.nio.file.Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
+        assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--deterministic")).configs().getFirst()
+                .properties()).containsEntry("deterministic", "true").containsEntry("accel", "emu");
+        assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom, "-o", "deterministic=yes", "--accel", "emu"))
+                .configs().getFirst().properties()).containsEntry("deterministic", "true");
+        assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom)).configs().getFirst().properties())
+                .doesNotContainKey("deterministic");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--deterministic", "--accel", "kvm")))
+                .isInstanceOf(Arguments.UsageException.class)
+                .hasMessageContaining("deterministic").hasMessageContaining("software CPU");
+    }
+
+    @Test
     void accelNamesTheCpuBackEndByFlagOrOptionAndAnythingElseIsOneLine() throws Exception {
         Path rom = java.nio.file.Files.write(dir.resolve("rom.bin"), new byte[64 << 10]);
         assertThat(Arguments.parse(List.of("run", "-l", "bootrom," + rom, "--accel", "emu")).configs().getFirst().properties())

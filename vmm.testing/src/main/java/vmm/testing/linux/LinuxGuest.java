@@ -75,6 +75,7 @@ public final class LinuxGuest implements AutoCloseable {
         private long memory = 512L << 20;
         private final List<String> modules = new ArrayList<>(), programs = new ArrayList<>();
         private String script = "true", cmdline = CMDLINE;
+        private boolean deterministic;
 
         private Builder(Hypervisor hypervisor) {
             this.hypervisor = hypervisor;
@@ -116,6 +117,15 @@ public final class LinuxGuest implements AutoCloseable {
             return this;
         }
 
+        /**
+         * A deterministic run ({@link vmm.core.hypervisor.VmConfig#deterministic()}; the software CPU only): the
+         * same kernel, initramfs, script and disk give the same console, byte for byte. Off by default.
+         */
+        public Builder deterministic(boolean on) {
+            this.deterministic = on;
+            return this;
+        }
+
         /** Replaces the kernel's command line ({@link #CMDLINE} by default). */
         public Builder cmdline(String text) {
             this.cmdline = text;
@@ -133,7 +143,8 @@ public final class LinuxGuest implements AutoCloseable {
                     .programs(programs.toArray(String[]::new));
             initramfs.init(init(initramfs.moduleLoadOrder())).file("script.sh", script.getBytes(UTF_8));
             Path initrd = initramfs.write(dir.resolve("linuxguest-initrd.cpio"));
-            PcMachine pc = PcMachine.create(hypervisor, new PcMachine.Config(memory, vcpus, null), line -> { });
+            PcMachine pc = PcMachine.create(hypervisor, new PcMachine.Config(memory, vcpus, null, true, deterministic),
+                    line -> { });
             try {
                 return new LinuxGuest(pc, k, initrd, cmdline);
             } catch (RuntimeException e) {

@@ -72,6 +72,11 @@ public final class PcMachineComponent {
                 + "(QEMU's -no-reboot).")
         String reboot() default "true";
 
+        @AttributeDefinition(description = "true for a reproducible run (QEMU's icount): virtual time follows the "
+                + "instruction count, the vCPUs take turns in a fixed order and request queues complete while the "
+                + "notifying vCPU waits, so the same guest, disk and inputs give the same run. The software CPU only.")
+        String deterministic() default "false";
+
         @AttributeDefinition(description = "The machine's name.")
         String name() default "vm";
 
@@ -112,8 +117,19 @@ public final class PcMachineComponent {
         String reboot = config.reboot().trim();
         if (!reboot.equals("true") && !reboot.equals("false"))
             throw new IllegalArgumentException("configuration " + PID + ": reboot must be true or false, was '" + config.reboot() + "'");
+        String deterministic = config.deterministic().trim();
+        if (!deterministic.equals("true") && !deterministic.equals("false"))
+            throw new IllegalArgumentException("configuration " + PID + ": deterministic must be true or false, was '"
+                    + config.deterministic() + "'");
         Consumer<String> firmwareLog = line -> FIRMWARE.log(Level.DEBUG, line);
-        vm = PcMachine.create(hypervisor, new PcMachine.Config(size, config.vcpus(), rom, Boolean.parseBoolean(reboot)), firmwareLog);
+        PcMachine.Config shape = new PcMachine.Config(size, config.vcpus(), rom, Boolean.parseBoolean(reboot),
+                Boolean.parseBoolean(deterministic));
+        try {
+            vm = PcMachine.create(hypervisor, shape, firmwareLog);
+        } catch (vmm.core.hypervisor.HypervisorException e) {
+            if (!shape.deterministic()) throw e;
+            throw new IllegalArgumentException("configuration " + PID + ": deterministic=true: " + e.getMessage(), e);
+        }
         if (kernel) {
             try {
                 vm.loadKernel(Path.of(config.kernel()), config.initrd().isBlank() ? null : Path.of(config.initrd()), config.cmdline());

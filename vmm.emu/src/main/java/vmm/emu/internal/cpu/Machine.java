@@ -62,6 +62,10 @@ public final class Machine implements InterruptTarget {
     volatile boolean attention;
     private volatile boolean kicked;
     private volatile Thread runner;
+    /** A deterministic run's turn-taking, or null when the vCPUs run side by side in real time. */
+    private Lockstep lockstep;
+    private boolean holdsTurn;
+    private long turnEnd = Long.MAX_VALUE, turnStart;
     boolean endBlock;
     long icount;
     private long shadowAt = -1;
@@ -113,6 +117,25 @@ public final class Machine implements InterruptTarget {
         c.updateCodeBits();
         mmu.flush();
         halted = false;
+    }
+
+    /**
+     * Makes this vCPU take turns with the others of a deterministic run (see {@link Lockstep}), whose clock must
+     * be the one this machine was created with. Call before the first run.
+     */
+    public void useLockstep(Lockstep l) {
+        this.lockstep = l;
+        l.join(this);
+    }
+
+    /** This vCPU runs no more (closed): a deterministic run's turns skip it. */
+    public void leaveLockstep() {
+        Lockstep l = lockstep;
+        if (l != null) l.leave(index);
+    }
+
+    boolean kickPending() {
+        return kicked;
     }
 
     /** Wires the interrupt controller this vCPU asks at instruction boundaries. */
@@ -171,6 +194,8 @@ public final class Machine implements InterruptTarget {
         attention = true;
         Thread t = runner;
         if (t != null) LockSupport.unpark(t);
+        Lockstep l = lockstep;
+        if (l != null) l.poke();
     }
 
     /** Whether HLT left the vCPU waiting for an interrupt (only when it waits inside run). */
@@ -238,6 +263,7 @@ public final class Machine implements InterruptTarget {
         try {
             return loop(Long.MAX_VALUE);
         } finally {
+            releaseTurn(false);
             runner = null;
         }
     }
@@ -253,8 +279,17 @@ public final class Machine implements InterruptTarget {
         try {
             return loop(instructions);
         } finally {
+            releaseTurn(false);
             runner = null;
         }
+    }
+
+    /** Ends this vCPU's turn of a deterministic run, if it holds one; {@code idle}: it ran nothing. */
+    private void releaseTurn(boolean idle) {
+        if (!holdsTurn) return;
+        holdsTurn = false;
+        turnEnd = Long.MAX_VALUE;
+        lockstep.release(this, idle && icount == turnStart);
     }
 
     private VcpuExit loop(long budget) {
@@ -262,20 +297,40 @@ public final class Machine implements InterruptTarget {
         long end = icount + budget;
         if (budget == Long.MAX_VALUE) end = Long.MAX_VALUE;
         while (true) {
+            if (lockstep != null && !holdsTurn) {
+                long quantum = lockstep.acquire(this);
+                if (quantum >= 0) {
+                    holdsTurn = true;
+                    turnStart = icount;
+                    turnEnd = icount + quantum;
+                    attention = true; // a timer that fired between turns may have left an interrupt
+                } else if (!attention) {
+                    continue;
+                }
+            }
             if (attention) {
                 VcpuExit e = events();
                 if (e != null) return e;
             }
             if (halted || waitingForSipi) {
+                if (lockstep != null) {
+                    // Nothing to run: the turn passes, and the time moves on once every vCPU is idle.
+                    releaseTurn(true);
+                    continue;
+                }
                 VcpuExit e = waitForEvent();
                 if (e != null) return e;
                 continue;
             }
             if (icount >= end) return null;
+            if (icount >= turnEnd) {
+                releaseTurn(false);
+                continue;
+            }
             try {
                 // In the shadow of STI or MOV SS only the next instruction runs before interrupts are
                 // looked at again: a block runs on to its end, and "sti; nop; cli" would never open.
-                runBlock(icount == shadowAt ? icount + 1 : end);
+                runBlock(icount == shadowAt ? icount + 1 : Math.min(end, turnEnd));
             } catch (CpuFault f) {
                 deliverException(f, false);
             }

@@ -33,6 +33,8 @@ public final class Jit implements BlockTranslator {
     public static final int MAX_METHOD_BYTES = 6000;
 
     private final int threshold, maxMethodBytes;
+    /** Compiles on the vCPU thread when a block turns hot (a deterministic run): the same blocks run translated on every run. */
+    private final boolean onVcpu;
     private final java.util.concurrent.atomic.AtomicInteger largest = new java.util.concurrent.atomic.AtomicInteger();
     private final MethodHandles.Lookup lookup = Block.translatorLookup();
     private final ThreadPoolExecutor compiler;
@@ -49,10 +51,15 @@ public final class Jit implements BlockTranslator {
      * @param maxMethodBytes the largest bytecode method to load: a block that would be larger is cut in halves
      */
     public Jit(int threshold, int maxMethodBytes) {
+        this(threshold, maxMethodBytes, false);
+    }
+
+    private Jit(int threshold, int maxMethodBytes, boolean onVcpu) {
         if (threshold < 0) throw new IllegalArgumentException("threshold " + threshold);
         if (maxMethodBytes < 256 || maxMethodBytes > 7999) throw new IllegalArgumentException("max " + maxMethodBytes);
         this.threshold = threshold;
         this.maxMethodBytes = maxMethodBytes;
+        this.onVcpu = onVcpu;
         this.compiler = new ThreadPoolExecutor(1, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(4096), r -> {
             Thread t = new Thread(r, "vmm.emu translator");
             t.setDaemon(true);
@@ -92,6 +99,15 @@ public final class Jit implements BlockTranslator {
         return new Jit(t);
     }
 
+    /**
+     * A translator with this one's settings that compiles a hot block on the vCPU thread that found it hot, for
+     * a deterministic run: a block then runs translated from the same run on, every time, where a compiler
+     * thread would install it at a moment that depends on the host.
+     */
+    public Jit compilingOnVcpu() {
+        return new Jit(threshold, maxMethodBytes, true);
+    }
+
     @Override
     public int threshold() {
         return threshold;
@@ -99,7 +115,7 @@ public final class Jit implements BlockTranslator {
 
     @Override
     public void hot(Block b) {
-        if (threshold == 0) {
+        if (threshold == 0 || onVcpu) {
             compile(b);
             return;
         }

@@ -238,5 +238,6 @@ final class EmuVcpu implements Vcpu {
     @Override
     public void close() {
         closed = true;
+        machine.leaveLockstep();
     }
 }

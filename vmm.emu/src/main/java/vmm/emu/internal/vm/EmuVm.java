@@ -41,7 +41,9 @@ final class EmuVm implements VirtualMachine {
     private final GuestMemory memory;
     private final VmConfig config;
     private final PhysicalMemory phys;
-    private final VirtualClock clock = VirtualClock.host();
+    /** The turn-taking and time of a deterministic run; null in real time. */
+    private final vmm.emu.internal.cpu.Lockstep lockstep;
+    private final VirtualClock clock;
     private final IoEvents ioEvents = new IoEvents();
     private final Map<Integer, EmuVcpu> vcpus = new HashMap<>();
     /** The interrupt controllers, their bus registrations and irqfds; null without inKernelIrqchip. */
@@ -57,7 +59,16 @@ final class EmuVm implements VirtualMachine {
         this.config = config;
         this.phys = new PhysicalMemory(memory);
         phys.setInterceptor(ioEvents);
-        phys.setTranslator(vmm.emu.internal.jit.Jit.fromSystemProperties());
+        vmm.emu.internal.jit.Jit jit = vmm.emu.internal.jit.Jit.fromSystemProperties();
+        if (config.deterministic()) {
+            lockstep = new vmm.emu.internal.cpu.Lockstep(config.vcpus());
+            clock = lockstep;
+            if (jit != null) jit = jit.compilingOnVcpu();
+        } else {
+            lockstep = null;
+            clock = VirtualClock.host();
+        }
+        phys.setTranslator(jit);
         if (config.inKernelIrqchip()) {
             chip = new EmuIrqChip(config.vcpus(), clock);
             IoPortBus ports = new IoPortBus();
@@ -65,7 +76,9 @@ final class EmuVm implements VirtualMachine {
             chipRanges = chip.register(ports, mmio);
             phys.setPlatformBuses(ports, mmio);
             irqFds = new IrqFds(chip, "vmm-emu-irqfd");
-            chip.timers().start("vmm-emu-timers");
+            // In a deterministic run the timers fire between the vCPUs' turns, at their exact virtual time.
+            if (lockstep != null) lockstep.setTimers(chip.timers()::runDue);
+            else chip.timers().start("vmm-emu-timers");
         } else {
             chip = null;
             chipRanges = List.of();
@@ -87,6 +100,48 @@ final class EmuVm implements VirtualMachine {
         return clock;
     }
 
+    /** The VM's own time: the TSC's and the timers' (the instruction count in a deterministic run). */
+    @Override
+    public long guestNanos() {
+        return clock.nanos();
+    }
+
+    /** The date a deterministic run's RTC starts from. */
+    static final java.time.Instant DETERMINISTIC_EPOCH = java.time.Instant.parse("2026-01-01T00:00:00Z");
+
+    /** The host's date and time; in a deterministic run {@link #DETERMINISTIC_EPOCH} plus the VM's time. */
+    @Override
+    public java.time.Clock guestWallClock() {
+        if (lockstep == null) return java.time.Clock.systemUTC();
+        return new GuestClock(clock, java.time.ZoneOffset.UTC);
+    }
+
+    /** A deterministic run's date: {@link #DETERMINISTIC_EPOCH} plus the VM's time. */
+    private static final class GuestClock extends java.time.Clock {
+        private final VirtualClock clock;
+        private final java.time.ZoneId zone;
+
+        GuestClock(VirtualClock clock, java.time.ZoneId zone) {
+            this.clock = clock;
+            this.zone = zone;
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return zone;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId z) {
+            return new GuestClock(clock, z);
+        }
+
+        @Override
+        public java.time.Instant instant() {
+            return DETERMINISTIC_EPOCH.plusNanos(clock.nanos());
+        }
+    }
+
     @Override
     public IrqChip irqChip() {
         if (chip == null) throw new IllegalStateException(NO_IRQCHIP);
@@ -105,6 +160,7 @@ final class EmuVm implements VirtualMachine {
             throw new IllegalArgumentException("vCPU index " + index + " outside [0, " + config.vcpus() + ")");
         if (vcpus.containsKey(index)) throw new IllegalArgumentException("vCPU " + index + " was already created");
         EmuVcpu v = new EmuVcpu(index, config, phys, clock);
+        if (lockstep != null) v.machine().useLockstep(lockstep);
         if (chip != null) {
             VcpuInterrupts irq = chip.attachVcpu(index, v.machine()::wake);
             v.attach(irq);
@@ -189,6 +245,7 @@ final class EmuVm implements VirtualMachine {
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        if (lockstep != null) lockstep.close();
         if (chip != null) {
             irqFds.close();
             chip.close();
