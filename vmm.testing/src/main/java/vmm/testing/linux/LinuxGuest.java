@@ -49,17 +49,25 @@ public final class LinuxGuest implements AutoCloseable {
     public static final String CMDLINE = "console=ttyS0 rdinit=/init cryptomgr.notests printk.devkmsg=on";
 
     private final PcMachine pc;
-    private final ConsolePort com1 = new ConsolePort();
+    /** What COM1 printed so far: LinuxGuest's own port's, or what the test's UART gives. */
+    private final java.util.function.Supplier<String> com1;
     private final Path kernel, initrd;
     private final String cmdline;
     private boolean booted;
 
-    private LinuxGuest(PcMachine pc, Path kernel, Path initrd, String cmdline) {
+    private LinuxGuest(PcMachine pc, Path kernel, Path initrd, String cmdline,
+                       java.util.function.Supplier<String> console) {
         this.pc = pc;
         this.kernel = kernel;
         this.initrd = initrd;
         this.cmdline = cmdline;
-        pc.machine().ioPorts().register("com1", ConsolePort.BASE, ConsolePort.PORTS, com1);
+        if (console != null) {
+            this.com1 = console;
+        } else {
+            ConsolePort port = new ConsolePort();
+            pc.machine().ioPorts().register("com1", ConsolePort.BASE, ConsolePort.PORTS, port);
+            this.com1 = port::text;
+        }
     }
 
     /** Starts describing a guest on {@code hypervisor}, which the caller keeps and closes after the guest. */
@@ -76,6 +84,7 @@ public final class LinuxGuest implements AutoCloseable {
         private final List<String> modules = new ArrayList<>(), programs = new ArrayList<>();
         private String script = "true", cmdline = CMDLINE;
         private boolean deterministic;
+        private java.util.function.Supplier<String> console;
 
         private Builder(Hypervisor hypervisor) {
             this.hypervisor = hypervisor;
@@ -126,6 +135,16 @@ public final class LinuxGuest implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Leaves COM1 (ports 0x3F8-0x3FF) to a UART the test plugs, whose back end's text so far {@code text}
+         * returns: Linux's 8250 driver then drives that UART, as its console and as {@code /dev/ttyS0}. By default
+         * LinuxGuest answers COM1 itself with a port that only records.
+         */
+        public Builder consoleFrom(java.util.function.Supplier<String> text) {
+            this.console = java.util.Objects.requireNonNull(text, "text");
+            return this;
+        }
+
         /** Replaces the kernel's command line ({@link #CMDLINE} by default). */
         public Builder cmdline(String text) {
             this.cmdline = text;
@@ -146,7 +165,7 @@ public final class LinuxGuest implements AutoCloseable {
             PcMachine pc = PcMachine.create(hypervisor, new PcMachine.Config(memory, vcpus, null, true, deterministic),
                     line -> { });
             try {
-                return new LinuxGuest(pc, k, initrd, cmdline);
+                return new LinuxGuest(pc, k, initrd, cmdline, console);
             } catch (RuntimeException e) {
                 pc.close();
                 throw e;
@@ -185,7 +204,7 @@ public final class LinuxGuest implements AutoCloseable {
 
     /** Everything on COM1 so far: the kernel's messages and the script's output. */
     public String console() {
-        return com1.text();
+        return com1.get();
     }
 
     /**
@@ -194,9 +213,9 @@ public final class LinuxGuest implements AutoCloseable {
      */
     public String await(String text) throws InterruptedException {
         long deadline = System.nanoTime() + BOUND.toNanos();
-        while (!com1.contains(text)) {
+        while (!console().contains(text)) {
             Optional<PcMachine.Exit> exit = pc.awaitExit(Duration.ofMillis(200));
-            if (com1.contains(text)) break;
+            if (console().contains(text)) break;
             if (exit.isPresent())
                 throw new AssertionError("the machine ended (" + exit.get().outcome() + ": " + exit.get().detail()
                         + ") before \"" + text + "\" on the console:\n" + console());
