@@ -83,21 +83,31 @@ final class QueueServer {
      */
     void serveAllHere() {
         while (true) {
-            VirtQueue q;
-            DescriptorChain c;
-            synchronized (this) {
-                q = queue;
-                if (paused || q == null || inFlight >= depth) return;
-                try {
-                    c = q.pop();
-                } catch (VirtqueueException e) {
-                    return; // reported to the transport by the queue
-                }
-                if (c == null) return;
-                inFlight++;
-            }
+            VirtQueue q = queue();
+            DescriptorChain c = take(q);
+            if (c == null) return;
             serve(q, c);
         }
+    }
+
+    private synchronized VirtQueue queue() {
+        return queue;
+    }
+
+    /**
+     * Pops the next chain of {@code q} (the queue the caller read) if the server may take one now: not paused,
+     * {@code q} still served, room left. Counts it in flight; null when there is none or no room.
+     */
+    private synchronized DescriptorChain take(VirtQueue q) {
+        if (paused || q == null || q != queue || inFlight >= depth) return null;
+        DescriptorChain c;
+        try {
+            c = q.pop();
+        } catch (VirtqueueException e) {
+            return null; // the queue reported the guest's error to the transport; it is broken until reset
+        }
+        if (c != null) inFlight++;
+        return c;
     }
 
     private void scheduledPump() {
@@ -113,19 +123,9 @@ final class QueueServer {
                 kick();
                 return;
             }
-            VirtQueue q;
-            DescriptorChain c;
-            synchronized (this) {
-                q = queue;
-                if (paused || q == null || inFlight >= depth) return;
-                try {
-                    c = q.pop();
-                } catch (VirtqueueException e) {
-                    return; // the queue reported the guest's error to the transport; it is broken until reset
-                }
-                if (c == null) return;
-                inFlight++;
-            }
+            VirtQueue q = queue();
+            DescriptorChain c = take(q);
+            if (c == null) return;
             if (inFlight() == 1 && !q.hasAvailable()) {
                 // A lone request (queue depth 1): serving it here saves the hand-off to a worker, which is most
                 // of its latency. A notify meanwhile is taken by the next pump, right after.

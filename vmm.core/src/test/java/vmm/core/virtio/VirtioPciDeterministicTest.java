@@ -5,8 +5,6 @@ import static org.mockito.Mockito.mock;
 import static org.mockito.Mockito.verify;
 import static org.mockito.Mockito.verifyNoMoreInteractions;
 import static org.mockito.Mockito.when;
-import static vmm.core.virtio.TestRing.NEXT;
-import static vmm.core.virtio.TestRing.WRITE;
 
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -27,8 +25,6 @@ import vmm.core.hypervisor.VmConfig;
  * the device is told; no kernel bindings are made.
  */
 class VirtioPciDeterministicTest {
-    private static final long BUF = 0x10000;
-
     private final PciTestbed t = new PciTestbed();
     private final ExecutorService worker = Executors.newSingleThreadExecutor();
 
@@ -98,13 +94,6 @@ class VirtioPciDeterministicTest {
         return vm;
     }
 
-    private static void offerRequest(TestRing ring) {
-        ring.memory.write(BUF, new byte[] {7, 8}, 0, 2);
-        ring.desc(0, BUF, 2, NEXT, 1);
-        ring.desc(1, BUF + 0x100, 8, WRITE, 0);
-        ring.publish(0);
-    }
-
     @Test
     void aNotifyReturnsOnlyOnceTheDevicesThreadsCompletedWhatItOffered() {
         LateDevice dev = new LateDevice(true);
@@ -114,11 +103,11 @@ class VirtioPciDeterministicTest {
         PciTestbed.Driver d = t.driver(3);
         TestRing ring = d.start(0, 8, 0x1000);
 
-        offerRequest(ring);
+        VirtioPciQueueTest.offerRequest(ring);
         d.notifyQueue(0);
 
         assertThat(ring.usedIdx()).as("completions in the used ring when the notify write returns").isEqualTo(1);
-        assertThat(t.memory.readU8(BUF + 0x100)).isEqualTo('d');
+        assertThat(t.memory.readU8(VirtioPciQueueTest.BUF + 0x100)).isEqualTo('d');
         assertThat(dev.context.deterministic()).as("the device is told it serves a deterministic run").isTrue();
         verify(vm).config();
         verifyNoMoreInteractions(vm); // no ioeventfd, irqfd or GSI: every notify and interrupt stays in user space
@@ -132,7 +121,7 @@ class VirtioPciDeterministicTest {
         PciTestbed.Driver d = t.driver(3);
         TestRing ring = d.start(0, 8, 0x1000);
 
-        offerRequest(ring);
+        VirtioPciQueueTest.offerRequest(ring);
         d.notifyQueue(0);
 
         assertThat(ring.usedIdx()).as("a receive buffer stays with the device until input comes").isZero();

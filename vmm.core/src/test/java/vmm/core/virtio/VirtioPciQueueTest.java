@@ -16,7 +16,7 @@ import vmm.core.irq.MsiMessage;
  * configuration and the PCI_CFG window, driven as a guest driver would.
  */
 class VirtioPciQueueTest {
-    private static final long BUF = 0x10000;
+    static final long BUF = 0x10000;
 
     private final PciTestbed t = new PciTestbed();
 
@@ -26,7 +26,7 @@ class VirtioPciQueueTest {
     }
 
     /** Offers one chain (2 readable bytes, 8 writable) on descriptors 0 and 1. */
-    private static void offerRequest(TestRing ring) {
+    static void offerRequest(TestRing ring) {
         ring.memory.write(BUF, new byte[] {7, 8}, 0, 2);
         ring.desc(0, BUF, 2, NEXT, 1);
         ring.desc(1, BUF + 0x100, 8, WRITE, 0);
