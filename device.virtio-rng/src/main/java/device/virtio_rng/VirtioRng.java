@@ -2,24 +2,20 @@ package device.virtio_rng;
 
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 import vmm.core.device.DeviceState;
 import vmm.core.virtio.DescriptorChain;
-import vmm.core.virtio.VirtQueue;
+import vmm.core.virtio.RequestWorker;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtioDevice;
 import vmm.core.virtio.VirtioFeatures;
-import vmm.core.virtio.VirtqueueException;
 
 /**
  * A virtio entropy device (virtio 1.2 section 5.4): one request queue whose
  * device-writable buffers it fills with random bytes from the host. It has
- * no device-specific features or config space. Requests are served on a
- * worker thread, off the vCPU that kicked, as reads of a host entropy source
- * may block; {@link #pause()} waits for the worker to finish what it took.
+ * no device-specific features or config space. Requests are served on the
+ * core's {@link RequestWorker}, off the vCPU that kicked, as reads of a host
+ * entropy source may block; {@link #pause()} waits for it to finish what it took.
  */
 public final class VirtioRng implements VirtioDevice {
     /** Device ID of an entropy source, section 5.4.1. */
@@ -30,10 +26,7 @@ public final class VirtioRng implements VirtioDevice {
 
     private final SecureRandom source;
     private final int maxBytesPerRequest;
-    private final ExecutorService worker;
-    private volatile VirtioContext context;
-    private boolean paused;
-    private int inFlight;
+    private final RequestWorker requests;
     private long bytesServed;
 
     /**
@@ -44,11 +37,7 @@ public final class VirtioRng implements VirtioDevice {
         if (maxBytesPerRequest < 1) throw new IllegalArgumentException("max-bytes-per-request must be at least 1, was " + maxBytesPerRequest);
         this.maxBytesPerRequest = maxBytesPerRequest;
         this.source = hostSource();
-        this.worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "virtio-rng");
-            t.setDaemon(true);
-            return t;
-        });
+        this.requests = new RequestWorker("virtio-rng", 1, (queue, c) -> fill(c));
     }
 
     private static SecureRandom hostSource() {
@@ -74,31 +63,13 @@ public final class VirtioRng implements VirtioDevice {
     @Override public void writeConfig(int offset, int size, long value) { }
 
     @Override
-    public synchronized void activate(VirtioContext ctx) {
-        context = ctx;
+    public void activate(VirtioContext ctx) {
+        requests.activate(ctx);
     }
 
     @Override
     public void queueNotify(int queue) {
-        VirtioContext ctx;
-        synchronized (this) {
-            ctx = context;
-            if (paused || ctx == null || queue != 0) return;
-        }
-        VirtQueue q = ctx.queue(0);
-        if (q == null) return;
-        try {
-            DescriptorChain c;
-            while ((c = q.pop()) != null) {
-                DescriptorChain chain = c;
-                synchronized (this) {
-                    inFlight++;
-                }
-                worker.execute(() -> fill(q, chain));
-            }
-        } catch (VirtqueueException e) {
-            // reported to the transport by the queue; the driver must reset
-        }
+        if (queue == 0) requests.notify(queue);
     }
 
     /** The request queue: each notify's buffers are filled by the one worker, in order. */
@@ -107,25 +78,15 @@ public final class VirtioRng implements VirtioDevice {
         return queue == 0;
     }
 
-    private void fill(VirtQueue q, DescriptorChain c) {
+    private int fill(DescriptorChain c) {
         int n = (int) Math.min(c.writableLength(), maxBytesPerRequest);
-        try {
-            byte[] bytes = new byte[n];
-            source.nextBytes(bytes);
-            int written = c.write(0, bytes, 0, n);
-            q.complete(c, written);
-            synchronized (this) {
-                bytesServed += written;
-            }
-        } catch (RuntimeException e) {
-            VirtioContext ctx = context;
-            if (ctx != null) ctx.deviceError("virtio-rng: " + e.getMessage());
-        } finally {
-            synchronized (this) {
-                inFlight--;
-                notifyAll();
-            }
+        byte[] bytes = new byte[n];
+        source.nextBytes(bytes);
+        int written = c.write(0, bytes, 0, n);
+        synchronized (this) {
+            bytesServed += written;
         }
+        return written;
     }
 
     /** Bytes of entropy handed to the guest by this device and those it was restored from. */
@@ -136,47 +97,23 @@ public final class VirtioRng implements VirtioDevice {
     @Override public void start() { }
 
     @Override
-    public synchronized void pause() {
-        paused = true;
-        awaitIdle();
+    public void pause() {
+        requests.pause();
     }
 
     @Override
     public void resume() {
-        synchronized (this) {
-            paused = false;
-        }
-        queueNotify(0);
+        requests.resume();
     }
 
     @Override
-    public synchronized void reset() {
-        awaitIdle();
-        context = null;
+    public void reset() {
+        requests.reset();
     }
 
     @Override
     public void stop() {
-        synchronized (this) {
-            paused = true;
-            awaitIdle();
-            context = null;
-        }
-        worker.shutdownNow();
-    }
-
-    private void awaitIdle() {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (inFlight > 0) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) throw new IllegalStateException("virtio-rng: " + inFlight + " requests still in flight after 10 s");
-            try {
-                wait(Math.max(1, left / 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while draining", e);
-            }
-        }
+        requests.stop();
     }
 
     @Override

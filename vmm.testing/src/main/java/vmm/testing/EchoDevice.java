@@ -1,17 +1,14 @@
 package vmm.testing;
 
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
 import vmm.core.virtio.DescriptorChain;
-import vmm.core.virtio.VirtQueue;
+import vmm.core.virtio.RequestWorker;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtioDevice;
 import vmm.core.virtio.VirtioFeatures;
-import vmm.core.virtio.VirtqueueException;
 
 /**
  * A loopback virtio device for testing transports, lifecycles and swaps
@@ -33,10 +30,7 @@ public final class EchoDevice implements VirtioDevice {
     private final byte tag;
     private final long delayMicros;
     private final int queues;
-    private final ExecutorService worker;
-    private volatile VirtioContext context;
-    private boolean paused;
-    private int inFlight;
+    private final RequestWorker requests;
     private long processed;
     private int scratch;
 
@@ -44,11 +38,7 @@ public final class EchoDevice implements VirtioDevice {
         this.tag = tag;
         this.delayMicros = delayMicros;
         this.queues = queues;
-        this.worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "echo-" + (char) tag);
-            t.setDaemon(true);
-            return t;
-        });
+        this.requests = new RequestWorker("echo-" + (char) tag, queues, (queue, c) -> serve(c));
     }
 
     /** A provider whose devices tag their replies with {@code tag} and complete after {@code delayMicros}. */
@@ -79,107 +69,65 @@ public final class EchoDevice implements VirtioDevice {
     }
 
     @Override
-    public synchronized void activate(VirtioContext ctx) {
-        context = ctx;
+    public void activate(VirtioContext ctx) {
+        requests.activate(ctx);
     }
 
     @Override
     public void queueNotify(int queue) {
-        VirtioContext ctx;
-        synchronized (this) {
-            ctx = context;
-            if (paused || ctx == null) return;
-        }
-        VirtQueue q = ctx.queue(queue);
-        if (q == null) return;
-        try {
-            DescriptorChain c;
-            while ((c = q.pop()) != null) {
-                DescriptorChain chain = c;
-                synchronized (this) {
-                    inFlight++;
-                }
-                worker.execute(() -> serve(q, chain));
-            }
-        } catch (VirtqueueException e) {
-            // the queue already reported the guest's error to the transport
-        }
+        requests.notify(queue);
     }
 
-    private void serve(VirtQueue q, DescriptorChain c) {
+    /** Every queue echoes each request it is offered. */
+    @Override
+    public boolean servesToCompletion(int queue) {
+        return true;
+    }
+
+    private int serve(DescriptorChain c) throws InterruptedException {
+        if (delayMicros > 0) TimeUnit.MICROSECONDS.sleep(delayMicros);
         try {
-            if (delayMicros > 0) TimeUnit.MICROSECONDS.sleep(delayMicros);
             byte[] in = new byte[(int) Math.min(c.readableLength(), 1 << 20)];
             c.read(0, in, 0, in.length);
             byte[] out = new byte[in.length + 1];
             out[0] = tag;
             System.arraycopy(in, 0, out, 1, in.length);
-            int n = c.write(0, out, 0, (int) Math.min(out.length, c.writableLength()));
-            q.complete(c, n);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            VirtioContext ctx = context;
-            if (ctx != null) ctx.deviceError("echo: " + e.getMessage());
+            return c.write(0, out, 0, (int) Math.min(out.length, c.writableLength()));
         } finally {
             synchronized (this) {
                 processed++;
-                inFlight--;
-                notifyAll();
             }
         }
     }
 
     /** Requests taken and not yet completed. */
-    public synchronized int inFlight() {
-        return inFlight;
+    public int inFlight() {
+        return requests.inFlight();
     }
 
     @Override public void start() { }
 
     @Override
-    public synchronized void pause() {
-        paused = true;
-        drain();
+    public void pause() {
+        requests.pause();
     }
 
     @Override
     public void resume() {
-        synchronized (this) {
-            paused = false;
-        }
-        for (int q = 0; q < queues; q++) queueNotify(q);
+        requests.resume();
     }
 
     @Override
-    public synchronized void reset() {
-        drain();
-        context = null;
-        scratch = 0;
+    public void reset() {
+        requests.reset();
+        synchronized (this) {
+            scratch = 0;
+        }
     }
 
     @Override
     public void stop() {
-        synchronized (this) {
-            paused = true;
-            drain();
-            context = null;
-        }
-        worker.shutdownNow();
-    }
-
-    private void drain() {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (inFlight > 0) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) throw new IllegalStateException("echo: " + inFlight + " requests still in flight after 10 s");
-            try {
-                wait(Math.max(1, left / 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while draining", e);
-            }
-        }
+        requests.stop();
     }
 
     @Override
