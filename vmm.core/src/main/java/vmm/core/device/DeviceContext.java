@@ -26,6 +26,17 @@ public interface DeviceContext {
      */
     default void requestFailed() {}
 
+    /**
+     * The machine's interrupt input {@code gsi} (0-15 the ISA IRQs, as the PIC and IOAPIC take them), for a
+     * {@link BusDevice}, which has no PCI interrupt of its own. Any thread.
+     *
+     * @throws IllegalArgumentException      when the interrupt controller has no such input
+     * @throws UnsupportedOperationException where the context belongs to no machine (a vhost-user back end's)
+     */
+    default vmm.core.irq.InterruptLine interruptLine(int gsi) {
+        throw new UnsupportedOperationException("device " + instanceId() + ": no machine, so no interrupt line " + gsi);
+    }
+
     /** A configuration value as a string, or {@code fallback} when absent. */
     default String property(String key, String fallback) {
         Object v = configuration().get(key);

@@ -3,34 +3,34 @@ package vmm.core.machine;
 import java.lang.System.Logger.Level;
 import java.util.Map;
 
+import vmm.core.device.BusDevice;
 import vmm.core.device.DeviceContext;
 import vmm.core.device.DeviceCounters;
 import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.device.SwapGate;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
-import vmm.core.virtio.VirtioContext;
+import vmm.core.irq.InterruptLine;
 import vmm.core.virtio.VirtioDevice;
-import vmm.core.virtio.VirtioFeatures;
 import vmm.core.virtio.VirtioPciTransport;
 
 /**
- * One device as the guest knows it: an identity (id, type, slot,
- * configuration) and a guest-visible shell (for virtio devices the
- * virtio-pci transport: PCI config space, BARs, queues, status) that stay in
- * place while the implementation behind them changes.
+ * One device as the guest knows it: an identity (id, type, where it sits,
+ * configuration) and a guest-visible shell that stays in place while the
+ * implementation behind it changes: for a virtio device the virtio-pci
+ * transport (PCI config space, BARs, queues, status), for a {@link BusDevice}
+ * its port or MMIO ranges and interrupt lines.
  *
  * <p>A swap closes the instance's {@link SwapGate} (guest accesses wait,
  * bounded), pauses the old model (it drains its in-flight work, so every
  * request it took is completed and interrupted exactly once), saves its
- * state, restores it into a model from the new provider, activates it with
- * the same queues and opens the gate; the queues are then kicked so work the
- * guest offered meanwhile is picked up. Work never taken stays in the rings,
- * so none is lost or done twice. Lifecycle methods are serialized on the
- * instance; bus accesses run concurrently on vCPU threads.
+ * state, restores it into a model from the new provider, installs it in the
+ * shell and opens the gate; a virtio device's queues are then kicked so work
+ * the guest offered meanwhile is picked up. Work never taken stays in the
+ * rings, so none is lost or done twice. Lifecycle methods are serialized on
+ * the instance; bus accesses run concurrently on vCPU threads.
  */
 public final class DeviceInstance {
     private static final System.Logger LOG = System.getLogger("vmm.device");
@@ -49,8 +49,10 @@ public final class DeviceInstance {
     private final String id, type;
     private final PciAddress address;
     private final Map<String, Object> configuration;
-    private final SwapGate gate = new SwapGate();
-    private final VirtioPciTransport transport;
+    private final SwapGate gate;
+    private final Shell shell;
+    /** The interrupt lines the models asked for, one per GSI, shared by every model so a level survives a swap. */
+    private final Lines lines;
     private volatile String implementation;
     private volatile Status status = Status.ACTIVE;
     private DeviceState heldState;
@@ -58,38 +60,87 @@ public final class DeviceInstance {
     private final DeviceCounters counters;
 
     private DeviceInstance(Machine machine, String id, String type, PciAddress address, Map<String, Object> configuration,
-                           String implementation, VirtioDevice first, DeviceCounters counters) {
+                           String implementation, SwapGate gate, Shell shell, Lines lines, DeviceCounters counters) {
         this.machine = machine;
         this.id = id;
         this.type = type;
         this.address = address;
         this.configuration = Map.copyOf(configuration);
         this.implementation = implementation;
-        boolean legacy = Boolean.parseBoolean(String.valueOf(configuration.getOrDefault("legacy", "false")));
-        this.transport = new VirtioPciTransport(machine.pci(), address, machine.memory(), first,
-                new VirtioPciTransport.Options(id, legacy, 0, optionRom(id, configuration.get(ROM))), gate);
-        if (machine.hypervisor() != null) transport.useHypervisor(machine.hypervisor(), machine.gsis());
+        this.gate = gate;
+        this.shell = shell;
+        this.lines = lines;
         this.counters = counters;
-        transport.countInto(counters);
     }
 
+    /**
+     * Plugs a model made by {@code provider}: a virtio device at PCI {@code address}, or a {@link BusDevice} on
+     * its ranges ({@code address} null).
+     */
     static DeviceInstance plug(Machine machine, String id, String type, PciAddress address, Map<String, Object> config,
                                String implementation, DeviceProvider provider) {
         DeviceCounters counters = new DeviceCounters(id);
-        DeviceModel model = provider.create(context(id, config, machine.memory(), counters));
-        if (!(model instanceof VirtioDevice v)) {
-            model.stop();
-            throw new IllegalArgumentException("device " + id + ": implementation " + implementation + " of " + type
-                    + " made a " + model.getClass().getName() + "; only virtio device models can be plugged into PCI yet");
-        }
-        v.start();
+        Lines lines = new Lines(machine);
+        DeviceModel model = provider.create(context(id, config, machine.memory(), counters, lines));
+        SwapGate gate = new SwapGate();
+        Shell shell;
         try {
-            return new DeviceInstance(machine, id, type, address, config, implementation, v, counters);
+            shell = shellFor(machine, id, type, address, config, implementation, model, gate);
         } catch (RuntimeException e) {
-            v.stop();
+            model.stop();
+            throw e;
+        }
+        model.start();
+        try {
+            if (shell instanceof VirtioShell v) v.transport.countInto(counters);
+            return new DeviceInstance(machine, id, type, address, config, implementation, gate, shell, lines, counters);
+        } catch (RuntimeException e) {
+            shell.unplug();
+            model.stop();
             throw e;
         }
     }
+
+    private static Shell shellFor(Machine machine, String id, String type, PciAddress address, Map<String, Object> config,
+                                  String implementation, DeviceModel model, SwapGate gate) {
+        if (model instanceof VirtioDevice v) {
+            if (address == null)
+                throw new IllegalArgumentException("device " + id + ": " + type + " is a virtio device: it needs a PCI address");
+            boolean legacy = Boolean.parseBoolean(String.valueOf(config.getOrDefault("legacy", "false")));
+            VirtioPciTransport t = new VirtioPciTransport(machine.pci(), address, machine.memory(), v,
+                    new VirtioPciTransport.Options(id, legacy, 0, optionRom(id, config.get(ROM))), gate);
+            if (machine.hypervisor() != null) t.useHypervisor(machine.hypervisor(), machine.gsis());
+            return new VirtioShell(id, t);
+        }
+        if (model instanceof BusDevice b) {
+            if (address != null)
+                throw new IllegalArgumentException("device " + id + ": " + type + " sits on " + b.ranges()
+                        + ", not on PCI: give it no address");
+            return new BusShell(id, machine, gate, b);
+        }
+        throw new IllegalArgumentException("device " + id + ": implementation " + implementation + " of " + type
+                + " made a " + model.getClass().getName() + ", which is neither a VirtioDevice nor a BusDevice");
+    }
+
+    /** The interrupt lines handed to an instance's models, made once per GSI. Thread-safe. */
+    private static final class Lines {
+        private final Machine machine;
+        private final Map<Integer, InterruptLine> byGsi = new java.util.concurrent.ConcurrentHashMap<>();
+
+        Lines(Machine machine) {
+            this.machine = machine;
+        }
+
+        InterruptLine line(String id, int gsi) {
+            if (gsi < 0 || gsi > MAX_GSI)
+                throw new IllegalArgumentException("device " + id + ": interrupt line " + gsi + " is not an IOAPIC input (0-"
+                        + MAX_GSI + ")");
+            return byGsi.computeIfAbsent(gsi, g -> machine.irqChip().line(g));
+        }
+    }
+
+    /** The highest interrupt input a bus device may drive: the IOAPIC has 24. */
+    static final int MAX_GSI = 23;
 
     /** The configuration key of a device's option ROM file (any virtio-pci device; iPXE for a network device). */
     public static final String ROM = "rom";
@@ -115,13 +166,15 @@ public final class DeviceInstance {
         return image;
     }
 
-    private static DeviceContext context(String id, Map<String, Object> config, GuestMemory memory, DeviceCounters counters) {
+    private static DeviceContext context(String id, Map<String, Object> config, GuestMemory memory, DeviceCounters counters,
+                                         Lines lines) {
         Map<String, Object> copy = Map.copyOf(config);
         return new DeviceContext() {
             @Override public String instanceId() { return id; }
             @Override public Map<String, Object> configuration() { return copy; }
             @Override public GuestMemory memory() { return memory; }
             @Override public void requestFailed() { counters.failed(); }
+            @Override public InterruptLine interruptLine(int gsi) { return lines.line(id, gsi); }
         };
     }
 
@@ -129,7 +182,11 @@ public final class DeviceInstance {
 
     public String type() { return type; }
 
+    /** The PCI address of a virtio device; null for a {@link BusDevice}. */
     public PciAddress address() { return address; }
+
+    /** Where the guest finds the device: its PCI function, or its bus ranges. */
+    public String location() { return shell.location(); }
 
     public Map<String, Object> configuration() { return configuration; }
 
@@ -144,12 +201,19 @@ public final class DeviceInstance {
     /** Requests, bytes and errors of this instance since plugging, whichever implementation served them. */
     public DeviceCounters counters() { return counters; }
 
-    /** The guest-visible virtio-pci shell. */
-    public VirtioPciTransport transport() { return transport; }
+    /** The guest-visible virtio-pci shell of a virtio device; null for a {@link BusDevice}. */
+    public VirtioPciTransport transport() {
+        return shell instanceof VirtioShell v ? v.transport : null;
+    }
 
-    /** The model now serving, or null when detached. */
+    /** The virtio model now serving; null when detached or when the device is not a virtio device. */
     public synchronized VirtioDevice model() {
-        return status == Status.ACTIVE ? transport.device() : null;
+        return status == Status.ACTIVE && shell.model() instanceof VirtioDevice v ? v : null;
+    }
+
+    /** The model now serving, of whatever kind; null when detached or removed. */
+    public synchronized DeviceModel serving() {
+        return status == Status.ACTIVE ? shell.model() : null;
     }
 
     /**
@@ -169,27 +233,27 @@ public final class DeviceInstance {
         }
         gate.close();
         try {
-            VirtioDevice old = transport.device();
+            DeviceModel old = shell.model();
             old.pause();
             DeviceState state;
-            VirtioDevice next;
+            DeviceModel next;
             try {
                 state = old.saveState();
-                next = build(provider, state, old);
+                next = build(provider, state);
             } catch (RuntimeException e) {
                 old.resume();
                 throw e;
             }
-            transport.releaseKernelBindings();
+            shell.releaseModel();
             old.stop();
-            transport.replaceDevice(next);
+            shell.install(next);
             implementation = nextImplementation;
             swaps++;
             LOG.log(Level.INFO, "device {0}: swapped to {1}", id, nextImplementation);
         } finally {
             gate.open();
         }
-        transport.kickEnabledQueues();
+        shell.afterInstall();
     }
 
     /**
@@ -200,13 +264,13 @@ public final class DeviceInstance {
     public synchronized void detach() {
         if (status != Status.ACTIVE) return;
         gate.close();
-        VirtioDevice old = transport.device();
+        DeviceModel old = shell.model();
         try {
             old.pause();
             heldState = old.saveState();
         } finally {
             try {
-                transport.releaseKernelBindings();
+                shell.releaseModel();
                 old.stop();
             } finally {
                 status = Status.DETACHED;
@@ -224,51 +288,39 @@ public final class DeviceInstance {
     public synchronized void attach(String nextImplementation, DeviceProvider provider) {
         requireNotRemoved();
         if (status != Status.DETACHED) throw new IllegalStateException("device " + id + " is not detached");
-        VirtioDevice next = build(provider, heldState, transport.device());
-        transport.replaceDevice(next);
+        DeviceModel next = build(provider, heldState);
+        shell.install(next);
         heldState = null;
         implementation = nextImplementation;
         status = Status.ACTIVE;
         swaps++;
         gate.open();
         LOG.log(Level.INFO, "device {0}: attached implementation {1}", id, nextImplementation);
-        transport.kickEnabledQueues();
+        shell.afterInstall();
     }
 
     /** Creates, checks, restores and starts a successor; stops it again on failure. */
-    private VirtioDevice build(DeviceProvider provider, DeviceState state, VirtioDevice shape) {
-        DeviceModel m = provider.create(context(id, configuration, machine.memory(), counters));
+    private DeviceModel build(DeviceProvider provider, DeviceState state) {
+        DeviceModel next = provider.create(context(id, configuration, machine.memory(), counters, lines));
         try {
-            if (!(m instanceof VirtioDevice next))
-                throw new IllegalArgumentException("device " + id + ": the new implementation made a "
-                        + m.getClass().getName() + ", not a virtio device");
-            checkSameShape(shape, next);
+            shell.checkShape(next);
             if (state != null) next.restoreState(state);
-            // Started but not yet active: it has no queues until the
+            // Started but not yet installed: a virtio device has no queues until the
             // transport activates it, so it can take no work early.
             next.start();
             return next;
         } catch (RuntimeException e) {
-            m.stop();
+            next.stop();
             throw e;
         }
     }
 
-    private void checkSameShape(VirtioDevice old, VirtioDevice next) {
-        StringBuilder why = new StringBuilder();
-        if (old.deviceId() != next.deviceId()) why.append(" device ID ").append(next.deviceId()).append(" != ").append(old.deviceId());
-        if (old.queueCount() != next.queueCount()) why.append(" queue count ").append(next.queueCount()).append(" != ").append(old.queueCount());
-        if (old.configSize() != next.configSize()) why.append(" config size ").append(next.configSize()).append(" != ").append(old.configSize());
-        for (int q = 0; q < Math.min(old.queueCount(), next.queueCount()); q++)
-            if (next.maxQueueSize(q) < old.maxQueueSize(q)) why.append(" queue ").append(q).append(" smaller");
-        VirtioContext ctx = transport.context();
-        if (ctx != null) {
-            // VERSION_1 is the transport's to offer, every other negotiated bit the device's.
-            long missing = ctx.negotiatedFeatures() & ~next.deviceFeatures() & ~VirtioFeatures.bit(VirtioFeatures.VERSION_1);
-            if (missing != 0) why.append(String.format(" lacks negotiated features 0x%x", missing));
-        }
-        if (!why.isEmpty())
-            throw new IncompatibleStateException("device " + id + ": the new implementation does not match the guest-visible device:" + why);
+    /**
+     * A guest (platform) reset, with the vCPUs paused: the device returns to its power-on state (a virtio
+     * device as if its driver wrote status 0; a bus device's model is reset). Does nothing unless active.
+     */
+    public synchronized void reset() {
+        if (status == Status.ACTIVE) shell.reset();
     }
 
     /** Unplugs the device from the bus and stops its model. Idempotent. */
@@ -277,15 +329,15 @@ public final class DeviceInstance {
         try {
             if (status == Status.ACTIVE) {
                 gate.close();
-                VirtioDevice d = transport.device();
+                DeviceModel d = shell.model();
                 try {
                     d.pause();
                 } finally {
-                    transport.releaseKernelBindings();
+                    shell.releaseModel();
                     d.stop();
                 }
             }
-            transport.detach();
+            shell.unplug();
         } finally {
             status = Status.REMOVED;
             gate.open();
@@ -299,6 +351,7 @@ public final class DeviceInstance {
 
     @Override
     public String toString() {
-        return String.format("%s %s at %s (%s, %s)", id, type, address, implementation, status);
+        return String.format("%s %s at %s (%s, %s)", id, type, address != null ? address : shell.location(),
+                implementation, status);
     }
 }

@@ -15,6 +15,7 @@ public interface DeviceInstanceInfo {
 
     String type();
 
+    /** The PCI address; null for a device on the port or MMIO bus ({@link vmm.core.device.BusDevice}). */
     PciAddress address();
 
     /** The implementation serving now, or null before the first provider arrived. */

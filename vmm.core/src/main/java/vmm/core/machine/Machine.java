@@ -71,12 +71,14 @@ public final class Machine implements AutoCloseable {
     public GsiPool gsis() { return gsis; }
 
     /**
-     * Plugs a new device instance into PCI slot {@code address}, implemented
-     * by {@code provider}; the instance keeps its identity when later moved
-     * to another provider with {@link DeviceInstance#swapTo}.
+     * Plugs a new device instance implemented by {@code provider}: a virtio
+     * device into PCI slot {@code address}, or a {@link vmm.core.device.BusDevice}
+     * on the ranges it decodes ({@code address} null); the instance keeps its
+     * identity when later moved to another provider with {@link DeviceInstance#swapTo}.
      *
      * @throws IllegalArgumentException when the configuration is unusable or the provider's model is of an unsupported kind
-     * @throws IllegalStateException    when the slot or instance id is already taken
+     * @throws IllegalStateException    when the slot or instance id is already taken (a bus range another device
+     *                                  decodes is an {@link IllegalArgumentException} naming both)
      */
     public DeviceInstance plug(String instanceId, String type, PciAddress address, Map<String, Object> configuration,
                                String implementation, DeviceProvider provider) {

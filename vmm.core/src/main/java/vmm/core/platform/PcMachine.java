@@ -232,7 +232,7 @@ public final class PcMachine implements AutoCloseable {
             if (r.state() != VmRunner.State.PAUSED) return; // stopped meanwhile
             for (var d : machine.instances()) {
                 try {
-                    if (d.transport() != null) d.transport().reset();
+                    d.reset();
                 } catch (RuntimeException e) {
                     LOG.log(Level.WARNING, "device " + d.id() + " failed to reset", e);
                 }

@@ -26,7 +26,9 @@ import vmm.core.pci.PciAddress;
 
 /**
  * One device instance per {@code vmm.device} factory configuration. The
- * configuration names the {@code type}, the PCI {@code address}, and
+ * configuration names the {@code type}, the PCI {@code address} (none for a
+ * {@link vmm.core.device.BusDevice}, which decodes the port or MMIO ranges
+ * its own properties name), and
  * optionally the {@code implementation} to use; every other property goes to
  * the device. The component follows the {@link DeviceProvider} services of
  * its type as they come and go: it plugs the device when the first one
@@ -55,11 +57,7 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
     synchronized void activate(Map<String, Object> properties) {
         id = String.valueOf(properties.getOrDefault("service.pid", properties.get("component.id")));
         type = required(properties, "type");
-        try {
-            address = PciAddress.parse(required(properties, "address"));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("device " + id + ": address: " + e.getMessage(), e);
-        }
+        address = address(id, properties.get("address"));
         wanted = (String) properties.get("implementation");
         config = deviceProperties(properties);
         active = true;
@@ -72,7 +70,7 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
         String newAddress = String.valueOf(properties.get("address")).trim();
         boolean sameAddress;
         try {
-            sameAddress = PciAddress.parse(newAddress).equals(address);
+            sameAddress = java.util.Objects.equals(address(id, properties.get("address")), address);
         } catch (IllegalArgumentException e) {
             sameAddress = false;
         }
@@ -88,6 +86,16 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
         config = next;
         wanted = (String) properties.get("implementation");
         reconcile();
+    }
+
+    /** The PCI address a configuration gives, or null when it gives none (a device on the port or MMIO bus). */
+    private static PciAddress address(String id, Object value) {
+        if (value == null || String.valueOf(value).isBlank()) return null;
+        try {
+            return PciAddress.parse(String.valueOf(value).trim());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("device " + id + ": address: " + e.getMessage(), e);
+        }
     }
 
     @Deactivate

@@ -15,6 +15,7 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 
 import vmm.core.device.DeviceCounters;
+import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.DeviceInstanceInfo;
 import vmm.launcher.internal.Implementations;
 
@@ -40,13 +41,24 @@ public final class DeviceCommands {
         List<String> lines = new ArrayList<>();
         lines.add(String.format("%-22s %-8s %-12s %-16s %-34s %-9s %s", "instance", "slot", "type", "implementation", "bundle", "status", "swaps"));
         List<DeviceInstanceInfo> ds = new ArrayList<>(devices);
-        ds.sort(Comparator.comparing(DeviceInstanceInfo::address));
+        ds.sort(BY_SLOT);
         for (DeviceInstanceInfo d : ds) {
             String bundle = Implementations.bundleOf(context, d.type(), d.implementation());
-            lines.add(String.format("%-22s %-8s %-12s %-16s %-34s %-9s %d", d.id(), d.address(), d.type(), d.implementation(),
+            lines.add(String.format("%-22s %-8s %-12s %-16s %-34s %-9s %d", d.id(), where(d), d.type(), d.implementation(),
                     bundle, d.status() == null ? "waiting" : d.status().name().toLowerCase(), d.swapCount()));
         }
         return String.join("\n", lines);
+    }
+
+    /** PCI devices by slot, then the devices on the port and MMIO buses. */
+    private static final Comparator<DeviceInstanceInfo> BY_SLOT = Comparator.comparing(DeviceInstanceInfo::address,
+            Comparator.nullsLast(Comparator.naturalOrder()));
+
+    /** The slot of a PCI device; the ranges of a device on the port or MMIO bus. */
+    private static String where(DeviceInstanceInfo d) {
+        if (d.address() != null) return d.address().toString();
+        DeviceInstance i = d.instance();
+        return i == null ? "-" : i.location();
     }
 
     public String stats() {
@@ -58,11 +70,11 @@ public final class DeviceCommands {
         List<String> lines = new ArrayList<>();
         lines.add(String.format("%-22s %-8s %-12s %12s %16s %8s", "instance", "slot", "type", "requests", "bytes", "errors"));
         List<DeviceInstanceInfo> ds = new ArrayList<>(devices);
-        ds.sort(Comparator.comparing(DeviceInstanceInfo::address));
+        ds.sort(BY_SLOT);
         for (DeviceInstanceInfo d : ds) {
             DeviceCounters c = d.counters();
-            if (c == null) lines.add(String.format("%-22s %-8s %-12s %12s %16s %8s", d.id(), d.address(), d.type(), "-", "-", "-"));
-            else lines.add(String.format("%-22s %-8s %-12s %12d %16d %8d", d.id(), d.address(), d.type(), c.requests(), c.bytes(), c.errors()));
+            if (c == null) lines.add(String.format("%-22s %-8s %-12s %12s %16s %8s", d.id(), where(d), d.type(), "-", "-", "-"));
+            else lines.add(String.format("%-22s %-8s %-12s %12d %16d %8d", d.id(), where(d), d.type(), c.requests(), c.bytes(), c.errors()));
         }
         return String.join("\n", lines);
     }
@@ -86,7 +98,7 @@ public final class DeviceCommands {
 
     private DeviceInstanceInfo find(String instance) {
         for (DeviceInstanceInfo d : devices)
-            if (d.id().equals(instance) || d.id().equals("vmm.device~" + instance) || d.address().toString().equals(instance)) return d;
+            if (d.id().equals(instance) || d.id().equals("vmm.device~" + instance) || where(d).equals(instance)) return d;
         throw new IllegalArgumentException("no device instance " + instance + " (see device:list)");
     }
 }

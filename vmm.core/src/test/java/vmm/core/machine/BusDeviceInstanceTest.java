@@ -1,0 +1,231 @@
+package vmm.core.machine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import vmm.core.device.BusDevice;
+import vmm.core.device.BusRange;
+import vmm.core.device.DeviceProvider;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
+import vmm.core.irq.InterruptLine;
+import vmm.core.irq.IrqChip;
+import vmm.core.irq.MsiMessage;
+import vmm.core.memory.GuestMemory;
+import vmm.core.pci.PciAddress;
+
+/**
+ * A {@link BusDevice} (a device on the I/O-port or MMIO bus, without PCI) as a device instance: its ranges reach
+ * the model in place, a swap under a stream of guest writes loses none and carries the state and the interrupt
+ * level over, a guest reset resets it, a detached device holds its accesses until a successor comes, and what
+ * cannot be plugged or swapped is refused by name.
+ */
+class BusDeviceInstanceTest {
+    private static final int PORT = 0x5a0, IRQ = 5;
+    private static final long MMIO = 0xfed0_0000L;
+
+    /** An IOAPIC that remembers each input's level. */
+    private static final class Levels implements IrqChip {
+        final Map<Integer, Boolean> level = new ConcurrentHashMap<>();
+
+        @Override public void setLevel(int gsi, boolean on) { level.put(gsi, on); }
+        @Override public void signalMsi(MsiMessage message) { }
+
+        boolean high(int gsi) { return level.getOrDefault(gsi, false); }
+    }
+
+    /**
+     * A counter device: on its ports, offset 0 (le32) adds what is written and reads the total, offset 4 reads
+     * the implementation's tag; a write of 1 (0) to offset 5 raises (lowers) its interrupt line. Its MMIO page
+     * mirrors the total at offset 0. State: the total and the line's level.
+     */
+    private static class Counter implements BusDevice {
+        final char tag;
+        final InterruptLine line;
+        final AtomicLong total = new AtomicLong();
+        volatile boolean stopped, reset;
+
+        Counter(char tag, InterruptLine line) {
+            this.tag = tag;
+            this.line = line;
+        }
+
+        @Override
+        public List<BusRange> ranges() {
+            return List.of(BusRange.ports("registers", PORT, 8), BusRange.mmio("mirror", MMIO, 0x1000));
+        }
+
+        @Override
+        public long read(int range, long offset, int size) {
+            if (range == 1 || offset == 0) return total.get();
+            return offset == 4 ? tag : 0;
+        }
+
+        @Override
+        public void write(int range, long offset, int size, long value) {
+            if (range != 0) return;
+            if (offset == 0) total.addAndGet(value);
+            if (offset == 5) {
+                if (value == 1) line.raise();
+                else line.lower();
+            }
+        }
+
+        @Override public void start() { }
+        @Override public void pause() { }
+        @Override public void resume() { }
+
+        @Override
+        public void reset() {
+            reset = true;
+            total.set(0);
+            line.lower();
+        }
+
+        @Override
+        public void stop() {
+            stopped = true;
+        }
+
+        @Override
+        public DeviceState saveState() {
+            return DeviceState.builder("counter", 1).put("total", total.get()).put("irq", line.isRaised() ? 1 : 0).build();
+        }
+
+        @Override
+        public void restoreState(DeviceState state) {
+            state.require("counter", 1);
+            total.set(state.getLong("total"));
+            if (state.getInt("irq") != 0) line.raise();
+            else line.lower();
+        }
+    }
+
+    private final Levels irq = new Levels();
+    private final Machine machine = new Machine(GuestMemory.ofSize(1 << 20), irq);
+    private final Map<Character, Counter> made = new ConcurrentHashMap<>();
+
+    private DeviceProvider counter(char tag) {
+        return context -> {
+            Counter c = new Counter(tag, context.interruptLine(IRQ));
+            made.put(tag, c);
+            return c;
+        };
+    }
+
+    @AfterEach
+    void close() {
+        machine.close();
+    }
+
+    @Test
+    void itsPortAndMmioRangesReachTheModelAndTheInstanceSaysWhereItSits() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        machine.ioPorts().write(PORT, 4, 5);
+        machine.ioPorts().write(PORT, 4, 7);
+        assertThat(machine.ioPorts().read(PORT, 4)).isEqualTo(12);
+        assertThat(machine.mmio().read(MMIO, 4)).isEqualTo(12);
+        assertThat(machine.ioPorts().read(PORT + 4, 1)).isEqualTo('a');
+        assertThat(d.address()).isNull();
+        assertThat(d.transport()).isNull();
+        assertThat(d.model()).as("not a virtio model").isNull();
+        assertThat(d.serving()).isSameAs(made.get('a'));
+        assertThat(d.location()).contains("io 0x5a0-0x5a7").contains("mmio 0xfed00000-0xfed00fff");
+        assertThat(machine.instances()).containsExactly(d);
+    }
+
+    @Test
+    void aSwapUnderAStreamOfGuestWritesLosesNoneAndCarriesTheTotalOver() throws Exception {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        int writes = 20_000;
+        CountDownLatch started = new CountDownLatch(1);
+        Thread vcpu = Thread.ofPlatform().start(() -> {
+            started.countDown();
+            for (int i = 0; i < writes; i++) machine.ioPorts().write(PORT, 4, 1);
+        });
+        started.await();
+        for (int i = 0; i < 20; i++) d.swapTo(i % 2 == 0 ? "b" : "a", counter(i % 2 == 0 ? 'b' : 'a'));
+        vcpu.join();
+        assertThat(machine.ioPorts().read(PORT, 4)).as("every write counted once, across 20 swaps").isEqualTo(writes);
+        assertThat(d.swapCount()).isEqualTo(20);
+        assertThat(d.implementation()).isEqualTo("a");
+        assertThat(machine.ioPorts().read(PORT + 4, 1)).isEqualTo('a');
+    }
+
+    @Test
+    void theInterruptLevelSurvivesASwapAndTheSuccessorCanLowerIt() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        machine.ioPorts().write(PORT + 5, 1, 1);
+        assertThat(irq.high(IRQ)).isTrue();
+        d.swapTo("b", counter('b'));
+        assertThat(irq.high(IRQ)).as("still pending after the swap").isTrue();
+        assertThat(made.get('b').line).as("one line per GSI for every model of the instance").isSameAs(made.get('a').line);
+        machine.ioPorts().write(PORT + 5, 1, 0);
+        assertThat(irq.high(IRQ)).as("the successor lowered it").isFalse();
+        assertThat(made.get('a').stopped).isTrue();
+    }
+
+    @Test
+    void aGuestResetResetsTheModelInPlace() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        machine.ioPorts().write(PORT, 4, 9);
+        d.reset();
+        assertThat(made.get('a').reset).isTrue();
+        assertThat(machine.ioPorts().read(PORT, 4)).isZero();
+    }
+
+    @Test
+    void aDetachedDeviceComesBackWithItsStateInTheSuccessor() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        machine.ioPorts().write(PORT, 4, 41);
+        d.detach();
+        assertThat(d.status()).isEqualTo(DeviceInstance.Status.DETACHED);
+        assertThat(d.serving()).isNull();
+        assertThat(made.get('a').stopped).isTrue();
+        d.attach("b", counter('b'));
+        machine.ioPorts().write(PORT, 4, 1);
+        assertThat(machine.ioPorts().read(PORT, 4)).as("the successor has the old total").isEqualTo(42);
+        assertThat(machine.ioPorts().read(PORT + 4, 1)).isEqualTo('b');
+        assertThat(d.swapCount()).isEqualTo(1);
+    }
+
+    @Test
+    void aSuccessorThatDecodesOtherRangesIsRefusedAndTheOldModelGoesOn() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        DeviceProvider elsewhere = context -> new Counter('x', context.interruptLine(IRQ)) {
+            @Override
+            public List<BusRange> ranges() {
+                return List.of(BusRange.ports("registers", PORT + 0x10, 8));
+            }
+        };
+        assertThatThrownBy(() -> d.swapTo("x", elsewhere)).isInstanceOf(IncompatibleStateException.class)
+                .hasMessageContaining("decodes").hasMessageContaining("0x5b0");
+        machine.ioPorts().write(PORT, 4, 3);
+        assertThat(machine.ioPorts().read(PORT, 4)).isEqualTo(3);
+        assertThat(d.implementation()).isEqualTo("a");
+    }
+
+    @Test
+    void whatCannotBePluggedIsRefusedByNameAndLeavesNothingOnTheBus() {
+        machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        assertThatThrownBy(() -> machine.plug("twin", "counter", null, Map.of(), "b", counter('b')))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("device twin");
+        assertThatThrownBy(() -> machine.plug("pci", "counter", PciAddress.slot(3), Map.of(), "c", counter('c')))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not on PCI");
+        assertThatThrownBy(() -> machine.plug("high", "counter", null, Map.of(), "d",
+                context -> new Counter('d', context.interruptLine(24))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("interrupt line 24");
+        assertThat(made.get('b').stopped).as("the refused model was stopped").isTrue();
+        assertThat(machine.instances()).hasSize(1);
+        assertThat(machine.ioPorts().read(PORT + 4, 1)).as("the first device still answers").isEqualTo('a');
+    }
+}
