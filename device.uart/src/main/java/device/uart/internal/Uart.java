@@ -1,5 +1,7 @@
 package device.uart.internal;
 
+import java.util.List;
+
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -8,7 +10,8 @@ import device.uart.backend.RxSink;
 import device.uart.model.UartModel;
 import device.uart.model.UartRegisters;
 import vmm.core.bus.IoHandler;
-import vmm.core.device.DeviceModel;
+import vmm.core.device.BusDevice;
+import vmm.core.device.BusRange;
 import vmm.core.device.DeviceState;
 import vmm.core.irq.InterruptLine;
 
@@ -31,8 +34,14 @@ import vmm.core.irq.InterruptLine;
  *
  * <p>The back end belongs to whoever created this UART: {@link #stop()}
  * detaches from it but does not close it, so it can be handed to a successor.
+ * So does the interrupt line: stop leaves its level alone, for a successor
+ * restored from this UART's state to take over (the owner lowers it when the
+ * device goes away).
+ *
+ * <p>As a {@link BusDevice} (made by {@link UartProvider} for a device
+ * instance) it decodes one range, its eight registers.
  */
-public final class Uart implements IoHandler, DeviceModel, RxSink {
+public final class Uart implements IoHandler, BusDevice, RxSink {
     private enum Phase { CREATED, RUNNING, PAUSED, STOPPED }
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -41,17 +50,48 @@ public final class Uart implements IoHandler, DeviceModel, RxSink {
     private final InterruptLine irq;
     private final Backend backend;
     private final byte[] txBuf = new byte[UartRegisters.FIFO_SIZE];
+    /** The first of its eight ports, or -1 for a UART wired by hand (not a device instance). */
+    private final int port;
+    /** Runs once the UART has stopped: lets its owner release the back end. */
+    private final Runnable stopped;
     private Phase phase = Phase.CREATED;
 
     /**
+     * A UART its creator wires to a bus by hand.
+     *
      * @param model   the register model, fresh or restored; this UART owns it from now on
      * @param irq     the line the UART's INTRPT output drives
      * @param backend the serial line's far end; attached on {@link #start()}
      */
     public Uart(UartModel model, InterruptLine irq, Backend backend) {
+        this(model, irq, backend, -1, () -> { });
+    }
+
+    /**
+     * A UART for a device instance, decoding ports {@code port .. port + 7}; {@code stopped} runs once it stopped.
+     */
+    public Uart(UartModel model, InterruptLine irq, Backend backend, int port, Runnable stopped) {
         this.model = model;
         this.irq = irq;
         this.backend = backend;
+        this.port = port;
+        this.stopped = stopped;
+    }
+
+    @Override
+    public List<BusRange> ranges() {
+        if (port < 0) throw new IllegalStateException("this UART is wired by hand, not a device instance: it has no port");
+        return List.of(BusRange.ports("16550a", port, UartRegisters.PORT_COUNT));
+    }
+
+    @Override
+    public long read(int range, long offset, int size) {
+        return read(offset, size);
+    }
+
+    @Override
+    public void write(int range, long offset, int size, long value) {
+        write(offset, size, value);
     }
 
     // ---- vCPU side -----------------------------------------------------
@@ -204,18 +244,22 @@ public final class Uart implements IoHandler, DeviceModel, RxSink {
         }
     }
 
-    /** Detaches from the back end (which stays open, its unread input kept) and lowers the line. */
+    /**
+     * Detaches from the back end (which stays open, its unread input kept) and leaves the line as it is: a
+     * successor restored from this UART's state takes both over; the owner lowers the line when the device goes.
+     */
     @Override
     public void stop() {
         lock.lock();
         try {
+            if (phase == Phase.STOPPED) return;
             phase = Phase.STOPPED;
             room.signalAll();
-            irq.lower();
         } finally {
             lock.unlock();
         }
         backend.detach(this);
+        stopped.run();
     }
 
     /** Called while paused; includes both FIFOs and the pending-interrupt latches. */

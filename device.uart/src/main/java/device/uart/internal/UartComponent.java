@@ -67,6 +67,7 @@ public final class UartComponent {
     public void deactivate() {
         registration.close();
         uart.stop();
+        line.lower(); // the UART leaves its line for a successor; here there is none
         backend.close();
     }
 

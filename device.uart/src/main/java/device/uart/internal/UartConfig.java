@@ -33,7 +33,19 @@ public record UartConfig(String id, int port, int irq, BackendSpec backend) {
     public static UartConfig parse(Map<String, ?> props) {
         Object pid = props.get("service.pid"), cid = props.get("component.id");
         String id = pid != null ? String.valueOf(pid) : cid != null ? "component " + cid : "uart";
-        String prefix = UartComponent.PID + " " + id + ": ";
+        return parse(id, UartComponent.PID + " " + id + ": ", props);
+    }
+
+    /**
+     * A device instance's UART ({@link UartProvider}), its errors prefixed "device ID: ".
+     *
+     * @throws IllegalArgumentException naming the instance and the key that is wrong
+     */
+    public static UartConfig parse(String id, Map<String, ?> props) {
+        return parse(id, "device " + id + ": ", props);
+    }
+
+    private static UartConfig parse(String id, String prefix, Map<String, ?> props) {
         Object p = props.get("port");
         int port, defaultIrq = -1;
         String ps = p == null ? "com1" : String.valueOf(p).trim().toLowerCase(Locale.ROOT);

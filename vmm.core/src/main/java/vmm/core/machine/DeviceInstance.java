@@ -137,6 +137,11 @@ public final class DeviceInstance {
                         + MAX_GSI + ")");
             return byGsi.computeIfAbsent(gsi, g -> machine.irqChip().line(g));
         }
+
+        /** The device went away: none of its lines stays raised. */
+        void lowerAll() {
+            byGsi.values().forEach(InterruptLine::lower);
+        }
     }
 
     /** The highest interrupt input a bus device may drive: the IOAPIC has 24. */
@@ -339,6 +344,7 @@ public final class DeviceInstance {
             }
             shell.unplug();
         } finally {
+            lines.lowerAll();
             status = Status.REMOVED;
             gate.open();
             machine.forget(this);
