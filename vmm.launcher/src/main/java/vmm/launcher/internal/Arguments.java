@@ -329,9 +329,9 @@ public final class Arguments {
                 "name", "default", "serial.console", 0x3f8));
         if (accel != null) vm.put("accel", accel);
         Map<String, Object> disk = new LinkedHashMap<>(Map.of("type", "virtio-blk", "address", "0:4.0", "path", DEMO_DISK));
-        Map<String, Object> com1 = new LinkedHashMap<>(Map.of("port", "com1", "backend", "stdio"));
+        Map<String, Object> com1 = new LinkedHashMap<>(Map.of("type", "uart", "port", "com1", "backend", "stdio"));
         return new Plan("run", List.of(new Config("vmm.vm", null, vm), new Config("vmm.device", "disk", disk),
-                new Config("device.uart", "com1", com1)));
+                new Config("vmm.device", "com1", com1)));
     }
 
     /** Placeholder path in the default VM's disk configuration; the launcher writes the demo disk and substitutes it. */

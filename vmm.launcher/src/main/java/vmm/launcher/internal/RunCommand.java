@@ -109,12 +109,15 @@ final class RunCommand {
                 long deadline = System.nanoTime() + STARTUP.toNanos();
                 while (info != null && info.status() != DeviceInstance.Status.ACTIVE && System.nanoTime() < deadline) Thread.sleep(10);
                 if (info == null || info.status() != DeviceInstance.Status.ACTIVE) {
-                    err.println("vmm: device " + c.properties().get("type") + " at " + c.properties().get("address")
+                    Object at = c.properties().get("address");
+                    err.println("vmm: device " + c.properties().get("type") + " " + (at != null ? "at " + at : c.name())
                             + " did not start (see the log above for why)");
                     return 2;
                 }
-                summary.add(String.format("  %-8s %-12s %s (%s)", info.address(), info.type(), info.implementation(),
-                        Implementations.bundleOf(context, info.type(), info.implementation())));
+                String where = info.address() != null ? info.address().toString() : c.name();
+                summary.add(String.format("  %-8s %-12s %s (%s)%s", where, info.type(), info.implementation(),
+                        Implementations.bundleOf(context, info.type(), info.implementation()),
+                        c.properties().containsKey("backend") && info.address() == null ? " on " + c.properties().get("backend") : ""));
             } else if (c.factoryPid().equals("device.pci-passthru")) {
                 // The component attaches the function or fails with one message (logged above) saying why and how to fix it.
                 PciAddress at = PciAddress.parse(String.valueOf(c.properties().get("address")));
@@ -126,15 +129,6 @@ final class RunCommand {
                     return 2;
                 }
                 summary.add(String.format("  %-8s %-12s %s", at, "passthru", c.properties().get("host")));
-            } else if (c.factoryPid().equals("device.uart")) {
-                int port = "com2".equals(c.properties().get("port")) ? 0x2f8 : 0x3f8;
-                long deadline = System.nanoTime() + STARTUP.toNanos();
-                while (!vm.machine().ioPorts().isClaimed(port) && System.nanoTime() < deadline) Thread.sleep(10);
-                if (!vm.machine().ioPorts().isClaimed(port)) {
-                    err.println("vmm: " + c.properties().get("port") + " did not start (see the log above for why)");
-                    return 2;
-                }
-                summary.add(String.format("  %-8s %-12s %s", "isa", c.properties().get("port"), c.properties().get("backend")));
             }
         }
         Hypervisor hv = service(Hypervisor.class, accel.target());

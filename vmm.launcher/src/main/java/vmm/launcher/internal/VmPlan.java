@@ -16,7 +16,7 @@ import vmm.launcher.internal.Arguments.UsageException;
  * A bhyve_config(5) tree read as bhyve reads it, checked, and turned into
  * the Configuration Admin configurations of a run: {@code vmm.vm}, one
  * {@code vmm.device} or {@code device.pci-passthru} per PCI function, one
- * {@code device.uart} per COM port. Every value is checked here, so a bad one
+ * {@code vmm.device} of type {@code uart} (no address: it sits on the I/O ports) per COM port. Every value is checked here, so a bad one
  * is one line (naming the file and line, or the flag, and the variable)
  * before anything starts.
  */
@@ -71,9 +71,10 @@ final class VmPlan {
                 throw new UsageException(at
                         + ": the backend must be stdio, tcp=HOST:PORT, unix=PATH, log=FILE or none");
             Map<String, Object> p = new LinkedHashMap<>();
+            p.put("type", "uart");
             p.put("port", port);
             p.put("backend", backend);
-            configs.add(new Config("device.uart", port, p));
+            configs.add(new Config("vmm.device", port, p));
             com1 |= port.equals("com1");
         }
         String bootrom = t.get("lpc.bootrom"), kernel = t.get("kernel"), initrd = t.get("initrd"),

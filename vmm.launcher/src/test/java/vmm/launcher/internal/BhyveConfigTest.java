@@ -90,7 +90,7 @@ class BhyveConfigTest {
                 .containsEntry("name", "o-vm");
         assertThat(config(plan, "vmm.device", "s5_0")).containsEntry("type", "virtio-blk").containsEntry("sectorsize",
                 "4096/4096");
-        assertThat(config(plan, "device.uart", "com2")).containsEntry("backend", "none");
+        assertThat(config(plan, "vmm.device", "com2")).containsEntry("backend", "none");
         assertThat(run("-l", "bootrom," + rom, "-m", "256").configs().getFirst().properties())
                 .as("bhyve: a bare size below 1 MiB is megabytes").containsEntry("memory.size", "256M");
     }

@@ -63,7 +63,7 @@ class ConfigFileTest {
         assertThat(config(plan, "vmm.vm", null)).containsEntry("vcpus", 3).containsEntry("memory.size", "64M").containsEntry("name", "b");
         assertThat(config(plan, "vmm.device", "s4_0")).containsEntry("type", "virtio-blk");
         assertThat(config(plan, "vmm.device", "s5_0")).containsEntry("type", "virtio-rng");
-        assertThat(config(plan, "device.uart", "com1")).containsEntry("backend", "none");
+        assertThat(config(plan, "vmm.device", "com1")).containsEntry("backend", "none");
     }
 
     @Test
