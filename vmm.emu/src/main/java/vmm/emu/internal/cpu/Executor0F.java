@@ -60,7 +60,7 @@ final class Executor0F {
                 SystemOps.checkCpl0(c);
                 int msr = (int) c.r[Cpu.RCX];
                 long v = (c.r[Cpu.RDX] & 0xFFFFFFFFL) << 32 | (c.r[Cpu.RAX] & 0xFFFFFFFFL);
-                if (!SystemOps.writeMsr(c, msr, v)) throw CpuFault.gp(0);
+                if (!SystemOps.writeMsr(c, msr, v)) throw Machine.msrRefused(c, "wrmsr", msr);
             }
             case 0x31 -> {
                 if ((c.cr4 & Cpu.CR4_TSD) != 0 && c.cpl != 0) throw CpuFault.gp(0);
@@ -69,7 +69,7 @@ final class Executor0F {
             case 0x32 -> {
                 SystemOps.checkCpl0(c);
                 Long v = SystemOps.readMsr(c, (int) c.r[Cpu.RCX]);
-                if (v == null) throw CpuFault.gp(0);
+                if (v == null) throw Machine.msrRefused(c, "rdmsr", (int) c.r[Cpu.RCX]);
                 c.setReg(Cpu.RAX, 4, v);
                 c.setReg(Cpu.RDX, 4, v >>> 32);
             }

@@ -632,6 +632,18 @@ public final class Machine implements InterruptTarget {
         return CpuFault.ud();
     }
 
+    /**
+     * An MSR the model lacks, or a value it refuses: #GP to the guest, as on a CPU without it. Logged once per MSR
+     * and access at DEBUG: a kernel probes many MSRs on purpose ({@code rdmsr_safe}), so this is for finding what a
+     * guest reached, not a warning.
+     */
+    static CpuFault msrRefused(Cpu c, String access, int msr) {
+        if (LOG.isLoggable(System.Logger.Level.DEBUG) && LOGGED.add(access + Integer.toHexString(msr)))
+            LOG.log(System.Logger.Level.DEBUG, String.format("vmm.emu: %s of MSR 0x%x is not in the model (or the value "
+                    + "is refused), #GP to the guest at %04x:%x", access, msr, c.seg[Cpu.CS].selector(), c.rip));
+        return CpuFault.gp(0);
+    }
+
     /** A feature the model lacks (task switches, virtual-8086 mode): #UD to the guest, logged once. */
     static CpuFault unsupportedFeature(Cpu c, String what) {
         if (LOGGED.add(what))
