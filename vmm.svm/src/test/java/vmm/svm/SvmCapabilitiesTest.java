@@ -7,6 +7,7 @@ import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
+import vmm.kvm.fixtures.Fixtures;
 import vmm.kvm.vendor.HostFacts;
 
 /** NPT, ASID and AVIC as read from a host's /proc/cpuinfo and kvm_amd parameters. */

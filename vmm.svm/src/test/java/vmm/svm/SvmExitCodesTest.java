@@ -6,6 +6,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 
+import vmm.kvm.fixtures.Fixtures;
+
 /** Entry failures and exit codes read the way the AMD APM names them. */
 class SvmExitCodesTest {
     private final SvmVendor vendor = new SvmVendor(Fixtures.host("amd-epyc-7742"));

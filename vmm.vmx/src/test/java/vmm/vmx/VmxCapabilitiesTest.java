@@ -7,6 +7,7 @@ import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
+import vmm.kvm.fixtures.Fixtures;
 import vmm.kvm.vendor.HostFacts;
 
 /** EPT, VPID, unrestricted guest and APICv as read from an Intel host's /proc/cpuinfo and kvm_intel parameters. */

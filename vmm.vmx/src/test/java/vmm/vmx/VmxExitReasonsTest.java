@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import vmm.kvm.fixtures.Fixtures;
+
 /** VM-entry failures read as the Intel SDM names them. */
 class VmxExitReasonsTest {
     private final VmxVendor vendor = new VmxVendor(Fixtures.host("intel-xeon-gold-6252"));
