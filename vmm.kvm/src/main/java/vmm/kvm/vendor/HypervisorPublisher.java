@@ -21,7 +21,8 @@ import vmm.kvm.KvmVendor;
  */
 public final class HypervisorPublisher {
     /** Service properties: the back end ({@code Capabilities.backEnd()}) and the host's CPUID vendor string. */
-    public static final String PROPERTY_BACKEND = "vmm.hypervisor.backend", PROPERTY_CPU_VENDOR = "vmm.hypervisor.cpu.vendor";
+    public static final String PROPERTY_BACKEND = "vmm.hypervisor.backend",
+            PROPERTY_CPU_VENDOR = "vmm.hypervisor.cpu.vendor";
 
     private final KvmVendor vendor;
     private final HostFacts host;

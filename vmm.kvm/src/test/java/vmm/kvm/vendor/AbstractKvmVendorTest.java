@@ -44,7 +44,8 @@ class AbstractKvmVendorTest {
 
     @Test
     void theReportNamesTheKvmModuleFirstTheVendorsFeaturesThenTheMsrsThisKvmCanSave() {
-        TestVendor v = new TestVendor(HostFacts.of("vendor_id\t: TestVendor\nflags\t\t: fpu fast\n", "kvm_amd/fast=Y\n"));
+        TestVendor v = new TestVendor(HostFacts.of("vendor_id\t: TestVendor\nflags\t\t: fpu fast\n",
+                "kvm_amd/fast=Y\n"));
 
         Map<String, String> caps = v.capabilities(probe(List.of(0x10)));
 

@@ -83,7 +83,8 @@ class HypervisorPublisherTest {
         p.withdraw();
 
         verifyNoInteractions(context);
-        assertThat(log.lines()).singleElement().asString().startsWith("INFO").contains("amd-v", "/dev/kvm does not exist");
+        assertThat(log.lines()).singleElement().asString().startsWith("INFO")
+                .contains("amd-v", "/dev/kvm does not exist");
     }
 
     @Test
