@@ -2,15 +2,13 @@ package vmm.svm;
 
 import static vmm.kvm.vendor.GuestCpuid.*;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
 import vmm.kvm.CpuidEntry;
-import vmm.kvm.KvmProbe;
-import vmm.kvm.KvmVendor;
+import vmm.kvm.vendor.AbstractKvmVendor;
 import vmm.kvm.vendor.CommonMsrs;
 import vmm.kvm.vendor.CpuTopology;
 import vmm.kvm.vendor.CpuidTable;
@@ -24,7 +22,7 @@ import vmm.kvm.vendor.HostFacts;
  * APIC ID size), 0x8000001D (cache sharing) and 0x8000001E (extended APIC ID,
  * core ID); SVM itself and host-only monitoring features are hidden. Thread-safe.
  */
-public final class SvmVendor implements KvmVendor {
+public final class SvmVendor extends AbstractKvmVendor {
     public static final String VENDOR_ID = "AuthenticAMD";
 
     static final int LEAF_ADDRESS_SIZES = 0x80000008, LEAF_SVM_FEATURES = 0x8000000A,
@@ -58,8 +56,6 @@ public final class SvmVendor implements KvmVendor {
             CommonMsrs.KVM_PARAVIRT, AMD_MSRS)
             .flatMap(List::stream).toList();
 
-    private final HostFacts host;
-
     /** The back end for this host, reading its facts from {@code /proc} and {@code /sys}. */
     public SvmVendor() {
         this(HostFacts.ofThisHost());
@@ -67,12 +63,7 @@ public final class SvmVendor implements KvmVendor {
 
     /** The back end reading host facts from {@code host} (tests give recorded ones). */
     public SvmVendor(HostFacts host) {
-        this.host = host;
-    }
-
-    @Override
-    public String name() {
-        return "amd-v";
+        super("amd-v", "kvm_amd", ALL_MSRS, host);
     }
 
     @Override
@@ -82,9 +73,8 @@ public final class SvmVendor implements KvmVendor {
     }
 
     @Override
-    public List<CpuidEntry> guestCpuid(List<CpuidEntry> supported, int vcpuIndex, int vcpuCount) {
-        CpuTopology topology = new CpuTopology(vcpuCount);
-        CpuidTable t = CpuidTable.of(supported);
+    protected void normalize(CpuidTable t, CpuTopology topology, int vcpuIndex) {
+        int vcpuCount = topology.vcpuCount();
         GuestCpuid.features(t, topology, vcpuIndex, vcpuCount, HIDDEN_FEATURES_ECX, HIDDEN_FEATURES_EDX);
         GuestCpuid.powerManagement(t);
         GuestCpuid.hide(t, LEAF_EXTENDED_FEATURES, 0, 'b', HIDDEN_LEAF7_EBX);
@@ -102,7 +92,6 @@ public final class SvmVendor implements KvmVendor {
         // EBX[15:8] threads per core - 1 = 0, EBX[7:0] core ID; ECX: node 0 of 1.
         t.update(LEAF_EXTENDED_APIC_ID, e -> new CpuidEntry(e.function(), e.index(), e.flags(), apic, apic & 0xFF, 0, 0));
         t.remove(LEAF_EXTENDED_TOPOLOGY_AMD); // Zen 4's 0x80000026 would describe the host's CCX layout
-        return t.entries();
     }
 
     /** 0x8000001D EAX[25:14] NumSharingCache - 1: private L1 and L2, an L3 shared by every vCPU. */
@@ -112,57 +101,27 @@ public final class SvmVendor implements KvmVendor {
         return e.withEax(CpuidTable.withBits(e.eax(), 25, 14, level >= 3 ? vcpuCount - 1 : 0));
     }
 
-    @Override
-    public List<Integer> msrsToSave() {
-        return ALL_MSRS;
-    }
-
     /**
-     * The MSRs to save on a host whose {@code KVM_GET_MSR_INDEX_LIST} is {@code kvmIndexList}:
-     * {@link #msrsToSave()} in its order, less those this KVM cannot save.
-     */
-    public List<Integer> msrsToSave(List<Integer> kvmIndexList) {
-        return CommonMsrs.savable(ALL_MSRS, kvmIndexList);
-    }
-
-    /**
-     * {@code kvm-module}, {@code svm}, {@code npt} (nested paging, RVI), {@code asid-flush}
-     * (flush by ASID), {@code avic}, {@code x2avic}, {@code nested}, and
-     * {@code msrs-to-save}: each a CPU flag of the host that {@code kvm_amd}'s
-     * parameter of the same name must also enable.
+     * {@code svm}, {@code npt} (nested paging, RVI), {@code asid}, {@code asid-flush}
+     * (flush by ASID), {@code avic}, {@code x2avic} and {@code nested}: each a CPU flag of
+     * the host that {@code kvm_amd}'s parameter of the same name must also enable.
      */
     @Override
-    public Map<String, String> capabilities(KvmProbe probe) {
-        Set<String> flags = host.cpuFlags();
-        boolean kvmAmd = host.moduleLoaded("kvm_amd");
+    protected void hardwareFeatures(Set<String> flags, Map<String, String> f) {
         boolean svm = flags.contains("svm");
-        Map<String, String> f = new LinkedHashMap<>();
-        f.put("kvm-module", host.kvmModule());
         f.put("svm", yesNo(svm));
-        f.put("npt", yesNo(flags.contains("npt") && kvmAmd && HostFacts.isOn(host.moduleParameter("kvm_amd", "npt"))));
+        f.put("npt", yesNo(flags.contains("npt") && enabled("npt")));
         // Every SVM CPU tags TLB entries with ASIDs; FlushByAsid lets KVM flush one guest's alone.
         f.put("asid", yesNo(svm));
         f.put("asid-flush", yesNo(flags.contains("flushbyasid")));
-        boolean avic = flags.contains("avic") && kvmAmd && HostFacts.isOn(host.moduleParameter("kvm_amd", "avic"));
+        boolean avic = flags.contains("avic") && enabled("avic");
         f.put("avic", yesNo(avic));
         f.put("x2avic", yesNo(avic && flags.contains("x2avic")));
-        f.put("nested", yesNo(kvmAmd && HostFacts.isOn(host.moduleParameter("kvm_amd", "nested"))));
-        List<Integer> index = probe.msrIndexList();
-        if (!index.isEmpty()) f.put("msrs-to-save", msrsToSave(index).size() + " of " + ALL_MSRS.size());
-        return f;
-    }
-
-    private static String yesNo(boolean b) {
-        return b ? "yes" : "no";
+        f.put("nested", yesNo(enabled("nested")));
     }
 
     @Override
     public String explainEntryFailure(long hardwareEntryFailureReason) {
         return SvmExitCodes.describe(hardwareEntryFailureReason);
-    }
-
-    @Override
-    public String toString() {
-        return "SvmVendor[" + name() + "]";
     }
 }

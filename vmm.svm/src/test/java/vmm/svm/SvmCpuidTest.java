@@ -13,6 +13,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
 import vmm.kvm.CpuidEntry;
+import vmm.kvm.fixtures.Fixtures;
 import vmm.kvm.vendor.CpuidTable;
 
 /**

@@ -6,6 +6,8 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
+import vmm.kvm.fixtures.Fixtures;
+
 /** The AMD MSR list, alone and against this machine's recorded KVM_GET_MSR_INDEX_LIST. */
 class SvmMsrsTest {
     private final SvmVendor vendor = new SvmVendor(Fixtures.host("amd-epyc-7742"));

@@ -2,15 +2,13 @@ package vmm.vmx;
 
 import static vmm.kvm.vendor.GuestCpuid.*;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
 import vmm.kvm.CpuidEntry;
-import vmm.kvm.KvmProbe;
-import vmm.kvm.KvmVendor;
+import vmm.kvm.vendor.AbstractKvmVendor;
 import vmm.kvm.vendor.CommonMsrs;
 import vmm.kvm.vendor.CpuTopology;
 import vmm.kvm.vendor.CpuidTable;
@@ -25,7 +23,7 @@ import vmm.kvm.vendor.HostFacts;
  * host-only features (SGX, processor trace, resource director) are hidden.
  * Thread-safe.
  */
-public final class VmxVendor implements KvmVendor {
+public final class VmxVendor extends AbstractKvmVendor {
     public static final String VENDOR_ID = "GenuineIntel";
 
     static final int LEAF_CACHE_PARAMETERS = 0x4, LEAF_RDT_MONITORING = 0xF, LEAF_RDT_ALLOCATION = 0x10,
@@ -54,8 +52,6 @@ public final class VmxVendor implements KvmVendor {
     private static final List<Integer> ALL_MSRS = Stream.of(CommonMsrs.ARCHITECTURAL, CommonMsrs.SYSCALL,
             CommonMsrs.KVM_PARAVIRT, INTEL_MSRS).flatMap(List::stream).toList();
 
-    private final HostFacts host;
-
     /** The back end for this host, reading its facts from {@code /proc} and {@code /sys}. */
     public VmxVendor() {
         this(HostFacts.ofThisHost());
@@ -63,12 +59,7 @@ public final class VmxVendor implements KvmVendor {
 
     /** The back end reading host facts from {@code host} (tests give recorded ones). */
     public VmxVendor(HostFacts host) {
-        this.host = host;
-    }
-
-    @Override
-    public String name() {
-        return "vt-x";
+        super("vt-x", "kvm_intel", ALL_MSRS, host);
     }
 
     @Override
@@ -77,9 +68,7 @@ public final class VmxVendor implements KvmVendor {
     }
 
     @Override
-    public List<CpuidEntry> guestCpuid(List<CpuidEntry> supported, int vcpuIndex, int vcpuCount) {
-        CpuTopology topology = new CpuTopology(vcpuCount);
-        CpuidTable t = CpuidTable.of(supported);
+    protected void normalize(CpuidTable t, CpuTopology topology, int vcpuIndex) {
         int addressableIds = 1 << topology.coreIdBits();
         // Leaf 1 EBX[23:16] is the number of addressable IDs, a power of two on Intel.
         GuestCpuid.features(t, topology, vcpuIndex, addressableIds, HIDDEN_FEATURES_ECX | FEATURES_ECX_VMX, HIDDEN_FEATURES_EDX);
@@ -92,7 +81,6 @@ public final class VmxVendor implements KvmVendor {
         t.update(LEAF_CACHE_PARAMETERS, e -> cacheParameters(e, addressableIds));
         GuestCpuid.extendedTopology(t, LEAF_EXTENDED_TOPOLOGY, topology, vcpuIndex);
         if (t.has(LEAF_V2_EXTENDED_TOPOLOGY)) GuestCpuid.extendedTopology(t, LEAF_V2_EXTENDED_TOPOLOGY, topology, vcpuIndex);
-        return t.entries();
     }
 
     /**
@@ -107,60 +95,27 @@ public final class VmxVendor implements KvmVendor {
         return e.withEax(CpuidTable.withBits(eax, 25, 14, level >= 3 ? addressableIds - 1 : 0));
     }
 
-    @Override
-    public List<Integer> msrsToSave() {
-        return ALL_MSRS;
-    }
-
     /**
-     * The MSRs to save on a host whose {@code KVM_GET_MSR_INDEX_LIST} is {@code kvmIndexList}:
-     * {@link #msrsToSave()} in its order, less those this KVM cannot save.
-     */
-    public List<Integer> msrsToSave(List<Integer> kvmIndexList) {
-        return CommonMsrs.savable(ALL_MSRS, kvmIndexList);
-    }
-
-    /**
-     * {@code kvm-module}, {@code vmx}, {@code ept}, {@code vpid}, {@code unrestricted-guest},
-     * {@code apicv}, {@code nested} and {@code msrs-to-save}. A feature is "yes" when the
+     * {@code vmx}, {@code ept}, {@code vpid}, {@code unrestricted-guest}, {@code apicv}
+     * and {@code nested}. A feature is "yes" when the
      * host CPU has it ({@code /proc/cpuinfo}'s {@code vmx flags}, Linux 5.8 and later) and
      * {@code kvm_intel} enables it; APICv needs APIC-register virtualization
      * ({@code vapic_reg}), virtual-interrupt delivery ({@code vid}) and posted interrupts.
      */
     @Override
-    public Map<String, String> capabilities(KvmProbe probe) {
-        Set<String> flags = host.cpuFlags();
-        boolean kvmIntel = host.moduleLoaded("kvm_intel");
-        Map<String, String> f = new LinkedHashMap<>();
-        f.put("kvm-module", host.kvmModule());
+    protected void hardwareFeatures(Set<String> flags, Map<String, String> f) {
         f.put("vmx", yesNo(flags.contains("vmx")));
-        boolean ept = flags.contains("ept") && kvmIntel && on("ept");
+        boolean ept = flags.contains("ept") && enabled("ept");
         f.put("ept", yesNo(ept));
-        f.put("vpid", yesNo(flags.contains("vpid") && kvmIntel && on("vpid")));
-        f.put("unrestricted-guest", yesNo(ept && flags.contains("unrestricted_guest") && on("unrestricted_guest")));
-        f.put("apicv", yesNo(kvmIntel && on("enable_apicv") && flags.contains("vapic_reg") && flags.contains("vid")
+        f.put("vpid", yesNo(flags.contains("vpid") && enabled("vpid")));
+        f.put("unrestricted-guest", yesNo(ept && flags.contains("unrestricted_guest") && enabled("unrestricted_guest")));
+        f.put("apicv", yesNo(enabled("enable_apicv") && flags.contains("vapic_reg") && flags.contains("vid")
                 && flags.contains("posted_intr")));
-        f.put("nested", yesNo(kvmIntel && on("nested")));
-        List<Integer> index = probe.msrIndexList();
-        if (!index.isEmpty()) f.put("msrs-to-save", msrsToSave(index).size() + " of " + ALL_MSRS.size());
-        return f;
-    }
-
-    private boolean on(String parameter) {
-        return HostFacts.isOn(host.moduleParameter("kvm_intel", parameter));
-    }
-
-    private static String yesNo(boolean b) {
-        return b ? "yes" : "no";
+        f.put("nested", yesNo(enabled("nested")));
     }
 
     @Override
     public String explainEntryFailure(long hardwareEntryFailureReason) {
         return VmxExitReasons.explainEntryFailure(hardwareEntryFailureReason);
-    }
-
-    @Override
-    public String toString() {
-        return "VmxVendor[" + name() + "]";
     }
 }

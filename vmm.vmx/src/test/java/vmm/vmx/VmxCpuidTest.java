@@ -12,6 +12,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import vmm.kvm.CpuidEntry;
+import vmm.kvm.fixtures.Fixtures;
 import vmm.kvm.vendor.CpuidTable;
 
 /** Intel CPUID normalization over the recorded CPUID of a Xeon Gold 6252 (Cascade Lake). */

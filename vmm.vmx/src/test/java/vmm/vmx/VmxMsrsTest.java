@@ -6,6 +6,8 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
+import vmm.kvm.fixtures.Fixtures;
+
 /** The Intel MSR list, alone and against a recorded-style Intel KVM_GET_MSR_INDEX_LIST. */
 class VmxMsrsTest {
     private final VmxVendor vendor = new VmxVendor(Fixtures.host("intel-xeon-gold-6252"));
