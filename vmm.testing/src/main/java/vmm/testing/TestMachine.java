@@ -8,6 +8,8 @@ import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
+import vmm.core.platform.PcPlatform;
+import vmm.core.platform.PowerControl;
 
 /**
  * A machine without a CPU: real guest memory, buses and PCI from the core,
@@ -82,6 +84,32 @@ public final class TestMachine implements AutoCloseable {
     public DeviceInstance plug(String type, PciAddress address, DeviceProvider provider, String implementation,
                                Map<String, Object> configuration) {
         return machine.plug(type + "@" + address, type, address, configuration, implementation, provider);
+    }
+
+    /**
+     * Plugs the device provider {@code component} as its bundle declares it ({@link DeclaredProvider}: the type and
+     * implementation from its DS description), at {@code address} (null for a device on the port or MMIO bus), as
+     * instance {@code instanceId}.
+     *
+     * @throws AssertionError when the class's DS declaration would not reach the core
+     */
+    public DeviceInstance plug(String instanceId, Class<? extends DeviceProvider> component, PciAddress address,
+                               Map<String, Object> configuration) {
+        DeclaredProvider d = DeclaredProvider.of(component);
+        return machine.plug(instanceId, d.type(), address, configuration, d.implementation(), d.provider());
+    }
+
+    /**
+     * Installs the PC chipset on this machine ({@link PcPlatform}: PCI configuration ports, fw_cfg, CMOS, the
+     * i8042, the ACPI PM block, the debug ports), as a real VM has it, so that a device whose ports collide with
+     * them fails to plug here as it would there. Call before plugging. Returns this machine.
+     */
+    public TestMachine withPcChipset() {
+        PcPlatform.install(machine, 1, new PowerControl() {
+            @Override public void powerOff(String how) { }
+            @Override public void reset(String how) { }
+        }, line -> { });
+        return this;
     }
 
     /** Assigns the function's resources (once) and returns a driver for it, not yet initialized. */
