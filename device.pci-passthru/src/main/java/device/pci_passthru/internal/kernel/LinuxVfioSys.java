@@ -40,18 +40,19 @@ final class LinuxVfioSys implements VfioSys {
 
     @Override
     public long pread(int fd, MemorySegment buf, long offset) {
-        return Downcalls.withErrno((a, cap) -> {
-            long r = (long) PREAD.invokeExact(cap, fd, buf, buf.byteSize(), offset);
-            if (r < 0) throw new SysException("pread", Downcalls.errno(cap));
-            return r;
-        });
+        return positional(PREAD, "pread", fd, buf, offset);
     }
 
     @Override
     public long pwrite(int fd, MemorySegment buf, long offset) {
+        return positional(PWRITE, "pwrite", fd, buf, offset);
+    }
+
+    /** pread or pwrite of all of {@code buf} at {@code offset}; returns the bytes moved. */
+    private static long positional(MethodHandle call, String name, int fd, MemorySegment buf, long offset) {
         return Downcalls.withErrno((a, cap) -> {
-            long r = (long) PWRITE.invokeExact(cap, fd, buf, buf.byteSize(), offset);
-            if (r < 0) throw new SysException("pwrite", Downcalls.errno(cap));
+            long r = (long) call.invokeExact(cap, fd, buf, buf.byteSize(), offset);
+            if (r < 0) throw new SysException(name, Downcalls.errno(cap));
             return r;
         });
     }
