@@ -43,7 +43,8 @@ class DowncallsTest {
         assertThatThrownBy(() -> Downcalls.open("/nonexistent/downcalls-test", O_RDONLY,
                 (call, errno) -> new IOException(Downcalls.failureMessage(call, errno))))
                 .isExactlyInstanceOf(IOException.class)
-                .hasMessage("open(/nonexistent/downcalls-test) failed: No such file or directory (errno " + ENOENT + ")");
+                .hasMessage("open(/nonexistent/downcalls-test) failed: No such file or directory (errno "
+                        + ENOENT + ")");
     }
 
     @Test

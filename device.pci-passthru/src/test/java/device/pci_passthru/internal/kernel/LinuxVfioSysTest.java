@@ -33,7 +33,8 @@ class LinuxVfioSysTest {
                     .isInstanceOfSatisfying(SysException.class, e -> assertThat(e.errno).isEqualTo(SysException.ENOTTY))
                     .hasMessage("ioctl 0x5401: ENOTTY (not a VFIO file)");
             assertThatThrownBy(() -> sys.ioctl(fd, TCGETS, a.allocate(64)))
-                    .isInstanceOfSatisfying(SysException.class, e -> assertThat(e.errno).isEqualTo(SysException.ENOTTY));
+                    .isInstanceOfSatisfying(SysException.class,
+                            e -> assertThat(e.errno).isEqualTo(SysException.ENOTTY));
         } finally {
             sys.close(fd);
         }
