@@ -1,17 +1,13 @@
 package device.virtio_block.io;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.Optional;
+
+import vmm.core.linux.Downcalls;
 
 /**
  * The few libc calls a {@code FileChannel} does not offer, through
@@ -19,8 +15,8 @@ import java.util.Optional;
  * and {@code lseek(SEEK_END)} (the size of a block device, which
  * {@code fstat} reports as 0). Java does not expose a channel's descriptor,
  * so this holds its own descriptor on the same file; both see the same
- * inode and page cache. Private to this bundle: the core's libc binding is
- * not exported. Thread-safe; the calls are positional.
+ * inode and page cache. Bound through the core's {@link Downcalls}.
+ * Thread-safe; the calls are positional.
  */
 public final class NativeFile implements AutoCloseable {
     public static final int FALLOC_FL_KEEP_SIZE = 0x01;
@@ -28,7 +24,7 @@ public final class NativeFile implements AutoCloseable {
     public static final int FALLOC_FL_ZERO_RANGE = 0x10;
 
     private static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
-    private static final int SEEK_END = 2;
+    private static final int SEEK_END = 2, EINTR = 4;
     /** errno values meaning "this file system or device cannot do that". */
     private static final int ENOSYS = 38, EOPNOTSUPP = 95, EINVAL = 22, ENODEV = 19;
 
@@ -54,17 +50,8 @@ public final class NativeFile implements AutoCloseable {
      */
     public static Optional<NativeFile> open(Path path, boolean readOnly) throws IOException {
         if (LIBC == null) return Optional.empty();
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment state = a.allocate(Libc.CAPTURE);
-            int fd = (int) LIBC.open.invokeExact(state, a.allocateFrom(path.toString()),
-                    (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-            if (fd < 0) throw new IOException("open " + path + ": errno " + Libc.errno(state));
-            return Optional.of(new NativeFile(fd));
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        int fd = Downcalls.open(path.toString(), (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC, NativeFile::failure);
+        return Optional.of(new NativeFile(fd));
     }
 
     /**
@@ -76,73 +63,48 @@ public final class NativeFile implements AutoCloseable {
      */
     public boolean fallocate(int mode, long offset, long length) throws IOException {
         if (closed) throw new IOException("file closed");
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment state = a.allocate(Libc.CAPTURE);
+        return Downcalls.withErrno(IOException.class, (a, state) -> {
             while (true) {
                 int r = (int) LIBC.fallocate.invokeExact(state, fd, mode, offset, length);
                 if (r == 0) return true;
-                int errno = Libc.errno(state);
-                if (errno == 4) continue; // EINTR
+                int errno = Downcalls.errno(state);
+                if (errno == EINTR) continue;
                 if (errno == EOPNOTSUPP || errno == ENOSYS || errno == ENODEV || errno == EINVAL) return false;
-                throw new IOException("fallocate(mode 0x" + Integer.toHexString(mode) + ", " + offset + ", " + length + "): errno " + errno);
+                throw failure("fallocate(mode 0x" + Integer.toHexString(mode) + ", " + offset + ", " + length + ")",
+                        errno);
             }
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     /** The file's size as lseek(SEEK_END) reports it: for a block device, its size in bytes. */
     public long sizeBySeek() throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment state = a.allocate(Libc.CAPTURE);
+        return Downcalls.withErrno(IOException.class, (a, state) -> {
             long r = (long) LIBC.lseek.invokeExact(state, fd, 0L, SEEK_END);
-            if (r < 0) throw new IOException("lseek: errno " + Libc.errno(state));
+            if (r < 0) throw failure("lseek(SEEK_END)", Downcalls.errno(state));
             return r;
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     @Override
     public void close() {
         if (closed) return;
         closed = true;
-        try {
-            int r = (int) LIBC.close.invokeExact(fd);
-        } catch (Throwable t) {
-            // nothing useful to do; the descriptor is gone either way
-        }
+        Downcalls.closeQuietly(fd); // nothing useful to do on failure; the descriptor is gone either way
+    }
+
+    private static IOException failure(String call, int errno) {
+        return new IOException(Downcalls.failureMessage(call, errno));
     }
 
     /** The bound functions; null when this host has no usable libc. */
-    private record Libc(MethodHandle open, MethodHandle fallocate, MethodHandle lseek, MethodHandle close) {
-        static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-        static final VarHandle ERRNO = CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
-
-        static int errno(MemorySegment state) {
-            return (int) ERRNO.get(state, 0L);
-        }
-
+    private record Libc(MethodHandle fallocate, MethodHandle lseek) {
         static Libc load() {
             try {
-                Linker linker = Linker.nativeLinker();
-                SymbolLookup libc = linker.defaultLookup();
-                Linker.Option errno = Linker.Option.captureCallState("errno");
                 return new Libc(
-                        linker.downcallHandle(libc.find("open").orElseThrow(),
-                                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT), errno),
-                        linker.downcallHandle(libc.find("fallocate").orElseThrow(),
-                                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                                        ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG), errno),
-                        linker.downcallHandle(libc.find("lseek").orElseThrow(),
-                                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-                                        ValueLayout.JAVA_INT), errno),
-                        linker.downcallHandle(libc.find("close").orElseThrow(),
-                                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT)));
+                        Downcalls.bind("fallocate", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
+                                ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG)),
+                        Downcalls.bind("lseek", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT,
+                                ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT)));
             } catch (RuntimeException | LinkageError e) {
                 return null;
             }

@@ -2,18 +2,17 @@ package device.virtio_net.backend;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
+
+import vmm.core.linux.Downcalls;
 
 /**
- * The libc calls the back ends need, through {@code java.lang.foreign}
- * (the core's binding is private to it). Every call captures errno; a
- * failing call returns -1 and the caller reads {@link #errno} from its
- * capture segment. Layouts are x86-64/aarch64 Linux (LP64).
+ * The libc calls the back ends need, bound through the core's
+ * {@link Downcalls}. Every call captures errno; a failing call returns -1
+ * and the caller reads {@link #errno} from its capture segment. Layouts are x86-64/aarch64 Linux (LP64).
  */
 final class Libc {
     static final int O_RDWR = 2, O_NONBLOCK = 0x800, O_CLOEXEC = 0x80000;
@@ -25,11 +24,8 @@ final class Libc {
     /** struct iovec, struct pollfd, struct msghdr and sockaddr_un sizes. */
     static final int IOVEC = 16, POLLFD = 8, MSGHDR = 56, SOCKADDR_UN = 110, SUN_PATH_MAX = 107;
 
-    static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
+    static final StructLayout CAPTURE = Downcalls.CAPTURE;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final Linker.Option ERR = Linker.Option.captureCallState("errno");
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
     private static final ValueLayout P = ValueLayout.ADDRESS;
@@ -51,11 +47,11 @@ final class Libc {
     private Libc() {}
 
     private static MethodHandle h(String name, FunctionDescriptor d) {
-        return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(() -> new UnsatisfiedLinkError(name)), d, ERR);
+        return Downcalls.bind(name, d);
     }
 
     static int errno(MemorySegment capture) {
-        return (int) ERRNO.get(capture, 0L);
+        return Downcalls.errno(capture);
     }
 
     /** A sockaddr_un for {@code path} in {@code arena}. */

@@ -4,13 +4,9 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -27,11 +23,6 @@ import java.util.concurrent.ThreadLocalRandom;
  * {@code <sys/un.h>}, {@code <poll.h>}).
  */
 public final class Native {
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CAPTURE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
     public static final int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000;
     public static final int SOL_SOCKET = 1, SCM_RIGHTS = 1;
@@ -69,15 +60,12 @@ public final class Native {
     private static final MethodHandle SENDMSG = bind("sendmsg", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
     private static final MethodHandle READ = bind("read", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
     private static final MethodHandle WRITE = bind("write", ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
-    private static final MethodHandle CLOSE = bind("close", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
     private static final MethodHandle SHUTDOWN = bind("shutdown", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
     private static final MethodHandle EVENTFD = bind("eventfd", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT);
     private static final MethodHandle POLL = bind("poll", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT);
-    private static final MethodHandle FCNTL = LINKER.downcallHandle(LIBC.find("fcntl").orElseThrow(),
+    private static final MethodHandle FCNTL = Downcalls.bind("fcntl",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-            CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle MMAP = bind("mmap", ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-            ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG);
+            Linker.Option.firstVariadicArg(2));
     private static final MethodHandle MEMFD_CREATE =
             bind("memfd_create", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT);
     private static final MethodHandle FTRUNCATE =
@@ -85,35 +73,16 @@ public final class Native {
     private static final MethodHandle FSTAT = bind("fstat", ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS);
     /** struct stat on x86-64: 144 bytes, st_size at 48. */
     private static final int STAT_SIZE = 144, ST_SIZE = 48;
-    private static final MethodHandle MUNMAP = bind("munmap", ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG);
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
 
     private Native() {}
 
-    /** A libc call (or a few) with errno captured into {@code st}, in memory of {@code a}. */
-    @FunctionalInterface
-    private interface Call<T> {
-        T call(Arena a, MemorySegment st) throws Throwable;
-    }
-
-    /**
-     * Runs {@code body} in a confined arena with an errno capture segment; an IOException, RuntimeException or
-     * Error passes, anything else thrown by a method handle is a linkage bug.
-     */
-    private static <T> T withErrno(Call<T> body) throws IOException {
-        try (Arena a = Arena.ofConfined()) {
-            return body.call(a, a.allocate(CAPTURE));
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+    /** Runs {@code body} with an errno capture segment; an IOException, RuntimeException or Error passes. */
+    private static <T> T withErrno(Downcalls.Call<T> body) throws IOException {
+        return Downcalls.withErrno(IOException.class, body);
     }
 
     private static MethodHandle bind(String name, ValueLayout result, ValueLayout... args) {
-        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name)),
-                FunctionDescriptor.of(result, args), CAPTURE_ERRNO);
+        return Downcalls.bind(name, FunctionDescriptor.of(result, args));
     }
 
     /** A received message part: the bytes read and the descriptors that came with them (owned by the caller). */
@@ -385,11 +354,8 @@ public final class Native {
 
     /** Maps {@code size} bytes of {@code fd} from {@code offset} (page-aligned), shared; read-only unless {@code writable}. */
     public static MemorySegment mmapShared(int fd, long offset, long size, boolean writable) throws IOException {
-        return withErrno((a, st) -> {
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, offset);
-            if (p.address() == -1L) throw failure("mmap(fd " + fd + ", offset 0x" + Long.toHexString(offset) + ", size 0x" + Long.toHexString(size) + ")", st);
-            return p.reinterpret(size);
-        });
+        int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+        return Downcalls.mmap(size, prot, MAP_SHARED, fd, offset, Native::failure);
     }
 
     /** The size of the file behind {@code fd} (st_size). */
@@ -476,19 +442,15 @@ public final class Native {
 
     /** Unmaps a segment returned by {@link #mmapShared}. */
     public static void munmap(MemorySegment segment) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) MUNMAP.invokeExact(st, segment, segment.byteSize());
-            if (rc < 0) System.getLogger("vmm.linux").log(System.Logger.Level.WARNING, failure("munmap", st).getMessage());
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        int errno = Downcalls.munmapQuietly(segment);
+        if (errno != 0)
+            System.getLogger("vmm.linux").log(System.Logger.Level.WARNING, Downcalls.failureMessage("munmap", errno));
     }
 
     /** Shuts a socket down both ways, waking a thread blocked reading it. Errors are ignored. */
     public static void shutdown(int fd) {
         try (Arena a = Arena.ofConfined()) {
-            int ignored = (int) SHUTDOWN.invokeExact(a.allocate(CAPTURE), fd, 2);
+            int ignored = (int) SHUTDOWN.invokeExact(a.allocate(Downcalls.CAPTURE), fd, 2);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -496,29 +458,18 @@ public final class Native {
 
     /** Closes {@code fd}; -1 is ignored, errors are ignored (nothing useful can be done). */
     public static void close(int fd) {
-        if (fd < 0) return;
-        try (Arena a = Arena.ofConfined()) {
-            int ignored = (int) CLOSE.invokeExact(a.allocate(CAPTURE), fd);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        Downcalls.closeQuietly(fd);
     }
 
     private static int errno(MemorySegment st) {
-        return (int) ERRNO.get(st, 0L);
+        return Downcalls.errno(st);
     }
 
     private static IOException failure(String what, MemorySegment st) {
-        int e = errno(st);
-        return new IOException(what + " failed: " + strerror(e) + " (errno " + e + ")");
+        return failure(what, errno(st));
     }
 
-    static String strerror(int errno) {
-        try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
-            return s.reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            return "errno " + errno;
-        }
+    private static IOException failure(String what, int errno) {
+        return new IOException(Downcalls.failureMessage(what, errno));
     }
 }

@@ -1,60 +1,39 @@
 package vmm.core.internal.linux;
 
-import java.lang.foreign.Arena;
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
+
+import vmm.core.linux.Downcalls;
 
 /**
- * The few libc calls the core needs for shared guest RAM, bound once through
- * {@code java.lang.foreign}. Each call captures {@code errno} so failures name
- * the host's reason.
+ * The few libc calls the core needs for shared guest RAM, on {@link Downcalls}. Each call captures
+ * {@code errno} so failures name the host's reason.
  */
 public final class Libc {
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
-    private static final java.lang.foreign.StructLayout CAPTURE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO_HANDLE =
-            CAPTURE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
-
-    public static final int PROT_READ = 1;
-    public static final int PROT_WRITE = 2;
-    public static final int MAP_SHARED = 1;
     public static final int MAP_NORESERVE = 0x4000;
     public static final int MFD_CLOEXEC = 1;
     public static final int MFD_ALLOW_SEALING = 2;
     public static final int F_ADD_SEALS = 1033, F_GET_SEALS = 1034;
     public static final int F_SEAL_SHRINK = 2, F_SEAL_GROW = 4;
-    public static final long MAP_FAILED = -1L;
 
-    private static final MethodHandle MEMFD_CREATE = bind("memfd_create",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-    private static final MethodHandle FTRUNCATE = bind("ftruncate",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-    private static final MethodHandle FCNTL = LINKER.downcallHandle(LIBC.find("fcntl").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                    ValueLayout.JAVA_INT), ERRNO, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle MMAP = bind("mmap",
-            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
-    private static final MethodHandle MUNMAP = bind("munmap",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-    private static final MethodHandle CLOSE = bind("close",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.find("strerror").orElseThrow(),
-            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+    /** The exception of every failed call here: the call, the host's reason and the errno. */
+    private static final Downcalls.Failure<NativeIOException> FAILURE =
+            (call, errno) -> new NativeIOException(Downcalls.failureMessage(call, errno), errno);
+
+    private static final MethodHandle MEMFD_CREATE = Downcalls.bind("memfd_create",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle FTRUNCATE = Downcalls.bind("ftruncate",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle FCNTL = Downcalls.bind("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
 
     private Libc() {}
-
-    private static MethodHandle bind(String name, FunctionDescriptor fd) {
-        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(
-                () -> new UnsatisfiedLinkError("libc has no " + name)), fd, ERRNO);
-    }
 
     /**
      * Creates an anonymous shareable file of {@code size} bytes, sealed against shrinking and growing;
@@ -62,96 +41,46 @@ public final class Libc {
      * guest RAM cannot take pages away under our mappings or KVM's (an access past a file's end faults).
      */
     public static int memfdCreate(String name, long size) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return Downcalls.withErrno((a, st) -> {
             int fd = (int) MEMFD_CREATE.invokeExact(st, a.allocateFrom(name), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-            if (fd < 0) throw failure("memfd_create(" + name + ")", st);
+            if (fd < 0) throw FAILURE.of("memfd_create(" + name + ")", Downcalls.errno(st));
             int rc = (int) FTRUNCATE.invokeExact(st, fd, size);
             if (rc < 0) {
-                NativeIOException e = failure("ftruncate(" + name + ", " + size + ")", st);
+                NativeIOException e = FAILURE.of("ftruncate(" + name + ", " + size + ")", Downcalls.errno(st));
                 close(fd);
                 throw e;
             }
             rc = (int) FCNTL.invokeExact(st, fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
             if (rc < 0) {
-                NativeIOException e = failure("fcntl(" + name + ", F_ADD_SEALS)", st);
+                NativeIOException e = FAILURE.of("fcntl(" + name + ", F_ADD_SEALS)", Downcalls.errno(st));
                 close(fd);
                 throw e;
             }
             return fd;
-        } catch (NativeIOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     /** The seals of {@code fd} (F_GET_SEALS), a set of F_SEAL_* bits. */
     public static int seals(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
+        return Downcalls.withErrno((a, st) -> {
             int seals = (int) FCNTL.invokeExact(st, fd, F_GET_SEALS, 0);
-            if (seals < 0) throw failure("fcntl(" + fd + ", F_GET_SEALS)", st);
+            if (seals < 0) throw FAILURE.of("fcntl(" + fd + ", F_GET_SEALS)", Downcalls.errno(st));
             return seals;
-        } catch (NativeIOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        });
     }
 
     /** Maps {@code size} bytes of {@code fd} at {@code offset} shared; the segment is unbounded by an arena. */
     public static MemorySegment mmapShared(int fd, long offset, long size, boolean writable) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
-            int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, size, prot,
-                    MAP_SHARED | MAP_NORESERVE, fd, offset);
-            if (p.address() == MAP_FAILED) throw failure("mmap(fd " + fd + ", " + size + " bytes)", st);
-            return p.reinterpret(size);
-        } catch (NativeIOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        int prot = Downcalls.PROT_READ | (writable ? Downcalls.PROT_WRITE : 0);
+        return Downcalls.mmap(size, prot, Downcalls.MAP_SHARED | MAP_NORESERVE, fd, offset, FAILURE);
     }
 
     public static void munmap(MemorySegment segment) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) MUNMAP.invokeExact(st, segment, segment.byteSize());
-            if (rc < 0) throw failure("munmap", st);
-        } catch (NativeIOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        Downcalls.munmap(segment, FAILURE);
     }
 
     public static void close(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment st = a.allocate(CAPTURE);
-            int rc = (int) CLOSE.invokeExact(st, fd);
-            if (rc < 0) throw failure("close(" + fd + ")", st);
-        } catch (NativeIOException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
-
-    private static NativeIOException failure(String what, MemorySegment callState) {
-        int errno = (int) ERRNO_HANDLE.get(callState, 0L);
-        return new NativeIOException(what + " failed: " + strerror(errno) + " (errno " + errno + ")", errno);
-    }
-
-    public static String strerror(int errno) {
-        try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
-            return s.reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            return "errno " + errno;
-        }
+        Downcalls.close(fd, FAILURE);
     }
 
     /** A failed host call, with the errno it set. */
