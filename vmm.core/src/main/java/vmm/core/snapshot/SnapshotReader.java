@@ -176,6 +176,8 @@ public final class SnapshotReader {
         if (version < 1) throw new SnapshotFormatException("format version " + version + " is not a version", 8, null);
         if (got < SnapshotFormat.HEADER_FIXED) throw new SnapshotFormatException(TRUNCATED + "it ends inside the header", got, null);
         int w = Short.toUnsignedInt(b.getShort(SnapshotFormat.HEADER_FIXED - 2));
+        if (w > SnapshotFormat.MAX_TEXT)
+            throw new SnapshotFormatException("corrupt header (a writer name of " + w + " bytes)", SnapshotFormat.HEADER_FIXED - 2, null);
         int end = SnapshotFormat.HEADER_FIXED + w;
         if (got < end + CRC_LENGTH) throw new SnapshotFormatException(TRUNCATED + "it ends inside the header", got, null);
         if (SnapshotWriter.crc(b.array(), 0, end) != b.getInt(end))
@@ -214,10 +216,12 @@ public final class SnapshotReader {
             throw new SnapshotFormatException(TRUNCATED + "it ends inside a section header " + where, fileSize, null);
         ByteBuffer fixed = read(SnapshotFormat.SECTION_FIXED, pos, null);
         int nameLength = Short.toUnsignedInt(fixed.getShort(SnapshotFormat.SECTION_FIXED - 2));
+        checkTextLength(nameLength, "name", pos + SnapshotFormat.SECTION_FIXED - 2, where);
         long nameEnd = pos + SnapshotFormat.SECTION_FIXED + nameLength;
         if (fileSize - nameEnd < 2)
             throw new SnapshotFormatException(TRUNCATED + "it ends inside a section header " + where, fileSize, null);
         int typeLength = Short.toUnsignedInt(read(2, nameEnd, null).getShort(0));
+        checkTextLength(typeLength, "type", nameEnd, where);
         int headerLength = SnapshotFormat.SECTION_FIXED + nameLength + 2 + typeLength;
         if (fileSize - pos < headerLength + CRC_LENGTH)
             throw new SnapshotFormatException(TRUNCATED + "it ends inside a section header " + where, fileSize, null);
@@ -246,6 +250,13 @@ public final class SnapshotReader {
         Section s = new Section(kind, name, type, version, pos, payload, length, crc);
         if (kind == SectionKind.MEMORY) extents.put(s, readExtent(s));
         return s;
+    }
+
+    /** A name's length is checked before the header's checksum can be: a corrupt one must not read as truncation. */
+    private static void checkTextLength(int length, String what, long pos, String where) {
+        if (length > SnapshotFormat.MAX_TEXT)
+            throw new SnapshotFormatException("corrupt section header (a " + what + " of " + length + " bytes) " + where,
+                    pos, null);
     }
 
     private RamExtent readExtent(Section s) throws IOException {
