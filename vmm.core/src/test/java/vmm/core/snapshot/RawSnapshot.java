@@ -68,6 +68,41 @@ final class RawSnapshot {
         return p.toByteArray();
     }
 
+    /**
+     * {@code file} with every checksum it has room for made right (header,
+     * section headers, payloads, section table), as far as its lengths let the
+     * sections be found: so a fuzzer's mutations reach past the checksums.
+     */
+    static byte[] withChecksumsFixed(byte[] file) {
+        byte[] f = file.clone();
+        ByteBuffer b = ByteBuffer.wrap(f);
+        if (f.length < 22) return f;
+        int pos = 22 + Short.toUnsignedInt(b.getShort(20));
+        if (pos + 4 > f.length) return f;
+        b.putInt(pos, crc(f, 0, pos));
+        pos += 4;
+        CRC32C table = new CRC32C();
+        while (pos + 12 <= f.length) {
+            if (b.getInt(pos) == 0x454e4420) {
+                b.putInt(pos + 8, (int) table.getValue());
+                return f;
+            }
+            if (pos + 20 > f.length) return f;
+            int typeAt = pos + 18 + Short.toUnsignedInt(b.getShort(pos + 16));
+            if (typeAt + 2 > f.length) return f;
+            int header = typeAt + 2 + Short.toUnsignedInt(b.getShort(typeAt)) - pos;
+            if (pos + header + 4 > f.length) return f;
+            b.putInt(pos + header, crc(f, pos, header));
+            table.update(f, pos, header + 4);
+            long length = b.getLong(pos + 8);
+            int payload = pos + header + 4;
+            if (length < 0 || length > f.length - payload - 4) return f;
+            b.putInt(payload + (int) length, crc(f, payload, (int) length));
+            pos = payload + (int) length + 4;
+        }
+        return f;
+    }
+
     static int crc(byte[] b, int off, int len) {
         CRC32C c = new CRC32C();
         c.update(b, off, len);
