@@ -30,10 +30,11 @@ final class SnapshotFormat {
     private SnapshotFormat() {
     }
 
-    /** Whether {@code s} is fit to be a name in the file: 1 to 255 UTF-8 bytes (0 allowed where {@code mayBeEmpty}), one line. */
+    /** {@code s}, if fit to be a name in the file: 1 to 255 UTF-8 bytes (0 where {@code mayBeEmpty}), one line. */
     static String checkText(String what, String s, boolean mayBeEmpty) {
         String problem = textProblem(s.getBytes(StandardCharsets.UTF_8).length, s, mayBeEmpty);
-        if (problem != null) throw new IllegalArgumentException(what + " '" + s.replaceAll("\\p{Cntrl}", "?") + "' " + problem);
+        if (problem != null)
+            throw new IllegalArgumentException(what + " '" + s.replaceAll("\\p{Cntrl}", "?") + "' " + problem);
         return s;
     }
 

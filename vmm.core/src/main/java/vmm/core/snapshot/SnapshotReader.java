@@ -112,7 +112,8 @@ public final class SnapshotReader {
         checkOwn(s);
         if (s.kind() == SectionKind.MEMORY) throw new IllegalArgumentException(s.describe() + " holds no state");
         if (s.length() > SnapshotFormat.MAX_STATE)
-            throw fail("a state of " + s.length() + " bytes, more than the " + SnapshotFormat.MAX_STATE + " a reader loads,",
+            throw fail("a state of " + s.length() + " bytes, more than the " + SnapshotFormat.MAX_STATE
+                    + " a reader loads,",
                     s.payloadOffset(), s);
         ByteBuffer b = ByteBuffer.allocate((int) s.length());
         readFully(b, s.payloadOffset(), s);
@@ -139,7 +140,8 @@ public final class SnapshotReader {
     public void restoreMemory(Section s, MemorySegment target) throws IOException {
         RamExtent e = ramExtent(s);
         if (target.byteSize() != e.size())
-            throw new IllegalArgumentException(s.describe() + " holds " + e.size() + " bytes, the target has " + target.byteSize());
+            throw new IllegalArgumentException(
+                    s.describe() + " holds " + e.size() + " bytes, the target has " + target.byteSize());
         walkMemory(s, e, target);
     }
 
@@ -174,17 +176,21 @@ public final class SnapshotReader {
             throw new SnapshotFormatException("format version " + version + " is newer than this build reads ("
                     + SnapshotWriter.FORMAT_VERSION + ")", 8, null);
         if (version < 1) throw new SnapshotFormatException("format version " + version + " is not a version", 8, null);
-        if (got < SnapshotFormat.HEADER_FIXED) throw new SnapshotFormatException(TRUNCATED + "it ends inside the header", got, null);
+        if (got < SnapshotFormat.HEADER_FIXED)
+            throw new SnapshotFormatException(TRUNCATED + "it ends inside the header", got, null);
         int w = Short.toUnsignedInt(b.getShort(SnapshotFormat.HEADER_FIXED - 2));
         if (w > SnapshotFormat.MAX_TEXT)
-            throw new SnapshotFormatException("corrupt header (a writer name of " + w + " bytes)", SnapshotFormat.HEADER_FIXED - 2, null);
+            throw new SnapshotFormatException("corrupt header (a writer name of " + w + " bytes)",
+                    SnapshotFormat.HEADER_FIXED - 2, null);
         int end = SnapshotFormat.HEADER_FIXED + w;
-        if (got < end + CRC_LENGTH) throw new SnapshotFormatException(TRUNCATED + "it ends inside the header", got, null);
+        if (got < end + CRC_LENGTH)
+            throw new SnapshotFormatException(TRUNCATED + "it ends inside the header", got, null);
         if (SnapshotWriter.crc(b.array(), 0, end) != b.getInt(end))
             throw new SnapshotFormatException("corrupt header (CRC-32C mismatch)", end, null);
         String writer = new String(b.array(), SnapshotFormat.HEADER_FIXED, w, StandardCharsets.UTF_8);
         String problem = SnapshotFormat.textProblem(w, writer, false);
-        if (problem != null) throw new SnapshotFormatException("writer name " + problem, SnapshotFormat.HEADER_FIXED, null);
+        if (problem != null)
+            throw new SnapshotFormatException("writer name " + problem, SnapshotFormat.HEADER_FIXED, null);
         in.position(end + CRC_LENGTH);
         return new SnapshotHeader(version, writer, Instant.ofEpochMilli(b.getLong(12)));
     }
@@ -197,7 +203,8 @@ public final class SnapshotReader {
         // Each pass moves pos forward by at least a section header, inside the file's size: the loop ends.
         while (true) {
             String where = last == null ? "after the header" : "after section " + last.describe();
-            if (fileSize - pos < 4) throw new SnapshotFormatException(TRUNCATED + "no end marker " + where, fileSize, null);
+            if (fileSize - pos < 4)
+                throw new SnapshotFormatException(TRUNCATED + "no end marker " + where, fileSize, null);
             ByteBuffer tag = read(4, pos, null);
             if (tag.getInt(0) == SnapshotFormat.END_TAG) {
                 readEnd(pos, table);
@@ -234,8 +241,8 @@ public final class SnapshotReader {
         SectionKind kind = SectionKind.ofTag(tag);
         String described = "'" + name + "'" + (type.isEmpty() ? "" : " (" + type + ")");
         if (kind == null)
-            throw new SnapshotFormatException("section kind " + SectionKind.tagText(tag) + " is not one this build reads",
-                    pos, described);
+            throw new SnapshotFormatException(
+                    "section kind " + SectionKind.tagText(tag) + " is not one this build reads", pos, described);
         int version = h.getInt(4);
         long length = h.getLong(8);
         long payload = pos + headerLength + CRC_LENGTH;
@@ -255,8 +262,8 @@ public final class SnapshotReader {
     /** A name's length is checked before the header's checksum can be: a corrupt one must not read as truncation. */
     private static void checkTextLength(int length, String what, long pos, String where) {
         if (length > SnapshotFormat.MAX_TEXT)
-            throw new SnapshotFormatException("corrupt section header (a " + what + " of " + length + " bytes) " + where,
-                    pos, null);
+            throw new SnapshotFormatException(
+                    "corrupt section header (a " + what + " of " + length + " bytes) " + where, pos, null);
     }
 
     private RamExtent readExtent(Section s) throws IOException {
@@ -311,12 +318,14 @@ public final class SnapshotReader {
                         pos, s);
             pos += RUN_HEADER;
             if (data << PAGE_SHIFT > end - pos)
-                throw fail("a run of " + data + " data pages with " + (end - pos) + " bytes left in the payload", pos, s);
+                throw fail("a run of " + data + " data pages with " + (end - pos) + " bytes left in the payload",
+                        pos, s);
             if (target != null) zero(target, page << PAGE_SHIFT, zeros << PAGE_SHIFT);
             page += zeros;
             for (long left = data << PAGE_SHIFT; left > 0; ) {
                 int n = (int) Math.min(CHUNK, left);
-                ByteBuffer b = target != null ? target.asSlice(page << PAGE_SHIFT, n).asByteBuffer() : scratch.clear().limit(n);
+                ByteBuffer b = target != null
+                        ? target.asSlice(page << PAGE_SHIFT, n).asByteBuffer() : scratch.clear().limit(n);
                 readFully(b, pos, s);
                 crc.update(b.flip());
                 pos += n;
@@ -357,7 +366,8 @@ public final class SnapshotReader {
         in.position(pos);
         while (b.hasRemaining())
             if (in.read(b) <= 0)
-                throw new SnapshotFormatException(TRUNCATED + "it ends early", in.position(), s == null ? null : s.describe());
+                throw new SnapshotFormatException(TRUNCATED + "it ends early", in.position(),
+                        s == null ? null : s.describe());
     }
 
     private static SnapshotFormatException fail(String problem, long offset, Section s) {

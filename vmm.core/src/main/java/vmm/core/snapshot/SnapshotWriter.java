@@ -82,10 +82,13 @@ public final class SnapshotWriter {
     public void memory(String name, long guestBase, MemorySegment ram) throws IOException {
         long size = ram.byteSize();
         if ((guestBase & (PAGE_SIZE - 1)) != 0 || guestBase < 0)
-            throw new IllegalArgumentException("region " + name + " base 0x" + Long.toHexString(guestBase) + " is not 4 KiB aligned");
+            throw new IllegalArgumentException(
+                    "region " + name + " base 0x" + Long.toHexString(guestBase) + " is not 4 KiB aligned");
         if (size == 0 || (size & (PAGE_SIZE - 1)) != 0)
-            throw new IllegalArgumentException("region " + name + " size " + size + " is not a non-zero multiple of 4 KiB");
-        if (guestBase + size < guestBase) throw new IllegalArgumentException("region " + name + " wraps the address space");
+            throw new IllegalArgumentException(
+                    "region " + name + " size " + size + " is not a non-zero multiple of 4 KiB");
+        if (guestBase + size < guestBase)
+            throw new IllegalArgumentException("region " + name + " wraps the address space");
         long pages = size >>> PAGE_SHIFT;
         long[] nonZero = scan(ram, pages);
         long length = SnapshotFormat.RAM_PREFIX;
@@ -96,7 +99,8 @@ public final class SnapshotWriter {
         CRC32C payload = new CRC32C();
         write(ByteBuffer.allocate(SnapshotFormat.RAM_PREFIX).putLong(guestBase).putLong(size).flip(), payload);
         for (Run r = Run.first(nonZero, pages); r != null; r = r.next(nonZero, pages)) {
-            write(ByteBuffer.allocate(SnapshotFormat.RUN_HEADER).putInt((int) r.zeros).putInt((int) r.data).flip(), payload);
+            ByteBuffer run = ByteBuffer.allocate(SnapshotFormat.RUN_HEADER).putInt((int) r.zeros).putInt((int) r.data);
+            write(run.flip(), payload);
             for (long off = r.start << PAGE_SHIFT, end = off + (r.data << PAGE_SHIFT); off < end; off += CHUNK)
                 write(ram.asSlice(off, Math.min(CHUNK, end - off)).asByteBuffer(), payload);
         }
@@ -164,9 +168,11 @@ public final class SnapshotWriter {
         checkOpen();
         SnapshotFormat.checkText(kind + " section name", name, false);
         SnapshotFormat.checkText(kind + " section type", type, true);
-        if (!written.add(kind + "/" + name)) throw new IllegalArgumentException(kind + " section '" + name + "' written twice");
+        if (!written.add(kind + "/" + name))
+            throw new IllegalArgumentException(kind + " section '" + name + "' written twice");
         byte[] n = name.getBytes(StandardCharsets.UTF_8), t = type.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer b = ByteBuffer.allocate(SnapshotFormat.SECTION_FIXED + n.length + 2 + t.length + SnapshotFormat.CRC_LENGTH);
+        int headerLength = SnapshotFormat.SECTION_FIXED + n.length + 2 + t.length + SnapshotFormat.CRC_LENGTH;
+        ByteBuffer b = ByteBuffer.allocate(headerLength);
         b.putInt(kind.tag()).putInt(SectionKind.VERSION).putLong(length)
                 .putShort((short) n.length).put(n).putShort((short) t.length).put(t);
         b.putInt(crc(b.array(), 0, b.position()));

@@ -35,7 +35,8 @@ final class RawSnapshot {
     }
 
     /** A section that may lie about its length or payload checksum. */
-    RawSnapshot section(String tag, int version, String name, String type, long length, byte[] payload, int payloadCrc) {
+    RawSnapshot section(String tag, int version, String name, String type, long length, byte[] payload,
+            int payloadCrc) {
         byte[] n = name.getBytes(StandardCharsets.UTF_8), t = type.getBytes(StandardCharsets.UTF_8);
         ByteBuffer h = ByteBuffer.allocate(18 + n.length + 2 + t.length + 4);
         h.put(tag.getBytes(StandardCharsets.US_ASCII)).putInt(version).putLong(length)

@@ -74,7 +74,8 @@ class SnapshotReaderRefusesTest {
     void aNewerFormatVersionIsRefusedBeforeAnythingElse() throws IOException {
         byte[] newer = valid();
         ByteBuffer.wrap(newer).putInt(8, 2);
-        assertThat(refusal(newer)).hasMessage("snapshot: format version 2 is newer than this build reads (1) at offset 8");
+        assertThat(refusal(newer))
+                .hasMessage("snapshot: format version 2 is newer than this build reads (1) at offset 8");
         ByteBuffer.wrap(newer).putInt(8, 0);
         assertThat(refusal(newer)).hasMessageContaining("format version 0 is not a version");
     }
@@ -88,17 +89,22 @@ class SnapshotReaderRefusesTest {
         assertThat(refusal(flip(good, vcpu.offset() + 19))).hasMessage(
                 "snapshot: corrupt section header (a type of 16396 bytes) after section memory 'ram' (ram) at offset "
                 + (vcpu.offset() + 19));
-        assertThat(refusal(flip(good, 20))).hasMessage("snapshot: corrupt header (a writer name of 16393 bytes) at offset 20");
+        assertThat(refusal(flip(good, 20)))
+                .hasMessage("snapshot: corrupt header (a writer name of 16393 bytes) at offset 20");
         assertThat(refusal(flip(good, vcpu.offset() + 18)))
-                .hasMessage("snapshot: corrupt section header (CRC-32C mismatch) after section memory 'ram' (ram) at offset "
+                .hasMessage("snapshot: corrupt section header (CRC-32C mismatch) after section memory 'ram' (ram)"
+                        + " at offset "
                         + vcpu.offset());
         Section com1 = r.find(SectionKind.DEVICE, "vmm.device~com1").orElseThrow();
-        assertThat(refusal(flip(good, com1.payloadOffset() + 10))).hasMessage("snapshot: corrupt payload (CRC-32C mismatch) at offset "
+        assertThat(refusal(flip(good, com1.payloadOffset() + 10)))
+                .hasMessage("snapshot: corrupt payload (CRC-32C mismatch) at offset "
                 + com1.payloadOffset() + " in section device 'vmm.device~com1' (uart)");
         Section ram = r.find(SectionKind.MEMORY, "ram").orElseThrow();
         assertThat(refusal(flip(good, ram.payloadOffset() + 16 + 8 + 100)))
-                .hasMessageContaining("corrupt payload (CRC-32C mismatch)").hasMessageEndingWith("in section memory 'ram' (ram)");
-        assertThat(refusal(flip(good, good.length - 2))).hasMessageContaining("corrupt section table (CRC-32C mismatch)");
+                .hasMessageContaining("corrupt payload (CRC-32C mismatch)")
+                .hasMessageEndingWith("in section memory 'ram' (ram)");
+        assertThat(refusal(flip(good, good.length - 2)))
+                .hasMessageContaining("corrupt section table (CRC-32C mismatch)");
         // every single corrupt byte of the file is found, wherever it is
         for (int i = 0; i < good.length; i += 97) assertThat(refusal(flip(good, i))).isNotNull();
     }
@@ -114,7 +120,8 @@ class SnapshotReaderRefusesTest {
                 .hasMessage("snapshot: truncated file: no end marker after the header at offset " + boundaries.get(0));
         for (int i = 1; i < boundaries.size(); i++) {
             long at = boundaries.get(i);
-            assertThat(refusal(Arrays.copyOf(good, (int) at))).hasMessage("snapshot: truncated file: no end marker after section "
+            assertThat(refusal(Arrays.copyOf(good, (int) at)))
+                    .hasMessage("snapshot: truncated file: no end marker after section "
                     + r.sections().get(i - 1).describe() + " at offset " + at);
         }
         for (int length = 0; length < good.length; length++)
@@ -132,12 +139,14 @@ class SnapshotReaderRefusesTest {
     void aSectionKindOrVersionThisBuildDoesNotReadIsNamed() {
         byte[] gpu = new RawSnapshot().section("GPU ", 1, "gpu0", "virtio-gpu", new byte[8]).end();
         assertThat(refusal(gpu)).hasMessage(
-                "snapshot: section kind 'GPU ' is not one this build reads at offset 31 in section 'gpu0' (virtio-gpu)");
+                "snapshot: section kind 'GPU ' is not one this build reads at offset 31"
+                        + " in section 'gpu0' (virtio-gpu)");
         byte[] binary = new RawSnapshot().section("\0\1\2\3", 1, "x", "", new byte[0]).end();
         assertThat(refusal(binary)).hasMessageContaining("section kind 0x00010203 is not one");
         byte[] v2 = new RawSnapshot().section("DEV ", 2, "com1", "uart", SnapshotRoundTripTest.uart().encode()).end();
         assertThat(refusal(v2)).hasMessage(
-                "snapshot: device section version 2 is not one this build reads (1) at offset 35 in section device 'com1' (uart)");
+                "snapshot: device section version 2 is not one this build reads (1) at offset 35"
+                        + " in section device 'com1' (uart)");
     }
 
     @Test
@@ -172,7 +181,8 @@ class SnapshotReaderRefusesTest {
                         ByteBuffer.allocate(24).putLong(0).putLong(16 * tib).putInt(1).putInt(0x7fffffff).array()));
         for (Bad c : cases)
             assertThat(refusal(new RawSnapshot().section("MEM ", 1, "ram", "ram", c.payload()).end()))
-                    .as(c.problem()).hasMessageContaining(c.problem()).hasMessageEndingWith("in section memory 'ram' (ram)");
+                    .as(c.problem()).hasMessageContaining(c.problem())
+                    .hasMessageEndingWith("in section memory 'ram' (ram)");
     }
 
     @Test
@@ -180,7 +190,8 @@ class SnapshotReaderRefusesTest {
         byte[] twice = new RawSnapshot().section("DEV ", 1, "com1", "uart", SnapshotRoundTripTest.uart().encode())
                 .section("DEV ", 1, "com1", "uart", SnapshotRoundTripTest.uart().encode()).end();
         assertThat(refusal(twice)).hasMessageContaining("a second device section named 'com1'");
-        byte[] wrongCount = new RawSnapshot().section("PLAT", 1, "pic", "", SnapshotRoundTripTest.uart().encode()).end();
+        byte[] wrongCount = new RawSnapshot()
+                .section("PLAT", 1, "pic", "", SnapshotRoundTripTest.uart().encode()).end();
         ByteBuffer.wrap(wrongCount).putInt(wrongCount.length - 8, 2);
         assertThat(refusal(wrongCount)).hasMessageContaining("the end marker counts 2 sections, the file has 1");
     }
@@ -190,7 +201,8 @@ class SnapshotReaderRefusesTest {
         byte[] newline = new RawSnapshot().section("DEV ", 1, "com1\nrm -rf", "uart", new byte[0]).end();
         assertThat(refusal(newline)).hasMessage("snapshot: section name holds a control character at offset 49");
         byte[] notAState = new RawSnapshot().section("DEV ", 1, "com1", "uart", "hello".getBytes()).end();
-        assertThat(refusal(notAState)).hasMessageContaining("payload is not a device state (not a device state (bad magic))")
+        assertThat(refusal(notAState))
+                .hasMessageContaining("payload is not a device state (not a device state (bad magic))")
                 .hasMessageEndingWith("in section device 'com1' (uart)");
         byte[] badWriter = new RawSnapshot(1, "vmm\r", 0).end();
         assertThat(refusal(badWriter)).hasMessage("snapshot: writer name holds a control character at offset 22");

@@ -47,7 +47,8 @@ class SnapshotRoundTripTest {
             MemorySegment ram = pages(arena, 64);
             ram.asSlice(0, PAGE).fill((byte) 0x11);                      // data at the start
             ram.asSlice(10L * PAGE, 3L * PAGE).fill((byte) 0x22);        // a run of three
-            ram.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 20L * PAGE + PAGE - 1, (byte) 1); // only a page's last byte
+            // only the last byte of a page
+            ram.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 20L * PAGE + PAGE - 1, (byte) 1);
             ram.asSlice(63L * PAGE, PAGE).fill((byte) 0x33);             // data at the end
             MemoryChannel file = new MemoryChannel();
             SnapshotWriter w = SnapshotWriter.create(file, "vmm test", WHEN);
@@ -93,7 +94,8 @@ class SnapshotRoundTripTest {
             for (int i = 0; i < 40; i++) {
                 byte[] page = new byte[PAGE];
                 random.nextBytes(page);
-                long gpa = i % 2 == 0 ? random.nextInt(256) * (long) PAGE : (1L << 32) + random.nextInt(512) * (long) PAGE;
+                long gpa = i % 2 == 0
+                        ? random.nextInt(256) * (long) PAGE : (1L << 32) + random.nextInt(512) * (long) PAGE;
                 memory.write(gpa, page, 0, PAGE);
             }
             DeviceState pic = DeviceState.builder("i8259", 1).put("imr", 0xfb).build();
@@ -109,7 +111,8 @@ class SnapshotRoundTripTest {
             }
 
             try (FileChannel in = FileChannel.open(path);
-                    GuestMemory restored = GuestMemory.builder().ram("low", 0, 1 << 20).ram("high", 1L << 32, 2 << 20).build()) {
+                    GuestMemory restored = GuestMemory.builder()
+                            .ram("low", 0, 1 << 20).ram("high", 1L << 32, 2 << 20).build()) {
                 SnapshotReader r = SnapshotReader.open(in);
                 r.verify();
                 assertThat(r.header()).isEqualTo(new SnapshotHeader(1, "vmm 0.1.0", WHEN));
@@ -190,13 +193,15 @@ class SnapshotRoundTripTest {
             // header 29, section header 30, base and size 16, payload CRC 4, end marker 12; 8 bytes a run
             long fixed = 29 + 30 + 16 + 4 + 12;
             assertThat(contiguous).isEqualTo((4L << 20) + fixed + 2 * 8);
-            long runs = touched.stream().filter(p -> p == 0 || !touched.get(p - 1)).count() + (touched.get(16383) ? 0 : 1);
+            long runs = touched.stream().filter(p -> p == 0 || !touched.get(p - 1)).count()
+                    + (touched.get(16383) ? 0 : 1);
             assertThat(scattered).isEqualTo((4L << 20) + fixed + runs * 8);
             assertThat(file.largestWrite()).isLessThanOrEqualTo(1 << 20);
             try (GuestMemory restored = GuestMemory.ofSize(64 << 20)) {
                 SnapshotReader r = SnapshotReader.open(new MemoryChannel(file.bytes()));
                 r.restoreMemory(r.sections().get(0), restored.regions().get(0).segment());
-                assertThat(restored.regions().get(0).segment().mismatch(memory.regions().get(0).segment())).isEqualTo(-1);
+                MemorySegment back = restored.regions().get(0).segment();
+                assertThat(back.mismatch(memory.regions().get(0).segment())).isEqualTo(-1);
             }
         }
     }
