@@ -53,7 +53,9 @@ public final class SnapshotWriter {
     /**
      * Writes the file header and returns a writer for the sections.
      *
-     * @param out       where the file goes; the caller closes it after {@link #finish()}
+     * @param out       where the file goes (an {@code OutputStream} through
+     *                  {@link java.nio.channels.Channels#newChannel(java.io.OutputStream)}); the caller closes it
+     *                  after {@link #finish()}
      * @param writtenBy the VMM's name and version, 1 to 255 UTF-8 bytes on one line
      * @param created   the snapshot's time (kept to the millisecond)
      * @throws IllegalArgumentException for a {@code writtenBy} that is empty, too long or not one line
