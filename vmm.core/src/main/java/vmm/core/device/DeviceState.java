@@ -167,6 +167,8 @@ public final class DeviceState {
             case T_BYTES -> readBytes(in);
             case T_STATE -> readState(in, depth + 1);
             case T_LIST -> {
+                // lists nest like states: without this bound, a crafted state of nested lists overflows the stack
+                if (depth > 16) throw new IncompatibleStateException("device state nested too deeply");
                 int n = in.readInt();
                 if (n < 0 || n > in.available()) throw new IncompatibleStateException("bad list length " + n);
                 List<Object> l = new ArrayList<>(n);

@@ -71,6 +71,27 @@ class DeviceStateTest {
     }
 
     @Test
+    void listsNestedWithoutBoundAreRefusedNotAStackOverflow() {
+        // magic, type "x", version 1, one field "l", then 100,000 lists of one list each
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.DataOutputStream out = new java.io.DataOutputStream(bytes);
+        try {
+            out.writeInt(0x56535431);
+            out.writeUTF("x");
+            out.writeInt(1);
+            out.writeInt(1);
+            out.writeUTF("l");
+            for (int i = 0; i < 100_000; i++) { out.writeByte(5); out.writeInt(1); }
+            out.writeByte(1);
+            out.writeLong(0);
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+        assertThatThrownBy(() -> DeviceState.decode(bytes.toByteArray()))
+                .isInstanceOf(IncompatibleStateException.class).hasMessageContaining("nested too deeply");
+    }
+
+    @Test
     void fieldNamesMustBeUnique() {
         assertThatThrownBy(() -> DeviceState.builder("x", 1).put("a", 1).put("a", 2))
                 .hasMessageContaining("'a' written twice");
