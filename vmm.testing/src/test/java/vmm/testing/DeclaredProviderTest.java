@@ -23,36 +23,38 @@ import vmm.core.pci.PciAddress;
  * on a port the chipset uses fails to plug in a test as in a VM.
  */
 class DeclaredProviderTest {
-    /** An echo device provider, declared correctly (OSGI-INF/vmm.testing.DeclaredProviderTest$Good.xml). */
-    public static final class Good implements DeviceProvider {
+    /** An echo device provider whose replies carry {@code tag}. */
+    abstract static class Echo implements DeviceProvider {
+        private final char tag;
+
+        Echo(char tag) {
+            this.tag = tag;
+        }
+
         @Override
         public DeviceModel create(DeviceContext context) {
-            return new EchoDevice((byte) 'g', 0, 1);
+            return new EchoDevice((byte) tag, 0, 1);
         }
+    }
+
+    /** Declared correctly (OSGI-INF/vmm.testing.DeclaredProviderTest$Good.xml). */
+    public static final class Good extends Echo {
+        public Good() { super('g'); }
     }
 
     /** Declared with "vmm.device.typ". */
-    public static final class Typo implements DeviceProvider {
-        @Override
-        public DeviceModel create(DeviceContext context) {
-            return new EchoDevice((byte) 't', 0, 1);
-        }
+    public static final class Typo extends Echo {
+        public Typo() { super('t'); }
     }
 
     /** Declared without a service. */
-    public static final class NoService implements DeviceProvider {
-        @Override
-        public DeviceModel create(DeviceContext context) {
-            return new EchoDevice((byte) 'n', 0, 1);
-        }
+    public static final class NoService extends Echo {
+        public NoService() { super('n'); }
     }
 
     /** Not declared at all. */
-    public static final class Undeclared implements DeviceProvider {
-        @Override
-        public DeviceModel create(DeviceContext context) {
-            return new EchoDevice((byte) 'u', 0, 1);
-        }
+    public static final class Undeclared extends Echo {
+        public Undeclared() { super('u'); }
     }
 
     @Test

@@ -4,8 +4,6 @@ import static device.uart.model.UartRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -61,22 +59,8 @@ class UartInstanceTest {
         AtomicInteger received = new AtomicInteger();
         AtomicReference<Throwable> swapFailure = new AtomicReference<>();
         try (SocketChannel peer = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
-            Thread sender = Thread.ofPlatform().start(() -> {
-                try {
-                    ByteBuffer bb = ByteBuffer.wrap(toGuest);
-                    while (bb.hasRemaining()) peer.write(bb);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-            Thread receiver = Thread.ofPlatform().start(() -> {
-                try {
-                    ByteBuffer bb = ByteBuffer.wrap(peerGot);
-                    while (bb.hasRemaining()) if (peer.read(bb) < 0) break;
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
+            Thread sender = SocketPeer.send(peer, toGuest);
+            Thread receiver = SocketPeer.receive(peer, peerGot);
             // The swapper: one swap each time the guest has read another 1/21 of the stream.
             Thread swapper = Thread.ofPlatform().start(() -> {
                 try {

@@ -3,8 +3,6 @@ package device.uart.internal;
 import static device.uart.model.UartRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -53,22 +51,8 @@ class UartOverSocketTest {
         byte[] guestGot = new byte[toGuest.length], peerGot = new byte[fromGuest.length];
         long[] mostAhead = new long[1];
         try (SocketChannel peer = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
-            Thread sender = Thread.ofPlatform().start(() -> {
-                try {
-                    ByteBuffer bb = ByteBuffer.wrap(toGuest);
-                    while (bb.hasRemaining()) peer.write(bb);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-            Thread receiver = Thread.ofPlatform().start(() -> {
-                try {
-                    ByteBuffer bb = ByteBuffer.wrap(peerGot);
-                    while (bb.hasRemaining()) if (peer.read(bb) < 0) break;
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
+            Thread sender = SocketPeer.send(peer, toGuest);
+            Thread receiver = SocketPeer.receive(peer, peerGot);
             // the vCPU: a polled driver that reads what is there and sends one byte whenever THR is empty
             int in = 0, out = 0;
             while (in < toGuest.length || out < fromGuest.length) {
