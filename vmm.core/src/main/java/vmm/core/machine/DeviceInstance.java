@@ -9,6 +9,7 @@ import vmm.core.device.DeviceCounters;
 import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
+import vmm.core.device.PciDevice;
 import vmm.core.device.SwapGate;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
@@ -20,8 +21,9 @@ import vmm.core.virtio.VirtioPciTransport;
  * One device as the guest knows it: an identity (id, type, where it sits,
  * configuration) and a guest-visible shell that stays in place while the
  * implementation behind it changes: for a virtio device the virtio-pci
- * transport (PCI config space, BARs, queues, status), for a {@link BusDevice}
- * its port or MMIO ranges and interrupt lines.
+ * transport (PCI config space, BARs, queues, status), for a {@link PciDevice}
+ * its PCI function, for a {@link BusDevice} its port or MMIO ranges and
+ * interrupt lines.
  *
  * <p>A swap closes the instance's {@link SwapGate} (guest accesses wait,
  * bounded), pauses the old model (it drains its in-flight work, so every
@@ -112,6 +114,11 @@ public final class DeviceInstance {
             if (machine.hypervisor() != null) t.useHypervisor(machine.hypervisor(), machine.gsis());
             return new VirtioShell(id, t);
         }
+        if (model instanceof PciDevice p) {
+            if (address == null)
+                throw new IllegalArgumentException("device " + id + ": " + type + " is a PCI device: it needs a PCI address");
+            return new PciShell(id, machine, address, gate, p);
+        }
         if (model instanceof BusDevice b) {
             if (address != null)
                 throw new IllegalArgumentException("device " + id + ": " + type + " sits on " + b.ranges()
@@ -119,7 +126,7 @@ public final class DeviceInstance {
             return new BusShell(id, machine, gate, b);
         }
         throw new IllegalArgumentException("device " + id + ": implementation " + implementation + " of " + type
-                + " made a " + model.getClass().getName() + ", which is neither a VirtioDevice nor a BusDevice");
+                + " made a " + model.getClass().getName() + ", which is no VirtioDevice, PciDevice or BusDevice");
     }
 
     /** The interrupt lines handed to an instance's models, made once per GSI. Thread-safe. */
@@ -309,6 +316,7 @@ public final class DeviceInstance {
         DeviceModel next = provider.create(context(id, configuration, machine.memory(), counters, lines));
         try {
             shell.checkShape(next);
+            shell.prepare(next);
             if (state != null) next.restoreState(state);
             // Started but not yet installed: a virtio device has no queues until the
             // transport activates it, so it can take no work early.

@@ -19,6 +19,10 @@ interface Shell {
      */
     void checkShape(DeviceModel next);
 
+    /** Hands {@code next}, which passed {@link #checkShape}, what it needs from the shell before its state and start. */
+    default void prepare(DeviceModel next) {
+    }
+
     /** Makes {@code next} (started, its state restored) serve the guest from now on. */
     void install(DeviceModel next);
 
