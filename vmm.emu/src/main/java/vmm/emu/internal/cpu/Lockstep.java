@@ -67,10 +67,15 @@ public final class Lockstep implements VirtualClock {
         notifyAll();
     }
 
-    /** Ends every wait: the VM is closing. */
+    /** Ends every wait: the VM is closing; from now on each vCPU runs (and a halted one waits) on its own. */
     public synchronized void close() {
         closed = true;
         notifyAll();
+    }
+
+    /** Whether {@link #close()} was called. */
+    synchronized boolean closed() {
+        return closed;
     }
 
     @Override

@@ -313,7 +313,7 @@ public final class Machine implements InterruptTarget {
                 if (e != null) return e;
             }
             if (halted || waitingForSipi) {
-                if (lockstep != null) {
+                if (lockstep != null && !lockstep.closed()) {
                     // Nothing to run: the turn passes, and the time moves on once every vCPU is idle.
                     releaseTurn(true);
                     continue;
