@@ -56,6 +56,29 @@ public final class SwapGate {
         return true;
     }
 
+    /**
+     * One guest read through the gate: {@link #enter()}, {@code access}, {@link #exit()}; {@code unclaimed} (what
+     * an address nobody decodes reads) when the gate stayed closed for the whole bound.
+     */
+    public long pass(java.util.function.LongSupplier access, long unclaimed) {
+        if (!enter()) return unclaimed;
+        try {
+            return access.getAsLong();
+        } finally {
+            exit();
+        }
+    }
+
+    /** One guest write through the gate; dropped when the gate stayed closed for the whole bound. */
+    public void pass(Runnable access) {
+        if (!enter()) return;
+        try {
+            access.run();
+        } finally {
+            exit();
+        }
+    }
+
     /** Leaves after a successful {@link #enter()}. */
     public synchronized void exit() {
         if (--active == 0) notifyAll();

@@ -55,22 +55,12 @@ final class BusShell implements Shell {
 
         @Override
         public long read(long offset, int size) {
-            if (!gate.enter()) return -1L;
-            try {
-                return model.read(range, offset, size);
-            } finally {
-                gate.exit();
-            }
+            return gate.pass(() -> model.read(range, offset, size), -1L);
         }
 
         @Override
         public void write(long offset, int size, long value) {
-            if (!gate.enter()) return;
-            try {
-                model.write(range, offset, size, value);
-            } finally {
-                gate.exit();
-            }
+            gate.pass(() -> model.write(range, offset, size, value));
         }
     }
 
@@ -92,14 +82,6 @@ final class BusShell implements Shell {
     @Override
     public void install(DeviceModel next) {
         model = (BusDevice) next;
-    }
-
-    @Override
-    public void releaseModel() {
-    }
-
-    @Override
-    public void afterInstall() {
     }
 
     @Override

@@ -61,22 +61,12 @@ final class PciShell implements Shell {
     private final class Bars implements BarHandler {
         @Override
         public long readBar(int bar, long offset, int size) {
-            if (!gate.enter()) return -1L;
-            try {
-                return model.readBar(bar, offset, size);
-            } finally {
-                gate.exit();
-            }
+            return gate.pass(() -> model.readBar(bar, offset, size), -1L);
         }
 
         @Override
         public void writeBar(int bar, long offset, int size, long value) {
-            if (!gate.enter()) return;
-            try {
-                model.writeBar(bar, offset, size, value);
-            } finally {
-                gate.exit();
-            }
+            gate.pass(() -> model.writeBar(bar, offset, size, value));
         }
     }
 
@@ -90,22 +80,12 @@ final class PciShell implements Shell {
 
         @Override
         public int read(int offset, int size, int stored) {
-            if (!gate.enter()) return -1;
-            try {
-                return current.get().read(offset, size, stored);
-            } finally {
-                gate.exit();
-            }
+            return (int) gate.pass(() -> current.get().read(offset, size, stored), -1);
         }
 
         @Override
         public int write(int offset, int size, int value, int stored) {
-            if (!gate.enter()) return stored;
-            try {
-                return current.get().write(offset, size, value, stored);
-            } finally {
-                gate.exit();
-            }
+            return (int) gate.pass(() -> current.get().write(offset, size, value, stored), stored);
         }
     }
 
@@ -134,14 +114,6 @@ final class PciShell implements Shell {
     @Override
     public void install(DeviceModel next) {
         model = (PciDevice) next;
-    }
-
-    @Override
-    public void releaseModel() {
-    }
-
-    @Override
-    public void afterInstall() {
     }
 
     @Override

@@ -26,11 +26,13 @@ interface Shell {
     /** Makes {@code next} (started, its state restored) serve the guest from now on. */
     void install(DeviceModel next);
 
-    /** The model in place is about to be stopped: the shell lets go of what it holds for it. */
-    void releaseModel();
+    /** The model in place is about to be stopped: the shell lets go of what it holds for it (nothing by default). */
+    default void releaseModel() {
+    }
 
     /** After a new model was installed and the gate opened: lets it see what the guest offered meanwhile. */
-    void afterInstall();
+    default void afterInstall() {
+    }
 
     /** A guest (platform) reset, with the vCPUs paused: the device returns to its power-on state. */
     void reset();

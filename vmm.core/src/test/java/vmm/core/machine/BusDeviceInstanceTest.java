@@ -18,8 +18,6 @@ import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
 import vmm.core.irq.InterruptLine;
-import vmm.core.irq.IrqChip;
-import vmm.core.irq.MsiMessage;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
 
@@ -32,16 +30,6 @@ import vmm.core.pci.PciAddress;
 class BusDeviceInstanceTest {
     private static final int PORT = 0x5a0, IRQ = 5;
     private static final long MMIO = 0xfed0_0000L;
-
-    /** An IOAPIC that remembers each input's level. */
-    private static final class Levels implements IrqChip {
-        final Map<Integer, Boolean> level = new ConcurrentHashMap<>();
-
-        @Override public void setLevel(int gsi, boolean on) { level.put(gsi, on); }
-        @Override public void signalMsi(MsiMessage message) { }
-
-        boolean high(int gsi) { return level.getOrDefault(gsi, false); }
-    }
 
     /**
      * A counter device: on its ports, offset 0 (le32) adds what is written and reads the total, offset 4 reads
@@ -110,7 +98,7 @@ class BusDeviceInstanceTest {
         }
     }
 
-    private final Levels irq = new Levels();
+    private final LevelRecorder irq = new LevelRecorder();
     private final Machine machine = new Machine(GuestMemory.ofSize(1 << 20), irq);
     private final Map<Character, Counter> made = new ConcurrentHashMap<>();
 

@@ -15,8 +15,6 @@ import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
 import vmm.core.device.PciDevice;
-import vmm.core.irq.IrqChip;
-import vmm.core.irq.MsiMessage;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.BarSpec;
 import vmm.core.pci.Capability;
@@ -36,16 +34,6 @@ class PciDeviceInstanceTest {
     private static final PciAddress SLOT = PciAddress.slot(5);
     private static final long BAR0 = 0xfeb0_0000L;
     private static final int VENDOR = 0x1b36, DEVICE = 0x0005, CAP_VENDOR = 0x09;
-
-    /** An IOAPIC that remembers each input's level. */
-    private static final class Levels implements IrqChip {
-        final Map<Integer, Boolean> level = new ConcurrentHashMap<>();
-
-        @Override public void setLevel(int gsi, boolean on) { level.put(gsi, on); }
-        @Override public void signalMsi(MsiMessage message) { }
-
-        boolean high(int gsi) { return level.getOrDefault(gsi, false); }
-    }
 
     /**
      * BAR0 (4 KiB MMIO): offset 0 adds what is written and reads the total, 4 raises (1) or lowers (0) INTA#, 8
@@ -117,7 +105,7 @@ class PciDeviceInstanceTest {
         }
     }
 
-    private final Levels irq = new Levels();
+    private final LevelRecorder irq = new LevelRecorder();
     private final Machine machine = new Machine(GuestMemory.ofSize(1 << 20), irq);
     private final Map<Character, Counter> made = new ConcurrentHashMap<>();
 

@@ -108,7 +108,7 @@ final class VmPlan {
                     + ": the accelerator is auto, kvm or emu");
             vm.put("accel", accel);
         }
-        if (t.has("deterministic") && t.bool("deterministic", false)) {
+        if (t.bool("deterministic", false)) {
             // Only the software CPU can replay a run; auto means it here, and kvm is a contradiction.
             if ("kvm".equals(accel)) throw new UsageException(t.origin("deterministic")
                     + ": a deterministic run needs the software CPU (accel emu); KVM runs in real time");
