@@ -3,12 +3,9 @@ package vmm.vhostuser.internal;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
-import vmm.core.device.DeviceContext;
-import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
 import vmm.core.device.SwapGate;
-import vmm.core.memory.GuestMemory;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtioDevice;
 
@@ -66,18 +63,7 @@ public final class ServedDevice {
     }
 
     private VirtioDevice create(DeviceProvider provider, String impl) {
-        DeviceModel m = provider.create(new DeviceContext() {
-            @Override public String instanceId() { return instanceId; }
-            @Override public Map<String, Object> configuration() { return configuration; }
-            /** The peer's memory is mapped per connection: models reach it through their VirtioContext. */
-            @Override public GuestMemory memory() { return null; }
-        });
-        if (!(m instanceof VirtioDevice v)) {
-            m.stop();
-            throw new IllegalArgumentException("device " + instanceId + ": implementation " + impl + " made a "
-                    + m.getClass().getName() + ", not a virtio device; only virtio devices can be served over vhost-user");
-        }
-        return v;
+        return VirtioDevice.createServed(provider, instanceId, configuration, "vhost-user");
     }
 
     /** The model serving now, or null while the device is held. */

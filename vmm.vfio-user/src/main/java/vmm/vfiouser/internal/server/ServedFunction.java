@@ -8,8 +8,6 @@ import java.util.Map;
 
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
-import vmm.core.device.DeviceContext;
-import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
 import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
@@ -18,7 +16,6 @@ import vmm.core.irq.IrqChip;
 import vmm.core.irq.MsiMessage;
 import vmm.core.linux.Native;
 import vmm.core.linux.PeerMemoryFault;
-import vmm.core.memory.GuestMemory;
 import vmm.core.pci.BarKind;
 import vmm.core.pci.BarSpec;
 import vmm.core.pci.MsiXSpec;
@@ -142,18 +139,7 @@ public final class ServedFunction implements AutoCloseable {
     }
 
     private VirtioDevice create(DeviceProvider provider) {
-        DeviceModel m = provider.create(new DeviceContext() {
-            @Override public String instanceId() { return owner; }
-            @Override public Map<String, Object> configuration() { return config; }
-            /** The client's memory arrives per connection: virtio models reach it through their VirtioContext. */
-            @Override public GuestMemory memory() { return null; }
-        });
-        if (!(m instanceof VirtioDevice v)) {
-            m.stop();
-            throw new IllegalArgumentException("device " + owner + ": the provider made a " + m.getClass().getName()
-                    + "; only virtio device models can be served over vfio-user yet");
-        }
-        return v;
+        return VirtioDevice.createServed(provider, owner, config, "vfio-user");
     }
 
     /**
