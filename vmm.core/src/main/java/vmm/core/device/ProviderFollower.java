@@ -90,7 +90,7 @@ public final class ProviderFollower {
         if (next != null) {
             swap(next);
         } else {
-            log.log(Level.WARNING, "{0}: {1} went away and no {2} fits; holding the device until one arrives", name,
+            log.log(Level.WARNING, "{0}: {1} went away and no other {2} is there; holding the device until one arrives", name,
                     serving.implementation(), describeWanted());
             hold();
         }
@@ -115,7 +115,7 @@ public final class ProviderFollower {
     private void reconcile() {
         DeviceOffer best = best();
         if (best == null) {
-            if (!plugged) log.log(Level.INFO, "{0}: waiting for {1}", name, describeWanted());
+            if (!plugged) log.log(Level.INFO, "{0}: waiting for an {1}", name, describeWanted());
             return;
         }
         if (!plugged) {
@@ -157,6 +157,6 @@ public final class ProviderFollower {
     }
 
     private String describeWanted() {
-        return "an implementation of " + type + (wanted == null ? "" : " named " + wanted);
+        return "implementation of " + type + (wanted == null ? "" : " named " + wanted);
     }
 }
