@@ -51,7 +51,7 @@ public final class ServedDevice {
     public ServedDevice(String instanceId, Map<String, Object> configuration, String implementation, DeviceProvider provider) {
         this.instanceId = instanceId;
         this.configuration = Map.copyOf(configuration);
-        this.device = create(provider, implementation);
+        this.device = create(provider);
         this.implementation = implementation;
         deviceId = device.deviceId();
         queueCount = device.queueCount();
@@ -62,7 +62,7 @@ public final class ServedDevice {
         device.start();
     }
 
-    private VirtioDevice create(DeviceProvider provider, String impl) {
+    private VirtioDevice create(DeviceProvider provider) {
         return VirtioDevice.createServed(provider, instanceId, configuration, "vhost-user");
     }
 
@@ -231,7 +231,7 @@ public final class ServedDevice {
                 VirtioDevice next;
                 try {
                     DeviceState state = old != null ? old.saveState() : heldState;
-                    next = create(provider, nextImplementation);
+                    next = create(provider);
                     String mismatch = mismatch(next);
                     if (mismatch != null) {
                         next.stop();
