@@ -108,6 +108,9 @@ public final class VhostUserServer implements ServedInstance.Server {
     /** Whether the device is held (see {@link #detach()}). */
     public boolean held() { return served.held(); }
 
+    /** Kicks the front-end sent while the device was held, since start (for tests and logs). */
+    public long kicksWhileHeld() { return served.kicksWhileHeld(); }
+
     public Path socket() { return server.socket(); }
     public String implementation() { return served.implementation(); }
     public int swapCount() { return served.swapCount(); }

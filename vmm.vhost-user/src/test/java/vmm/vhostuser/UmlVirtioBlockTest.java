@@ -167,4 +167,52 @@ class UmlVirtioBlockTest {
             assertThat(duringFio[0]).as("both swaps happened while fio was running").isTrue();
         }
     }
+
+    @Test
+    void aHoldWhileLinuxRunsAVerifiedWriteLoadStallsItAndTheNextProviderFinishesItWithNoVerifyError() throws Exception {
+        Path started = dir.resolve("fio-started"), finished = dir.resolve("fio-finished");
+        try (VhostUserServer server = serve()) {
+            boolean[] duringFio = new boolean[1];
+            long[] kicks = new long[1];
+            AtomicBoolean guestDone = new AtomicBoolean();
+            Thread holder = Thread.ofPlatform().start(() -> {
+                try {
+                    while (!Files.exists(started) && !guestDone.get()) Thread.sleep(10);
+                    if (guestDone.get()) return;
+                    server.detach(); // the provider left, none is there
+                    // The guest goes on offering requests into the held rings: wait until it kicked some.
+                    while (server.kicksWhileHeld() == 0 && !guestDone.get()) Thread.sleep(1);
+                    kicks[0] = server.kicksWhileHeld();
+                    server.swapTo("virtio-blk-2", new VirtioBlockProvider()); // a provider arrives
+                    duringFio[0] = Files.exists(started) && !Files.exists(finished);
+                    Files.createFile(dir.resolve("swapped"));
+                } catch (InterruptedException | java.io.IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Map<String, String> r;
+            try {
+                r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_BLOCK, MODULE, """
+                        for i in $(seq 1 300); do [ -e /sys/block/vda ] && break; sleep 0.2; done
+                        touch %1$s/fio-started
+                        while :; do
+                            fio --name=hold --filename=/dev/vda --rw=randwrite --bs=4k --size=48M --verify=crc32c \\
+                                --ioengine=libaio --iodepth=8 --direct=1 --output=%1$s/fio-hold.txt; rc=$?
+                            [ $rc -ne 0 ] || [ -e %1$s/swapped ] && break
+                        done
+                        echo "fio=$rc"
+                        touch %1$s/fio-finished
+                        """.formatted(dir), 240);
+            } finally {
+                guestDone.set(true);
+            }
+            holder.join(HangGuard.BOUND);
+            assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("fio", "0");
+            assertThat(kicks[0]).as("the guest kicked the held device").isPositive();
+            assertThat(duringFio[0]).as("held and attached while fio was running").isTrue();
+            assertThat(server.swapCount()).isEqualTo(1);
+            assertThat(server.connections()).as("the front-end never reconnected").isEqualTo(1);
+            assertThat(server.lastFailure()).isNull();
+        }
+    }
 }

@@ -42,6 +42,7 @@ public final class ServedDevice {
     private byte[] heldConfig;
     private final java.util.List<ConfigWrite> heldConfigWrites = new java.util.ArrayList<>();
     private boolean resetWhileHeld;
+    private final java.util.concurrent.atomic.AtomicLong heldKicks = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * Creates and starts the first model.
@@ -120,12 +121,17 @@ public final class ServedDevice {
     }
 
     void notifyQueue(int queue) {
-        withDevice(false, d -> d.queueNotify(queue));
+        if (!withDevice(false, d -> d.queueNotify(queue))) heldKicks.incrementAndGet();
     }
 
     /** A kick, on the ring's own kick thread: the model may serve requests on it ({@link VirtioDevice#queueNotifyOnIoThread}). */
     void notifyQueueOnIoThread(int queue) {
-        withDevice(false, d -> d.queueNotifyOnIoThread(queue));
+        if (!withDevice(false, d -> d.queueNotifyOnIoThread(queue))) heldKicks.incrementAndGet();
+    }
+
+    /** Kicks that came while the device was held (dropped: the successor is kicked for every ring), since start. */
+    public long kicksWhileHeld() {
+        return heldKicks.get();
     }
 
     /**
@@ -197,13 +203,16 @@ public final class ServedDevice {
         }
     }
 
-    private void withDevice(boolean exclusive, java.util.function.Consumer<VirtioDevice> action) {
+    /** Runs {@code action} on the model through the gate; false when the device is held and nothing ran. */
+    private boolean withDevice(boolean exclusive, java.util.function.Consumer<VirtioDevice> action) {
         if (!gate.enter()) throw new IllegalStateException("device " + instanceId + ": a swap did not finish in time");
         var l = exclusive ? lock.writeLock() : lock.readLock();
         l.lock();
         try {
             VirtioDevice d = device;
-            if (d != null) action.accept(d); // held: kicks are dropped (the rings keep the work), drains have nothing to do
+            if (d == null) return false; // held: kicks are dropped (the rings keep the work), drains have nothing to do
+            action.accept(d);
+            return true;
         } finally {
             l.unlock();
             gate.exit();
