@@ -51,7 +51,8 @@ class ServedDeviceInFrameworkTest {
     void stop() throws Exception {
         try {
             if (config != null) config.delete();
-            for (Bundle b : new Bundle[] {rng, vhost}) if (b != null && b.getState() != Bundle.UNINSTALLED) b.uninstall();
+            for (Bundle b : new Bundle[] {rng, vhost})
+                if (b != null && b.getState() != Bundle.UNINSTALLED) b.uninstall();
         } finally {
             vm.close();
             try (var files = Files.list(dir)) {

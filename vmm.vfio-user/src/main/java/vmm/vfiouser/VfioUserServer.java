@@ -90,7 +90,8 @@ public final class VfioUserServer implements ServedInstance.Server {
         function.swapTo(provider);
         implementation = nextImplementation;
         swaps++;
-        LOG.log(Level.INFO, "vfio-user {0}: now served by {1}{2}", name, nextImplementation, wasHeld ? " (was held)" : "");
+        LOG.log(Level.INFO, "vfio-user {0}: now served by {1}{2}", name, nextImplementation,
+                wasHeld ? " (was held)" : "");
     }
 
     /**

@@ -38,8 +38,8 @@ class VfioUserSwapTest {
         disk = new byte[VfioUserServerTest.SECTORS * 512];
         new Random(11).nextBytes(disk);
         Path image = Files.write(dir.resolve("disk.img"), disk);
-        server = VfioUserServer.start(dir.resolve("blk.sock"), "blk-swap", Map.of("path", image.toString()), "virtio-blk",
-                new VirtioBlockProvider());
+        server = VfioUserServer.start(dir.resolve("blk.sock"), "blk-swap", Map.of("path", image.toString()),
+                "virtio-blk", new VirtioBlockProvider());
     }
 
     @AfterEach
@@ -60,7 +60,8 @@ class VfioUserSwapTest {
 
     @Test
     void aSwapUnderAConnectedClientKeepsTheDriversSession() throws Exception {
-        try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket());
+             RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
             v.findCapabilities();
             v.mapMemory();
             v.routeMsix(2);
@@ -79,7 +80,8 @@ class VfioUserSwapTest {
 
     @Test
     void aHeldFunctionKeepsItsClientAndTheSuccessorServesWhatItOfferedMeanwhile() throws Exception {
-        try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket());
+             RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
             v.findCapabilities();
             v.mapMemory();
             v.routeMsix(2);

@@ -149,7 +149,8 @@ class VhostUserServerTest {
                 assertThat(ByteBuffer.wrap(c.data(), 1, 4).getInt()).isEqualTo(req);
                 assertThat(done.put(req, c.data()[0])).as("request %d done twice", req).isNull();
             }
-            for (int r = 30; r < 40; r++) assertThat(done.get(r)).as("request %d, offered while held", r).isEqualTo((byte) 'B');
+            for (int r = 30; r < 40; r++)
+                assertThat(done.get(r)).as("request %d, offered while held", r).isEqualTo((byte) 'B');
             assertThat(getScratch(f)).as("the write made while held reached the successor").isEqualTo(0xBEEF);
             assertThat(server.held()).isFalse();
             assertThat(server.connections()).isEqualTo(1);

@@ -34,7 +34,7 @@ public final class ProviderFollower {
          */
         void swapTo(DeviceOffer offer);
 
-        /** The serving provider left and none fits: keep the device and its state, serve nothing, until {@link #swapTo}. */
+        /** The serving provider left and none fits: keep the device and its state, serve nothing, until swapTo. */
         void hold();
     }
 
@@ -90,8 +90,8 @@ public final class ProviderFollower {
         if (next != null) {
             swap(next);
         } else {
-            log.log(Level.WARNING, "{0}: {1} went away and no other {2} is there; holding the device until one arrives", name,
-                    serving.implementation(), describeWanted());
+            log.log(Level.WARNING, "{0}: {1} went away and no other {2} is there; holding the device until one arrives",
+                    name, serving.implementation(), describeWanted());
             hold();
         }
     }
@@ -137,9 +137,12 @@ public final class ProviderFollower {
             target.swapTo(next);
             serving = next;
         } catch (RuntimeException e) {
-            String was = serving == null ? "the device stays held" : serving.implementation() + " keeps serving";
-            log.log(Level.ERROR, name + ": swap to " + next.implementation() + " failed, " + was + ": " + e.getMessage(), e);
-            if (serving != null && !offers.contains(serving)) hold(); // its provider is gone: nothing may call it now
+            // A serving provider that is gone may not be called any more: the device is held instead.
+            boolean gone = serving != null && !offers.contains(serving);
+            String then = serving == null || gone ? "the device is held" : serving.implementation() + " keeps serving";
+            log.log(Level.ERROR, name + ": swap to " + next.implementation() + " failed, " + then + ": "
+                    + e.getMessage(), e);
+            if (gone) hold();
         }
     }
 

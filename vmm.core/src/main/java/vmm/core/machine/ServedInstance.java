@@ -40,7 +40,7 @@ public final class ServedInstance<S extends ServedInstance.Server> implements De
         /** Whether no implementation serves and the device is held (see {@link #detach()}). */
         boolean held();
 
-        /** Moves the device to {@code provider}'s model, or out of being held. @throws RuntimeException nothing changed */
+        /** Moves the device to {@code provider}'s model, or out of being held. @throws RuntimeException, unchanged */
         void swapTo(String implementation, DeviceProvider provider);
 
         /** Holds the device with no implementation, socket and peer kept, until {@link #swapTo}. Idempotent. */
@@ -124,7 +124,8 @@ public final class ServedInstance<S extends ServedInstance.Server> implements De
      * change under a served device (logged, nothing changes), device properties apply from the next configuration.
      */
     public void modified(Map<String, Object> properties) {
-        String newType = String.valueOf(properties.get("type")).trim(), newSocket = String.valueOf(properties.get("socket")).trim();
+        String newType = String.valueOf(properties.get("type")).trim();
+        String newSocket = String.valueOf(properties.get("socket")).trim();
         if (!newType.equals(type) || !Path.of(newSocket).equals(socket)) {
             log.log(Level.ERROR, "{0} {1}: type and socket cannot change while the device is served (was {2} on {3}, "
                     + "now {4} on {5}); delete the configuration and create a new one; nothing changed", kind, id, type,
@@ -132,7 +133,8 @@ public final class ServedInstance<S extends ServedInstance.Server> implements De
             return;
         }
         if (!deviceProperties(properties).equals(config))
-            log.log(Level.WARNING, "{0} {1}: device properties changed; they apply when the socket is configured anew", kind, id);
+            log.log(Level.WARNING, "{0} {1}: device properties changed; they apply when the socket is configured anew",
+                    kind, id);
         follower.configure(kind + " " + id, type, (String) properties.get("implementation"));
     }
 
@@ -191,8 +193,8 @@ public final class ServedInstance<S extends ServedInstance.Server> implements De
     private static Map<String, Object> deviceProperties(Map<String, Object> properties) {
         Map<String, Object> m = new HashMap<>();
         properties.forEach((k, v) -> {
-            if (!k.startsWith("service.") && !k.startsWith("component.") && !k.startsWith("felix.") && !OWN_KEYS.contains(k))
-                m.put(k, v);
+            boolean framework = k.startsWith("service.") || k.startsWith("component.") || k.startsWith("felix.");
+            if (!framework && !OWN_KEYS.contains(k)) m.put(k, v);
         });
         return m;
     }
@@ -200,7 +202,8 @@ public final class ServedInstance<S extends ServedInstance.Server> implements De
     private String required(Map<String, Object> p, String key) {
         Object v = p.get(key);
         if (v == null || String.valueOf(v).isBlank())
-            throw new IllegalArgumentException(kind + " configuration " + p.get("service.pid") + " lacks '" + key + "'");
+            throw new IllegalArgumentException(kind + " configuration " + p.get("service.pid") + " lacks '" + key
+                    + "'");
         return String.valueOf(v).trim();
     }
 }

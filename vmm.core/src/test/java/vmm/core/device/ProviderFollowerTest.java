@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 class ProviderFollowerTest {
     private final List<String> calls = new ArrayList<>();
     private boolean refuse;
-    private final ProviderFollower follower = new ProviderFollower(System.getLogger("test"), new ProviderFollower.Target() {
+    private final ProviderFollower follower = new ProviderFollower(System.getLogger("test"),
+            new ProviderFollower.Target() {
         @Override public void plug(DeviceOffer offer) { calls.add("plug " + offer.implementation()); }
         @Override public void swapTo(DeviceOffer offer) {
             if (refuse) throw new IllegalArgumentException("refused");
@@ -52,7 +53,8 @@ class ProviderFollowerTest {
 
     @Test
     void aNewlyNamedImplementationMovesTheDeviceAndAnotherTypeIsNeverChosen() {
-        follower.add(PROVIDER, Map.of(DeviceProvider.TYPE, "blk", DeviceProvider.IMPLEMENTATION, "x", "service.id", 7L));
+        follower.add(PROVIDER, Map.of(DeviceProvider.TYPE, "blk", DeviceProvider.IMPLEMENTATION, "x",
+                "service.id", 7L));
         follower.add(PROVIDER, offer("a", 1));
         follower.add(PROVIDER, offer("b", 2));
         follower.configure("device t", "net", null);

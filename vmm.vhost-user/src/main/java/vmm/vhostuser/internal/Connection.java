@@ -79,7 +79,8 @@ public final class Connection implements VirtioContext {
         // The shape every model of the device has: a front-end may connect while the device is held.
         this.rings = new Ring[served.queueCount()];
         for (int i = 0; i < rings.length; i++) rings[i] = new Ring(i);
-        this.offeredFeatures = served.deviceFeatures() | VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VhostUser.F_PROTOCOL_FEATURES);
+        this.offeredFeatures = served.deviceFeatures() | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
+                | VirtioFeatures.bit(VhostUser.F_PROTOCOL_FEATURES);
         // BACKEND_REQ carries config-change notices; user-mode Linux also needs it to set up its ring interrupts.
         this.offeredProtocolFeatures = (1L << VhostUser.PROTOCOL_F_REPLY_ACK) | (1L << VhostUser.PROTOCOL_F_CONFIG)
                 | (1L << VhostUser.PROTOCOL_F_BACKEND_REQ)

@@ -148,8 +148,14 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
     @Override public String id() { return id; }
     @Override public String type() { return type; }
     @Override public PciAddress address() { return address; }
-    @Override public String implementation() { DeviceInstance i = instance; return i == null ? null : i.implementation(); }
-    @Override public DeviceInstance.Status status() { DeviceInstance i = instance; return i == null ? null : i.status(); }
+    @Override public String implementation() {
+        DeviceInstance i = instance;
+        return i == null ? null : i.implementation();
+    }
+    @Override public DeviceInstance.Status status() {
+        DeviceInstance i = instance;
+        return i == null ? null : i.status();
+    }
     @Override public int swapCount() { DeviceInstance i = instance; return i == null ? 0 : i.swapCount(); }
     @Override public DeviceInstance instance() { return instance; }
 }

@@ -28,7 +28,8 @@ import vmm.vfiouser.VfioUserServer;
 @Component(configurationPid = VfioUserComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, immediate = true, service = {})
 public final class VfioUserComponent {
     public static final String PID = "vmm.vfio-user";
-    private final ServedInstance<VfioUserServer> served = new ServedInstance<>("vfio-user", System.getLogger("vmm.vfio-user"), VfioUserServer::start);
+    private final ServedInstance<VfioUserServer> served =
+            new ServedInstance<>("vfio-user", System.getLogger("vmm.vfio-user"), VfioUserServer::start);
 
     @Activate
     void activate(BundleContext context, Map<String, Object> properties) { served.activate(context, properties); }

@@ -181,8 +181,10 @@ public final class ServedFunction implements AutoCloseable {
             VirtioDevice now = device;
             String why = "";
             if (next.deviceId() != now.deviceId()) why += " device ID " + next.deviceId() + " != " + now.deviceId();
-            if (next.queueCount() != now.queueCount()) why += " queue count " + next.queueCount() + " != " + now.queueCount();
-            if (next.configSize() != now.configSize()) why += " config size " + next.configSize() + " != " + now.configSize();
+            if (next.queueCount() != now.queueCount())
+                why += " queue count " + next.queueCount() + " != " + now.queueCount();
+            if (next.configSize() != now.configSize())
+                why += " config size " + next.configSize() + " != " + now.configSize();
             for (int q = 0; q < Math.min(next.queueCount(), firstMaxQueueSizes.length); q++)
                 if (next.maxQueueSize(q) < firstMaxQueueSizes[q]) why += " queue " + q + " smaller";
             var ctx = transport.context();
@@ -190,7 +192,8 @@ public final class ServedFunction implements AutoCloseable {
                     : ctx.negotiatedFeatures() & ~next.deviceFeatures() & ~VirtioFeatures.bit(VirtioFeatures.VERSION_1);
             if (missing != 0) why += String.format(" lacks negotiated features 0x%x", missing);
             if (!why.isEmpty())
-                throw new IncompatibleStateException("device " + owner + ": the new implementation does not match the served function:" + why);
+                throw new IncompatibleStateException("device " + owner
+                        + ": the new implementation does not match the served function:" + why);
             if (state != null) next.restoreState(state);
             next.start();
             if (resetWhileHeld) next.reset(); // the client reset the function while no model was there

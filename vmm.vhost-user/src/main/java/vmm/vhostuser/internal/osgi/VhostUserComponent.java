@@ -28,7 +28,8 @@ import vmm.vhostuser.VhostUserServer;
 @Component(configurationPid = VhostUserComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, immediate = true, service = {})
 public final class VhostUserComponent {
     public static final String PID = "vmm.vhost-user";
-    private final ServedInstance<VhostUserServer> served = new ServedInstance<>("vhost-user", System.getLogger("vmm.vhost-user"), VhostUserServer::start);
+    private final ServedInstance<VhostUserServer> served =
+            new ServedInstance<>("vhost-user", System.getLogger("vmm.vhost-user"), VhostUserServer::start);
 
     @Activate
     void activate(BundleContext context, Map<String, Object> properties) { served.activate(context, properties); }

@@ -104,8 +104,8 @@ class VhostUserComponentTest {
             c.addProvider(EchoDevice.provider('v', 0), offer("viona", 5));
             assertThat(c.served().implementation()).isEqualTo("virtio-net");
 
-            Map<String, Object> config = new HashMap<>(Map.of("service.pid", "vmm.vhost-user~test", "type", "virtio-net",
-                    "socket", dir.resolve("net.sock").toString(), "implementation", "viona"));
+            Map<String, Object> config = new HashMap<>(Map.of("service.pid", "vmm.vhost-user~test",
+                    "type", "virtio-net", "socket", dir.resolve("net.sock").toString(), "implementation", "viona"));
             c.modified(config);
 
             assertThat(c.served().implementation()).isEqualTo("viona");
