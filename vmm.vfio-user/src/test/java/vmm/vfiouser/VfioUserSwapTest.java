@@ -117,4 +117,28 @@ class VfioUserSwapTest {
         assertThat(server.held()).isFalse();
         assertThat(server.swapCount()).isEqualTo(1);
     }
+
+    @Test
+    void aClientThatLeavesAHeldFunctionLeavesItResetForTheNextClientOnceAProviderIsBack() throws Exception {
+        try (VfioUserClient c = VfioUserClient.connect(server.socket());
+             RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+            v.findCapabilities();
+            v.mapMemory();
+            v.routeMsix(2);
+            DriverQueue q = v.initialize(VfioUserServerTest.VIRTIO_F_VERSION_1, 16);
+            assertThat(read(q, v, 2)).isEqualTo(sector(2));
+            server.detach();
+        } // leaves while the function is held: the function is reset, its memory unmapped
+        server.swapTo("virtio-blk", new VirtioBlockProvider());
+        try (VfioUserClient c = VfioUserClient.connect(server.socket());
+             RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
+            v.findCapabilities();
+            assertThat(v.common(RemoteVirtio.COMMON_STATUS, 1)).as("status after the last client left").isZero();
+            v.mapMemory();
+            v.routeMsix(2);
+            DriverQueue q = v.initialize(VfioUserServerTest.VIRTIO_F_VERSION_1, 16);
+            assertThat(read(q, v, 3)).isEqualTo(sector(3));
+        }
+        assertThat(server.connections()).isEqualTo(2);
+    }
 }
