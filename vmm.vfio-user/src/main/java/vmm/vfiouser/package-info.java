@@ -8,5 +8,5 @@
  * after the specification and {@code <linux/vfio.h>} ({@link vmm.vfiouser.VfioUser}).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package vmm.vfiouser;

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Map;
 
 import vmm.core.device.DeviceProvider;
+import vmm.core.machine.ServedInstance;
 import vmm.vhostuser.internal.Connection;
 import vmm.vhostuser.internal.ServedDevice;
 import vmm.core.linux.UnixSocketServer;
@@ -20,7 +21,7 @@ import vmm.core.linux.PeerMemoryFault;
  * takes the next. The device outlives connections and can be swapped for
  * another implementation while one is connected.
  */
-public final class VhostUserServer implements AutoCloseable {
+public final class VhostUserServer implements ServedInstance.Server {
     private static final System.Logger LOG = System.getLogger("vmm.vhost-user");
 
     private final String name;
@@ -81,11 +82,34 @@ public final class VhostUserServer implements AutoCloseable {
         }
     }
 
-    /** Moves the device to another implementation, under a connected front-end if there is one. */
+    /**
+     * Moves the device to another implementation, under a connected front-end if there is one; out of
+     * {@link #detach()} when the device is held. Called from a configuration thread.
+     *
+     * @throws IllegalArgumentException when the new model does not match the device (nothing changes)
+     */
     public void swapTo(String implementation, DeviceProvider provider) {
+        boolean wasHeld = served.held();
         served.swapTo(implementation, provider);
-        LOG.log(Level.INFO, "vhost-user {0}: now served by {1}", name, implementation);
+        LOG.log(Level.INFO, "vhost-user {0}: now served by {1}{2}", name, implementation, wasHeld ? " (was held)" : "");
     }
+
+    /**
+     * Holds the device with no implementation (its provider left and none is there): the model finishes what it
+     * took, its state is kept, and the socket and any front-end stay, with requests left in the rings until
+     * {@link #swapTo} brings a successor. Idempotent. Called from a configuration thread.
+     */
+    public void detach() {
+        served.detach();
+        LOG.log(Level.INFO, "vhost-user {0}: {1} left; holding the device and its front-end until a successor arrives",
+                name, served.implementation());
+    }
+
+    /** Whether the device is held (see {@link #detach()}). */
+    public boolean held() { return served.held(); }
+
+    /** Kicks the front-end sent while the device was held, since start (for tests and logs). */
+    public long kicksWhileHeld() { return served.kicksWhileHeld(); }
 
     public Path socket() { return server.socket(); }
     public String implementation() { return served.implementation(); }

@@ -125,46 +125,81 @@ class UmlVirtioBlockTest {
         }
     }
 
+    /** What a test does to the device while Linux runs its load; {@code guestDone} says the guest gave up. */
+    private interface DuringLoad {
+        void run(VhostUserServer server, AtomicBoolean guestDone) throws Exception;
+    }
+
+    /**
+     * Runs a verified random-write load in Linux and {@code action} once it has started; the guest keeps the load
+     * up until the action is done, so the action falls inside it however slow the host is (marks through hostfs).
+     * Returns the guest's results; {@code duringFio[0]} says whether the action ended while the load still ran.
+     */
+    private Map<String, String> whileLinuxWrites(VhostUserServer server, boolean[] duringFio, DuringLoad action)
+            throws Exception {
+        Path started = dir.resolve("fio-started"), finished = dir.resolve("fio-finished");
+        AtomicBoolean guestDone = new AtomicBoolean();
+        Thread actor = Thread.ofPlatform().start(() -> {
+            try {
+                while (!Files.exists(started) && !guestDone.get()) Thread.sleep(10);
+                if (guestDone.get()) return;
+                action.run(server, guestDone);
+                duringFio[0] = Files.exists(started) && !Files.exists(finished);
+                Files.createFile(dir.resolve("done"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        try {
+            return UserModeLinux.run(dir, server.socket(), VIRTIO_ID_BLOCK, MODULE, """
+                    for i in $(seq 1 300); do [ -e /sys/block/vda ] && break; sleep 0.2; done
+                    touch %1$s/fio-started
+                    while :; do
+                        fio --name=load --filename=/dev/vda --rw=randwrite --bs=4k --size=48M --verify=crc32c \\
+                            --ioengine=libaio --iodepth=8 --direct=1 --output=%1$s/fio-load.txt; rc=$?
+                        [ $rc -ne 0 ] || [ -e %1$s/done ] && break
+                    done
+                    echo "fio=$rc"
+                    touch %1$s/fio-finished
+                    """.formatted(dir), 240);
+        } finally {
+            guestDone.set(true);
+            actor.join(HangGuard.BOUND);
+        }
+    }
+
     @Test
     void aSwapWhileLinuxRunsAVerifiedWriteLoadCausesNoVerifyError() throws Exception {
-        Path started = dir.resolve("fio-started"), finished = dir.resolve("fio-finished");
         try (VhostUserServer server = serve()) {
             boolean[] duringFio = new boolean[1];
-            AtomicBoolean guestDone = new AtomicBoolean();
-            Thread swapper = Thread.ofPlatform().start(() -> {
-                try {
-                    // The guest marks the start of its load through hostfs and keeps it up until it finds
-                    // "swapped": both swaps fall inside the load however slow the host is.
-                    while (!Files.exists(started) && !guestDone.get()) Thread.sleep(10);
-                    if (guestDone.get()) return;
-                    server.swapTo("virtio-blk-2", new VirtioBlockProvider());
-                    server.swapTo("virtio-blk", new VirtioBlockProvider());
-                    duringFio[0] = Files.exists(started) && !Files.exists(finished);
-                    Files.createFile(dir.resolve("swapped"));
-                } catch (InterruptedException | java.io.IOException e) {
-                    throw new IllegalStateException(e);
-                }
+            Map<String, String> r = whileLinuxWrites(server, duringFio, (s, guestDone) -> {
+                s.swapTo("virtio-blk-2", new VirtioBlockProvider());
+                s.swapTo("virtio-blk", new VirtioBlockProvider());
             });
-            Map<String, String> r;
-            try {
-                r = UserModeLinux.run(dir, server.socket(), VIRTIO_ID_BLOCK, MODULE, """
-                        for i in $(seq 1 300); do [ -e /sys/block/vda ] && break; sleep 0.2; done
-                        touch %1$s/fio-started
-                        while :; do
-                            fio --name=swap --filename=/dev/vda --rw=randwrite --bs=4k --size=48M --verify=crc32c \\
-                                --ioengine=libaio --iodepth=8 --direct=1 --output=%1$s/fio-swap.txt; rc=$?
-                            [ $rc -ne 0 ] || [ -e %1$s/swapped ] && break
-                        done
-                        echo "fio=$rc"
-                        touch %1$s/fio-finished
-                        """.formatted(dir), 240);
-            } finally {
-                guestDone.set(true);
-            }
-            swapper.join(HangGuard.BOUND);
             assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("fio", "0");
             assertThat(server.swapCount()).isEqualTo(2);
             assertThat(duringFio[0]).as("both swaps happened while fio was running").isTrue();
+        }
+    }
+
+    @Test
+    void aHoldWhileLinuxRunsAVerifiedWriteLoadStallsItAndTheNextProviderFinishesItWithNoVerifyError() throws Exception {
+        try (VhostUserServer server = serve()) {
+            boolean[] duringFio = new boolean[1];
+            long[] kicks = new long[1];
+            Map<String, String> r = whileLinuxWrites(server, duringFio, (s, guestDone) -> {
+                s.detach(); // the provider left, none is there
+                // The guest goes on offering requests into the held rings: wait until it kicked some.
+                while (s.kicksWhileHeld() == 0 && !guestDone.get()) Thread.sleep(1);
+                kicks[0] = s.kicksWhileHeld();
+                s.swapTo("virtio-blk-2", new VirtioBlockProvider()); // a provider arrives
+            });
+            assertThat(r).as("results; console:%n%s", r.get(UserModeLinux.CONSOLE)).containsEntry("fio", "0");
+            assertThat(kicks[0]).as("the guest kicked the held device").isPositive();
+            assertThat(duringFio[0]).as("held and attached while fio was running").isTrue();
+            assertThat(server.swapCount()).isEqualTo(1);
+            assertThat(server.connections()).as("the front-end never reconnected").isEqualTo(1);
+            assertThat(server.lastFailure()).isNull();
         }
     }
 }

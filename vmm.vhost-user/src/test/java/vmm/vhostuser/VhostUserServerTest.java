@@ -121,6 +121,82 @@ class VhostUserServerTest {
     }
 
     @Test
+    void aHeldDeviceKeepsTheFrontEndAndItsRequestsAndTheNextProviderServesThemWithTheSavedState() throws Exception {
+        serveEcho('A', 1000);
+        try (TestFrontend f = new TestFrontend(server.socket(), 8 << 20).negotiate(0)) {
+            DriverQueue q = f.ring(0, 256);
+            setScratch(f, 0xC0FFEE);
+            assertThat(getScratch(f)).isEqualTo(0xC0FFEE);                 // done before the detach
+            Map<Integer, Integer> inFlight = new HashMap<>();
+            int sent = 0;
+            for (; sent < 30; sent++) inFlight.put(q.add(List.of(request(sent)), 8), sent);
+            q.kick();
+
+            server.detach();
+            assertThat(server.held()).isTrue();
+            assertThat(getScratch(f)).as("config answered from what was saved").isEqualTo(0xC0FFEE);
+            setScratch(f, 0xBEEF);                                          // kept for the successor
+            assertThat(getScratch(f)).as("reads show the saved config until a successor").isEqualTo(0xC0FFEE);
+            for (int i = 0; i < 10; i++, sent++) inFlight.put(q.add(List.of(request(sent)), 8), sent);
+            q.kick();                                                       // nobody takes these while held
+
+            server.swapTo("B", EchoDevice.provider('B', 0));
+            Map<Integer, Byte> done = new HashMap<>();
+            while (!inFlight.isEmpty()) {
+                DriverQueue.Completion c = q.await(TIMEOUT);
+                Integer req = inFlight.remove(c.head());
+                assertThat(req).isNotNull();
+                assertThat(ByteBuffer.wrap(c.data(), 1, 4).getInt()).isEqualTo(req);
+                assertThat(done.put(req, c.data()[0])).as("request %d done twice", req).isNull();
+            }
+            for (int r = 30; r < 40; r++)
+                assertThat(done.get(r)).as("request %d, offered while held", r).isEqualTo((byte) 'B');
+            assertThat(getScratch(f)).as("the write made while held reached the successor").isEqualTo(0xBEEF);
+            assertThat(server.held()).isFalse();
+            assertThat(server.connections()).isEqualTo(1);
+            assertThat(server.lastFailure()).isNull();
+            assertThat(server.swapCount()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aFrontEndMayConnectToAHeldDeviceAndIsServedOnceAProviderArrives() throws Exception {
+        serveEcho('A', 0);
+        server.detach();
+        try (TestFrontend f = new TestFrontend(server.socket(), 4 << 20).negotiate(0)) {
+            DriverQueue q = f.ring(0, 64);
+            int head = q.add(List.of(request(7)), 8);
+            q.kick();
+            server.swapTo("B", EchoDevice.provider('B', 0));
+            DriverQueue.Completion c = q.await(TIMEOUT);
+            assertThat(c.head()).isEqualTo(head);
+            assertThat(c.data()[0]).isEqualTo((byte) 'B');
+        }
+    }
+
+    @Test
+    void aMismatchedSuccessorLeavesTheDeviceHeld() throws Exception {
+        serveEcho('A', 0);
+        server.detach();
+        assertThatThrownBy(() -> server.swapTo("two-queues", ctx -> new EchoDevice((byte) 'X', 0, 2)))
+                .hasMessageContaining("queue count 2 != 1");
+        assertThat(server.held()).isTrue();
+        server.swapTo("A", EchoDevice.provider('A', 0));
+        assertThat(server.held()).isFalse();
+    }
+
+    private static void setScratch(TestFrontend f, int value) throws Exception {
+        f.send(VhostUser.SET_CONFIG, 0, ByteBuffer.allocate(VhostUser.CONFIG_HEADER + 4).order(ByteOrder.LITTLE_ENDIAN)
+                .putInt(4).putInt(4).putInt(0).putInt(value).array());
+    }
+
+    private static int getScratch(TestFrontend f) throws Exception {
+        f.send(VhostUser.GET_CONFIG, 0, ByteBuffer.allocate(VhostUser.CONFIG_HEADER + 8).order(ByteOrder.LITTLE_ENDIAN)
+                .putInt(0).putInt(8).putInt(0).array());
+        return f.receive().body().getInt(VhostUser.CONFIG_HEADER + 4);
+    }
+
+    @Test
     void aSwapToAMismatchedImplementationIsRefusedAndTheOldOneKeepsServing() throws Exception {
         serveEcho('A', 0);
         try (TestFrontend f = new TestFrontend(server.socket(), 4 << 20).negotiate(0)) {

@@ -4,5 +4,5 @@
  * instances (identity and guest-visible shell) that outlive any one provider.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.4.0")
+@org.osgi.annotation.versioning.Version("1.5.0")
 package vmm.core.device;

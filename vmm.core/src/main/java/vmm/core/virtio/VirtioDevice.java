@@ -1,6 +1,11 @@
 package vmm.core.virtio;
 
+import java.util.Map;
+
+import vmm.core.device.DeviceContext;
 import vmm.core.device.DeviceModel;
+import vmm.core.device.DeviceProvider;
+import vmm.core.memory.GuestMemory;
 
 /**
  * The device-specific part of a virtio device: its ID, features, config
@@ -15,6 +20,29 @@ import vmm.core.device.DeviceModel;
  * one at a time and never concurrently with {@link #queueNotify(int)}.
  */
 public interface VirtioDevice extends DeviceModel {
+    /**
+     * A model from {@code provider} for a device served to another process (over vhost-user or vfio-user): its
+     * context has no guest memory (the peer's arrives per connection, through the {@link VirtioContext}), no
+     * counters and no interrupt lines. Not started.
+     *
+     * @param servedOver the protocol, for the refusal ("vhost-user")
+     * @throws IllegalArgumentException when the provider refuses the configuration or makes no virtio device
+     * @since 1.6
+     */
+    static VirtioDevice createServed(DeviceProvider provider, String instanceId, Map<String, Object> configuration,
+                                     String servedOver) {
+        Map<String, Object> config = Map.copyOf(configuration);
+        DeviceModel m = provider.create(new DeviceContext() {
+            @Override public String instanceId() { return instanceId; }
+            @Override public Map<String, Object> configuration() { return config; }
+            @Override public GuestMemory memory() { return null; }
+        });
+        if (m instanceof VirtioDevice v) return v;
+        m.stop();
+        throw new IllegalArgumentException("device " + instanceId + ": the provider made a " + m.getClass().getName()
+                + ", not a virtio device; only virtio devices can be served over " + servedOver);
+    }
+
     /** The virtio device ID (section 5 of the specification), for example 4 for an entropy device. */
     int deviceId();
 

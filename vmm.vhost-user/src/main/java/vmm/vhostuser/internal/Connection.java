@@ -76,10 +76,11 @@ public final class Connection implements VirtioContext {
         this.fd = fd;
         this.served = served;
         this.name = name;
-        VirtioDevice d = served.device();
-        this.rings = new Ring[d.queueCount()];
+        // The shape every model of the device has: a front-end may connect while the device is held.
+        this.rings = new Ring[served.queueCount()];
         for (int i = 0; i < rings.length; i++) rings[i] = new Ring(i);
-        this.offeredFeatures = d.deviceFeatures() | VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VhostUser.F_PROTOCOL_FEATURES);
+        this.offeredFeatures = served.deviceFeatures() | VirtioFeatures.bit(VirtioFeatures.VERSION_1)
+                | VirtioFeatures.bit(VhostUser.F_PROTOCOL_FEATURES);
         // BACKEND_REQ carries config-change notices; user-mode Linux also needs it to set up its ring interrupts.
         this.offeredProtocolFeatures = (1L << VhostUser.PROTOCOL_F_REPLY_ACK) | (1L << VhostUser.PROTOCOL_F_CONFIG)
                 | (1L << VhostUser.PROTOCOL_F_BACKEND_REQ)
@@ -263,7 +264,7 @@ public final class Connection implements VirtioContext {
         m.requireSize(VhostUser.VRING_STATE_SIZE);
         Ring r = ring(Integer.toUnsignedLong(m.body().getInt(0)), "SET_VRING_NUM");
         int num = m.body().getInt(4);
-        int max = served.device().maxQueueSize(r.index);
+        int max = served.maxQueueSize(r.index);
         if (num < 1 || num > max || Integer.bitCount(num) != 1)
             throw new ProtocolException("SET_VRING_NUM: ring " + r.index + " size " + Integer.toUnsignedString(num) + " is not a power of two in 1.." + max);
         requireStopped(r, "SET_VRING_NUM");

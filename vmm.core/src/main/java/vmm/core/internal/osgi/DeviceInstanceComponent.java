@@ -1,12 +1,10 @@
 package vmm.core.internal.osgi;
 
 import java.lang.System.Logger.Level;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-import org.osgi.framework.Constants;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -19,6 +17,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 import vmm.core.device.DeviceOffer;
 import vmm.core.device.DeviceProvider;
+import vmm.core.device.ProviderFollower;
 import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.DeviceInstanceInfo;
 import vmm.core.machine.Machine;
@@ -45,27 +44,40 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
 
     @Reference
     private Machine machine;
-    private final List<DeviceOffer> providers = new ArrayList<>();
-    private String id, type, wanted;
-    private PciAddress address;
-    private Map<String, Object> config;
-    private DeviceInstance instance;
-    private DeviceOffer serving;
-    private boolean active;
+    // Set before the follower first calls back, read by any thread through the info methods.
+    private volatile String id, type;
+    private volatile PciAddress address;
+    private volatile Map<String, Object> config;
+    private volatile DeviceInstance instance;
+    private final ProviderFollower.Target target = new ProviderFollower.Target() {
+        @Override
+        public void plug(DeviceOffer offer) {
+            instance = machine.plug(id, type, address, config, offer.implementation(), offer.provider());
+        }
+
+        @Override
+        public void swapTo(DeviceOffer offer) {
+            instance.swapTo(offer.implementation(), offer.provider());
+        }
+
+        @Override
+        public void hold() {
+            instance.detach();
+        }
+    };
+    private final ProviderFollower follower = new ProviderFollower(LOG, target);
 
     @Activate
-    synchronized void activate(Map<String, Object> properties) {
+    void activate(Map<String, Object> properties) {
         id = String.valueOf(properties.getOrDefault("service.pid", properties.get("component.id")));
         type = required(properties, "type");
         address = address(id, properties.get("address"));
-        wanted = (String) properties.get("implementation");
         config = deviceProperties(properties);
-        active = true;
-        reconcile();
+        follower.configure("device " + id, type, (String) properties.get("implementation"));
     }
 
     @Modified
-    synchronized void modified(Map<String, Object> properties) {
+    void modified(Map<String, Object> properties) {
         String newType = String.valueOf(properties.get("type")).trim();
         String newAddress = String.valueOf(properties.get("address")).trim();
         boolean sameAddress;
@@ -84,8 +96,7 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
         if (!next.equals(config))
             LOG.log(Level.WARNING, "device {0}: device properties changed; they apply to implementations created from now on", id);
         config = next;
-        wanted = (String) properties.get("implementation");
-        reconcile();
+        follower.configure("device " + id, type, (String) properties.get("implementation"));
     }
 
     /** The PCI address a configuration gives, or null when it gives none (a device on the port or MMIO bus). */
@@ -99,68 +110,21 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
     }
 
     @Deactivate
-    synchronized void deactivate() {
-        active = false;
-        if (instance != null) instance.remove();
+    void deactivate() {
+        follower.close();
+        DeviceInstance i = instance;
+        if (i != null) i.remove();
         instance = null;
-        serving = null;
     }
 
     @Reference(service = DeviceProvider.class, cardinality = ReferenceCardinality.MULTIPLE,
             policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
-    synchronized void addProvider(DeviceProvider provider, Map<String, Object> props) {
-        providers.add(DeviceOffer.of(provider, props)); // other types are kept but never chosen
-        if (active) reconcile();
+    void addProvider(DeviceProvider provider, Map<String, Object> props) {
+        follower.add(provider, props);
     }
 
-    synchronized void removeProvider(DeviceProvider provider, Map<String, Object> props) {
-        Long sid = (Long) props.get(Constants.SERVICE_ID);
-        providers.removeIf(c -> c.serviceId() == sid);
-        if (active && serving != null && serving.serviceId() == sid) {
-            DeviceOffer next = best();
-            if (next != null) {
-                swap(next);
-            } else {
-                instance.detach();
-            }
-        }
-    }
-
-    /** Brings the instance in line with the best available provider. */
-    private void reconcile() {
-        DeviceOffer best = best();
-        if (best == null) {
-            if (instance == null)
-                LOG.log(Level.INFO, "device {0}: waiting for an implementation of {1}{2}", id, type,
-                        wanted == null ? "" : " named " + wanted);
-            return;
-        }
-        if (instance == null) {
-            try {
-                instance = machine.plug(id, type, address, config, best.implementation(), best.provider());
-                serving = best;
-            } catch (RuntimeException e) {
-                LOG.log(Level.ERROR, "device " + id + ": cannot plug " + type + " at " + address + ": " + e.getMessage(), e);
-            }
-        } else if (serving == null || serving.serviceId() != best.serviceId() || instance.status() == DeviceInstance.Status.DETACHED) {
-            swap(best);
-        }
-    }
-
-    private void swap(DeviceOffer next) {
-        try {
-            instance.swapTo(next.implementation(), next.provider());
-            serving = next;
-        } catch (RuntimeException e) {
-            LOG.log(Level.ERROR, "device " + id + ": swap to " + next.implementation() + " failed, " + serving.implementation()
-                    + " keeps serving: " + e.getMessage(), e);
-            if (instance.status() == DeviceInstance.Status.ACTIVE && !providers.contains(serving)) instance.detach();
-        }
-    }
-
-    /** The wanted implementation if present, else the type's default ({@link DeviceOffer#choose}). */
-    private DeviceOffer best() {
-        return DeviceOffer.choose(providers, type, wanted).orElse(null);
+    void removeProvider(DeviceProvider provider, Map<String, Object> props) {
+        follower.remove(props);
     }
 
     private static String required(Map<String, Object> p, String key) {
@@ -181,11 +145,17 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
         return m;
     }
 
-    @Override public synchronized String id() { return id; }
-    @Override public synchronized String type() { return type; }
-    @Override public synchronized PciAddress address() { return address; }
-    @Override public synchronized String implementation() { return instance == null ? null : instance.implementation(); }
-    @Override public synchronized DeviceInstance.Status status() { return instance == null ? null : instance.status(); }
-    @Override public synchronized int swapCount() { return instance == null ? 0 : instance.swapCount(); }
-    @Override public synchronized DeviceInstance instance() { return instance; }
+    @Override public String id() { return id; }
+    @Override public String type() { return type; }
+    @Override public PciAddress address() { return address; }
+    @Override public String implementation() {
+        DeviceInstance i = instance;
+        return i == null ? null : i.implementation();
+    }
+    @Override public DeviceInstance.Status status() {
+        DeviceInstance i = instance;
+        return i == null ? null : i.status();
+    }
+    @Override public int swapCount() { DeviceInstance i = instance; return i == null ? 0 : i.swapCount(); }
+    @Override public DeviceInstance instance() { return instance; }
 }

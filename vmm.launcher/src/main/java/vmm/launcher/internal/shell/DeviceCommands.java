@@ -15,14 +15,14 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 
 import vmm.core.device.DeviceCounters;
-import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.DeviceInstanceInfo;
 import vmm.launcher.internal.Implementations;
 
 /**
  * Gogo commands for device instances: {@code device:list} (slot, type,
  * implementation, implementing bundle and version, status, swaps) and
- * {@code device:swap INSTANCE IMPLEMENTATION}, which writes the choice into
+ * {@code device:swap INSTANCE IMPLEMENTATION} (devices served on a vhost-user
+ * or vfio-user socket too), which writes the choice into
  * the instance's configuration, as a user would, and waits for the core to
  * carry it out; {@code device:stats}: each instance's requests, bytes and
  * errors since it was plugged (the core's counters, across swaps).
@@ -54,11 +54,9 @@ public final class DeviceCommands {
     private static final Comparator<DeviceInstanceInfo> BY_SLOT = Comparator.comparing(DeviceInstanceInfo::address,
             Comparator.nullsLast(Comparator.naturalOrder()));
 
-    /** The slot of a PCI device; the ranges of a device on the port or MMIO bus. */
+    /** The slot of a PCI device; the ranges of a device on the port or MMIO bus; the socket of a served device. */
     private static String where(DeviceInstanceInfo d) {
-        if (d.address() != null) return d.address().toString();
-        DeviceInstance i = d.instance();
-        return i == null ? "-" : i.location();
+        return d.location();
     }
 
     public String stats() {
@@ -79,7 +77,10 @@ public final class DeviceCommands {
         return String.join("\n", lines);
     }
 
-    /** Moves {@code instance} (its id, e.g. {@code vmm.device~disk}, or its slot, e.g. {@code 00:04.0}) to {@code implementation}. */
+    /**
+     * Moves {@code instance} (its id, e.g. {@code vmm.device~disk} or {@code vmm.vhost-user~net}, or its slot, e.g.
+     * {@code 00:04.0}) to {@code implementation}.
+     */
     public String swap(String instance, String implementation) throws Exception {
         DeviceInstanceInfo d = find(instance);
         int before = d.swapCount();
@@ -97,6 +98,11 @@ public final class DeviceCommands {
     }
 
     private DeviceInstanceInfo find(String instance) {
+        return find(devices, instance);
+    }
+
+    /** The instance {@code instance} names: its id, its id after {@code vmm.device~}, or its location. */
+    static DeviceInstanceInfo find(List<DeviceInstanceInfo> devices, String instance) {
         for (DeviceInstanceInfo d : devices)
             if (d.id().equals(instance) || d.id().equals("vmm.device~" + instance) || where(d).equals(instance)) return d;
         throw new IllegalArgumentException("no device instance " + instance + " (see device:list)");

@@ -42,4 +42,26 @@ class DeviceCommandsTest {
         disk.completed(100);
         assertThat(DeviceCommands.stats(List.of(info("vmm.device~s5_0", 5, disk)))).containsPattern("\\s+3\\s+614\\s+1$");
     }
+
+    @Test
+    void aServedDeviceIsListedAtItsSocketAndFoundByItsIdOrSocket() {
+        DeviceInstanceInfo served = new DeviceInstanceInfo() {
+            @Override public String id() { return "vmm.vhost-user~cli"; }
+            @Override public String type() { return "virtio-net"; }
+            @Override public PciAddress address() { return null; }
+            @Override public String implementation() { return "viona"; }
+            @Override public DeviceInstance.Status status() { return DeviceInstance.Status.DETACHED; }
+            @Override public int swapCount() { return 1; }
+            @Override public DeviceInstance instance() { return null; }
+            @Override public String location() { return "vhost-user unix /tmp/net.sock"; }
+        };
+        List<DeviceInstanceInfo> all = List.of(served, info("vmm.device~s4_0", 4, null));
+
+        List<String> lines = DeviceCommands.stats(all).lines().toList();
+        assertThat(lines.get(1)).startsWith("vmm.device~s4_0");
+        assertThat(lines.get(2)).startsWith("vmm.vhost-user~cli").contains("vhost-user unix /tmp/net.sock");
+        assertThat(DeviceCommands.find(all, "vmm.vhost-user~cli")).isSameAs(served);
+        assertThat(DeviceCommands.find(all, "vhost-user unix /tmp/net.sock")).isSameAs(served);
+        assertThat(DeviceCommands.find(all, "s4_0").id()).isEqualTo("vmm.device~s4_0");
+    }
 }

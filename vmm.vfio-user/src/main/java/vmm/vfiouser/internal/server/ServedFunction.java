@@ -8,15 +8,14 @@ import java.util.Map;
 
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
-import vmm.core.device.DeviceContext;
-import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 import vmm.core.device.SwapGate;
 import vmm.core.irq.IrqChip;
 import vmm.core.irq.MsiMessage;
 import vmm.core.linux.Native;
 import vmm.core.linux.PeerMemoryFault;
-import vmm.core.memory.GuestMemory;
 import vmm.core.pci.BarKind;
 import vmm.core.pci.BarSpec;
 import vmm.core.pci.MsiXSpec;
@@ -24,6 +23,7 @@ import vmm.core.pci.PciAddress;
 import vmm.core.pci.PciBus;
 import vmm.core.pci.PciFunctionSpec;
 import vmm.core.virtio.VirtioDevice;
+import vmm.core.virtio.VirtioFeatures;
 import vmm.core.virtio.VirtioPciTransport;
 import vmm.vfiouser.DeviceInfo;
 import vmm.vfiouser.IrqInfo;
@@ -47,8 +47,14 @@ import vmm.vfiouser.internal.protocol.ProtocolException;
  * which eventfds (the server's table sends vector {@code v} as data
  * {@code v}).
  *
- * <p>Called from one connection thread at a time; the device's own threads
- * signal interrupts concurrently.
+ * <p>The model can be {@linkplain #swapTo swapped} under a connected client
+ * as a device instance's is (gate closed, pause, save, restore into the
+ * successor, same transport and queues, kick), and {@linkplain #detach held}
+ * while no provider is there: its state saved, the gate kept closed, so the
+ * client's accesses to the device wait (bounded) as a guest's would.
+ *
+ * <p>Called from one connection thread at a time, and from a configuration
+ * thread for swaps; the device's own threads signal interrupts concurrently.
  */
 public final class ServedFunction implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("vmm.vfio-user");
@@ -70,7 +76,16 @@ public final class ServedFunction implements AutoCloseable {
     private final ClientInterrupts irqs;
     private final PciBus bus;
     private final DmaSpace dma;
-    private final VirtioDevice device;
+    private final Map<String, Object> config;
+    private final SwapGate gate = new SwapGate();
+    /** Serializes changes of model with resets from the connection thread. */
+    private final Object models = new Object();
+    /** The model in place (the last one, stopped, while held). */
+    private volatile VirtioDevice device;
+    private volatile boolean held;
+    private DeviceState heldState;
+    private boolean resetWhileHeld;
+    private final int[] firstMaxQueueSizes;
     private final VirtioPciTransport transport;
     private final PciFunctionSpec spec;
     private final long[] barBase = new long[6];
@@ -91,19 +106,10 @@ public final class ServedFunction implements AutoCloseable {
     public ServedFunction(String instanceId, Map<String, Object> configuration, DeviceProvider provider) {
         this.owner = instanceId;
         this.dma = new DmaSpace(instanceId);
-        Map<String, Object> config = Map.copyOf(configuration);
-        DeviceModel m = provider.create(new DeviceContext() {
-            @Override public String instanceId() { return instanceId; }
-            @Override public Map<String, Object> configuration() { return config; }
-            /** The client's memory arrives per connection: virtio models reach it through their VirtioContext. */
-            @Override public GuestMemory memory() { return null; }
-        });
-        if (!(m instanceof VirtioDevice v)) {
-            m.stop();
-            throw new IllegalArgumentException("device " + instanceId + ": the provider made a " + m.getClass().getName()
-                    + "; only virtio device models can be served over vfio-user yet");
-        }
-        this.device = v;
+        this.config = Map.copyOf(configuration);
+        this.device = create(provider);
+        firstMaxQueueSizes = new int[device.queueCount()];
+        for (int q = 0; q < firstMaxQueueSizes.length; q++) firstMaxQueueSizes[q] = device.maxQueueSize(q);
         device.start();
         boolean legacy = Boolean.parseBoolean(String.valueOf(configuration.getOrDefault("legacy", "false")));
         int vectors;
@@ -115,7 +121,7 @@ public final class ServedFunction implements AutoCloseable {
                 @Override public void signalMsi(MsiMessage message) { if (chip[0] != null) chip[0].signalMsi(message); }
             });
             this.transport = new VirtioPciTransport(bus, ADDRESS, dma::snapshot, device,
-                    new VirtioPciTransport.Options(instanceId, legacy, 0), new SwapGate());
+                    new VirtioPciTransport.Options(instanceId, legacy, 0), gate);
             this.spec = transport.function().spec();
             vectors = spec.msix() == null ? 0 : spec.msix().tableSize();
             chip[0] = new ClientInterrupts(instanceId, vectors);
@@ -130,6 +136,102 @@ public final class ServedFunction implements AutoCloseable {
         this.msixCap = findCapability(PCI_CAP_ID_MSIX);
         resetView();
         place();
+    }
+
+    private VirtioDevice create(DeviceProvider provider) {
+        return VirtioDevice.createServed(provider, owner, config, "vfio-user");
+    }
+
+    /**
+     * Moves the function to a model from {@code provider}, carrying the state: from the model in place (under a
+     * connected client: its queues and ring positions stay), or out of {@link #detach()}. On failure nothing changes.
+     *
+     * @throws IllegalArgumentException when the new model does not match the function the client sees
+     */
+    public void swapTo(DeviceProvider provider) {
+        synchronized (models) {
+            if (!held) gate.close();
+            VirtioDevice old = held ? null : device;
+            try {
+                if (old != null) old.pause();
+                VirtioDevice next;
+                try {
+                    next = build(provider, old != null ? old.saveState() : heldState);
+                } catch (RuntimeException e) {
+                    if (old != null) old.resume();
+                    throw e;
+                }
+                transport.releaseKernelBindings();
+                if (old != null) old.stop();
+                transport.replaceDevice(next);
+                device = next;
+                held = false;
+                heldState = null;
+            } finally {
+                if (!held) gate.open();
+            }
+        }
+        transport.kickEnabledQueues();
+    }
+
+    /** Creates, checks, restores and starts a successor; stops it again on failure. */
+    private VirtioDevice build(DeviceProvider provider, DeviceState state) {
+        VirtioDevice next = create(provider);
+        try {
+            VirtioDevice now = device;
+            String why = "";
+            if (next.deviceId() != now.deviceId()) why += " device ID " + next.deviceId() + " != " + now.deviceId();
+            if (next.queueCount() != now.queueCount())
+                why += " queue count " + next.queueCount() + " != " + now.queueCount();
+            if (next.configSize() != now.configSize())
+                why += " config size " + next.configSize() + " != " + now.configSize();
+            for (int q = 0; q < Math.min(next.queueCount(), firstMaxQueueSizes.length); q++)
+                if (next.maxQueueSize(q) < firstMaxQueueSizes[q]) why += " queue " + q + " smaller";
+            var ctx = transport.context();
+            long missing = ctx == null ? 0
+                    : ctx.negotiatedFeatures() & ~next.deviceFeatures() & ~VirtioFeatures.bit(VirtioFeatures.VERSION_1);
+            if (missing != 0) why += String.format(" lacks negotiated features 0x%x", missing);
+            if (!why.isEmpty())
+                throw new IncompatibleStateException("device " + owner
+                        + ": the new implementation does not match the served function:" + why);
+            if (state != null) next.restoreState(state);
+            next.start();
+            if (resetWhileHeld) next.reset(); // the client reset the function while no model was there
+            resetWhileHeld = false;
+            return next;
+        } catch (RuntimeException e) {
+            next.stop();
+            throw e;
+        }
+    }
+
+    /**
+     * The provider left and none is there: the model finishes what it took, its state is saved and it stops; the
+     * gate stays closed, so the client's accesses to the device wait (bounded) until {@link #swapTo} brings a
+     * successor. The socket and the client stay. Does nothing while held.
+     */
+    public void detach() {
+        synchronized (models) {
+            if (held) return;
+            gate.close();
+            VirtioDevice old = device;
+            try {
+                old.pause();
+                heldState = old.saveState();
+            } finally {
+                try {
+                    transport.releaseKernelBindings();
+                    old.stop();
+                } finally {
+                    held = true;
+                }
+            }
+        }
+    }
+
+    /** Whether the function is held with no model (see {@link #detach()}). */
+    public boolean held() {
+        return held;
     }
 
     /** The client's registers as after reset: BARs at 0 with their type bits, decode off, MSI-X off. */
@@ -472,7 +574,14 @@ public final class ServedFunction implements AutoCloseable {
      * placement is restored and MSI-X routing is re-armed as the client set it.
      */
     public void reset() {
-        try {
+        synchronized (models) {
+            resetLocked();
+        }
+    }
+
+    private void resetLocked() {
+        if (held) resetWhileHeld = true; // nothing to drain: the next model starts from the saved state, then resets
+        else try {
             device.pause();
             device.resume();
         } catch (RuntimeException e) {
@@ -515,6 +624,10 @@ public final class ServedFunction implements AutoCloseable {
     public void close() {
         disconnect();
         transport.detach();
-        device.stop();
+        synchronized (models) {
+            if (!held) device.stop();
+            held = true;
+            gate.open(); // nothing is served any more: let waiting accesses through to the detached transport
+        }
     }
 }

@@ -29,8 +29,13 @@ class VhostUserComponentTest {
                 "socket", dir.resolve("net.sock").toString()));
         if (implementation != null) config.put("implementation", implementation);
         VhostUserComponent c = new VhostUserComponent();
-        c.activate(config);
+        c.activate(null, config);
         return c;
+    }
+
+    private static String served(VhostUserComponent c) {
+        var o = c.served().serving();
+        return o == null ? null : o.implementation();
     }
 
     @Test
@@ -38,11 +43,11 @@ class VhostUserComponentTest {
         VhostUserComponent c = component(null);
         try {
             c.addProvider(EchoDevice.provider('v', 0), offer("viona", 3));
-            assertThat(c.servedImplementation()).isEqualTo("viona");      // the only one there yet
+            assertThat(served(c)).isEqualTo("viona");      // the only one there yet
 
             c.addProvider(EchoDevice.provider('n', 0), offer("virtio-net", 9));
 
-            assertThat(c.servedImplementation()).isEqualTo("virtio-net");
+            assertThat(served(c)).isEqualTo("virtio-net");
         } finally {
             c.deactivate();
         }
@@ -53,13 +58,61 @@ class VhostUserComponentTest {
         VhostUserComponent c = component("viona");
         try {
             c.addProvider(EchoDevice.provider('n', 0), offer("virtio-net", 2));
-            assertThat(c.servedImplementation()).isNull();                // not the one asked for
+            assertThat(served(c)).isNull();                // not the one asked for
 
             c.addProvider(EchoDevice.provider('v', 0), offer("viona", 5));
-            assertThat(c.servedImplementation()).isEqualTo("viona");
+            assertThat(served(c)).isEqualTo("viona");
             c.addProvider(EchoDevice.provider('m', 0), offer("virtio-net", 7));
 
-            assertThat(c.servedImplementation()).isEqualTo("viona");
+            assertThat(served(c)).isEqualTo("viona");
+        } finally {
+            c.deactivate();
+        }
+    }
+
+    @Test
+    void whenTheOnlyProviderLeavesTheSocketStaysAndTheDeviceIsHeldUntilOneArrives() {
+        VhostUserComponent c = component(null);
+        try {
+            c.addProvider(EchoDevice.provider('v', 0), offer("viona", 3));
+            var server = c.served().server();
+
+            c.removeProvider(null, offer("viona", 3));
+
+            assertThat(c.served().server()).isSameAs(server);
+            assertThat(server.held()).isTrue();
+            assertThat(dir.resolve("net.sock")).exists();
+            assertThat(c.served().status()).isEqualTo(vmm.core.machine.DeviceInstance.Status.DETACHED);
+
+            c.addProvider(EchoDevice.provider('n', 0), offer("virtio-net", 9));
+
+            assertThat(server.held()).isFalse();
+            assertThat(c.served().implementation()).isEqualTo("virtio-net");
+            assertThat(c.served().status()).isEqualTo(vmm.core.machine.DeviceInstance.Status.ACTIVE);
+            assertThat(c.served().swapCount()).isEqualTo(1);
+        } finally {
+            c.deactivate();
+        }
+        assertThat(dir.resolve("net.sock")).doesNotExist();
+    }
+
+    @Test
+    void aNewImplementationInTheConfigurationSwapsTheServedDeviceAsDeviceSwapWritesIt() {
+        VhostUserComponent c = component(null);
+        try {
+            c.addProvider(EchoDevice.provider('n', 0), offer("virtio-net", 2));
+            c.addProvider(EchoDevice.provider('v', 0), offer("viona", 5));
+            assertThat(c.served().implementation()).isEqualTo("virtio-net");
+
+            Map<String, Object> config = new HashMap<>(Map.of("service.pid", "vmm.vhost-user~test",
+                    "type", "virtio-net", "socket", dir.resolve("net.sock").toString(), "implementation", "viona"));
+            c.modified(config);
+
+            assertThat(c.served().implementation()).isEqualTo("viona");
+            assertThat(c.served().swapCount()).isEqualTo(1);
+            assertThat(c.served().id()).isEqualTo("vmm.vhost-user~test");
+            assertThat(c.served().address()).isNull();
+            assertThat(c.served().location()).isEqualTo("vhost-user unix " + dir.resolve("net.sock"));
         } finally {
             c.deactivate();
         }
