@@ -35,6 +35,10 @@ class UserBundleIT {
 
     /** Builds the {@code my-rng} bundle into {@code dir}, plus {@code extraImport} in its Import-Package. */
     private Path buildMyRng(String name, String extraImport) throws Exception {
+        return buildMyRng(name, extraImport, "1.0.0");
+    }
+
+    private Path buildMyRng(String name, String extraImport, String version) throws Exception {
         Path src = Files.createDirectories(dir.resolve(name + "/src/example/myrng"));
         List<String> files = new ArrayList<>();
         try (Stream<Path> s = Files.list(Path.of("../device.virtio-rng/src/main/java/device/virtio_rng"))) {
@@ -56,10 +60,10 @@ class UserBundleIT {
                     fm.getJavaFileObjectsFromStrings(files)).call();
             assertThat(ok).as("javac:%n%s", diagnostics).isTrue();
         }
-        Path bundle = dir.resolve(name + "/example.my-rng-1.0.0.jar");
+        Path bundle = dir.resolve(name + "/example.my-rng.jar");
         try (Builder b = new Builder()) {
             b.setProperty("Bundle-SymbolicName", "example.my-rng");
-            b.setProperty("Bundle-Version", "1.0.0");
+            b.setProperty("Bundle-Version", version);
             b.setProperty("Private-Package", "example.myrng");
             if (extraImport != null) b.setProperty("Import-Package", extraImport + ",*");
             b.addClasspath(classes.toFile());
@@ -99,6 +103,10 @@ class UserBundleIT {
         return cmd;
     }
 
+    /**
+     * And as a directory of bundles, watched: a new build renamed into place there updates the bundle, and the
+     * device instance is swapped to it under the running guest.
+     */
     @Test
     void anOutsideBundleLoadedWithBundleServesItsTypeToASeaBiosGuestAndIsInDeviceList() throws Exception {
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
@@ -119,8 +127,10 @@ class UserBundleIT {
         Path disk = dir.resolve("io.img"), log = dir.resolve("com1.log"), said = dir.resolve("vm.txt");
         IoLoopDisk.write(disk);
         String name = "bundle-it-" + ProcessHandle.current().pid();
+        Path bundles = Files.createDirectories(dir.resolve("bundles"));
+        Files.copy(bundle, bundles.resolve("my-rng.jar"));
         Process vm = new ProcessBuilder(command(List.of("-Djava.util.logging.config.file=" + logging), "run",
-                "--accel", "emu", "-m", "64M", "--bundle", bundle.toString(), "-s", "4,virtio-blk," + disk,
+                "--accel", "emu", "-m", "64M", "--bundle", bundles.toString(), "-s", "4,virtio-blk," + disk,
                 "-s", "5,my-rng,max-bytes-per-request=64", "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, name))
                 .redirectErrorStream(true).redirectOutput(said.toFile()).start();
         try {
@@ -134,6 +144,19 @@ class UserBundleIT {
             assertThat(output).contains("00:05.0  my-rng").contains("example.my-rng 1.0.0");
             // virtio's vendor 1af4 and the modern entropy device's ID 0x1040 + 4.
             assertThat(output).contains("PCI: init bdf=00:05.0 id=1af4:1044");
+
+            // A new build, written elsewhere and renamed over the old jar, as a build tool's copy step would.
+            Path build = buildMyRng("next", null, "1.0.1");
+            Files.move(build, bundles.resolve("my-rng.jar"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            String after = "";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90); // a hang guard
+            while (!after.contains("example.my-rng 1.0.1") && System.nanoTime() < deadline && vm.isAlive())
+                after = vmm("shell", name, "device:list").output();
+            assertThat(after).as(Files.readString(said)).containsPattern("00:05\\.0\\s+my-rng\\s+my-rng\\s+"
+                    + "example\\.my-rng 1\\.0\\.1 \\[\\d+\\]\\s+active\\s+1");
+            assertThat(Files.readString(said)).contains("vmm: --bundle " + bundles.resolve("my-rng.jar")
+                    + ": updated example.my-rng to 1.0.1");
         } finally {
             vm.destroy();
             vm.waitFor(20, TimeUnit.SECONDS);

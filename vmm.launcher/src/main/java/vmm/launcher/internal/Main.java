@@ -51,10 +51,14 @@ public final class Main implements Callable<Integer> {
             return ShellClient.run(args.subList(1, args.size()), out, err);
         Arguments.Plan plan;
         Map<String, List<String>> providers;
+        Arguments.WithBundles line;
+        Map<Path, org.osgi.framework.Bundle> installed = new java.util.LinkedHashMap<>();
         try {
             // The user's bundles first: the emulation names and the devices' providers include theirs.
-            Arguments.WithBundles line = Arguments.bundles(args);
-            UserBundles.install(context, UserBundles.jars(line.bundles()));
+            line = Arguments.bundles(args);
+            List<Path> jars = UserBundles.jars(line.bundles());
+            List<org.osgi.framework.Bundle> bundles = UserBundles.install(context, jars);
+            for (int i = 0; i < jars.size(); i++) installed.put(jars.get(i), bundles.get(i));
             providers = UserBundles.providers(context);
             try {
                 plan = Arguments.parse(line.rest(), providers.keySet());
@@ -76,6 +80,15 @@ public final class Main implements Callable<Integer> {
             out.print(plan.output());
             out.flush();
             return 0;
+        }
+        // From now on a jar put into, replaced in or removed from a --bundle directory is installed, updated or
+        // uninstalled while the VM runs.
+        try {
+            BundleDirectories.watch(context, line.bundles().stream().filter(Files::isDirectory).toList(), installed,
+                    err);
+        } catch (IOException e) {
+            err.println("vmm: --bundle: cannot watch the directory: " + e.getMessage());
+            return 2;
         }
         boolean socketServer = List.of("vhost-user", "vfio-user").contains(plan.command());
         if (socketServer) {

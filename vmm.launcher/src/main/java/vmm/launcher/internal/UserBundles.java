@@ -39,12 +39,12 @@ final class UserBundles {
         for (Path p : paths) {
             if (!Files.exists(p)) throw new UsageException("--bundle " + p + ": no such file or directory");
             if (!Files.isDirectory(p)) {
-                jars.add(p.toAbsolutePath());
+                jars.add(p.toAbsolutePath().normalize());
                 continue;
             }
             try (Stream<Path> s = Files.list(p)) {
                 s.filter(f -> f.getFileName().toString().endsWith(".jar") && Files.isRegularFile(f)).sorted()
-                        .forEach(f -> jars.add(f.toAbsolutePath()));
+                        .forEach(f -> jars.add(f.toAbsolutePath().normalize()));
             } catch (IOException e) {
                 throw new UsageException("--bundle " + p + ": cannot list the directory: " + e.getMessage());
             }
