@@ -40,7 +40,10 @@ final class Emulations {
         return device(t, slot, func, node, Set.of());
     }
 
-    /** {@link #device(ConfigTree, int, int, String)}, where {@code providerTypes} are the installed providers' types. */
+    /**
+     * {@link #device(ConfigTree, int, int, String)}, where {@code providerTypes} are the installed providers'
+     * types.
+     */
     static Config device(ConfigTree t, int slot, int func, String node, Set<String> providerTypes)
             throws UsageException {
         String emulation = t.get(node + ".device"), at = t.origin(node + ".device");

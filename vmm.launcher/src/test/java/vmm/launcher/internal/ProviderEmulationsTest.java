@@ -143,7 +143,8 @@ class ProviderEmulationsTest {
     @Test
     void felixsResolverMessageIsOneLineNamingTheMissingRequirementOnce() {
         Exception e = new Exception("Unable to resolve x [23](R 23.0): missing requirement [x] osgi.wiring.package;"
-                + " (osgi.wiring.package=a)\nUnresolved requirements: [[x] osgi.wiring.package; (osgi.wiring.package=a)]");
+                + " (osgi.wiring.package=a)\nUnresolved requirements: [[x] osgi.wiring.package;"
+                + " (osgi.wiring.package=a)]");
         assertThat(UserBundles.oneLine(e)).isEqualTo("Unable to resolve x [23](R 23.0): missing requirement [x] "
                 + "osgi.wiring.package; (osgi.wiring.package=a)");
     }
