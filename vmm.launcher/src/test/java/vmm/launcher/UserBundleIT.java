@@ -176,6 +176,20 @@ class UserBundleIT {
     }
 
     @Test
+    void theOptionsGoToTheOutsideProviderWhichRefusesABadOneByNameBeforeTheGuestRuns() throws Exception {
+        assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
+        Path bundle = buildMyRng("bad-option", null);
+        Result r = vmm("run", "--accel", "emu", "-m", "64M", "--bundle", bundle.toString(), "-s",
+                "5,my-rng,max-bytes-per-request=0", "-l", "bootrom," + SEABIOS, "-l", "com1,log="
+                        + dir.resolve("com1.log"));
+        assertThat(r.exit()).as(r.output()).isEqualTo(2);
+        assertThat(r.output()).contains("max-bytes-per-request must be 1..1048576, was 0")
+                .contains("vmm: device my-rng at 0:5.0 did not start");
+        Path log = dir.resolve("com1.log"); // opened when COM1 is configured: empty, no vCPU ran
+        assertThat(Files.exists(log) ? Files.readString(log) : "").doesNotContain("SeaBIOS");
+    }
+
+    @Test
     void aMissingBundleIsOneLineAndExitCode2() throws Exception {
         Result r = vmm("run", "--bundle", dir.resolve("none.jar").toString(), "-l", "bootrom," + SEABIOS);
         assertThat(r.exit()).as(r.output()).isEqualTo(2);
