@@ -343,6 +343,7 @@ class LauncherIT {
             "a missing -k file    | run -k /no/such/vm.json | /no/such/vm.json: no such file",
             "an unknown -o key    | run -l bootrom,/usr/share/seabios/bios-256k.bin -o vm.turbo=1 | unknown key vm.turbo",
             "a device we lack     | run -l bootrom,/usr/share/seabios/bios-256k.bin -s 29,fbuf,w=800 | no fbuf device",
+            "a missing bundle     | run --bundle /no/such/device.jar -s 5,my-device | --bundle /no/such/device.jar: no such file",
             "a bad MAC            | vhost-user --socket /tmp/vmm-it-unused.sock virtio-net,lo,mac=zz:zz:zz:zz:zz:zz"
                     + " | mac=zz:zz:zz:zz:zz:zz is not a MAC address",
             "a multicast MAC      | vhost-user --socket /tmp/vmm-it-unused.sock virtio-net,lo,mac=01:00:5e:00:00:01"

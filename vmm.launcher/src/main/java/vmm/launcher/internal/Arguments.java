@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import vmm.core.boot.LinuxBoot;
 import vmm.core.machine.MemorySize;
@@ -80,6 +81,9 @@ public final class Arguments {
                    -o sets one variable (memory.size, cpus, lpc.com1.path, pci.0.4.0.path, accel, kernel, ...);
                    the flags are shorthands for the variables; -o config.dump=1 prints them and exits;
                    bhyve's -A -H -P -S -U are accepted (see README)
+                   --bundle JAR|DIR (repeatable, with run, vhost-user, vfio-user and help): install and start
+                   these OSGi bundles (a directory: every *.jar in it) first; the device types their
+                   providers offer are emulations: -s SLOT,TYPE[,key=value]... passes the options to them
                    vmm vhost-user --socket PATH EMULATION[,conf]
                    serve one device over vhost-user to another VMM (QEMU, user-mode Linux)
                    vmm vfio-user --socket PATH EMULATION[,conf]
@@ -95,6 +99,47 @@ public final class Arguments {
                    passthru,BUS/SLOT/FUNC | passthru,DDDD:BB:DD.F (a host device bound to vfio-pci)
                    passthru,vfio-user=SOCKET (a device another process serves over vfio-user)
             backends:  stdio | tcp=HOST:PORT | unix=PATH | log=FILE | none""";
+
+    /** The command line less its {@code --bundle} options, and the paths they name, in their order. */
+    public record WithBundles(List<Path> bundles, List<String> rest) {}
+
+    /** The options of {@code run}, {@code vhost-user} and {@code vfio-user} that take the next argument. */
+    private static final Set<String> TAKES_VALUE = Set.of("-k", "-c", "-m", "-s", "-l", "-o", "-U", "-p", "-G", "-K",
+            "--kernel", "--initrd", "--cmdline", "--accel", "--socket");
+
+    /**
+     * Takes {@code --bundle PATH} and {@code --bundle=PATH} (repeatable) out of the line of {@code run},
+     * {@code vhost-user}, {@code vfio-user} and {@code help}; other commands' lines are left as they are.
+     *
+     * @throws UsageException for a {@code --bundle} without a path
+     */
+    public static WithBundles bundles(List<String> args) throws UsageException {
+        if (args.isEmpty() || !List.of("run", "vhost-user", "vfio-user", "help").contains(args.getFirst()))
+            return new WithBundles(List.of(), args);
+        List<Path> bundles = new ArrayList<>();
+        List<String> rest = new ArrayList<>(List.of(args.getFirst()));
+        for (int i = 1; i < args.size(); i++) {
+            String a = args.get(i);
+            String path = null;
+            if (a.equals("--bundle")) {
+                path = next(args, ++i, "--bundle needs a bundle JAR or a directory of them");
+            } else if (a.startsWith("--bundle=")) {
+                path = a.substring("--bundle=".length());
+            } else {
+                rest.add(a);
+                if (TAKES_VALUE.contains(a) && i + 1 < args.size()) rest.add(args.get(++i));
+                continue;
+            }
+            if (path.isBlank()) throw new UsageException("--bundle needs a bundle JAR or a directory of them");
+            try {
+                bundles.add(Path.of(path));
+            } catch (InvalidPathException e) {
+                throw new UsageException("--bundle " + path.replace("\0", "\\0") + ": not a file name: "
+                        + e.getReason());
+            }
+        }
+        return new WithBundles(bundles, rest.size() == 1 && rest.getFirst().equals("help") ? List.of("help") : rest);
+    }
 
     /** The default boot ROM: Debian's SeaBIOS. */
     public static final Path DEFAULT_BOOTROM = Path.of("/usr/share/seabios/bios-256k.bin");
@@ -122,13 +167,26 @@ public final class Arguments {
      * @throws UsageException naming the first thing that is wrong
      */
     public static Plan parse(List<String> args) throws UsageException {
+        return parse(args, Set.of());
+    }
+
+    /**
+     * Parses {@code args}, where {@code providerTypes} are the device types the installed {@code DeviceProvider}
+     * services offer: an emulation name no built-in table knows is such a type, its options the instance's
+     * properties.
+     *
+     * @throws UsageException naming the first thing that is wrong
+     */
+    public static Plan parse(List<String> args, Set<String> providerTypes) throws UsageException {
         if (args.isEmpty() || List.of("help", "-h", "--help").contains(args.getFirst())) return new Plan("help", List.of());
         String command = args.getFirst();
         try {
             return switch (command) {
-                case "vhost-user" -> vhostUser(args.subList(1, args.size()));
-                case "vfio-user" -> socketServer("vfio-user", "vmm.vfio-user", args.subList(1, args.size()));
-                case "run" -> run(args.subList(1, args.size()));
+                case "vhost-user" -> socketServer("vhost-user", "vmm.vhost-user", args.subList(1, args.size()),
+                        providerTypes);
+                case "vfio-user" -> socketServer("vfio-user", "vmm.vfio-user", args.subList(1, args.size()),
+                        providerTypes);
+                case "run" -> run(args.subList(1, args.size()), providerTypes);
                 default -> throw new UsageException("unknown command '" + command + "' (try: vmm help)");
             };
         } catch (InvalidPathException e) {
@@ -139,12 +197,9 @@ public final class Arguments {
         }
     }
 
-    private static Plan vhostUser(List<String> args) throws UsageException {
-        return socketServer("vhost-user", "vmm.vhost-user", args);
-    }
-
     /** {@code vhost-user} and {@code vfio-user}: one device served on a socket, as factory configuration {@code pid}. */
-    private static Plan socketServer(String command, String pid, List<String> args) throws UsageException {
+    private static Plan socketServer(String command, String pid, List<String> args,
+            Set<String> providerTypes) throws UsageException {
         String socket = null, device = null;
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
@@ -166,7 +221,7 @@ public final class Arguments {
         Path dir = Path.of(socket).toAbsolutePath().getParent();
         if (dir != null && !Files.isDirectory(dir)) throw new UsageException(command + ": --socket " + socket + ": no directory " + dir);
         List<String> warnings = new ArrayList<>();
-        Map<String, Object> props = emulation(device, warnings);
+        Map<String, Object> props = emulation(device, warnings, providerTypes);
         props.put("socket", Path.of(socket).toAbsolutePath().toString());
         return new Plan(command, List.of(new Config(pid, "cli", props)), warnings, "");
     }
@@ -183,7 +238,7 @@ public final class Arguments {
             Map.entry("deterministic", "deterministic"));
     static final java.util.Set<String> VM_KEYS = new java.util.TreeSet<>(VM_ALIASES.keySet());
 
-    private static Plan run(List<String> args) throws UsageException {
+    private static Plan run(List<String> args, Set<String> providerTypes) throws UsageException {
         if (args.isEmpty()) return defaultVm(null);
         // "--accel X" alone still means the built-in default VM, on that back end.
         String accelOnly = args.size() == 2 && args.getFirst().equals("--accel") ? args.get(1)
@@ -276,7 +331,7 @@ public final class Arguments {
             if (replaced && v.getValue().equals(tree.origin(v.getKey()))) tree.remove(v.getKey());
         }
         if (tree.bool("config.dump", false)) return new Plan("dump", List.of(), List.of(), tree.dump());
-        return VmPlan.plan(tree);
+        return VmPlan.plan(tree, providerTypes);
     }
 
     /**
@@ -373,16 +428,17 @@ public final class Arguments {
 
     /** A bhyve-style device string, {@code emulation[,conf]}, as device configuration properties. */
     static Map<String, Object> emulation(String spec) throws UsageException {
-        return emulation(spec, new ArrayList<>());
+        return emulation(spec, new ArrayList<>(), Set.of());
     }
 
     /** {@link #emulation(String)}, adding a line to {@code warnings} for options ignored or read by nothing. */
-    static Map<String, Object> emulation(String spec, List<String> warnings) throws UsageException {
+    static Map<String, Object> emulation(String spec, List<String> warnings,
+            Set<String> providerTypes) throws UsageException {
         int comma = spec.indexOf(',');
         String name = comma < 0 ? spec : spec.substring(0, comma);
         ConfigTree tree = new ConfigTree();
         Shorthands.legacy(tree, "dev", name, comma < 0 ? null : spec.substring(comma + 1), "");
-        Map<String, Object> props = Emulations.properties(name, tree, "dev");
+        Map<String, Object> props = Emulations.properties(name, tree, "dev", providerTypes);
         warnings.addAll(tree.warnings());
         List<String> unread = tree.unread().stream().map(k -> k.substring(4)).toList();
         if (!unread.isEmpty()) warnings.add(VmPlan.unreadWarning(unread));

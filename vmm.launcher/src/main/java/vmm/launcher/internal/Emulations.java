@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 import vmm.launcher.internal.Arguments.Config;
@@ -36,6 +37,15 @@ final class Emulations {
      * always there.
      */
     static Config device(ConfigTree t, int slot, int func, String node) throws UsageException {
+        return device(t, slot, func, node, Set.of());
+    }
+
+    /**
+     * {@link #device(ConfigTree, int, int, String)}, where {@code providerTypes} are the installed providers'
+     * types.
+     */
+    static Config device(ConfigTree t, int slot, int func, String node, Set<String> providerTypes)
+            throws UsageException {
         String emulation = t.get(node + ".device"), at = t.origin(node + ".device");
         String spec = slot + (func == 0 ? "" : ":" + func) + "," + emulation;
         try {
@@ -45,20 +55,51 @@ final class Emulations {
                 return null;
             }
             if (emulation.equals("lpc")) return null; // the PIIX ISA bridge at 00:01.0 carries COM1/COM2 always
-            if (LACKING.contains(emulation))
+            if (lacking(emulation, providerTypes))
                 throw new UsageException(emulation + ": this VMM has no " + emulation + " device (it has: "
                         + String.join(", ", known()) + ")");
             if (slot == Arguments.HOST_BRIDGE_SLOT || slot == Arguments.CHIPSET_SLOT)
                 throw new UsageException("-s " + spec + ": slot " + slot + " is the chipset's ("
                         + (slot == 0 ? "host bridge" : "PIIX ISA bridge and power management") + ")");
             if (emulation.equals("passthru")) return passthru(t, node, spec, slot, func);
-            Map<String, Object> props = properties(emulation, t, node);
+            Map<String, Object> props = properties(emulation, t, node, providerTypes);
             props.put("address", "0:" + slot + "." + func);
             return new Config("vmm.device", "s" + slot + "_" + func, props);
         } catch (UsageException e) {
             throw new UsageException(at.isEmpty() || e.getMessage().startsWith("-s ") ? e.getMessage() : at + ": "
                     + e.getMessage());
         }
+    }
+
+    /**
+     * Provider types that are no PCI function: the COM ports' {@code uart} is {@code -l com1,BACKEND}, and
+     * {@code -s SLOT,uart} stays refused as bhyve's LPC-only device.
+     */
+    private static final Set<String> NOT_PCI = Set.of("uart");
+    /** Keys of a provider type's instance that the launcher sets itself. */
+    private static final Set<String> RESERVED = Set.of("type", "address", "socket");
+
+    /** Whether {@code name} is one of bhyve's devices this machine lacks, and no installed provider offers it. */
+    private static boolean lacking(String name, Set<String> providerTypes) {
+        return LACKING.contains(name) && (NOT_PCI.contains(name) || !providerTypes.contains(name));
+    }
+
+    /**
+     * A type only an installed provider knows: its variables (bhyve's generic {@code key=value}, a bare key
+     * {@code true}) as the instance's properties, strings as Configuration Admin holds them.
+     */
+    private static Map<String, Object> provided(String type, ConfigTree t, String node) throws UsageException {
+        Map<String, Object> props = new LinkedHashMap<>();
+        props.put("type", type);
+        for (String key : t.below(node)) {
+            if (key.equals("device")) continue;
+            if (RESERVED.contains(key))
+                throw new UsageException(type + ": " + key + "= is the launcher's to set (from the emulation name, "
+                        + "the slot or --socket)");
+            String v = t.get(node + "." + key);
+            if (v != null) props.put(key, v);
+        }
+        return props;
     }
 
     private static List<String> known() {
@@ -107,13 +148,27 @@ final class Emulations {
      * does not read stay unread in {@code t}, for the warning.
      */
     static Map<String, Object> properties(String name, ConfigTree t, String node) throws UsageException {
+        return properties(name, t, node, Set.of());
+    }
+
+    /**
+     * {@link #properties(String, ConfigTree, String)}, where an emulation no built-in table knows is a device
+     * type of the installed providers ({@code providerTypes}): every variable under {@code node} passes to the
+     * provider as it is, which refuses the bad ones by name when it makes the device.
+     */
+    static Map<String, Object> properties(String name, ConfigTree t, String node, Set<String> providerTypes)
+            throws UsageException {
         String type = Arguments.EMULATIONS.get(name);
         if (type == null) {
-            if (LACKING.contains(name))
+            if (lacking(name, providerTypes))
                 throw new UsageException(name + ": this VMM has no " + name + " device (it has: " + String.join(", ",
                         known()) + ")");
+            if (providerTypes.contains(name)) return provided(name, t, node);
+            String offered = String.join(", ", providerTypes.stream().filter(p -> !NOT_PCI.contains(p)).sorted()
+                    .toList());
             throw new UsageException("unknown emulation '" + name + "' (known: " + String.join(", ",
-                    Arguments.EMULATIONS.keySet().stream().sorted().toList()) + ")");
+                    Arguments.EMULATIONS.keySet().stream().sorted().toList()) + (offered.isEmpty() ? ""
+                            : "; types of the installed device providers: " + offered) + ")");
         }
         Options o = new Options(t, node, name);
         Map<String, Object> props = new LinkedHashMap<>();

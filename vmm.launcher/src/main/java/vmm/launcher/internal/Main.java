@@ -21,8 +21,10 @@ import org.osgi.service.component.annotations.Reference;
  * framework runs, with the command line. It turns the line into
  * configurations (see {@link Arguments}), writes them to Configuration
  * Admin, waits until the components they configure are up, and then serves
- * until the process is stopped. A mistake on the line is one message and
- * exit code 2, before anything is configured.
+ * until the process is stopped. The bundles of {@code --bundle} are installed
+ * and started first, so the device types their providers offer are emulation
+ * names. A mistake on the line is one message and exit code 2, before
+ * anything is configured.
  */
 @Component(service = Callable.class, property = "main.thread=true")
 public final class Main implements Callable<Integer> {
@@ -48,12 +50,21 @@ public final class Main implements Callable<Integer> {
         if (!args.isEmpty() && args.getFirst().equals("shell"))
             return ShellClient.run(args.subList(1, args.size()), out, err);
         Arguments.Plan plan;
+        Map<String, List<String>> providers;
+        Arguments.WithBundles line;
+        Map<Path, org.osgi.framework.Bundle> installed = new java.util.LinkedHashMap<>();
         try {
+            // The user's bundles first: the emulation names and the devices' providers include theirs.
+            line = Arguments.bundles(args);
+            List<Path> jars = UserBundles.jars(line.bundles());
+            List<org.osgi.framework.Bundle> bundles = UserBundles.install(context, jars);
+            for (int i = 0; i < jars.size(); i++) installed.put(jars.get(i), bundles.get(i));
+            providers = UserBundles.providers(context);
             try {
-                plan = Arguments.parse(args);
+                plan = Arguments.parse(line.rest(), providers.keySet());
             } catch (Arguments.MissingFirmware missing) {
                 FirmwareInstaller.host(err).install(missing);
-                plan = Arguments.parse(args);
+                plan = Arguments.parse(line.rest(), providers.keySet());
             }
         } catch (Arguments.UsageException e) {
             err.println("vmm: " + e.getMessage());
@@ -62,12 +73,22 @@ public final class Main implements Callable<Integer> {
         for (String warning : plan.warnings()) err.println("vmm: " + warning);
         if (plan.command().equals("help")) {
             out.println(Arguments.USAGE);
+            out.println(UserBundles.describe(providers));
             return 0;
         }
         if (plan.command().equals("dump")) { // bhyve's config.dump: the variables, and no VM
             out.print(plan.output());
             out.flush();
             return 0;
+        }
+        // From now on a jar put into, replaced in or removed from a --bundle directory is installed, updated or
+        // uninstalled while the VM runs.
+        try {
+            BundleDirectories.watch(context, line.bundles().stream().filter(Files::isDirectory).toList(), installed,
+                    err);
+        } catch (IOException e) {
+            err.println("vmm: --bundle: cannot watch the directory: " + e.getMessage());
+            return 2;
         }
         boolean socketServer = List.of("vhost-user", "vfio-user").contains(plan.command());
         if (socketServer) {

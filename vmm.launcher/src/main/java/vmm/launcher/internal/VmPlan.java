@@ -29,6 +29,11 @@ final class VmPlan {
     }
 
     static Plan plan(ConfigTree t) throws UsageException {
+        return plan(t, java.util.Set.of());
+    }
+
+    /** {@link #plan(ConfigTree)}, where {@code providerTypes} are the device types installed providers offer. */
+    static Plan plan(ConfigTree t, java.util.Set<String> providerTypes) throws UsageException {
         List<String> warnings = new ArrayList<>();
         int vcpus = cpus(t);
         String memory = memory(t);
@@ -56,7 +61,7 @@ final class VmPlan {
             throw new UsageException(t.origin("lpc.bootvars")
                     + ": lpc.bootvars: there is no UEFI variable store (SeaBIOS needs none)");
 
-        List<Config> configs = new ArrayList<>(devices(t));
+        List<Config> configs = new ArrayList<>(devices(t, providerTypes));
         boolean com1 = false;
         for (String port : List.of("com1", "com2", "com3", "com4")) {
             String var = "lpc." + port + ".path", backend = t.get(var);
@@ -198,7 +203,7 @@ final class VmPlan {
     }
 
     /** The PCI functions: every {@code pci.B.S.F} node, by slot and function. */
-    private static List<Config> devices(ConfigTree t) throws UsageException {
+    private static List<Config> devices(ConfigTree t, java.util.Set<String> providerTypes) throws UsageException {
         Map<Integer, String> nodes = new TreeMap<>();
         for (String rest : t.below("pci")) {
             String[] p = rest.split("\\.", 4);
@@ -223,7 +228,7 @@ final class VmPlan {
         }
         List<Config> configs = new ArrayList<>();
         for (Map.Entry<Integer, String> e : nodes.entrySet()) {
-            Config c = Emulations.device(t, e.getKey() >> 3, e.getKey() & 7, e.getValue());
+            Config c = Emulations.device(t, e.getKey() >> 3, e.getKey() & 7, e.getValue(), providerTypes);
             if (c != null) configs.add(c);
         }
         return configs;
