@@ -356,7 +356,7 @@ public final class Machine implements InterruptTarget {
         Block b = jcBlock[slot];
         if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits || !b.valid
                 || jcChecked[slot] != serial && !b.unchanged()) {
-            b = block(lin, b);
+            b = block(lin, b, jcChecked[slot] == serial);
             if (b == null) return;
             jcBlock[slot] = b;
             jcLinear[slot] = lin;
@@ -423,9 +423,10 @@ public final class Machine implements InterruptTarget {
      * The block at linear {@code lin}: decoded afresh, or from the code cache when memory still holds its bytes.
      * {@code last}, the block this slot of the linear-RIP cache held (or null), is taken without a code-cache lookup
      * when it is still valid and {@code lin} still maps to its address: most misses of that cache are a new MMU
-     * generation (any INVLPG or CR3 load) in front of the same block.
+     * generation (any INVLPG or CR3 load) in front of the same block. {@code lastChecked}: its bytes were compared
+     * since the last serializing access, so only a CPU write, which clears {@code valid}, could have changed them.
      */
-    private Block block(long lin, Block last) {
+    private Block block(long lin, Block last, boolean lastChecked) {
         MemorySegment page = mmu.codePage(lin, fetchOut);
         long pa = fetchOut[0];
         if (page == null) {
@@ -436,6 +437,7 @@ public final class Machine implements InterruptTarget {
         }
         int bits = cpu.codeBits;
         boolean same = last != null && last.valid && last.pa == pa && last.codeBits == bits;
+        if (same && lastChecked) return last;
         Block b = same ? last : phys.code.get(pa, bits);
         if (b != null && b.unchanged()) return b;
         if (b != null) phys.code.remove(b);
