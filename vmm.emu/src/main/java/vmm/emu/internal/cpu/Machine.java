@@ -405,7 +405,7 @@ public final class Machine implements InterruptTarget {
     private final long[] fetchOut = new long[2];
 
     // A direct-mapped cache from linear RIP to block, valid for one MMU generation and one CPL.
-    private static final int JC = 4096;
+    private static final int JC = 16384;
     private final long[] jcLinear = new long[JC];
     private final Block[] jcBlock = new Block[JC];
     private final long[] jcGeneration = new long[JC];
