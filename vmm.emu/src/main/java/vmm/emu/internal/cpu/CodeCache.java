@@ -33,7 +33,10 @@ final class CodeCache {
             return ConcurrentHashMap.newKeySet();
         });
         keys.add(key);
-        blocks.put(key, b);
+        Block replaced = blocks.put(key, b);
+        // Two vCPUs decoding the same address race here: the loser's block is no longer the cache's, so no later
+        // write to its page would reach it; it must not be taken again (Machine keeps a block while it is valid).
+        if (replaced != null && replaced != b) replaced.valid = false;
     }
 
     boolean isCode(long page) {

@@ -356,7 +356,7 @@ public final class Machine implements InterruptTarget {
         Block b = jcBlock[slot];
         if (b == null || jcLinear[slot] != lin || jcGeneration[slot] != gen || b.codeBits != c.codeBits || !b.valid
                 || jcChecked[slot] != serial && !b.unchanged()) {
-            b = block(lin);
+            b = block(lin, b, jcChecked[slot] == serial);
             if (b == null) return;
             jcBlock[slot] = b;
             jcLinear[slot] = lin;
@@ -405,7 +405,7 @@ public final class Machine implements InterruptTarget {
     private final long[] fetchOut = new long[2];
 
     // A direct-mapped cache from linear RIP to block, valid for one MMU generation and one CPL.
-    private static final int JC = 4096;
+    private static final int JC = 16384;
     private final long[] jcLinear = new long[JC];
     private final Block[] jcBlock = new Block[JC];
     private final long[] jcGeneration = new long[JC];
@@ -419,7 +419,14 @@ public final class Machine implements InterruptTarget {
     long serial = 1;
 
     /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one instruction ran. */
-    private Block block(long lin) {
+    /**
+     * The block at linear {@code lin}: decoded afresh, or from the code cache when memory still holds its bytes.
+     * {@code last}, the block this slot of the linear-RIP cache held (or null), is taken without a code-cache lookup
+     * when it is still valid and {@code lin} still maps to its address: most misses of that cache are a new MMU
+     * generation (any INVLPG or CR3 load) in front of the same block. {@code lastChecked}: its bytes were compared
+     * since the last serializing access, so only a CPU write, which clears {@code valid}, could have changed them.
+     */
+    private Block block(long lin, Block last, boolean lastChecked) {
         MemorySegment page = mmu.codePage(lin, fetchOut);
         long pa = fetchOut[0];
         if (page == null) {
@@ -429,7 +436,9 @@ public final class Machine implements InterruptTarget {
             return null;
         }
         int bits = cpu.codeBits;
-        Block b = phys.code.get(pa, bits);
+        boolean same = last != null && last.valid && last.pa == pa && last.codeBits == bits;
+        if (same && lastChecked) return last;
+        Block b = same ? last : phys.code.get(pa, bits);
         if (b != null && b.unchanged()) return b;
         if (b != null) phys.code.remove(b);
         long base = fetchOut[1];

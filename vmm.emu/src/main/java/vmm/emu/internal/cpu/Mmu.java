@@ -25,6 +25,8 @@ final class Mmu {
     private final MemorySegment[][] host = new MemorySegment[3][SIZE];
     private final long[][] off = new long[3][SIZE];
     private final boolean[][] global = new boolean[3][SIZE];
+    /** Per {@link #EXEC} entry: the guest-physical page, which {@link #codePage} reports with the host memory. */
+    private final long[] execPage = new long[SIZE];
     long codeEpoch = -1;
     long mapEpoch;
 
@@ -144,11 +146,22 @@ final class Mmu {
 
     /** The host memory of an executable RAM page at linear {@code lin}, after the access checks; null if not RAM. */
     MemorySegment codePage(long lin, long[] paOut) {
-        long pa = translate(lin, EXEC, cpu.cpl == 3);
+        boolean user = cpu.cpl == 3;
+        int i = (int) (lin >>> 12) & (SIZE - 1);
+        if (tag[EXEC][i] == tagOf(lin, user)) {
+            // A fetch TLB hit: the walk (its checks, accessed bits) was done when the entry was filled, and every
+            // change that could make it stale (CR0/CR3/CR4/EFER, INVLPG, a new guest-physical map) drops it.
+            paOut[0] = execPage[i] | (lin & 0xFFF);
+            paOut[1] = off[EXEC][i];
+            return host[EXEC][i];
+        }
+        long pa = translate(lin, EXEC, user);
         paOut[0] = pa;
         RamRegion r = phys.wholePage(pa & -4096L);
         if (r == null) return null;
         paOut[1] = (pa & -4096L) - r.guestBase();
+        fill(EXEC, lin, pa, user);
+        if (tag[EXEC][i] == tagOf(lin, user)) execPage[i] = pa & -4096L;
         return r.segment();
     }
 
@@ -167,6 +180,17 @@ final class Mmu {
     }
 
     // ---- page walks ----
+
+    /**
+     * A page-table entry. In RAM it is read straight, without counting as a serializing access: a TLB miss is no
+     * device access, and moving {@code Machine.serial} would make every block re-check its bytes and every
+     * translated loop leave. Anywhere else (MMIO, a ROM's tail) it goes the slow way, as before.
+     */
+    private long tableRead(long pa, int size) {
+        RamRegion r = phys.regionOf(pa);
+        if (r != null && r.contains(pa, size)) return PhysicalMemory.get(r.segment(), pa - r.guestBase(), size);
+        return physRead(pa, size);
+    }
 
     boolean paging() {
         return (cpu.cr0 & Cpu.CR0_PG) != 0 && (cpu.cr0 & Cpu.CR0_PE) != 0;
@@ -224,7 +248,7 @@ final class Mmu {
                 int shift = level == 2 ? 22 : 12;
                 entryAddr = table + ((lin >>> shift) & 1023) * 4;
             }
-            long e = physRead(entryAddr, entrySize);
+            long e = tableRead(entryAddr, entrySize);
             entries[levels - level] = e;
             addrs[levels - level] = entryAddr;
             if ((e & 1) == 0) throw pageFault(lin, kind, user, 0);
