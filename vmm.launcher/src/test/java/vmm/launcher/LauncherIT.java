@@ -174,6 +174,12 @@ class LauncherIT {
             assertThat(shell(name, "vm:resume")).contains("running");
             awaitDots(log, dots(log) + 2);
             assertThat(Files.readString(log)).as("no failed read, no wrong data").doesNotContain("E").doesNotContain("X");
+
+            // A second VM of the same name would take the first one's shell away: it is refused before it starts.
+            Result twin = vmm("run", "-m", "64M", "-l", "bootrom," + SEABIOS, name);
+            assertThat(twin.exit()).as(twin.output()).isEqualTo(2);
+            assertThat(twin.output()).contains("a VM named " + name + " is already running").doesNotContain("SeaBIOS");
+            assertThat(shell(name, "vm:status")).as("the first VM keeps its shell").contains("state: running");
         } finally {
             vm.destroy();
             vm.waitFor(20, TimeUnit.SECONDS);
@@ -391,10 +397,13 @@ class LauncherIT {
                 "vhost-user", "--socket", socket.toString(), emulation + "," + tap).redirectErrorStream(true)
                 .redirectOutput(out.toFile()).start();
         try {
+            // The server's log line and the launcher's own "vmm: serving" line go out on two streams in either
+            // order: wait for the line asserted (the deadline is a hang guard only).
+            String expected = ": serving " + implementation + " on " + socket;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (!Files.readString(out).contains(": serving ") && served.isAlive() && System.nanoTime() < deadline)
+            while (!Files.readString(out).contains(expected) && served.isAlive() && System.nanoTime() < deadline)
                 Thread.sleep(50);
-            assertThat(Files.readString(out)).contains(": serving " + implementation + " on " + socket);
+            assertThat(Files.readString(out)).contains(expected);
         } finally {
             served.destroy();
             served.waitFor(30, TimeUnit.SECONDS);

@@ -53,17 +53,18 @@ final class HostAccess {
     }
 
     /**
-     * The directory of this user's control sockets, made (mode 0700) if missing: {@code $XDG_RUNTIME_DIR/vmm}
-     * where the session has one, else {@code vmm-USER} in the temporary directory.
+     * The directory of this user's control sockets, made (mode 0700) if missing: {@code $VMM_RUN_DIR} when set
+     * (a separate namespace of VM names, as parallel test runs need), else {@code $XDG_RUNTIME_DIR/vmm} where the
+     * session has one, else {@code vmm-USER} in the temporary directory.
      *
      * @throws IllegalStateException when that path exists and is not a directory this user owns
      */
     static Path controlDirectory() {
-        String runtime = System.getenv("XDG_RUNTIME_DIR");
+        String runtime = System.getenv("XDG_RUNTIME_DIR"), own = System.getenv("VMM_RUN_DIR");
         boolean session = runtime != null && !runtime.isEmpty() && Files.isDirectory(Path.of(runtime))
                 && Files.isWritable(Path.of(runtime));
-        Path dir = session
-                ? Path.of(runtime, "vmm")
+        Path dir = own != null && !own.isBlank() ? Path.of(own)
+                : session ? Path.of(runtime, "vmm")
                 : Path.of(System.getProperty("java.io.tmpdir"), "vmm-" + System.getProperty("user.name"));
         try {
             if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS))

@@ -87,6 +87,12 @@ final class RunCommand {
         vmProperties.put("hypervisor.target", accel.target());
         configs.set(0, new Arguments.Config(configs.getFirst().factoryPid(), configs.getFirst().name(), vmProperties));
         Path control = controlSocket(vmName);
+        if (vmm.launcher.internal.shell.ControlSocket.answers(control)) {
+            // Taking its socket over would cut the running VM off from its shell and remove the socket at exit.
+            err.println("vmm: a VM named " + vmName + " is already running (its shell answers on " + control
+                    + "); give this one another name");
+            return 2;
+        }
         removeOnExit(control);
         configs.add(new Arguments.Config("vmm.control", null, Map.of("socket", control.toString())));
         for (Arguments.Config c : configs) {

@@ -4,7 +4,7 @@ package vmm.emu.internal.cpu;
  * CPUID as the model answers it: a qemu64-like AMD identity that lists only
  * what the software CPU implements (x87 as far as FXSR needs, MMX, SSE, SSE2;
  * no SSE3 or later, AVX, XSAVE, x2APIC, TSC deadline), the
- * hypervisor bit, the vCPU index as APIC ID, and no TSC/crystal leaves
+ * hypervisor bit, the vCPU index as APIC ID, IA32_TSC_ADJUST, and no TSC/crystal leaves
  * (0x15, 0x16), so guests calibrate their clocks against the timers.
  */
 final class CpuidModel {
@@ -16,6 +16,12 @@ final class CpuidModel {
     // Leaf 0x80000001 EDX: SYSCALL, NX, RDTSCP, LM, plus the leaf 1 bits AMD repeats there.
     static final int EXT1_EDX = (LEAF1_EDX & 0x0183F3FF) | 1 << 11 | 1 << 20 | 1 << 27 | 1 << 29;
     static final int EXT1_ECX = 1; // LAHF/SAHF in 64-bit mode
+    /**
+     * Leaf 7 EBX bit 1: IA32_TSC_ADJUST. With the invariant TSC it tells Linux (check_system_tsc_reliable) that the
+     * TSC needs no clocksource watchdog: on a loaded host the vCPU threads miss timer ticks, and a watchdog that
+     * compares the TSC with jiffies then declares the one true clock unstable and can leave the kernel with none.
+     */
+    static final int LEAF7_EBX_TSC_ADJUST = 1 << 1;
     static final String BRAND = "vmm.emu software x86 CPU";
 
     private CpuidModel() {
@@ -38,6 +44,7 @@ final class CpuidModel {
             case 1 -> new int[] {0x00060FB1, index << 24 | Math.min(count, 255) << 16 | 8 << 8,
                     LEAF1_ECX_CX16 | LEAF1_ECX_HYPERVISOR,
                     (apic ? LEAF1_EDX : LEAF1_EDX & ~(1 << 9)) | (count > 1 ? 1 << 28 : 0)};
+            case 7 -> subleaf == 0 ? new int[] {0, LEAF7_EBX_TSC_ADJUST, 0, 0} : new int[4];
             case 0x40000000 -> new int[] {0x40000000, str("vmm."), str("emu "), str("    ")};
             case 0x80000000 -> new int[] {MAX_EXTENDED, str("Auth"), str("cAMD"), str("enti")};
             case 0x80000001 -> new int[] {0x00060FB1, 0, EXT1_ECX, EXT1_EDX};

@@ -56,7 +56,7 @@ public final class Machine implements InterruptTarget {
     long apicBaseMsr;
     long kernelGsBase;
     final Map<Integer, Long> msrs = new HashMap<>();
-    private long tscOffset;
+    private long tscOffset, tscAdjust;
     private volatile InterruptSource interrupts = InterruptSource.NONE;
 
     volatile boolean attention;
@@ -175,8 +175,21 @@ public final class Machine implements InterruptTarget {
         return clock.nanos() + tscOffset;
     }
 
+    /** WRMSR IA32_TIME_STAMP_COUNTER: IA32_TSC_ADJUST moves by what the TSC moved (SDM 17.17.3). */
     void setTsc(long v) {
-        tscOffset = v - clock.nanos();
+        long now = clock.nanos();
+        tscAdjust += v - (now + tscOffset);
+        tscOffset = v - now;
+    }
+
+    long tscAdjust() {
+        return tscAdjust;
+    }
+
+    /** WRMSR IA32_TSC_ADJUST: the TSC moves by what the adjustment moved (SDM 17.17.3). */
+    void setTscAdjust(long v) {
+        tscOffset += v - tscAdjust;
+        tscAdjust = v;
     }
 
     public Map<Integer, Long> msrTable() {

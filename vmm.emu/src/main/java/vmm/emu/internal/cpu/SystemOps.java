@@ -8,7 +8,7 @@ import vmm.core.hypervisor.Segment;
  * {@link CpuidModel}.
  */
 final class SystemOps {
-    static final int IA32_TSC = 0x10, IA32_APIC_BASE = 0x1B, IA32_MTRRCAP = 0xFE, IA32_SYSENTER_CS = 0x174,
+    static final int IA32_TSC = 0x10, IA32_APIC_BASE = 0x1B, IA32_TSC_ADJUST = 0x3B, IA32_MTRRCAP = 0xFE, IA32_SYSENTER_CS = 0x174,
             IA32_SYSENTER_ESP = 0x175, IA32_SYSENTER_EIP = 0x176, IA32_MISC_ENABLE = 0x1A0, EFER = 0xC0000080,
             STAR = 0xC0000081, LSTAR = 0xC0000082,
             CSTAR = 0xC0000083, SFMASK = 0xC0000084, FS_BASE = 0xC0000100, GS_BASE = 0xC0000101,
@@ -258,6 +258,7 @@ final class SystemOps {
         Machine m = c.machine;
         return switch (msr) {
             case IA32_TSC -> m.tsc();
+            case IA32_TSC_ADJUST -> m.tscAdjust();
             case IA32_APIC_BASE -> m.apicBaseMsr;
             case IA32_MTRRCAP -> MtrrMsrs.MTRRCAP_VALUE;
             case IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP -> m.msrs.getOrDefault(msr, 0L);
@@ -281,6 +282,7 @@ final class SystemOps {
         Machine m = c.machine;
         switch (msr) {
             case IA32_TSC -> m.setTsc(v);
+            case IA32_TSC_ADJUST -> m.setTscAdjust(v);
             case IA32_APIC_BASE -> {
                 if (!m.writeApicBaseMsr(v)) return false;
             }

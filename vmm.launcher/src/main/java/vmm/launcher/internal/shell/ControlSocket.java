@@ -59,6 +59,19 @@ public final class ControlSocket {
         acceptor = Thread.ofPlatform().daemon().name("vmm-shell").start(this::serve);
     }
 
+    /**
+     * Whether a running VM's shell answers on {@code path}: a socket file there that takes a connection. A file
+     * that refuses one is stale (its VM ended without removing it) and may be replaced. Any thread; no side effects.
+     */
+    public static boolean answers(Path path) {
+        if (!Files.exists(path) || Files.isRegularFile(path)) return false;
+        try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+            return c.isConnected();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     private void serve() {
         while (server.isOpen()) {
             try (SocketChannel c = server.accept()) {
