@@ -61,9 +61,10 @@ import vmm.testing.linux.LinuxGuest;
  * credit updates of both sides; the streams at once are 8 of 128 KiB each way, so they interleave on the
  * queues; the swapped stream is 1 MiB and the host stops reading after its first 64 KiB, so at most that,
  * the host socket's buffer and the device's 256 KiB have left the guest when the swaps happen and its sender
- * is still held by its credit (checked: it has not ended). On the shared two-core development machine the
- * class took 202 s at load 14 to 16 (75 s of it the boot), where a boot per step and 4 MiB streams took 209 s
- * at load 6 to 12; in CI 94 s before.
+ * is still held by its credit (checked: it has not ended). On the software CPU a guest process start (socat
+ * is dynamic) costs more than a MiB moved, so the steps keep their processes and lose bytes. On the shared
+ * two-core development machine the class took 169 and 202 s at load 14 to 16 (75 to 82 s of it the boot),
+ * where a boot per step and 4 MiB streams took 209 s at load 6 to 12; in CI that was 94 s.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
