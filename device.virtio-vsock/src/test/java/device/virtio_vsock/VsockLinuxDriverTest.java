@@ -63,8 +63,8 @@ import vmm.testing.linux.LinuxGuest;
  * the host socket's buffer and the device's 256 KiB have left the guest when the swaps happen and its sender
  * is still held by its credit (checked: it has not ended). On the software CPU a guest process start (socat
  * is dynamic) costs more than a MiB moved, so the steps keep their processes and lose bytes. On the shared
- * two-core development machine the class took 169 and 202 s at load 14 to 16 (75 to 82 s of it the boot),
- * where a boot per step and 4 MiB streams took 209 s at load 6 to 12; in CI that was 94 s.
+ * two-core development machine, back to back: 193 s at load 16 to 19 (93 s of it the boot), against 312 s
+ * at load 13 to 16 for a boot per step and 4 MiB streams (94 s in CI).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
