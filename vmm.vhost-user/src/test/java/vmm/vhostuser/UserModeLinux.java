@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
+import vmm.testing.HangGuard;
+
 /**
  * A real Linux kernel as a vhost-user front-end: Debian's user-mode Linux
  * ({@code linux.uml}) booted with the host's root as hostfs, its
@@ -21,6 +23,9 @@ import java.util.concurrent.TimeUnit;
 final class UserModeLinux {
     static final Path KERNEL = Path.of("/usr/bin/linux.uml");
     static final Path BUSYBOX = Path.of("/bin/busybox");
+
+    /** The delay loop's calibration on an idle host of the development machine (1574 BogoMIPS). */
+    private static final long LOOPS_PER_JIFFY = 7_872_512;
 
     /** Key of the results entry holding the last lines of the UML console, for failure messages. */
     static final String CONSOLE = "console";
@@ -120,8 +125,11 @@ final class UserModeLinux {
                 """.formatted(module, commands, result));
         Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path console = dir.resolve("console.log");
-        ProcessBuilder uml = new ProcessBuilder(List.of(KERNEL.toString(), "mem=256M", "rootfstype=hostfs", "rootflags=/",
-                "rw", "init=" + init, "virtio_uml.device=" + socket + ":" + virtioId, "con=null", "con0=null,fd:1"));
+        // lpj: a preset loops-per-jiffy skips the delay-loop calibration, which busy-waits for timer ticks and
+        // took 2 to 3 s of each boot on a loaded host (nothing in this guest needs an exact udelay).
+        ProcessBuilder uml = new ProcessBuilder(List.of(KERNEL.toString(), "mem=256M", "lpj=" + LOOPS_PER_JIFFY,
+                "rootfstype=hostfs", "rootflags=/", "rw", "init=" + init,
+                "virtio_uml.device=" + socket + ":" + virtioId, "con=null", "con0=null,fd:1"));
         uml.environment().put("LD_PRELOAD", shim().toString());
         return uml.redirectErrorStream(true).redirectOutput(console.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
@@ -129,7 +137,10 @@ final class UserModeLinux {
 
     /**
      * Kills UML and the helper processes it started, which would outlive it (UML puts them all in a
-     * process group of its own, so the group is killed), and waits for them.
+     * process group of its own, so the group is killed), and waits until every one of them is dead.
+     * Dead, not reaped: the helpers are not our children, so once UML is gone they wait as zombies for
+     * the host's init, and {@code ProcessHandle.onExit} polls such a process at 300 ms and up (1.4 to
+     * 2.3 s per kill here); a zombie holds no file, socket or memory any more.
      */
     static void kill(Process uml) throws InterruptedException {
         List<ProcessHandle> helpers = uml.descendants().toList();
@@ -143,17 +154,26 @@ final class UserModeLinux {
         uml.destroyForcibly();
         helpers.forEach(ProcessHandle::destroyForcibly);
         uml.waitFor();
-        for (ProcessHandle h : helpers) h.onExit().join();
+        for (ProcessHandle h : helpers)
+            HangGuard.await(() -> !h.isAlive() || "Z".equals(stat(h.pid(), 0)), "UML's helper " + h.pid() + " died");
     }
 
     /** The process group of {@code pid} (field 5 of /proc/PID/stat), or -1. */
     private static long processGroup(long pid) {
         try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Long.parseLong(f[2]);
-        } catch (IOException | RuntimeException e) {
+            return Long.parseLong(stat(pid, 2));
+        } catch (RuntimeException e) {
             return -1;
+        }
+    }
+
+    /** Field {@code 3 + index} of /proc/PID/stat (0: the state, 2: the process group), or null when gone. */
+    private static String stat(long pid, int index) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).split(" ")[index];
+        } catch (IOException | RuntimeException e) {
+            return null;
         }
     }
 
