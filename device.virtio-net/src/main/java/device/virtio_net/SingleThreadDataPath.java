@@ -53,8 +53,6 @@ final class SingleThreadDataPath implements DataPath {
     private final byte[] dst = new byte[6];
     private final IoLoopGate gate;
     private Thread thread;
-    /** Set once the thread is gone and the waker closed: later lifecycle calls and kicks do nothing. */
-    private volatile boolean stopped;
     // Guarded by the gate's lock.
     private boolean txBroken, rxBroken;
     private boolean stalled;
@@ -63,7 +61,7 @@ final class SingleThreadDataPath implements DataPath {
     SingleThreadDataPath(NetModel.Wiring wiring) {
         this.w = wiring;
         this.backend = wiring.backend();
-        this.gate = new IoLoopGate("virtio-net " + wiring.instanceId() + ": the I/O thread", 1);
+        this.gate = new IoLoopGate("virtio-net " + wiring.instanceId() + ": the I/O thread", 1, waker::wake);
     }
 
     @Override
@@ -79,13 +77,11 @@ final class SingleThreadDataPath implements DataPath {
     @Override
     public void activate(VirtioContext context, int activePairs) {
         gate.activate(context, () -> txBroken = rxBroken = false);
-        waker.wake();
     }
 
     @Override
     public void kick(int queue) {
-        if (stopped) return;
-        waker.wake();
+        if (!gate.closed()) waker.wake();
     }
 
     @Override
@@ -93,21 +89,17 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public void pause() {
-        if (stopped) return;
-        gate.pause(waker::wake);
+        gate.pause();
     }
 
     @Override
     public void resume() {
-        if (stopped) return;
         gate.resume();
-        waker.wake();
     }
 
     @Override
     public void reset() {
-        if (stopped) return;
-        gate.reset(waker::wake, () -> {
+        gate.reset(() -> {
             rx.forget();
             pending.clear();
         });
@@ -115,10 +107,8 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public void stop() {
-        if (!gate.stop(waker::wake)) return;
-        if (IoLoopGate.join(thread)) {
+        if (gate.stop() && gate.join(thread)) {
             // Only once the thread is gone: it may still touch the buffers and the eventfd.
-            stopped = true;
             waker.close();
             arena.close();
         }

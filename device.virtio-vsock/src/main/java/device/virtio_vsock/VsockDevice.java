@@ -80,8 +80,6 @@ public final class VsockDevice implements VirtioDevice {
         this.guestCid = guestCid;
         this.eventIdx = eventIdx;
         this.opened = opened;
-        this.gate = new IoLoopGate("virtio-vsock " + instanceId + ": the I/O thread", 1);
-        this.lock = gate.lock();
         this.conns = new Connections(guestCid, limits, counters);
         this.bridge = new HostBridge(opened.sockets(), conns);
         try {
@@ -89,6 +87,8 @@ public final class VsockDevice implements VirtioDevice {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        this.gate = new IoLoopGate("virtio-vsock " + instanceId + ": the I/O thread", 1, selector::wakeup);
+        this.lock = gate.lock();
     }
 
     public VsockCounters counters() { return counters; }
@@ -123,7 +123,6 @@ public final class VsockDevice implements VirtioDevice {
             broken = false;
             txKicked = true;
         });
-        selector.wakeup();
     }
 
     @Override
@@ -141,18 +140,17 @@ public final class VsockDevice implements VirtioDevice {
 
     @Override
     public void pause() {
-        gate.pause(selector::wakeup);
+        gate.pause();
     }
 
     @Override
     public void resume() {
         gate.resume();
-        selector.wakeup();
     }
 
     @Override
     public void reset() {
-        gate.reset(selector::wakeup, () -> {
+        gate.reset(() -> {
             // The thread is idle: the state machine and the sockets are this thread's for now.
             conns.reset();
             bridge.runActions();
@@ -161,8 +159,8 @@ public final class VsockDevice implements VirtioDevice {
 
     @Override
     public void stop() {
-        if (!gate.stop(selector::wakeup)) return;
-        IoLoopGate.join(thread);
+        if (!gate.stop()) return;
+        gate.join(thread);
         try {
             selector.close();
         } catch (IOException e) {

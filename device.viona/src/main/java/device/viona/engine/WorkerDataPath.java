@@ -56,14 +56,13 @@ public final class WorkerDataPath implements DataPath {
     private final IoLoopGate gate;
     // Guarded by the gate's lock.
     private int activePairs = 1;
-    private volatile boolean stopped;
 
     public WorkerDataPath(NetModel.Wiring wiring) {
         this.w = wiring;
         this.backend = wiring.backend();
         this.workers = new Worker[wiring.options().queuePairs()];
         for (int p = 0; p < workers.length; p++) workers[p] = new Worker(p);
-        this.gate = new IoLoopGate("viona " + wiring.instanceId() + ": workers", workers.length);
+        this.gate = new IoLoopGate("viona " + wiring.instanceId() + ": workers", workers.length, this::wakeAll);
     }
 
     @Override
@@ -83,12 +82,11 @@ public final class WorkerDataPath implements DataPath {
             activePairs = context.hasFeature(VIRTIO_NET_F_MQ) ? pairs : 1;
             for (Worker wk : workers) wk.txBroken = wk.rxBroken = false;
         });
-        wakeAll();
     }
 
     @Override
     public void kick(int queue) {
-        if (stopped) return;
+        if (gate.closed()) return;
         int p = queue / 2;
         if (p < workers.length) workers[p].waker.wake();
     }
@@ -107,26 +105,21 @@ public final class WorkerDataPath implements DataPath {
     @Override
     public void setActivePairs(int pairs) {
         gate.update(() -> activePairs = Math.max(1, Math.min(pairs, workers.length)));
-        wakeAll();
     }
 
     @Override
     public void pause() {
-        if (stopped) return;
-        gate.pause(this::wakeAll);
+        gate.pause();
     }
 
     @Override
     public void resume() {
-        if (stopped) return;
         gate.resume();
-        wakeAll();
     }
 
     @Override
     public void reset() {
-        if (stopped) return;
-        gate.reset(this::wakeAll, () -> {
+        gate.reset(() -> {
             for (Worker wk : workers) {
                 wk.rx.forget();
                 wk.pending.clear();
@@ -136,11 +129,10 @@ public final class WorkerDataPath implements DataPath {
 
     @Override
     public void stop() {
-        if (!gate.stop(this::wakeAll)) return;
+        if (!gate.stop()) return;
         Thread[] threads = new Thread[workers.length];
         for (int p = 0; p < workers.length; p++) threads[p] = workers[p].thread;
-        if (IoLoopGate.join(threads)) {
-            stopped = true;
+        if (gate.join(threads)) {
             for (Worker wk : workers) wk.close();
         }
     }

@@ -21,7 +21,10 @@ public final class IoLoopGate {
     public static final long DRAIN_BOUND_S = 10;
 
     private final String loops;
+    private final Runnable wake;
     private final Object lock = new Object();
+    /** Set once the loops are gone: later control calls do nothing. */
+    private volatile boolean closed;
     // Guarded by lock.
     private final boolean[] idle;
     private VirtioContext ctx;
@@ -30,9 +33,11 @@ public final class IoLoopGate {
     /**
      * @param loops   what the loops are, for the error message: "virtio-net n1: the I/O thread"
      * @param threads how many loop threads call {@link #next}, numbered from 0
+     * @param wake    breaks every loop out of its own wait (an eventfd, a selector); any thread, under the lock or not
      */
-    public IoLoopGate(String loops, int threads) {
+    public IoLoopGate(String loops, int threads, Runnable wake) {
         this.loops = Objects.requireNonNull(loops, "loops");
+        this.wake = Objects.requireNonNull(wake, "wake");
         this.idle = new boolean[threads];
         Arrays.fill(idle, true);
     }
@@ -78,7 +83,13 @@ public final class IoLoopGate {
         }
     }
 
-    /** The loops serve {@code context} from now on; {@code alsoUnderLock} runs with it under the lock. Any thread. */
+    /** Whether the loops are gone ({@link #join} saw them end): what they used may be closed, kicks do nothing. */
+    public boolean closed() {
+        return closed;
+    }
+
+    /** The loops serve {@code context} from now on; {@code alsoUnderLock} runs with it under the lock, then the loops
+     *  are woken. Any thread. */
     public void activate(VirtioContext context, Runnable alsoUnderLock) {
         update(() -> {
             ctx = context;
@@ -86,21 +97,23 @@ public final class IoLoopGate {
         });
     }
 
-    /** Runs {@code change} under the lock and lets parked loops look at their conditions again. Any thread. */
+    /** Runs {@code change} under the lock, then wakes the loops to look at their conditions again. Any thread. */
     public void update(Runnable change) {
         synchronized (lock) {
             change.run();
             lock.notifyAll();
         }
+        wake.run();
     }
 
     /**
-     * Parks every loop: {@code wake} (run under the lock) must break them out of their waits; returns once all are
-     * parked. A control thread, never a loop thread.
+     * Parks every loop and returns once all are parked; nothing once they are gone. A control thread, never a loop
+     * thread.
      *
      * @throws IllegalStateException when the loops do not park within the guard, or the caller is interrupted
      */
-    public void pause(Runnable wake) {
+    public void pause() {
+        if (closed) return;
         synchronized (lock) {
             paused = true;
             wake.run();
@@ -115,16 +128,19 @@ public final class IoLoopGate {
         }
     }
 
-    /** Lets the loops run again; the caller then wakes them from their own waits. Any thread. */
+    /** Lets the loops run again and wakes them; nothing once they are gone. Any thread. */
     public void resume() {
+        if (closed) return;
         update(() -> paused = false);
     }
 
     /**
      * Parks every loop as {@link #pause} does, runs {@code whileParked} (under the lock, the loops' state is the
-     * caller's), forgets the context and leaves the device paused as it was. A control thread.
+     * caller's), forgets the context and leaves the device paused as it was; nothing once the loops are gone. A
+     * control thread.
      */
-    public void reset(Runnable wake, Runnable whileParked) {
+    public void reset(Runnable whileParked) {
+        if (closed) return;
         synchronized (lock) {
             boolean was = paused;
             paused = true;
@@ -137,10 +153,10 @@ public final class IoLoopGate {
     }
 
     /**
-     * Tells the loops to end and runs {@code wake} (outside the lock) to break them out of their waits. Returns false
-     * when the device was stopping already (nothing done). Any thread; then {@link #join} the loop threads.
+     * Tells the loops to end and wakes them (outside the lock). Returns false when the device was stopping already
+     * (nothing done). Any thread; then {@link #join} the loop threads.
      */
-    public boolean stop(Runnable wake) {
+    public boolean stop() {
         synchronized (lock) {
             if (stopping) return false;
             stopping = paused = true;
@@ -151,10 +167,11 @@ public final class IoLoopGate {
     }
 
     /**
-     * Waits for each of {@code threads} (null ones are skipped) within the guard; returns whether all are gone, so
-     * that what they touch may be closed. An interrupt ends the waits early, the interrupt status set again.
+     * After {@link #stop}: waits for each of {@code threads} (null ones are skipped) within the guard; returns whether
+     * all are gone, and then marks the gate {@link #closed}, so that what they touch may be closed. An interrupt ends
+     * the waits early, the interrupt status set again.
      */
-    public static boolean join(Thread... threads) {
+    public boolean join(Thread... threads) {
         boolean gone = true;
         for (Thread t : threads) {
             try {
@@ -164,6 +181,7 @@ public final class IoLoopGate {
             }
             gone &= t == null || !t.isAlive();
         }
+        if (gone) closed = true;
         return gone;
     }
 

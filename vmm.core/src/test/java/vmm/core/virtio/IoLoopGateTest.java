@@ -11,10 +11,18 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class IoLoopGateTest {
-    private final IoLoopGate gate = new IoLoopGate("test: the loops", 2);
+    /** What a loop waits on when a turn found nothing to do, as a device waits on its eventfd. */
+    private final Object sleeper = new Object();
+    private final AtomicInteger wakes = new AtomicInteger();
+    private final IoLoopGate gate = new IoLoopGate("test: the loops", 2, () -> {
+        wakes.incrementAndGet();
+        synchronized (sleeper) {
+            sleeper.notifyAll();
+        }
+    });
     private final VirtioContext ctx = mock(VirtioContext.class);
 
-    /** A loop thread that counts its turns and parks until told to turn again (a wait on the gate's lock). */
+    /** A loop thread that counts its turns and waits for a wake after each. */
     private final class Loop {
         final int id;
         final AtomicInteger turns = new AtomicInteger();
@@ -35,10 +43,9 @@ class IoLoopGateTest {
                 assertThat(c).isSameAs(ctx);
                 turns.incrementAndGet();
                 firstTurn.countDown();
-                // A turn that has nothing to do waits for a wake, as a device waits on its eventfd.
-                synchronized (gate.lock()) {
+                synchronized (sleeper) {
                     try {
-                        gate.lock().wait(50);
+                        sleeper.wait(50);
                     } catch (InterruptedException e) {
                         return;
                     }
@@ -53,8 +60,9 @@ class IoLoopGateTest {
         gate.activate(ctx, () -> { });
         assertThat(a.firstTurn.await(30, TimeUnit.SECONDS)).isTrue();
         assertThat(b.firstTurn.await(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(gate.stop(() -> { })).isTrue();
-        assertThat(IoLoopGate.join(a.thread, b.thread)).isTrue();
+        assertThat(gate.stop()).isTrue();
+        assertThat(gate.join(a.thread, b.thread)).isTrue();
+        assertThat(gate.closed()).isTrue();
     }
 
     @Test
@@ -63,7 +71,7 @@ class IoLoopGateTest {
         gate.activate(ctx, () -> { });
         a.firstTurn.await(30, TimeUnit.SECONDS);
         b.firstTurn.await(30, TimeUnit.SECONDS);
-        gate.pause(() -> gate.lock().notifyAll());
+        gate.pause();
         int turnsA = a.turns.get(), turnsB = b.turns.get();
         assertThat(a.parks.get()).isEqualTo(1);
         assertThat(b.parks.get()).isEqualTo(1);
@@ -73,8 +81,8 @@ class IoLoopGateTest {
             assertThat(a.turns.get()).isEqualTo(turnsA);
             assertThat(b.turns.get()).isEqualTo(turnsB);
         }
-        gate.stop(() -> { });
-        IoLoopGate.join(a.thread, b.thread);
+        gate.stop();
+        gate.join(a.thread, b.thread);
     }
 
     @Test
@@ -83,20 +91,21 @@ class IoLoopGateTest {
         gate.activate(ctx, () -> { });
         a.firstTurn.await(30, TimeUnit.SECONDS);
         AtomicBoolean ran = new AtomicBoolean();
-        gate.reset(() -> gate.lock().notifyAll(), () -> ran.set(a.parks.get() > 0));
+        gate.reset(() -> ran.set(a.parks.get() > 0));
         assertThat(ran).isTrue();
         assertThat(gate.context()).isNull();
-        gate.stop(() -> { });
-        IoLoopGate.join(a.thread, b.thread);
+        gate.stop();
+        gate.join(a.thread, b.thread);
     }
 
     @Test
-    void stopEndsTheLoopsOnce() {
+    void stopEndsTheLoopsOnce_andLaterControlCallsDoNothing() {
         Loop a = new Loop(0), b = new Loop(1);
-        AtomicInteger wakes = new AtomicInteger();
-        assertThat(gate.stop(wakes::incrementAndGet)).isTrue();
-        assertThat(IoLoopGate.join(a.thread, b.thread)).isTrue();
-        assertThat(gate.stop(wakes::incrementAndGet)).isFalse();
+        assertThat(gate.stop()).isTrue();
+        assertThat(gate.join(a.thread, b.thread)).isTrue();
+        assertThat(gate.stop()).isFalse();
+        gate.pause();
+        gate.resume();
         assertThat(wakes).hasValue(1);
         assertThat(gate.next(0, () -> false, () -> { })).isNull();
     }
