@@ -389,13 +389,7 @@ public final class KvmVm implements VirtualMachine {
         irqChip();
         synchronized (routes) {
             routes.routeMsi(gsi, message);
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment buf = a.allocate(routes.encodedSize(), 8);
-                routes.encode(buf);
-                Sys.ioctl(fd, KVM_SET_GSI_ROUTING, buf, "KVM_SET_GSI_ROUTING");
-            } catch (SysException e) {
-                throw new HypervisorException("KVM_SET_GSI_ROUTING: " + e.getMessage(), e);
-            }
+            pushRoutes();
         }
     }
 
