@@ -58,10 +58,7 @@ class ShrinkingClientMemoryTest {
     }
 
     private static DriverQueue ready(RemoteVirtio v) throws Exception {
-        v.findCapabilities();
-        v.mapMemory();
-        v.routeMsix(2);
-        return v.initialize(VfioUserServerTest.VIRTIO_F_VERSION_1, 16);
+        return v.start();
     }
 
     @Test
