@@ -77,6 +77,21 @@ final class VfioUserDevice extends CheckedVfioDevice {
         }
     }
 
+    /** One request to the server; what it was for names a failure. */
+    @FunctionalInterface
+    private interface Request {
+        void send() throws VfioUserException;
+    }
+
+    /** Sends {@code r}; a failure is a {@link VfioException} naming the device and {@code what}. */
+    private void request(java.util.function.Supplier<String> what, Request r) {
+        try {
+            r.send();
+        } catch (VfioUserException e) {
+            throw wrap(what.get(), e);
+        }
+    }
+
     private VfioException wrap(String what, VfioUserException e) {
         return new VfioException(name + ": " + what + ": " + e.getMessage() + (e.connectionLost() ? " (the server is gone)" : ""), e.errno(), e);
     }
@@ -84,23 +99,18 @@ final class VfioUserDevice extends CheckedVfioDevice {
     @Override
     public void read(int index, long offset, byte[] dst, int dstOffset, int length) {
         checkAccess(index, offset, dst, dstOffset, length, false);
-        try {
+        request(() -> "read of region " + index + " at " + offset, () -> {
             byte[] b = client.regionRead(index, offset, length);
             if (b.length != length) throw new VfioException(name + ": read of " + length + " bytes returned " + b.length);
             System.arraycopy(b, 0, dst, dstOffset, length);
-        } catch (VfioUserException e) {
-            throw wrap("read of region " + index + " at " + offset, e);
-        }
+        });
     }
 
     @Override
     public void write(int index, long offset, byte[] src, int srcOffset, int length) {
         checkAccess(index, offset, src, srcOffset, length, true);
-        try {
-            client.regionWrite(index, offset, java.util.Arrays.copyOfRange(src, srcOffset, srcOffset + length));
-        } catch (VfioUserException e) {
-            throw wrap("write of region " + index + " at " + offset, e);
-        }
+        request(() -> "write of region " + index + " at " + offset,
+                () -> client.regionWrite(index, offset, java.util.Arrays.copyOfRange(src, srcOffset, srcOffset + length)));
     }
 
     @Override
@@ -119,73 +129,48 @@ final class VfioUserDevice extends CheckedVfioDevice {
     @Override
     public void setTriggers(int index, int start, List<EventFd> fds) {
         int[] n = checkTriggers(index, start, fds);
-        try {
-            client.setIrqEventfds(index, start, n);
-        } catch (VfioUserException e) {
-            throw wrap("SET_IRQS trigger of IRQ type " + index, e);
-        }
+        request(() -> "SET_IRQS trigger of IRQ type " + index, () -> client.setIrqEventfds(index, start, n));
     }
 
     @Override
     public void disable(int index) {
         irqInfo(index);
-        try {
-            client.disableIrqs(index);
-        } catch (VfioUserException e) {
-            throw wrap("SET_IRQS disable of IRQ type " + index, e);
-        }
+        request(() -> "SET_IRQS disable of IRQ type " + index, () -> client.disableIrqs(index));
     }
 
     @Override
     public void setUnmaskFd(int index, int subIndex, EventFd fd) {
         checkMaskable(index, subIndex);
-        try {
+        request(() -> "SET_IRQS unmask eventfd of IRQ type " + index, () -> {
             // No descriptor can be sent for "none": the server drops the unmask eventfd when the index is disabled.
             if (fd != null)
                 client.setIrqs(index, VfioUser.VFIO_IRQ_SET_DATA_EVENTFD | VfioUser.VFIO_IRQ_SET_ACTION_UNMASK, subIndex, 1, new byte[0], fd.fd());
-        } catch (VfioUserException e) {
-            throw wrap("SET_IRQS unmask eventfd of IRQ type " + index, e);
-        }
+        });
     }
 
     @Override
     public void mask(int index, int subIndex, boolean mask) {
         checkMaskable(index, subIndex);
-        try {
-            client.maskIrq(index, subIndex, mask);
-        } catch (VfioUserException e) {
-            throw wrap("SET_IRQS mask of IRQ type " + index, e);
-        }
+        request(() -> "SET_IRQS mask of IRQ type " + index, () -> client.maskIrq(index, subIndex, mask));
     }
 
     @Override
     public void reset() {
         if (!info().canReset()) throw new VfioException(name + ": the server's device cannot be reset");
-        try {
-            client.reset();
-        } catch (VfioUserException e) {
-            throw wrap("reset", e);
-        }
+        request(() -> "reset", client::reset);
     }
 
     @Override
     public void mapDma(DmaRegion region) {
         if (region.fd() < 0)
             throw new VfioException(name + ": guest RAM at 0x" + Long.toHexString(region.iova()) + " has no file descriptor to share with a vfio-user server");
-        try {
-            client.dmaMap(region.iova(), region.size(), region.fd(), region.fdOffset(), region.writable());
-        } catch (VfioUserException e) {
-            throw wrap("DMA map of 0x" + Long.toHexString(region.iova()), e);
-        }
+        request(() -> "DMA map of 0x" + Long.toHexString(region.iova()),
+                () -> client.dmaMap(region.iova(), region.size(), region.fd(), region.fdOffset(), region.writable()));
     }
 
     @Override
     public void unmapDma(long iova, long size) {
-        try {
-            client.dmaUnmap(iova, size);
-        } catch (VfioUserException e) {
-            throw wrap("DMA unmap of 0x" + Long.toHexString(iova), e);
-        }
+        request(() -> "DMA unmap of 0x" + Long.toHexString(iova), () -> client.dmaUnmap(iova, size));
     }
 
     @Override
@@ -194,5 +179,4 @@ final class VfioUserDevice extends CheckedVfioDevice {
         if (regionFds != null) for (int fd : regionFds) if (fd >= 0) Native.close(fd);
         client.close();
     }
-
 }
