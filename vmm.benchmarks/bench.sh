@@ -2,9 +2,7 @@
 # Runs the JMH benchmarks of the core's hot paths and prints their figures.
 # Usage: vmm.benchmarks/bench.sh [JMH options], e.g. -f 1 -wi 2 -i 3 VirtqueueBenchmark
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-. "$root/cnf/jdk.sh"
+. "$(dirname "$0")/lib.sh"
 vmm_require_jdk
 (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -DskipTests -pl vmm.benchmarks -am package)
 cp="$here/target/classes:$(cat "$here/target/runtime.classpath")"

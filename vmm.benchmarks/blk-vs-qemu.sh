@@ -19,17 +19,13 @@
 # Usage: vmm.benchmarks/blk-vs-qemu.sh [seconds-per-job (default 5)] [rounds (default 2)]
 # Needs: user-mode-linux, busybox-static, fio, qemu-system-common (.ci/run installs them).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+. "$(dirname "$0")/lib.sh"
 # UML 6.1 needs this ptrace shim on hosts with AVX-512 or AMX (cnf/uml-xstate-shim.c says why).
 uml_shim=$(bash "$root/cnf/uml-shim.sh") || exit 2
-. "$root/cnf/jdk.sh"
 vmm_require_jdk
 runtime=${1:-5}
 rounds=${2:-2}
-for tool in linux.uml busybox fio qemu-storage-daemon; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool: apt-get install user-mode-linux busybox-static fio qemu-system-common" >&2; exit 2; }
-done
+bench_need "apt-get install user-mode-linux busybox-static fio qemu-system-common" linux.uml busybox fio qemu-storage-daemon
 
 (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -DskipTests -pl vmm.benchmarks -am package)
 cp="$here/target/classes:$(cat "$here/target/runtime.classpath")"

@@ -26,16 +26,14 @@
 # start-up noise).
 # Needs: qemu-system-x86 and seabios (apt-get install qemu-system-x86 seabios).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-. "$root/cnf/jdk.sh"
+. "$(dirname "$0")/lib.sh"
 vmm_require_jdk
 rounds=${1:-5}
 iter_ours=${ITER_OURS:-30000000}
 iter_jit=${ITER_JIT:-300000000}
 iter_qemu=${ITER_QEMU:-1000000000}
 seabios=/usr/share/seabios/bios-256k.bin
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "missing qemu-system-x86_64: apt-get install qemu-system-x86" >&2; exit 2; }
+bench_need "apt-get install qemu-system-x86" qemu-system-x86_64
 [ -r "$seabios" ] || { echo "missing $seabios: apt-get install seabios" >&2; exit 2; }
 (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -DskipTests -pl vmm.launcher -am package)
 "$root/vmm" help > /dev/null   # builds the jar and trains the AOT cache if needed, outside the measurement

@@ -6,11 +6,9 @@
 # Usage: vmm.benchmarks/exit-vs-qemu.sh [iterations (200000)] [runs (5)]
 # Needs: /dev/kvm, qemu-system-x86 (apt-get install qemu-system-x86).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-. "$root/cnf/jdk.sh"
+. "$(dirname "$0")/lib.sh"
 vmm_require_jdk
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "missing qemu-system-x86_64: apt-get install qemu-system-x86" >&2; exit 2; }
+bench_need "apt-get install qemu-system-x86" qemu-system-x86_64
 [ -c /dev/kvm ] || { echo "no /dev/kvm on this host" >&2; exit 2; }
 (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -DskipTests -pl vmm.benchmarks -am package)
 cp="$here/target/classes:$(cat "$here/target/runtime.classpath")"

@@ -17,18 +17,16 @@
 # INTERPRETER=1 (the interpreter row).
 # Needs: qemu-system-x86, linux-image-cloud-amd64, busybox-static, cpio.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-. "$root/cnf/jdk.sh"
+. "$(dirname "$0")/lib.sh"
 vmm_require_jdk
 rounds=${1:-3}
 kernel=${KERNEL:-$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -1)}
 cmdline="console=ttyS0 nokaslr mitigations=off${CMDLINE_EXTRA:+ $CMDLINE_EXTRA}"
 marker=VMM-BENCH-SHELL-UP
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "missing qemu-system-x86_64: apt-get install qemu-system-x86" >&2; exit 2; }
+bench_need "apt-get install qemu-system-x86" qemu-system-x86_64
 [ -n "$kernel" ] && [ -r "$kernel" ] || { echo "missing a cloud kernel: apt-get install linux-image-cloud-amd64" >&2; exit 2; }
 [ -x /bin/busybox ] || { echo "missing /bin/busybox: apt-get install busybox-static" >&2; exit 2; }
-command -v cpio >/dev/null 2>&1 || { echo "missing cpio: apt-get install cpio" >&2; exit 2; }
+bench_need "apt-get install cpio" cpio
 (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -DskipTests -pl vmm.launcher -am package)
 "$root/vmm" help > /dev/null   # builds the jar and trains the AOT cache if needed, outside the measurement
 

@@ -9,17 +9,13 @@
 # Usage: vmm.benchmarks/net-bench.sh [seconds-per-run (default 5)]
 # Needs root (TAP, namespaces), user-mode-linux, busybox-static, iperf3, iproute2, jq.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+. "$(dirname "$0")/lib.sh"
 # UML 6.1 needs this ptrace shim on hosts with AVX-512 or AMX (cnf/uml-xstate-shim.c says why).
 uml_shim=$(bash "$root/cnf/uml-shim.sh") || exit 2
-. "$root/cnf/jdk.sh"
 vmm_require_jdk
 T=${1:-5}
 [ "$(id -u)" = 0 ] || { echo "needs root: TAP devices and network namespaces" >&2; exit 2; }
-for tool in linux.uml busybox iperf3 ip jq; do
-    command -v "$tool" >/dev/null 2>&1 || { echo "missing $tool: apt-get install user-mode-linux busybox-static iperf3 iproute2 jq" >&2; exit 2; }
-done
+bench_need "apt-get install user-mode-linux busybox-static iperf3 iproute2 jq" linux.uml busybox iperf3 ip jq
 
 (cd "$root" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" mvn -B -q -o -DskipTests -pl vmm.benchmarks -am package)
 cp="$here/target/classes:$(cat "$here/target/runtime.classpath")"

@@ -28,12 +28,10 @@
 # (on a shared, loaded host the only fair comparison). All are printed when set.
 # Needs: qemu-system-x86 (apt-get install qemu-system-x86).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
-. "$root/cnf/jdk.sh"
+. "$(dirname "$0")/lib.sh"
 vmm_require_jdk
 rounds=${1:-5}
-command -v qemu-system-x86_64 >/dev/null 2>&1 || { echo "missing qemu-system-x86_64: apt-get install qemu-system-x86" >&2; exit 2; }
+bench_need "apt-get install qemu-system-x86" qemu-system-x86_64
 vmm=${VMM:-$root/vmm}
 # Builds and AOT caches, outside the measurement.
 if [ -n "${VMM_BEFORE:-}" ]; then "$VMM_BEFORE" help > /dev/null; fi

@@ -16,17 +16,13 @@
 # Usage: vmm.benchmarks/vsock-vs-net.sh [MiB (default 256)] [rounds (default 3)]
 # Needs root (TAP, namespace), user-mode-linux, busybox-static, socat, python3, iproute2.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(dirname "$here")
+. "$(dirname "$0")/lib.sh"
 # UML 6.1 needs this ptrace shim on hosts with AVX-512 or AMX (cnf/uml-xstate-shim.c says why).
 uml_shim=$(bash "$root/cnf/uml-shim.sh") || exit 2
 N=${1:-256}
 R=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "needs root: a TAP device and a network namespace" >&2; exit 2; }
-for tool in linux.uml busybox socat python3 ip sha256sum; do
-    command -v "$tool" >/dev/null 2>&1 || {
-        echo "missing $tool: apt-get install user-mode-linux busybox-static socat python3 iproute2" >&2; exit 2; }
-done
+bench_need "apt-get install user-mode-linux busybox-static socat python3 iproute2" linux.uml busybox socat python3 ip sha256sum
 
 work=$(mktemp -d /tmp/vsock-vs-net.XXXXXX)
 tag=$$

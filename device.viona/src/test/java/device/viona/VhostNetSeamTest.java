@@ -278,19 +278,24 @@ class VhostNetSeamTest {
         }
     }
 
-    @Test
-    void aSwapAwayFromVhostNetContinuesExactlyWhereTheKernelStopped(TestMachine m) {
-        fake.tapFd = OptionalInt.of(TAP_FD);
-        List<RingKernel> kernels = new ArrayList<>();
-        VhostHost ringHost = new VhostHost() {
+    /** A host whose every open is a new {@link RingKernel} that takes at most {@code budget} chains, kept in {@code kernels}. */
+    private static VhostHost ringHost(List<RingKernel> kernels, int budget) {
+        return new VhostHost() {
             @Override public String unavailable() { return null; }
             @Override public VhostIoctls open() {
                 RingKernel k = new RingKernel();
-                k.budget = 5; // it takes five chains, then the swap comes
+                k.budget = budget;
                 kernels.add(k);
                 return k;
             }
         };
+    }
+
+    @Test
+    void aSwapAwayFromVhostNetContinuesExactlyWhereTheKernelStopped(TestMachine m) {
+        fake.tapFd = OptionalInt.of(TAP_FD);
+        List<RingKernel> kernels = new ArrayList<>();
+        VhostHost ringHost = ringHost(kernels, 5); // it takes five chains, then the swap comes
         DeviceInstance dev = m.plug("virtio-net", VionaTest.SLOT, new VionaProvider((id, o) -> fake, ringHost), "viona", VionaTest.config("offload", "false"));
         VirtioDriver d = m.virtio(VionaTest.SLOT).initialize(VionaTest.SIMPLE, 64, 64, 16);
         DriverQueue tx = d.queue(1);
@@ -326,14 +331,7 @@ class VhostNetSeamTest {
     void onKvmTheGuestsKickIsBoundToVhostNetsKickEventfdAndNeverReachesTheVmm() {
         fake.tapFd = OptionalInt.of(TAP_FD);
         List<RingKernel> kernels = new ArrayList<>();
-        VhostHost ringHost = new VhostHost() {
-            @Override public String unavailable() { return null; }
-            @Override public VhostIoctls open() {
-                RingKernel k = new RingKernel();
-                kernels.add(k);
-                return k;
-            }
-        };
+        VhostHost ringHost = ringHost(kernels, Integer.MAX_VALUE);
         vmm.testing.InterruptRecorder irq = new vmm.testing.InterruptRecorder();
         vmm.core.memory.GuestMemory memory = vmm.core.memory.GuestMemory.ofSize(TestMachine.DEFAULT_MEMORY);
         vmm.core.machine.Machine machine = new vmm.core.machine.Machine(memory, irq);
@@ -366,10 +364,7 @@ class VhostNetSeamTest {
     @Test
     void aTakenOverUsedIndexTheGuestCorruptedBreaksTheQueueNotTheVmm(TestMachine m) {
         fake.tapFd = OptionalInt.of(TAP_FD);
-        VhostHost ringHost = new VhostHost() {
-            @Override public String unavailable() { return null; }
-            @Override public VhostIoctls open() { return new RingKernel(); }
-        };
+        VhostHost ringHost = ringHost(new ArrayList<>(), Integer.MAX_VALUE);
         DeviceInstance dev = m.plug("virtio-net", VionaTest.SLOT, new VionaProvider((id, o) -> fake, ringHost), "viona", VionaTest.config("offload", "false"));
         VirtioDriver d = m.virtio(VionaTest.SLOT).initialize(VionaTest.SIMPLE, 64, 64, 16);
         DriverQueue tx = d.queue(1);

@@ -9,7 +9,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -22,6 +21,7 @@ import device.virtio_net.protocol.MacAddress;
 import device.virtio_net.protocol.NetCounters.Counter;
 import device.virtio_net.protocol.NetHeader;
 import vmm.core.virtio.DescriptorChain;
+import vmm.core.virtio.IoLoopGate;
 import vmm.core.virtio.VirtQueue;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtqueueException;
@@ -40,7 +40,6 @@ final class SingleThreadDataPath implements DataPath {
     private static final Logger LOG = Logger.getLogger(SingleThreadDataPath.class.getName());
     /** Upper bound of one wait, so a missed wake costs latency, never a hang. */
     private static final long IDLE_POLL_MS = 200;
-    private static final long DRAIN_TIMEOUT_S = 10;
 
     private final NetModel.Wiring w;
     private final NetBackend backend;
@@ -52,19 +51,17 @@ final class SingleThreadDataPath implements DataPath {
     private final Deque<byte[]> pending = new ArrayDeque<>();
     /** Destination address of the frame being filtered; the I/O thread's own. */
     private final byte[] dst = new byte[6];
-    private final Object lock = new Object();
+    private final IoLoopGate gate;
     private Thread thread;
-    /** Set once the thread is gone and the waker closed: later lifecycle calls and kicks do nothing. */
-    private volatile boolean stopped;
-    // Guarded by lock.
-    private VirtioContext ctx;
-    private boolean paused, stopping, idle = true, txBroken, rxBroken;
+    // Guarded by the gate's lock.
+    private boolean txBroken, rxBroken;
     private boolean stalled;
     private int dropLogs;
 
     SingleThreadDataPath(NetModel.Wiring wiring) {
         this.w = wiring;
         this.backend = wiring.backend();
+        this.gate = new IoLoopGate("virtio-net " + wiring.instanceId() + ": the I/O thread", 1, waker::wake);
     }
 
     @Override
@@ -79,18 +76,12 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public void activate(VirtioContext context, int activePairs) {
-        synchronized (lock) {
-            ctx = context;
-            txBroken = rxBroken = false;
-            lock.notifyAll();
-        }
-        waker.wake();
+        gate.activate(context, () -> txBroken = rxBroken = false);
     }
 
     @Override
     public void kick(int queue) {
-        if (stopped) return;
-        waker.wake();
+        if (!gate.closed()) waker.wake();
     }
 
     @Override
@@ -98,55 +89,26 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public void pause() {
-        if (stopped) return;
-        synchronized (lock) {
-            paused = true;
-            waker.wake();
-            awaitIdle();
-        }
+        gate.pause();
     }
 
     @Override
     public void resume() {
-        if (stopped) return;
-        synchronized (lock) {
-            paused = false;
-            lock.notifyAll();
-        }
-        waker.wake();
+        gate.resume();
     }
 
     @Override
     public void reset() {
-        if (stopped) return;
-        synchronized (lock) {
-            boolean was = paused;
-            paused = true;
-            waker.wake();
-            awaitIdle();
-            ctx = null;
+        gate.reset(() -> {
             rx.forget();
             pending.clear();
-            paused = was;
-        }
+        });
     }
 
     @Override
     public void stop() {
-        synchronized (lock) {
-            if (stopping) return;
-            stopping = paused = true;
-            lock.notifyAll();
-        }
-        waker.wake();
-        try {
-            if (thread != null) thread.join(TimeUnit.SECONDS.toMillis(DRAIN_TIMEOUT_S));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (thread == null || !thread.isAlive()) {
+        if (gate.stop() && gate.join(thread)) {
             // Only once the thread is gone: it may still touch the buffers and the eventfd.
-            stopped = true;
             waker.close();
             arena.close();
         }
@@ -154,57 +116,23 @@ final class SingleThreadDataPath implements DataPath {
 
     @Override
     public List<byte[]> pendingFrames() {
-        synchronized (lock) {
+        synchronized (gate.lock()) {
             return new ArrayList<>(pending);
         }
     }
 
     @Override
     public void restorePendingFrames(List<byte[]> frames) {
-        synchronized (lock) {
+        synchronized (gate.lock()) {
             pending.addAll(frames);
-        }
-    }
-
-    private void awaitIdle() {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DRAIN_TIMEOUT_S);
-        while (!idle) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) throw new IllegalStateException("virtio-net " + w.instanceId() + ": the I/O thread did not drain in " + DRAIN_TIMEOUT_S + " s");
-            try {
-                lock.wait(Math.max(1, left / 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while draining", e);
-            }
         }
     }
 
     private void run() {
         waker.bindCurrentThread();
         while (true) {
-            VirtioContext c;
-            synchronized (lock) {
-                while ((paused || ctx == null) && !stopping) {
-                    if (!idle) {
-                        releaseHeld();
-                        idle = true;
-                        lock.notifyAll();
-                    }
-                    try {
-                        lock.wait();
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-                if (stopping) {
-                    idle = true;
-                    lock.notifyAll();
-                    return;
-                }
-                idle = false;
-                c = ctx;
-            }
+            VirtioContext c = gate.next(0, () -> false, this::releaseHeld);
+            if (c == null) return;
             waker.clear();
             try {
                 boolean worked = serveTx(c);
@@ -216,7 +144,7 @@ final class SingleThreadDataPath implements DataPath {
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "device " + w.instanceId() + ": data path error", e);
                 c.deviceError("virtio-net: " + e);
-                synchronized (lock) {
+                synchronized (gate.lock()) {
                     txBroken = rxBroken = true;
                 }
             }
@@ -225,7 +153,7 @@ final class SingleThreadDataPath implements DataPath {
 
     /** Pause or reset with chains held for a frame: hand them back empty, keep nothing of the guest's. */
     private void releaseHeld() {
-        VirtioContext c = ctx;
+        VirtioContext c = gate.context();
         if (c != null && rx.holdsBuffers()) {
             VirtQueue q = c.queue(0);
             if (q != null && rx.release(q) > 0 && q.needsNotification()) q.notifyGuest();

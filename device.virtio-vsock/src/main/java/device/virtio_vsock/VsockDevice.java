@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.Selector;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -20,6 +19,7 @@ import device.virtio_vsock.host.HostSockets;
 import device.virtio_vsock.protocol.VsockHeader;
 import vmm.core.device.DeviceState;
 import vmm.core.virtio.DescriptorChain;
+import vmm.core.virtio.IoLoopGate;
 import vmm.core.virtio.VirtQueue;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtioDevice;
@@ -47,7 +47,6 @@ public final class VsockDevice implements VirtioDevice {
     static final int TX_BATCH = 128;
     /** Upper bound of one wait, so a missed wake costs latency, never a hang. */
     private static final long IDLE_POLL_MS = 200;
-    private static final long DRAIN_TIMEOUT_S = 10;
 
     private final String instanceId;
     private final long guestCid;
@@ -57,11 +56,11 @@ public final class VsockDevice implements VirtioDevice {
     private final Connections conns;
     private final HostBridge bridge;
     private final Selector selector;
-    private final Object lock = new Object();
+    private final IoLoopGate gate;
+    private final Object lock;
     private Thread thread;
-    // Guarded by lock.
-    private VirtioContext ctx;
-    private boolean paused, stopping, idle = true, broken;
+    // Guarded by lock, the gate's.
+    private boolean broken;
     /**
      * The transmit queue was kicked (or may hold chains: activation) since the I/O thread last emptied
      * it. The thread reads the driver's ring only then: not on its idle timeout, not on a resume (kicks
@@ -88,6 +87,8 @@ public final class VsockDevice implements VirtioDevice {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        this.gate = new IoLoopGate("virtio-vsock " + instanceId + ": the I/O thread", 1, selector::wakeup);
+        this.lock = gate.lock();
     }
 
     public VsockCounters counters() { return counters; }
@@ -118,13 +119,10 @@ public final class VsockDevice implements VirtioDevice {
 
     @Override
     public void activate(VirtioContext context) {
-        synchronized (lock) {
-            ctx = context;
+        gate.activate(context, () -> {
             broken = false;
             txKicked = true;
-            lock.notifyAll();
-        }
-        selector.wakeup();
+        });
     }
 
     @Override
@@ -142,50 +140,27 @@ public final class VsockDevice implements VirtioDevice {
 
     @Override
     public void pause() {
-        synchronized (lock) {
-            paused = true;
-            selector.wakeup();
-            awaitIdle();
-        }
+        gate.pause();
     }
 
     @Override
     public void resume() {
-        synchronized (lock) {
-            paused = false;
-            lock.notifyAll();
-        }
-        selector.wakeup();
+        gate.resume();
     }
 
     @Override
     public void reset() {
-        synchronized (lock) {
-            boolean was = paused;
-            paused = true;
-            selector.wakeup();
-            awaitIdle();
+        gate.reset(() -> {
             // The thread is idle: the state machine and the sockets are this thread's for now.
             conns.reset();
             bridge.runActions();
-            ctx = null;
-            paused = was;
-        }
+        });
     }
 
     @Override
     public void stop() {
-        synchronized (lock) {
-            if (stopping) return;
-            stopping = paused = true;
-            lock.notifyAll();
-        }
-        selector.wakeup();
-        try {
-            if (thread != null) thread.join(TimeUnit.SECONDS.toMillis(DRAIN_TIMEOUT_S));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        if (!gate.stop()) return;
+        gate.join(thread);
         try {
             selector.close();
         } catch (IOException e) {
@@ -194,44 +169,10 @@ public final class VsockDevice implements VirtioDevice {
         opened.sockets().release();
     }
 
-    private void awaitIdle() {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DRAIN_TIMEOUT_S);
-        while (!idle) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) throw new IllegalStateException("virtio-vsock " + instanceId
-                    + ": the I/O thread did not drain in " + DRAIN_TIMEOUT_S + " s");
-            try {
-                lock.wait(Math.max(1, left / 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while draining", e);
-            }
-        }
-    }
-
     private void run() {
         while (true) {
-            VirtioContext c;
-            synchronized (lock) {
-                while ((paused || ctx == null) && !stopping) {
-                    if (!idle) {
-                        idle = true;
-                        lock.notifyAll();
-                    }
-                    try {
-                        lock.wait();
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-                if (stopping) {
-                    idle = true;
-                    lock.notifyAll();
-                    return;
-                }
-                idle = false;
-                c = ctx;
-            }
+            VirtioContext c = gate.next(0, () -> false, () -> { });
+            if (c == null) return;
             try {
                 if (!turn(c)) {
                     bridge.register(selector);
@@ -245,7 +186,7 @@ public final class VsockDevice implements VirtioDevice {
                 c.deviceError("virtio-vsock: " + e);
                 synchronized (lock) {
                     broken = true;
-                    paused = true;
+                    gate.halt();
                 }
             }
         }

@@ -59,24 +59,18 @@ public final class InterruptRecorder implements IrqChip {
      * recorded; returns whether they were within {@code timeout}.
      */
     public synchronized boolean awaitMsiCount(int data, int count, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (msiCount(data) < count) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) return false;
-            try {
-                wait(Math.max(1, left / 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        }
-        return true;
+        return awaitRecorded(() -> msiCount(data) >= count, timeout);
     }
 
     /** Waits until {@code gsi} is high; returns whether it was within {@code timeout}. */
     public synchronized boolean awaitLevel(int gsi, Duration timeout) {
+        return awaitRecorded(() -> level(gsi), timeout);
+    }
+
+    /** Waits on this recorder until {@code done} holds; false on timeout or interrupt (the status set again). */
+    private synchronized boolean awaitRecorded(java.util.function.BooleanSupplier done, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (!level(gsi)) {
+        while (!done.getAsBoolean()) {
             long left = deadline - System.nanoTime();
             if (left <= 0) return false;
             try {

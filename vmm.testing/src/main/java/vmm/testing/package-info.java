@@ -8,5 +8,5 @@
  * {@link vmm.testing.HangGuard} that every wait for a state is bounded by.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.1.0")
+@org.osgi.annotation.versioning.Version("1.2.0")
 package vmm.testing;

@@ -134,6 +134,17 @@ final class RemoteVirtio implements AutoCloseable {
         return q;
     }
 
+    /**
+     * What most tests start with: the capabilities found, all memory mapped for DMA, two MSI-X vectors routed, and
+     * queue 0 of 16 entries live with VERSION_1.
+     */
+    DriverQueue start() throws Exception {
+        findCapabilities();
+        mapMemory();
+        routeMsix(2);
+        return initialize(VfioUserServerTest.VIRTIO_F_VERSION_1, 16);
+    }
+
     void kick(int queue) {
         try {
             write(notifyBar, notify + (long) queue * notifyMultiplier, 2, queue);

@@ -3,7 +3,6 @@ package vmm.vfiouser;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -17,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.linux.Native;
 import vmm.core.memory.GuestMemory;
-import vmm.core.memory.RamRegion;
 import vmm.testing.DriverQueue;
+import vmm.testing.MemfdRam;
 
 /**
  * A client that takes back the memory it mapped for DMA cannot take the
@@ -33,8 +32,7 @@ class ShrinkingClientMemoryTest {
     @TempDir
     Path dir;
     private VfioUserServer server;
-    private int memfd = -1;
-    private MemorySegment mapping;
+    private MemfdRam ram;
 
     @BeforeEach
     void serve() throws Exception {
@@ -47,30 +45,21 @@ class ShrinkingClientMemoryTest {
     @AfterEach
     void close() {
         server.close();
-        if (mapping != null) Native.munmap(mapping);
-        Native.close(memfd);
+        if (ram != null) ram.close();
     }
 
     private GuestMemory clientMemory(int flags) throws Exception {
-        memfd = Native.memfd("client-ram", RAM, flags);
-        mapping = Native.mmapShared(memfd, 0, RAM);
-        return GuestMemory.builder().region(new RamRegion("client", 0, mapping, memfd, 0, false)).build();
-    }
-
-    private static DriverQueue ready(RemoteVirtio v) throws Exception {
-        v.findCapabilities();
-        v.mapMemory();
-        v.routeMsix(2);
-        return v.initialize(VfioUserServerTest.VIRTIO_F_VERSION_1, 16);
+        ram = MemfdRam.create("client-ram", RAM, flags);
+        return ram.memory();
     }
 
     @Test
     void aMemfdTheClientLeftSealableIsSealedByDmaMapSoItCannotBeShrunk() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket());
              RemoteVirtio v = new RemoteVirtio(c, clientMemory(Native.MFD_CLOEXEC | Native.MFD_ALLOW_SEALING))) {
-            DriverQueue q = ready(v);
-            assertThat(Native.seals(memfd) & Native.F_SEAL_SHRINK).as("sealed by the server").isNotZero();
-            assertThatThrownBy(() -> Native.truncate(memfd, 1 << 20)).hasMessageContaining("Operation not permitted");
+            DriverQueue q = v.start();
+            assertThat(Native.seals(ram.fd()) & Native.F_SEAL_SHRINK).as("sealed by the server").isNotZero();
+            assertThatThrownBy(() -> Native.truncate(ram.fd(), 1 << 20)).hasMessageContaining("Operation not permitted");
             q.add(List.of(VfioUserServerTest.request(0, 0)), 512, 1);
             q.kick();
             assertThat(v.awaitInterrupt(1, 30_000)).isPositive();
@@ -83,17 +72,17 @@ class ShrinkingClientMemoryTest {
     void shrinkingAnUnsealableFileUnderAMappingCutsThatClientOffAndTheNextIsServed() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket());
              RemoteVirtio v = new RemoteVirtio(c, clientMemory(Native.MFD_CLOEXEC))) {
-            DriverQueue q = ready(v);
+            DriverQueue q = v.start();
             v.allocator.allocate(2 << 20, 4096); // the request's buffers lie past 3 MiB, the rings near 1 MiB
             q.add(List.of(VfioUserServerTest.request(0, 0)), 4096, 1);
-            Native.truncate(memfd, 2 << 20);
+            Native.truncate(ram.fd(), 2 << 20);
             assertThatThrownBy(() -> q.kick()).as("the kick is the client's last message").isNotNull();
         }
         // The accept loop records the failure after cleanup.
         for (int i = 0; i < 3000 && server.connected(); i++) Thread.sleep(10);
         assertThat(server.lastFailure()).contains("client memory fault").contains("0x200000 bytes");
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, RAM)) {
-            DriverQueue q = ready(v);
+            DriverQueue q = v.start();
             q.add(List.of(VfioUserServerTest.request(0, 0)), 512, 1);
             q.kick();
             assertThat(v.awaitInterrupt(1, 30_000)).isPositive();

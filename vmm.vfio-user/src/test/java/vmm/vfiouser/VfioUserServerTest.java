@@ -130,10 +130,7 @@ class VfioUserServerTest {
     @Test
     void aVirtioDriverReadsAndWritesTheImageThroughDmaAndGetsAnMsixEventfdPerCompletion() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
-            v.findCapabilities();
-            v.mapMemory();
-            v.routeMsix(2);
-            DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
+            DriverQueue q = v.start();
 
             // Read sector 5.
             int head = q.add(List.of(request(0, 5)), 512, 1);
@@ -163,10 +160,7 @@ class VfioUserServerTest {
     @Test
     void maskedVectorsHoldTheirInterruptUntilUnmasked() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
-            v.findCapabilities();
-            v.mapMemory();
-            v.routeMsix(2);
-            DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
+            DriverQueue q = v.start();
             c.maskIrq(VFIO_PCI_MSIX_IRQ_INDEX, 1, true);
             q.add(List.of(request(0, 1)), 512, 1);
             q.kick();
@@ -205,10 +199,7 @@ class VfioUserServerTest {
     @Test
     void memoryUnmappedUnderARunningDriverStaysMappedForItUntilTheDeviceIsReset() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
-            v.findCapabilities();
-            v.mapMemory();
-            v.routeMsix(2);
-            DriverQueue q = v.initialize(VIRTIO_F_VERSION_1, 16);
+            DriverQueue q = v.start();
             c.dmaUnmap(0, 4 << 20);
             // The session's rings and buffers still point into that memory: the server keeps it mapped, so the
             // request completes (a real IOMMU would fault it; what must never happen is a host access to unmapped memory).
@@ -259,10 +250,7 @@ class VfioUserServerTest {
     @Test
     void theNextClientFindsTheFunctionResetAndItsMemoryGone() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
-            v.findCapabilities();
-            v.mapMemory();
-            v.routeMsix(2);
-            v.initialize(VIRTIO_F_VERSION_1, 16);
+            v.start();
         }
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
             v.findCapabilities();
@@ -284,10 +272,7 @@ class VfioUserServerTest {
     @Test
     void deviceResetReturnsTheDriverStateToReset() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket()); RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
-            v.findCapabilities();
-            v.mapMemory();
-            v.routeMsix(2);
-            v.initialize(VIRTIO_F_VERSION_1, 16);
+            v.start();
             v.configWrite(0x20, 4, 0xfebf_0000);
             c.reset();
             assertThat(v.common(RemoteVirtio.COMMON_STATUS, 1)).isZero();

@@ -62,10 +62,7 @@ class VfioUserSwapTest {
     void aSwapUnderAConnectedClientKeepsTheDriversSession() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket());
              RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
-            v.findCapabilities();
-            v.mapMemory();
-            v.routeMsix(2);
-            DriverQueue q = v.initialize(VfioUserServerTest.VIRTIO_F_VERSION_1, 16);
+            DriverQueue q = v.start();
             assertThat(read(q, v, 5)).isEqualTo(sector(5));
 
             server.swapTo("virtio-blk-2", new VirtioBlockProvider());
@@ -82,10 +79,7 @@ class VfioUserSwapTest {
     void aHeldFunctionKeepsItsClientAndTheSuccessorServesWhatItOfferedMeanwhile() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket());
              RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
-            v.findCapabilities();
-            v.mapMemory();
-            v.routeMsix(2);
-            DriverQueue q = v.initialize(VfioUserServerTest.VIRTIO_F_VERSION_1, 16);
+            DriverQueue q = v.start();
             assertThat(read(q, v, 1)).isEqualTo(sector(1));
 
             server.detach();
@@ -122,10 +116,7 @@ class VfioUserSwapTest {
     void aClientThatLeavesAHeldFunctionLeavesItResetForTheNextClientOnceAProviderIsBack() throws Exception {
         try (VfioUserClient c = VfioUserClient.connect(server.socket());
              RemoteVirtio v = new RemoteVirtio(c, 4 << 20)) {
-            v.findCapabilities();
-            v.mapMemory();
-            v.routeMsix(2);
-            DriverQueue q = v.initialize(VfioUserServerTest.VIRTIO_F_VERSION_1, 16);
+            DriverQueue q = v.start();
             assertThat(read(q, v, 2)).isEqualTo(sector(2));
             server.detach();
         } // leaves while the function is held: the function is reset, its memory unmapped

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.RandomAccessFile;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,9 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 import device.virtio_block.VirtioBlockProvider;
 import vmm.core.linux.Native;
 import vmm.core.memory.GuestMemory;
-import vmm.core.memory.RamRegion;
 import vmm.testing.DriverQueue;
 import vmm.testing.EchoDevice;
+import vmm.testing.MemfdRam;
 
 /**
  * A front-end that takes back the memory it shared cannot take the back-end
@@ -37,21 +36,18 @@ class ShrinkingMemoryTest {
     @TempDir
     Path dir;
     private VhostUserServer server;
-    private int memfd = -1;
-    private MemorySegment mapping;
+    private MemfdRam ram;
 
     @AfterEach
     void close() {
         if (server != null) server.close();
-        if (mapping != null) Native.munmap(mapping);
-        Native.close(memfd);
+        if (ram != null) ram.close();
     }
 
     /** Guest RAM in a memfd the test keeps, so it can shrink it as a hostile front-end would. */
     private GuestMemory peerMemory(int flags) throws Exception {
-        memfd = Native.memfd("peer-ram", RAM, flags);
-        mapping = Native.mmapShared(memfd, 0, RAM);
-        return GuestMemory.builder().region(new RamRegion("peer", 0, mapping, memfd, 0, false)).build();
+        ram = MemfdRam.create("peer-ram", RAM, flags);
+        return ram.memory();
     }
 
     @Test
@@ -60,8 +56,8 @@ class ShrinkingMemoryTest {
         GuestMemory sealable = peerMemory(Native.MFD_CLOEXEC | Native.MFD_ALLOW_SEALING);
         try (TestFrontend f = new TestFrontend(server.socket(), sealable).negotiate(0)) {
             DriverQueue q = f.ring(0, 16);
-            assertThat(Native.seals(memfd) & Native.F_SEAL_SHRINK).as("sealed by the back-end").isNotZero();
-            assertThatThrownBy(() -> Native.truncate(memfd, 64 << 10)).hasMessageContaining("Operation not permitted");
+            assertThat(Native.seals(ram.fd()) & Native.F_SEAL_SHRINK).as("sealed by the back-end").isNotZero();
+            assertThatThrownBy(() -> Native.truncate(ram.fd(), 64 << 10)).hasMessageContaining("Operation not permitted");
             q.add(List.of(VhostUserServerTest.request(5)), 8);
             q.kick();
             assertThat(ByteBuffer.wrap(q.await(TIMEOUT).data(), 1, 4).getInt()).isEqualTo(5);
@@ -74,7 +70,7 @@ class ShrinkingMemoryTest {
         try (TestFrontend f = new TestFrontend(server.socket(), peerMemory(Native.MFD_CLOEXEC)).negotiate(0)) {
             DriverQueue q = f.ring(0, 16); // rings from 1 MiB up
             q.add(List.of(VhostUserServerTest.request(1)), 8);
-            Native.truncate(memfd, 64 << 10);
+            Native.truncate(ram.fd(), 64 << 10);
             q.kick(); // the back-end's next look at the avail ring faults
             assertThat(f.hungUp()).as("the back-end closed the connection").isTrue();
         }
@@ -96,7 +92,7 @@ class ShrinkingMemoryTest {
             // A read of 8 sectors: header, then 4 KiB of data and the status byte for the device to write.
             byte[] header = readOfSector0();
             q.add(List.of(header), 4096, 1);
-            Native.truncate(memfd, 2 << 20);
+            Native.truncate(ram.fd(), 2 << 20);
             q.kick();
             assertThat(f.hungUp()).as("the back-end closed the connection").isTrue();
         }

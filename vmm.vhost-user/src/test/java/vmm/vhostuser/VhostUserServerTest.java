@@ -105,18 +105,26 @@ class VhostUserServerTest {
                 server.swapTo(String.valueOf(next), EchoDevice.provider(next, 100));
                 for (int i = 0; i < 10; i++, sent++) inFlight.put(q.add(List.of(request(sent)), 8), sent);
                 q.kick();
-                while (!inFlight.isEmpty()) {
-                    DriverQueue.Completion c = q.await(TIMEOUT);
-                    Integer req = inFlight.remove(c.head());
-                    assertThat(req).isNotNull();
-                    assertThat(ByteBuffer.wrap(c.data(), 1, 4).getInt()).isEqualTo(req);
-                    assertThat(done.put(req, c.data()[0])).as("request %d done twice", req).isNull();
-                }
+                awaitAll(q, inFlight, done);
             }
             assertThat(done).hasSize(sent);
             assertThat(done.values()).contains((byte) 'A', (byte) 'B');
             assertThat(q.poll()).isNull();
             assertThat(server.swapCount()).isEqualTo(2);
+        }
+    }
+
+    /**
+     * Awaits the completion of every request in {@code inFlight} (head to request number), each once and echoing its
+     * number, and records in {@code done} which device tag served it.
+     */
+    private static void awaitAll(DriverQueue q, Map<Integer, Integer> inFlight, Map<Integer, Byte> done) {
+        while (!inFlight.isEmpty()) {
+            DriverQueue.Completion c = q.await(TIMEOUT);
+            Integer req = inFlight.remove(c.head());
+            assertThat(req).isNotNull();
+            assertThat(ByteBuffer.wrap(c.data(), 1, 4).getInt()).isEqualTo(req);
+            assertThat(done.put(req, c.data()[0])).as("request %d done twice", req).isNull();
         }
     }
 
@@ -142,13 +150,7 @@ class VhostUserServerTest {
 
             server.swapTo("B", EchoDevice.provider('B', 0));
             Map<Integer, Byte> done = new HashMap<>();
-            while (!inFlight.isEmpty()) {
-                DriverQueue.Completion c = q.await(TIMEOUT);
-                Integer req = inFlight.remove(c.head());
-                assertThat(req).isNotNull();
-                assertThat(ByteBuffer.wrap(c.data(), 1, 4).getInt()).isEqualTo(req);
-                assertThat(done.put(req, c.data()[0])).as("request %d done twice", req).isNull();
-            }
+            awaitAll(q, inFlight, done);
             for (int r = 30; r < 40; r++)
                 assertThat(done.get(r)).as("request %d, offered while held", r).isEqualTo((byte) 'B');
             assertThat(getScratch(f)).as("the write made while held reached the successor").isEqualTo(0xBEEF);

@@ -10,7 +10,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -25,6 +24,7 @@ import device.virtio_net.protocol.NetHeader;
 import vmm.core.hypervisor.EventFd;
 import vmm.core.memory.GuestMemory;
 import vmm.core.virtio.DescriptorChain;
+import vmm.core.virtio.IoLoopGate;
 import vmm.core.virtio.VirtQueue;
 import vmm.core.virtio.VirtioContext;
 import vmm.core.virtio.VirtqueueException;
@@ -49,23 +49,20 @@ public final class WorkerDataPath implements DataPath {
     private static final long IDLE_POLL_MS = 200;
     /** How long a worker watches the transmit ring after a busy batch before it sleeps. */
     static final long TX_POLL_NS = Long.getLong("viona.tx-poll-ns", 30_000);
-    private static final long DRAIN_TIMEOUT_S = 10;
 
     private final NetModel.Wiring w;
     private final NetBackend backend;
     private final Worker[] workers;
-    private final Object lock = new Object();
-    // Guarded by lock.
-    private VirtioContext ctx;
+    private final IoLoopGate gate;
+    // Guarded by the gate's lock.
     private int activePairs = 1;
-    private boolean paused, stopping;
-    private volatile boolean stopped;
 
     public WorkerDataPath(NetModel.Wiring wiring) {
         this.w = wiring;
         this.backend = wiring.backend();
         this.workers = new Worker[wiring.options().queuePairs()];
         for (int p = 0; p < workers.length; p++) workers[p] = new Worker(p);
+        this.gate = new IoLoopGate("viona " + wiring.instanceId() + ": workers", workers.length, this::wakeAll);
     }
 
     @Override
@@ -81,18 +78,15 @@ public final class WorkerDataPath implements DataPath {
 
     @Override
     public void activate(VirtioContext context, int pairs) {
-        synchronized (lock) {
-            ctx = context;
+        gate.activate(context, () -> {
             activePairs = context.hasFeature(VIRTIO_NET_F_MQ) ? pairs : 1;
             for (Worker wk : workers) wk.txBroken = wk.rxBroken = false;
-            lock.notifyAll();
-        }
-        for (Worker wk : workers) wk.waker.wake();
+        });
     }
 
     @Override
     public void kick(int queue) {
-        if (stopped) return;
+        if (gate.closed()) return;
         int p = queue / 2;
         if (p < workers.length) workers[p].waker.wake();
     }
@@ -110,76 +104,42 @@ public final class WorkerDataPath implements DataPath {
 
     @Override
     public void setActivePairs(int pairs) {
-        synchronized (lock) {
-            activePairs = Math.max(1, Math.min(pairs, workers.length));
-            lock.notifyAll();
-        }
-        for (Worker wk : workers) wk.waker.wake();
+        gate.update(() -> activePairs = Math.max(1, Math.min(pairs, workers.length)));
     }
 
     @Override
     public void pause() {
-        if (stopped) return;
-        synchronized (lock) {
-            paused = true;
-            for (Worker wk : workers) wk.waker.wake();
-            awaitIdle();
-        }
+        gate.pause();
     }
 
     @Override
     public void resume() {
-        if (stopped) return;
-        synchronized (lock) {
-            paused = false;
-            lock.notifyAll();
-        }
-        for (Worker wk : workers) wk.waker.wake();
+        gate.resume();
     }
 
     @Override
     public void reset() {
-        if (stopped) return;
-        synchronized (lock) {
-            boolean was = paused;
-            paused = true;
-            for (Worker wk : workers) wk.waker.wake();
-            awaitIdle();
-            ctx = null;
+        gate.reset(() -> {
             for (Worker wk : workers) {
                 wk.rx.forget();
                 wk.pending.clear();
             }
-            paused = was;
-        }
+        });
     }
 
     @Override
     public void stop() {
-        synchronized (lock) {
-            if (stopping) return;
-            stopping = paused = true;
-            lock.notifyAll();
-        }
-        boolean allGone = true;
-        for (Worker wk : workers) {
-            wk.waker.wake();
-            try {
-                if (wk.thread != null) wk.thread.join(TimeUnit.SECONDS.toMillis(DRAIN_TIMEOUT_S));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            allGone &= wk.thread == null || !wk.thread.isAlive();
-        }
-        if (allGone) {
-            stopped = true;
+        if (!gate.stop()) return;
+        Thread[] threads = new Thread[workers.length];
+        for (int p = 0; p < workers.length; p++) threads[p] = workers[p].thread;
+        if (gate.join(threads)) {
             for (Worker wk : workers) wk.close();
         }
     }
 
     @Override
     public List<byte[]> pendingFrames() {
-        synchronized (lock) {
+        synchronized (gate.lock()) {
             List<byte[]> l = new ArrayList<>();
             for (Worker wk : workers) l.addAll(wk.pending);
             return l;
@@ -188,28 +148,13 @@ public final class WorkerDataPath implements DataPath {
 
     @Override
     public void restorePendingFrames(List<byte[]> frames) {
-        synchronized (lock) {
+        synchronized (gate.lock()) {
             workers[0].pending.addAll(frames);
         }
     }
 
-    private void awaitIdle() {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DRAIN_TIMEOUT_S);
-        while (!allIdle()) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) throw new IllegalStateException("viona " + w.instanceId() + ": workers did not drain in " + DRAIN_TIMEOUT_S + " s");
-            try {
-                lock.wait(Math.max(1, left / 1_000_000));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while draining", e);
-            }
-        }
-    }
-
-    private boolean allIdle() {
-        for (Worker wk : workers) if (!wk.idle) return false;
-        return true;
+    private void wakeAll() {
+        for (Worker wk : workers) wk.waker.wake();
     }
 
     /** One queue pair's worker; its fields are its own, except those guarded by the engine's lock. */
@@ -236,7 +181,7 @@ public final class WorkerDataPath implements DataPath {
         final RxWriter rx = new RxWriter();
         final Deque<byte[]> pending = new ArrayDeque<>();
         Thread thread;
-        boolean idle = true, txBroken, rxBroken, stalled;
+        boolean txBroken, rxBroken, stalled;
         int dropLogs;
 
         Worker(int pair) {
@@ -251,28 +196,8 @@ public final class WorkerDataPath implements DataPath {
         void run() {
             waker.bindCurrentThread();
             while (true) {
-                VirtioContext c;
-                synchronized (lock) {
-                    while ((paused || ctx == null || pair >= activePairs) && !stopping) {
-                        if (!idle) {
-                            releaseHeld();
-                            idle = true;
-                            lock.notifyAll();
-                        }
-                        try {
-                            lock.wait();
-                        } catch (InterruptedException e) {
-                            return;
-                        }
-                    }
-                    if (stopping) {
-                        idle = true;
-                        lock.notifyAll();
-                        return;
-                    }
-                    idle = false;
-                    c = ctx;
-                }
+                VirtioContext c = gate.next(pair, () -> pair >= activePairs, this::releaseHeld);
+                if (c == null) return;
                 waker.clear();
                 try {
                     boolean moreTx = serveTx(c);
@@ -290,7 +215,7 @@ public final class WorkerDataPath implements DataPath {
         }
 
         private void releaseHeld() {
-            VirtioContext c = ctx;
+            VirtioContext c = gate.context();
             if (c != null && rx.holdsBuffers()) {
                 VirtQueue q = c.queue(2 * pair);
                 if (q != null && rx.release(q) > 0 && q.needsNotification()) q.notifyGuest();

@@ -77,36 +77,21 @@ final class DatagramBackend implements NetBackend {
         msghdr.set(ValueLayout.JAVA_INT, 8, Libc.SOCKADDR_UN);
         msghdr.set(ValueLayout.ADDRESS, 16, iov);
         msghdr.set(ValueLayout.JAVA_LONG, 24, frame.length);
-        try {
-            long n = (long) Libc.sendmsg.invokeExact(capture, fd, msghdr, Libc.MSG_DONTWAIT);
-            if (n >= 0) return true;
-            int e = Libc.errno(capture);
-            if (e == Libc.EAGAIN || e == Libc.ENOENT || e == Libc.ECONNREFUSED || e == Libc.ENOBUFS || e == Libc.EINTR) return false;
-            throw new IOException("sendmsg to " + peer + ": errno " + e);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        long n = Libc.call(capture, () -> (long) Libc.sendmsg.invokeExact(capture, fd, msghdr, Libc.MSG_DONTWAIT));
+        if (n >= 0) return true;
+        int e = (int) -n;
+        if (e == Libc.EAGAIN || e == Libc.ENOENT || e == Libc.ECONNREFUSED || e == Libc.ENOBUFS || e == Libc.EINTR) return false;
+        throw new IOException("sendmsg to " + peer + ": errno " + e);
     }
 
     @Override
     public int receive(int pair, MemorySegment buffer) throws IOException {
         MemorySegment body = buffer.asSlice(HEADER_SIZE);
-        try {
-            long n = (long) Libc.recv.invokeExact(capture, fd, body, body.byteSize(), Libc.MSG_DONTWAIT);
-            if (n < 0) {
-                int e = Libc.errno(capture);
-                if (e == Libc.EAGAIN || e == Libc.EINTR) return 0;
-                throw new IOException("recv on " + local + ": errno " + e);
-            }
-            buffer.asSlice(0, HEADER_SIZE).fill((byte) 0);
-            return (int) n + HEADER_SIZE;
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        long n = Libc.call(capture, () -> (long) Libc.recv.invokeExact(capture, fd, body, body.byteSize(), Libc.MSG_DONTWAIT));
+        if (n == -Libc.EAGAIN || n == -Libc.EINTR) return 0;
+        if (n < 0) throw new IOException("recv on " + local + ": errno " + -n);
+        buffer.asSlice(0, HEADER_SIZE).fill((byte) 0);
+        return (int) n + HEADER_SIZE;
     }
 
     @Override

@@ -64,6 +64,26 @@ final class Libc {
         return a;
     }
 
+    /** A downcall returning a byte count or -1 with errno captured, as read, write and their kin do. */
+    @FunctionalInterface
+    interface Call {
+        long invoke() throws Throwable;
+    }
+
+    /**
+     * Runs {@code call}, whose errno lands in {@code capture}: returns its non-negative result, or the errno negated
+     * when it failed (the kernel's convention), so the caller decides which errnos are only "not now".
+     */
+    static long call(MemorySegment capture, Call call) {
+        long n;
+        try {
+            n = call.invoke();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return n >= 0 ? n : -errno(capture);
+    }
+
     static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) return r;
         if (t instanceof Error e) throw e;

@@ -163,18 +163,12 @@ final class TapBackend implements NetBackend {
         PairScratch s = scratch[pair];
         setIov(s.iov, 0, header);
         for (int i = 0; i < frame.length; i++) setIov(s.iov, i + 1, frame[i]);
-        try {
-            long n = (long) Libc.writev.invokeExact(s.capture, fds[pair], s.iov, frame.length + 1);
-            if (n >= 0) return true;
-            int e = Libc.errno(s.capture);
-            // EINVAL: the kernel refused the header; EAGAIN/ENOBUFS: full. Both drop this frame only.
-            if (e == Libc.EAGAIN || e == Libc.ENOBUFS || e == Libc.EINVAL || e == Libc.EINTR) return false;
-            throw new IOException("write to TAP " + name + ": errno " + e);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        long n = Libc.call(s.capture, () -> (long) Libc.writev.invokeExact(s.capture, fds[pair], s.iov, frame.length + 1));
+        if (n >= 0) return true;
+        int e = (int) -n;
+        // EINVAL: the kernel refused the header; EAGAIN/ENOBUFS: full. Both drop this frame only.
+        if (e == Libc.EAGAIN || e == Libc.ENOBUFS || e == Libc.EINVAL || e == Libc.EINTR) return false;
+        throw new IOException("write to TAP " + name + ": errno " + e);
     }
 
     static void setIov(MemorySegment iov, int i, MemorySegment part) {
@@ -185,17 +179,10 @@ final class TapBackend implements NetBackend {
     @Override
     public int receive(int pair, MemorySegment buffer) throws IOException {
         PairScratch s = scratch[pair];
-        try {
-            long n = (long) Libc.read.invokeExact(s.capture, fds[pair], buffer, buffer.byteSize());
-            if (n >= 0) return (int) n;
-            int e = Libc.errno(s.capture);
-            if (e == Libc.EAGAIN || e == Libc.EINTR) return 0;
-            throw new IOException("read from TAP " + name + ": errno " + e);
-        } catch (IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        long n = Libc.call(s.capture, () -> (long) Libc.read.invokeExact(s.capture, fds[pair], buffer, buffer.byteSize()));
+        if (n >= 0) return (int) n;
+        if (n == -Libc.EAGAIN || n == -Libc.EINTR) return 0;
+        throw new IOException("read from TAP " + name + ": errno " + -n);
     }
 
     @Override

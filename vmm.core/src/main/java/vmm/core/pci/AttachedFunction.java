@@ -366,20 +366,11 @@ final class AttachedFunction implements PciFunction {
         configLock.lock();
         try {
             int cap = handlerCapability(offset, size);
-            if (cap >= 0) {
-                int stored;
-                synchronized (lock) {
-                    stored = get(config, offset, size);
-                }
-                return capHandlers[cap].read(offset - capOffsets[cap], size, stored) & (int) ones(size);
-            }
-            if (inDeviceRegisters(offset, size)) {
-                int stored;
-                synchronized (lock) {
-                    stored = get(config, offset, size);
-                }
-                return deviceRegisters.handler().read(offset - deviceRegisters.offset(), size, stored) & (int) ones(size);
-            }
+            if (cap >= 0)
+                return capHandlers[cap].read(offset - capOffsets[cap], size, stored(offset, size)) & (int) ones(size);
+            if (inDeviceRegisters(offset, size))
+                return deviceRegisters.handler().read(offset - deviceRegisters.offset(), size, stored(offset, size))
+                        & (int) ones(size);
             synchronized (lock) {
                 int v = get(config, offset, size);
                 if (covers(offset, size, PCI_STATUS) && intxWanted)
@@ -390,6 +381,13 @@ final class AttachedFunction implements PciFunction {
             }
         } finally {
             configLock.unlock();
+        }
+    }
+
+    /** The stored configuration bytes a handler's read starts from. */
+    private int stored(int offset, int size) {
+        synchronized (lock) {
+            return get(config, offset, size);
         }
     }
 

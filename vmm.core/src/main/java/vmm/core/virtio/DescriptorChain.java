@@ -100,21 +100,8 @@ public final class DescriptorChain {
      */
     public int read(long offset, byte[] dst, int off, int len) {
         Objects.checkFromIndexSize(off, len, dst.length);
-        checkOffset(offset);
-        int done = 0;
-        long skip = offset;
-        for (int i = 0; i < readableCount && done < len; i++) {
-            long blen = buffers[2 * i + 1];
-            if (skip >= blen) {
-                skip -= blen;
-                continue;
-            }
-            int n = (int) Math.min(blen - skip, len - done);
-            memory.read(buffers[2 * i] + skip, dst, off + done, n);
-            done += n;
-            skip = 0;
-        }
-        return done;
+        return (int) walk(0, readableCount, offset, len,
+                (address, done, n) -> memory.read(address, dst, off + (int) done, (int) n));
     }
 
     /**
@@ -127,21 +114,8 @@ public final class DescriptorChain {
      */
     public int write(long offset, byte[] src, int off, int len) {
         Objects.checkFromIndexSize(off, len, src.length);
-        checkOffset(offset);
-        int done = 0;
-        long skip = offset;
-        for (int i = readableCount; i < count && done < len; i++) {
-            long blen = buffers[2 * i + 1];
-            if (skip >= blen) {
-                skip -= blen;
-                continue;
-            }
-            int n = (int) Math.min(blen - skip, len - done);
-            memory.write(buffers[2 * i] + skip, src, off + done, n);
-            done += n;
-            skip = 0;
-        }
-        return done;
+        return (int) walk(readableCount, count, offset, len,
+                (address, done, n) -> memory.write(address, src, off + (int) done, (int) n));
     }
 
     /**
@@ -150,34 +124,37 @@ public final class DescriptorChain {
      * bytes copied.
      */
     public long read(long offset, MemorySegment dst) {
-        checkOffset(offset);
-        long len = dst.byteSize(), done = 0, skip = offset;
-        for (int i = 0; i < readableCount && done < len; i++) {
-            long blen = buffers[2 * i + 1];
-            if (skip >= blen) {
-                skip -= blen;
-                continue;
-            }
-            long n = Math.min(blen - skip, len - done);
-            MemorySegment.copy(memory.slice(buffers[2 * i] + skip, n), 0, dst, done, n);
-            done += n;
-            skip = 0;
-        }
-        return done;
+        return walk(0, readableCount, offset, dst.byteSize(),
+                (address, done, n) -> MemorySegment.copy(memory.slice(address, n), 0, dst, done, n));
     }
 
     /** Like {@link #write(long, byte[], int, int)} from all of {@code src}; returns the bytes copied. */
     public long write(long offset, MemorySegment src) {
+        return walk(readableCount, count, offset, src.byteSize(),
+                (address, done, n) -> MemorySegment.copy(src, done, memory.writableSlice(address, n), 0, n));
+    }
+
+    /** One piece of a copy: {@code n} bytes at guest {@code address}, {@code done} bytes into the caller's side. */
+    @FunctionalInterface
+    private interface Piece {
+        void copy(long address, long done, long n);
+    }
+
+    /**
+     * Walks buffers {@code [from, to)} from {@code offset} bytes into them, handing {@code piece} each stretch
+     * until {@code len} bytes are done or the buffers end; returns the bytes done.
+     */
+    private long walk(int from, int to, long offset, long len, Piece piece) {
         checkOffset(offset);
-        long len = src.byteSize(), done = 0, skip = offset;
-        for (int i = readableCount; i < count && done < len; i++) {
+        long done = 0, skip = offset;
+        for (int i = from; i < to && done < len; i++) {
             long blen = buffers[2 * i + 1];
             if (skip >= blen) {
                 skip -= blen;
                 continue;
             }
             long n = Math.min(blen - skip, len - done);
-            MemorySegment.copy(src, done, memory.writableSlice(buffers[2 * i] + skip, n), 0, n);
+            piece.copy(buffers[2 * i] + skip, done, n);
             done += n;
             skip = 0;
         }

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.junit.jupiter.api.AfterEach;
@@ -135,14 +134,7 @@ class BusDeviceInstanceTest {
     void aSwapUnderAStreamOfGuestWritesLosesNoneAndCarriesTheTotalOver() throws Exception {
         DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
         int writes = 20_000;
-        CountDownLatch started = new CountDownLatch(1);
-        Thread vcpu = Thread.ofPlatform().start(() -> {
-            started.countDown();
-            for (int i = 0; i < writes; i++) machine.ioPorts().write(PORT, 4, 1);
-        });
-        started.await();
-        for (int i = 0; i < 20; i++) d.swapTo(i % 2 == 0 ? "b" : "a", counter(i % 2 == 0 ? 'b' : 'a'));
-        vcpu.join();
+        SwapStorm.run(d, writes, () -> machine.ioPorts().write(PORT, 4, 1), this::counter);
         assertThat(machine.ioPorts().read(PORT, 4)).as("every write counted once, across 20 swaps").isEqualTo(writes);
         assertThat(d.swapCount()).isEqualTo(20);
         assertThat(d.implementation()).isEqualTo("a");

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.junit.jupiter.api.AfterEach;
@@ -154,14 +153,7 @@ class PciDeviceInstanceTest {
         int gsi = IntxRouting.standard().gsi(SLOT, 1);
         assertThat(irq.high(gsi)).isTrue();
         int writes = 20_000;
-        CountDownLatch started = new CountDownLatch(1);
-        Thread vcpu = Thread.ofPlatform().start(() -> {
-            started.countDown();
-            for (int i = 0; i < writes; i++) machine.mmio().write(BAR0, 4, 1);
-        });
-        started.await();
-        for (int i = 0; i < 20; i++) d.swapTo(i % 2 == 0 ? "b" : "a", counter(i % 2 == 0 ? 'b' : 'a'));
-        vcpu.join();
+        SwapStorm.run(d, writes, () -> machine.mmio().write(BAR0, 4, 1), this::counter);
         assertThat(machine.mmio().read(BAR0, 4)).as("every write counted once, across 20 swaps").isEqualTo(writes);
         assertThat(machine.mmio().read(BAR0 + 8, 1)).as("the BAR stayed where the guest put it").isEqualTo('a');
         int cap = made.get('a').function.capabilityOffset(0);

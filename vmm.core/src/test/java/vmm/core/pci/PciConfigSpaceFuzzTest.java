@@ -5,15 +5,13 @@ import org.junit.jupiter.api.AfterAll;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
+import vmm.core.Inert;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.internal.chipset.PciEcam;
-import vmm.core.irq.IrqChip;
-import vmm.core.irq.MsiMessage;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
 import vmm.core.platform.PcPlatform;
-import vmm.core.platform.PowerControl;
 
 /**
  * A hostile guest programming PCI configuration space through 0xCF8/0xCFC
@@ -29,14 +27,6 @@ class PciConfigSpaceFuzzTest {
     private static final int[] PIO_SIZES = {1, 2, 4}, MMIO_SIZES = {1, 2, 4, 8};
     private static final PciAddress RICH = PciAddress.slot(3), PLAIN = new PciAddress(0, 4, 0);
     private static final GuestMemory MEMORY = PcPlatform.memory(16 << 20, null);
-    private static final IrqChip IRQS = new IrqChip() {
-        @Override public void setLevel(int gsi, boolean level) { }
-        @Override public void signalMsi(MsiMessage message) { }
-    };
-    private static final PowerControl POWER = new PowerControl() {
-        @Override public void powerOff(String how) { }
-        @Override public void reset(String how) { }
-    };
     private static final BarHandler BARS = new BarHandler() {
         @Override public long readBar(int bar, long offset, int size) { return offset ^ bar; }
         @Override public void writeBar(int bar, long offset, int size, long value) { }
@@ -49,8 +39,8 @@ class PciConfigSpaceFuzzTest {
 
     @FuzzTest(maxDuration = "5m")
     void anyConfigCycleSequence(FuzzedDataProvider data) {
-        Machine m = new Machine(MEMORY, IRQS);
-        PcPlatform p = PcPlatform.install(m, 1, POWER, line -> { });
+        Machine m = new Machine(MEMORY, Inert.IRQS);
+        PcPlatform p = PcPlatform.install(m, 1, Inert.POWER, line -> { });
         PciFunction rich = m.pci().attach("rich", RICH, PciFunctionSpec.builder(0x1af4, 0x10f0).classCode(0x02, 0, 0)
                 .interruptPin(1).bar(BarSpec.io(0, 32)).bar(BarSpec.mem32(1, 0x4000)).bar(BarSpec.mem64(2, 0x10000, true))
                 .msi(new MsiSpec(8, true, true)).msix(new MsiXSpec(6, 1, 0x2000, 1, 0x3000))

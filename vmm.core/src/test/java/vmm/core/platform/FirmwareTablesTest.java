@@ -17,9 +17,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import vmm.core.Inert;
 import vmm.core.bus.IoPortBus;
-import vmm.core.irq.IrqChip;
-import vmm.core.irq.MsiMessage;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
 
@@ -31,10 +30,6 @@ import vmm.core.memory.GuestMemory;
  * firmware put it, and ACPICA's iasl reads them.
  */
 class FirmwareTablesTest {
-    private static final IrqChip NONE = new IrqChip() {
-        @Override public void setLevel(int gsi, boolean level) { }
-        @Override public void signalMsi(MsiMessage message) { }
-    };
     /** Where this test's "firmware" places the two files: the RSDP in the F segment, the tables high. */
     private static final long RSDP_AT = 0xf5a20, TABLES_AT = 0x3ff_0000;
 
@@ -42,11 +37,8 @@ class FirmwareTablesTest {
     Path dir;
 
     private final GuestMemory memory = PcPlatform.memory(64 << 20, null);
-    private final Machine machine = new Machine(memory, NONE);
-    private final PcPlatform platform = PcPlatform.install(machine, 2, new PowerControl() {
-        @Override public void powerOff(String how) { }
-        @Override public void reset(String how) { }
-    }, line -> { });
+    private final Machine machine = new Machine(memory, Inert.IRQS);
+    private final PcPlatform platform = PcPlatform.install(machine, 2, Inert.POWER, line -> { });
     private final IoPortBus io = machine.ioPorts();
 
     @AfterEach

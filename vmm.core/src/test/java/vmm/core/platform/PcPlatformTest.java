@@ -5,18 +5,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
-import vmm.core.irq.IrqChip;
-import vmm.core.irq.MsiMessage;
+import vmm.core.Inert;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
 
 /** PC memory layout and the machine description firmware reads. */
 class PcPlatformTest {
-    private static final IrqChip NONE = new IrqChip() {
-        @Override public void setLevel(int gsi, boolean level) { }
-        @Override public void signalMsi(MsiMessage message) { }
-    };
-
     @Test
     void theBootRomsTopIsAlsoSeenBelowOneMegabyte() {
         byte[] rom = new byte[256 << 10];
@@ -47,11 +41,8 @@ class PcPlatformTest {
     @Test
     void theE820MapAndFwCfgDescribeTheRam() {
         try (GuestMemory m = PcPlatform.memory(64 << 20, null)) {
-            Machine machine = new Machine(m, NONE);
-            PcPlatform p = PcPlatform.install(machine, 2, new PowerControl() {
-                @Override public void powerOff(String how) { }
-                @Override public void reset(String how) { }
-            }, line -> { });
+            Machine machine = new Machine(m, Inert.IRQS);
+            PcPlatform p = PcPlatform.install(machine, 2, Inert.POWER, line -> { });
             assertThat(p.e820()).containsExactly(new PcPlatform.E820Entry(0, 64 << 20, PcPlatform.E820_RAM),
                     new PcPlatform.E820Entry(0xe000_0000L, 1 << 20, PcPlatform.E820_RESERVED));
             p.serialConsole(0x3f8);

@@ -5,11 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import vmm.core.Inert;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.internal.chipset.PciEcam;
-import vmm.core.irq.IrqChip;
-import vmm.core.irq.MsiMessage;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
 
@@ -20,17 +19,9 @@ import vmm.core.memory.GuestMemory;
  * in the memory map firmware and kernels get.
  */
 class PciEcamTest {
-    private static final IrqChip NONE = new IrqChip() {
-        @Override public void setLevel(int gsi, boolean level) { }
-        @Override public void signalMsi(MsiMessage message) { }
-    };
-
     private final GuestMemory memory = PcPlatform.memory(64 << 20, null);
-    private final Machine machine = new Machine(memory, NONE);
-    private final PcPlatform platform = PcPlatform.install(machine, 1, new PowerControl() {
-        @Override public void powerOff(String how) { }
-        @Override public void reset(String how) { }
-    }, line -> { });
+    private final Machine machine = new Machine(memory, Inert.IRQS);
+    private final PcPlatform platform = PcPlatform.install(machine, 1, Inert.POWER, line -> { });
     private final IoPortBus io = machine.ioPorts();
     private final MmioBus mmio = machine.mmio();
 

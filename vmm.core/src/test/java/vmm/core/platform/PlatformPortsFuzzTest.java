@@ -7,6 +7,7 @@ import org.junit.jupiter.api.AfterAll;
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 
+import vmm.core.Inert;
 import vmm.core.bus.AddressBus;
 import vmm.core.bus.IoPortBus;
 import vmm.core.internal.chipset.AcpiPm;
@@ -14,8 +15,6 @@ import vmm.core.internal.chipset.Cmos;
 import vmm.core.internal.chipset.I8042;
 import vmm.core.internal.chipset.Piix;
 import vmm.core.internal.fwcfg.FwCfg;
-import vmm.core.irq.IrqChip;
-import vmm.core.irq.MsiMessage;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
 
@@ -31,14 +30,6 @@ class PlatformPortsFuzzTest {
     /** Where the fw_cfg target's DMA descriptors live; the rest of the RAM is buffer space. */
     private static final long DMA_DESCRIPTOR = 0x7000;
     private static final GuestMemory MEMORY = PcPlatform.memory(16 << 20, null);
-    private static final IrqChip IRQS = new IrqChip() {
-        @Override public void setLevel(int gsi, boolean level) { }
-        @Override public void signalMsi(MsiMessage message) { }
-    };
-    private static final PowerControl POWER = new PowerControl() {
-        @Override public void powerOff(String how) { }
-        @Override public void reset(String how) { }
-    };
 
     @AfterAll
     static void release() {
@@ -46,7 +37,7 @@ class PlatformPortsFuzzTest {
     }
 
     private static Machine machine() {
-        return new Machine(MEMORY, IRQS);
+        return new Machine(MEMORY, Inert.IRQS);
     }
 
     /** One access: a port from {@code ports} plus a small spill past it, any PIO size, a read or a write. */
@@ -60,7 +51,7 @@ class PlatformPortsFuzzTest {
     @FuzzTest(maxDuration = "5m")
     void i8042(FuzzedDataProvider data) {
         Machine m = machine();
-        PcPlatform p = PcPlatform.install(m, 1, POWER, line -> { });
+        PcPlatform p = PcPlatform.install(m, 1, Inert.POWER, line -> { });
         IoPortBus io = m.ioPorts();
         int[] ports = {I8042.PORT_DATA, I8042.PORT_COMMAND, I8042.PORT_A};
         // The controller commands firmware and kernels use, so sequences of them are cheap to reach.
@@ -82,7 +73,7 @@ class PlatformPortsFuzzTest {
     @FuzzTest(maxDuration = "5m")
     void cmosAndRtc(FuzzedDataProvider data) {
         Machine m = machine();
-        PcPlatform p = PcPlatform.install(m, 1, POWER, line -> { });
+        PcPlatform p = PcPlatform.install(m, 1, Inert.POWER, line -> { });
         int[] ports = {Cmos.PORT_INDEX, Cmos.PORT_DATA};
         while (data.remainingBytes() > 0) access(data, m.ioPorts(), ports, 1);
         p.close();
@@ -91,7 +82,7 @@ class PlatformPortsFuzzTest {
     @FuzzTest(maxDuration = "5m")
     void acpiPmBlock(FuzzedDataProvider data) {
         Machine m = machine();
-        PcPlatform p = PcPlatform.install(m, 1, POWER, line -> { });
+        PcPlatform p = PcPlatform.install(m, 1, Inert.POWER, line -> { });
         p.setUpWithoutFirmware();
         IoPortBus io = m.ioPorts();
         int[] ports = {Piix.PM_IO_BASE + AcpiPm.PM1A_STS, Piix.PM_IO_BASE + AcpiPm.PM1A_EN,
@@ -112,7 +103,7 @@ class PlatformPortsFuzzTest {
     @FuzzTest(maxDuration = "5m")
     void fwCfg(FuzzedDataProvider data) {
         Machine m = machine();
-        PcPlatform p = PcPlatform.install(m, 2, POWER, line -> { });
+        PcPlatform p = PcPlatform.install(m, 2, Inert.POWER, line -> { });
         p.addFirmwareFile("opt/fuzz", data.consumeBytes(data.consumeInt(0, 64)));
         IoPortBus io = m.ioPorts();
         int[] ports = {FwCfg.PORT_SELECTOR, FwCfg.PORT_DATA, FwCfg.PORT_DMA, FwCfg.PORT_DMA + 4};

@@ -10,7 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 import vmm.core.memory.GuestMemory;
@@ -18,13 +18,9 @@ import vmm.core.virtio.DescriptorChain.Buffer;
 
 /** Legal chains (direct, indirect, mixed) and copies in and out of their buffers. */
 class DescriptorChainTest {
+    @AutoClose
     private final GuestMemory memory = GuestMemory.ofSize(1 << 20);
     private final TestRing ring = new TestRing(memory, 8, 0x1000);
-
-    @AfterEach
-    void close() {
-        memory.close();
-    }
 
     @Test
     void anEmptyQueuePopsNothing() {

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static vmm.core.virtio.TestRing.NEXT;
 import static vmm.core.virtio.TestRing.WRITE;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 import vmm.core.memory.GuestMemory;
@@ -18,13 +18,9 @@ import vmm.core.virtio.DescriptorChain.Buffer;
 class LargeChainTest {
     private static final long GIB = 1L << 30;
 
+    @AutoClose
     private final GuestMemory memory = GuestMemory.ofSize(3 * GIB);
     private final TestRing ring = new TestRing(memory, 8, 0x1000);
-
-    @AfterEach
-    void close() {
-        memory.close();
-    }
 
     @Test
     void aChainWhoseBuffersTotalMoreThan4GiBIsAGuestError() {

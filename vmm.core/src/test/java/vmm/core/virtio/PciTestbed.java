@@ -186,6 +186,20 @@ final class PciTestbed implements AutoCloseable {
             return ring;
         }
 
+        /**
+         * MSI-X on, VERSION_1 negotiated, configuration changes on vector 0, queue 0 of 8 entries at 0x1000 on
+         * {@code queueVector} (NO_VECTOR: left unset), DRIVER_OK; returns queue 0's rings.
+         */
+        TestRing startMsix(int queueVector) {
+            enableMsix();
+            negotiate(VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+            write(VIRTIO_PCI_COMMON_MSIX, 2, 0);
+            TestRing ring = setupQueue(0, 8, 0x1000);
+            if (queueVector != VirtioFeatures.NO_VECTOR) write(VIRTIO_PCI_COMMON_Q_MSIX, 2, queueVector);
+            driverOk();
+            return ring;
+        }
+
         void driverOk() {
             status(status() | VirtioFeatures.STATUS_DRIVER_OK);
         }

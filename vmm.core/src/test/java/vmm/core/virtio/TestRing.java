@@ -53,6 +53,14 @@ final class TestRing {
                 interrupts::incrementAndGet, errors::add);
     }
 
+    /** Offers {@code n} single-buffer chains of 16 writable bytes on descriptors 0..n-1, 0x100 apart from {@code buf}. */
+    void offerWritable(int n, long buf) {
+        for (int i = 0; i < n; i++) {
+            desc(i, buf + 0x100L * i, 16, WRITE, 0);
+            publish(i);
+        }
+    }
+
     void desc(int i, long addr, long len, int flags, int next) {
         descAt(desc, i, addr, len, flags, next);
     }

@@ -7,7 +7,7 @@ import static vmm.core.virtio.TestRing.INDIRECT;
 import static vmm.core.virtio.TestRing.NEXT;
 import static vmm.core.virtio.TestRing.WRITE;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 import vmm.core.memory.GuestMemory;
@@ -20,13 +20,9 @@ import vmm.core.memory.GuestMemory;
 class VirtQueueGuestErrorTest {
     private static final long BUF = 0x10000, TABLE = 0x8000;
 
+    @AutoClose
     private final GuestMemory memory = GuestMemory.ofSize(1 << 20);
     private final TestRing ring = new TestRing(memory, 8, 0x1000);
-
-    @AfterEach
-    void close() {
-        memory.close();
-    }
 
     /** Pops, expecting a guest error naming {@code reason}; checks the report and that the queue stays broken. */
     private void assertGuestError(TestRing r, VirtQueue q, String reason) {

@@ -3,7 +3,7 @@ package vmm.core.virtio;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -12,12 +12,8 @@ import vmm.core.memory.GuestMemory;
 
 /** What {@link VirtQueue#create} accepts as a queue layout and what it refuses (section 2.7, alignment table). */
 class VirtQueueSetupTest {
+    @AutoClose
     private final GuestMemory memory = GuestMemory.ofSize(1 << 20);
-
-    @AfterEach
-    void close() {
-        memory.close();
-    }
 
     private VirtQueue create(int size, long desc, long avail, long used) {
         return VirtQueue.create(memory, 3, size, desc, avail, used, 0, () -> {}, r -> {});

@@ -2,9 +2,8 @@ package vmm.core.virtio;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static vmm.core.virtio.TestRing.F_EVENT_IDX;
-import static vmm.core.virtio.TestRing.WRITE;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 import vmm.core.memory.GuestMemory;
@@ -17,24 +16,13 @@ import vmm.core.memory.GuestMemory;
 class VirtQueueStopTest {
     private static final long BUF = 0x10000;
 
+    @AutoClose
     private final GuestMemory memory = GuestMemory.ofSize(1 << 20);
     private final TestRing ring = new TestRing(memory, 8, 0x1000);
 
-    @AfterEach
-    void close() {
-        memory.close();
-    }
-
-    private void offer(int n) {
-        for (int i = 0; i < n; i++) {
-            ring.desc(i, BUF + 0x100L * i, 16, WRITE, 0);
-            ring.publish(i);
-        }
-    }
-
     @Test
     void aStoppedQueueTakesNothingMoreEvenWhenTheAvailIndexWentBack() {
-        offer(3);
+        ring.offerWritable(3, BUF);
         VirtQueue q = ring.queue(F_EVENT_IDX);
         DescriptorChain first = q.pop();
         q.complete(first, 4);
@@ -54,7 +42,7 @@ class VirtQueueStopTest {
 
     @Test
     void aStoppedQueueStillCompletesWhatItTookAndInterruptsAsAsked() {
-        offer(2);
+        ring.offerWritable(2, BUF);
         VirtQueue q = ring.queue(F_EVENT_IDX);
         DescriptorChain c = q.pop();
         q.stop();
@@ -69,7 +57,7 @@ class VirtQueueStopTest {
 
     @Test
     void aStoppedQueueWritesNoNotificationFieldOfTheRing() {
-        offer(1);
+        ring.offerWritable(1, BUF);
         VirtQueue q = ring.queue(F_EVENT_IDX);
         q.pop(); // seen up to 1; avail_event still asks for 0
         int event = ring.availEvent();

@@ -14,7 +14,7 @@ import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 import vmm.core.Await;
@@ -24,21 +24,9 @@ import vmm.core.memory.GuestMemory;
 class VirtQueueUsedRingTest {
     private static final long BUF = 0x10000;
 
+    @AutoClose
     private final GuestMemory memory = GuestMemory.ofSize(1 << 20);
     private final TestRing ring = new TestRing(memory, 8, 0x1000);
-
-    @AfterEach
-    void close() {
-        memory.close();
-    }
-
-    /** Offers {@code n} single-buffer writable chains on descriptors 0..n-1. */
-    private void offer(int n) {
-        for (int i = 0; i < n; i++) {
-            ring.desc(i, BUF + 0x100L * i, 16, WRITE, 0);
-            ring.publish(i);
-        }
-    }
 
     @Test
     void addUsedWritesTheElementThenPublishesTheIndexWithoutInterrupting() {
@@ -59,7 +47,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void theWrittenLengthIsClampedToTheWritableLength() {
-        offer(1);
+        ring.offerWritable(1, BUF);
         VirtQueue q = ring.queue(0);
 
         q.addUsed(q.pop(), 1000);
@@ -69,7 +57,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void aNegativeWrittenLengthIsRefused() {
-        offer(1);
+        ring.offerWritable(1, BUF);
         VirtQueue q = ring.queue(0);
         DescriptorChain c = q.pop();
 
@@ -79,7 +67,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void completingAChainTwiceThrows() {
-        offer(1);
+        ring.offerWritable(1, BUF);
         VirtQueue q = ring.queue(0);
         DescriptorChain c = q.pop();
         q.complete(c, 0);
@@ -91,7 +79,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void completingAStaleChainWhoseHeadWasReofferedThrows() {
-        offer(1);
+        ring.offerWritable(1, BUF);
         VirtQueue q = ring.queue(0);
         DescriptorChain first = q.pop();
         q.complete(first, 0);
@@ -105,7 +93,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void completingAChainOfAnotherQueueThrows() {
-        offer(1);
+        ring.offerWritable(1, BUF);
         VirtQueue q = ring.queue(0);
         DescriptorChain c = q.pop();
         VirtQueue other = new TestRing(memory, 8, 0x4000).queue(0);
@@ -115,7 +103,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void chainsMayBeCompletedOutOfOrder() {
-        offer(3);
+        ring.offerWritable(3, BUF);
         VirtQueue q = ring.queue(0);
         DescriptorChain a = q.pop(), b = q.pop(), c = q.pop();
 
@@ -131,7 +119,7 @@ class VirtQueueUsedRingTest {
     @Test
     void availableAndUsedIndicesWrapAroundAt65535() {
         VirtQueue q = ring.restoredAt(65533, 0);
-        offer(6);
+        ring.offerWritable(6, BUF);
 
         for (int i = 0; i < 6; i++) q.complete(q.pop(), i);
 
@@ -162,7 +150,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void withoutEventIdxEveryCompletionInterruptsUnlessTheDriverSetNoInterrupt() {
-        offer(3);
+        ring.offerWritable(3, BUF);
         VirtQueue q = ring.queue(0);
 
         q.complete(q.pop(), 0);
@@ -179,7 +167,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void withoutEventIdxTheUsedEventFieldIsIgnored() {
-        offer(2);
+        ring.offerWritable(2, BUF);
         ring.setUsedEvent(5);
         VirtQueue q = ring.queue(0);
 
@@ -191,7 +179,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void withEventIdxTheDeviceInterruptsOnlyWhenTheUsedIndexPassesUsedEvent() {
-        offer(4);
+        ring.offerWritable(4, BUF);
         ring.setUsedEvent(2);
         VirtQueue q = ring.queue(F_EVENT_IDX);
 
@@ -206,7 +194,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void withEventIdxTheNoInterruptFlagIsIgnored() {
-        offer(1);
+        ring.offerWritable(1, BUF);
         ring.setAvailFlags(VirtQueue.VIRTQ_AVAIL_F_NO_INTERRUPT);
         VirtQueue q = ring.queue(F_EVENT_IDX);
 
@@ -257,7 +245,7 @@ class VirtQueueUsedRingTest {
     void theFirstDecisionAfterARestoreAlwaysInterrupts() {
         VirtQueue q = ring.restoredAt(100, F_EVENT_IDX);
         ring.setUsedEvent(200);
-        offer(1);
+        ring.offerWritable(1, BUF);
 
         q.complete(q.pop(), 0);
 
@@ -278,7 +266,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void withEventIdxAnEmptyPopAsksForANotificationOnTheNextBuffer() {
-        offer(2);
+        ring.offerWritable(2, BUF);
         VirtQueue q = ring.queue(F_EVENT_IDX);
         q.pop();
         q.pop();
@@ -291,7 +279,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void withEventIdxDisabledNotificationsLeaveAvailEventBehind() {
-        offer(2);
+        ring.offerWritable(2, BUF);
         VirtQueue q = ring.queue(F_EVENT_IDX);
         q.setNotificationsEnabled(false);
         q.pop();
@@ -317,7 +305,7 @@ class VirtQueueUsedRingTest {
 
     @Test
     void aRetiredQueuePopsNothingAndRefusesCompletions() {
-        offer(2);
+        ring.offerWritable(2, BUF);
         VirtQueue q = ring.queue(0);
         DescriptorChain c = q.pop();
 

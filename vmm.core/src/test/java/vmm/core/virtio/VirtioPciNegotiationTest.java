@@ -136,12 +136,7 @@ class VirtioPciNegotiationTest {
         TestDevice dev = TestDevice.simple('a');
         VirtioPciTransport tr = t.plug(3, dev);
         PciTestbed.Driver d = t.driver(3);
-        d.enableMsix();
-        d.negotiate(bit(VERSION_1));
-        d.write(VIRTIO_PCI_COMMON_MSIX, 2, 0);
-        TestRing ring = d.setupQueue(0, 8, 0x1000);
-        d.write(VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
-        d.driverOk();
+        TestRing ring = d.startMsix(1);
         VirtioContext ctx = tr.context();
         VirtQueue q = ctx.queue(0);
         int resetsBefore = dev.resets.get();

@@ -37,12 +37,7 @@ class VirtioPciQueueTest {
     void aRequestIsServedAndInterruptsOnTheQueuesMsixVector() {
         t.plug(3, TestDevice.simple('e'));
         PciTestbed.Driver d = t.driver(3);
-        d.enableMsix();
-        d.negotiate(bit(VERSION_1));
-        d.write(VIRTIO_PCI_COMMON_MSIX, 2, 0);
-        TestRing ring = d.setupQueue(0, 8, 0x1000);
-        d.write(VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
-        d.driverOk();
+        TestRing ring = d.startMsix(1);
 
         offerRequest(ring);
         d.notifyQueue(0);
@@ -246,11 +241,7 @@ class VirtioPciQueueTest {
         TestDevice dev = TestDevice.simple('e');
         VirtioPciTransport tr = t.plug(3, dev);
         PciTestbed.Driver d = t.driver(3);
-        d.enableMsix();
-        d.negotiate(bit(VERSION_1));
-        d.write(VIRTIO_PCI_COMMON_MSIX, 2, 0);
-        TestRing ring = d.setupQueue(0, 8, 0x1000);
-        d.driverOk();
+        TestRing ring = d.startMsix(NO_VECTOR);
         int notifiesBefore = dev.notifies.size();
 
         ring.desc(0, BUF, 8, NEXT, 0);

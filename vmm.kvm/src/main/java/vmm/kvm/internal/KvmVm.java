@@ -298,18 +298,8 @@ public final class KvmVm implements VirtualMachine {
     }
 
     private void ioeventfd(int efd, long address, int size, long datamatch, int flags) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmStructs.KVM_IOEVENTFD);
-            var l = KvmStructs.KVM_IOEVENTFD;
-            l.varHandle(groupElement("datamatch")).set(s, 0L, datamatch);
-            l.varHandle(groupElement("addr")).set(s, 0L, address);
-            l.varHandle(groupElement("len")).set(s, 0L, size);
-            l.varHandle(groupElement("fd")).set(s, 0L, efd);
-            l.varHandle(groupElement("flags")).set(s, 0L, flags);
-            Sys.ioctl(fd, KVM_IOEVENTFD, s, "KVM_IOEVENTFD");
-        } catch (SysException e) {
-            throw new HypervisorException(String.format("KVM_IOEVENTFD at 0x%x: %s", address, e.getMessage()), e);
-        }
+        vmIoctl(KvmStructs.KVM_IOEVENTFD, KVM_IOEVENTFD, "KVM_IOEVENTFD", String.format("KVM_IOEVENTFD at 0x%x", address),
+                "datamatch", datamatch, "addr", address, "len", size, "fd", efd, "flags", flags);
     }
 
     @Override
@@ -337,16 +327,24 @@ public final class KvmVm implements VirtualMachine {
     }
 
     private void irqfd(int efd, int gsi, int flags, int resamplefd) {
+        vmIoctl(KvmStructs.KVM_IRQFD, KVM_IRQFD, "KVM_IRQFD", "KVM_IRQFD for GSI " + gsi,
+                "resamplefd", resamplefd, "fd", efd, "gsi", gsi, "flags", flags);
+    }
+
+    /**
+     * One VM ioctl on a struct of {@code layout} whose named fields ({@code name, value} pairs, each value of its
+     * field's type) are set and the rest zero; a failure is a {@link HypervisorException} that starts with
+     * {@code failure}.
+     */
+    private void vmIoctl(java.lang.foreign.StructLayout layout, long request, String name, String failure,
+                         Object... fields) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmStructs.KVM_IRQFD);
-            var l = KvmStructs.KVM_IRQFD;
-            l.varHandle(groupElement("resamplefd")).set(s, 0L, resamplefd);
-            l.varHandle(groupElement("fd")).set(s, 0L, efd);
-            l.varHandle(groupElement("gsi")).set(s, 0L, gsi);
-            l.varHandle(groupElement("flags")).set(s, 0L, flags);
-            Sys.ioctl(fd, KVM_IRQFD, s, "KVM_IRQFD");
+            MemorySegment s = a.allocate(layout);
+            for (int i = 0; i < fields.length; i += 2)
+                layout.varHandle(groupElement((String) fields[i])).set(s, 0L, fields[i + 1]);
+            Sys.ioctl(fd, request, s, name);
         } catch (SysException e) {
-            throw new HypervisorException("KVM_IRQFD for GSI " + gsi + ": " + e.getMessage(), e);
+            throw new HypervisorException(failure + ": " + e.getMessage(), e);
         }
     }
 
@@ -391,13 +389,7 @@ public final class KvmVm implements VirtualMachine {
         irqChip();
         synchronized (routes) {
             routes.routeMsi(gsi, message);
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment buf = a.allocate(routes.encodedSize(), 8);
-                routes.encode(buf);
-                Sys.ioctl(fd, KVM_SET_GSI_ROUTING, buf, "KVM_SET_GSI_ROUTING");
-            } catch (SysException e) {
-                throw new HypervisorException("KVM_SET_GSI_ROUTING: " + e.getMessage(), e);
-            }
+            pushRoutes();
         }
     }
 

@@ -19,8 +19,14 @@ public interface InterruptGuests extends GuestBackEnd {
     int VECTOR_IOAPIC = 0x40, VECTOR_MSI = 0x41, VECTOR_IRQFD = 0x42;
     int READY = 0xE0, VECTOR_PORT = 0xE1;
 
-    /** Sets up the LAPIC and IOAPIC, enables interrupts, says ready, and halts; each handler reports its vector. */
-    private static void loadGuest(GuestVm t) {
+    /**
+     * Sets up the LAPIC and IOAPIC, enables interrupts, says ready on {@code ready}, and halts; each handler reports
+     * its vector on the port returned.
+     */
+    private static Ports loadGuest(GuestVm t, Ports ready) {
+        Ports vectors = new Ports();
+        t.ports.register("ready", READY, 1, ready);
+        t.ports.register("vector", VECTOR_PORT, 1, vectors);
         Asm a = Asm.protected32(CODE)
                 .movMem32Imm(LAPIC + 0xF0, 0x1FF)            // LAPIC SVR: software-enable, spurious vector 0xFF
                 .movMem32Imm(LAPIC + 0x350, 0x10000)         // LVT0 masked: nothing from the PIC
@@ -44,15 +50,13 @@ public interface InterruptGuests extends GuestBackEnd {
         for (int vector : new int[] {VECTOR_IOAPIC, VECTOR_MSI, VECTOR_IRQFD})
             t.interruptGate(IDT, vector, a.address("h" + vector));
         t.protectedMode(t.vcpu(), CODE, IDT, 256);
+        return vectors;
     }
 
     @Test
     default void anIoapicInputRaisedWithIrqLineRunsTheGuestsHandlerEachTime() throws Exception {
         try (GuestVm t = vm(true)) {
-            Ports ready = new Ports(), vectors = new Ports();
-            t.ports.register("ready", READY, 1, ready);
-            t.ports.register("vector", VECTOR_PORT, 1, vectors);
-            loadGuest(t);
+            Ports ready = new Ports(), vectors = loadGuest(t, ready);
             t.start();
             assertThat(ready.next()).isEqualTo(1);
 
@@ -69,10 +73,7 @@ public interface InterruptGuests extends GuestBackEnd {
     @Test
     default void anMsiSignalledDirectlyRunsTheGuestsHandler() throws Exception {
         try (GuestVm t = vm(true)) {
-            Ports ready = new Ports(), vectors = new Ports();
-            t.ports.register("ready", READY, 1, ready);
-            t.ports.register("vector", VECTOR_PORT, 1, vectors);
-            loadGuest(t);
+            Ports ready = new Ports(), vectors = loadGuest(t, ready);
             t.start();
             assertThat(ready.next()).isEqualTo(1);
 
@@ -86,10 +87,7 @@ public interface InterruptGuests extends GuestBackEnd {
     @Test
     default void anIrqfdOnAGsiRoutedToAnMsiDeliversItWhenSignalled() throws Exception {
         try (GuestVm t = vm(true); EventFd irq = t.vm.createEventFd()) {
-            Ports ready = new Ports(), vectors = new Ports();
-            t.ports.register("ready", READY, 1, ready);
-            t.ports.register("vector", VECTOR_PORT, 1, vectors);
-            loadGuest(t);
+            Ports ready = new Ports(), vectors = loadGuest(t, ready);
             t.vm.routeMsi(32, new MsiMessage(LAPIC, VECTOR_IRQFD));
             try (Binding b = t.vm.bindIrqFd(irq, 32)) {
                 t.start();

@@ -375,27 +375,35 @@ public final class Connection implements VirtioContext {
     }
 
     private byte[] getConfig(Message m) throws ProtocolException {
-        m.requireAtLeast(VhostUser.CONFIG_HEADER);
-        ByteBuffer b = m.body();
-        int offset = b.getInt(0), size = b.getInt(4);
-        if (offset < 0 || size < 0 || size > VhostUser.MAX_CONFIG_SIZE || offset > VhostUser.MAX_CONFIG_SIZE - size)
-            throw new ProtocolException("GET_CONFIG: offset " + Integer.toUnsignedString(offset) + " size " + Integer.toUnsignedString(size) + " out of range");
-        m.requireSize(VhostUser.CONFIG_HEADER + size);
-        ByteBuffer out = ByteBuffer.allocate(VhostUser.CONFIG_HEADER + size).order(ByteOrder.LITTLE_ENDIAN);
-        out.putInt(offset).putInt(size).putInt(b.getInt(8));
-        byte[] bytes = served.readConfig(offset, size);
+        ConfigRange r = configRange(m, "GET_CONFIG");
+        ByteBuffer out = ByteBuffer.allocate(VhostUser.CONFIG_HEADER + r.size()).order(ByteOrder.LITTLE_ENDIAN);
+        out.putInt(r.offset()).putInt(r.size()).putInt(m.body().getInt(8));
+        byte[] bytes = served.readConfig(r.offset(), r.size());
         out.put(bytes);
         return out.array();
     }
 
     private void setConfig(Message m) throws ProtocolException {
+        ConfigRange r = configRange(m, "SET_CONFIG");
+        served.writeConfig(r.offset(), Arrays.copyOfRange(m.payload(), VhostUser.CONFIG_HEADER, VhostUser.CONFIG_HEADER + r.size()));
+    }
+
+    /** The config-space range a GET_CONFIG or SET_CONFIG names. */
+    private record ConfigRange(int offset, int size) { }
+
+    /**
+     * Reads and checks the range of {@code m}, a {@code what} message: inside the largest config space, and the
+     * message holds that many bytes after its header.
+     */
+    private static ConfigRange configRange(Message m, String what) throws ProtocolException {
         m.requireAtLeast(VhostUser.CONFIG_HEADER);
         ByteBuffer b = m.body();
         int offset = b.getInt(0), size = b.getInt(4);
         if (offset < 0 || size < 0 || size > VhostUser.MAX_CONFIG_SIZE || offset > VhostUser.MAX_CONFIG_SIZE - size)
-            throw new ProtocolException("SET_CONFIG: offset " + Integer.toUnsignedString(offset) + " size " + Integer.toUnsignedString(size) + " out of range");
+            throw new ProtocolException(what + ": offset " + Integer.toUnsignedString(offset) + " size "
+                    + Integer.toUnsignedString(size) + " out of range");
         m.requireSize(VhostUser.CONFIG_HEADER + size);
-        served.writeConfig(offset, Arrays.copyOfRange(m.payload(), VhostUser.CONFIG_HEADER, VhostUser.CONFIG_HEADER + size));
+        return new ConfigRange(offset, size);
     }
 
     private void requireStopped(Ring r, String request) throws ProtocolException {

@@ -12,14 +12,13 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import device.pci_passthru.internal.RegionChecks;
+import device.pci_passthru.internal.CheckedVfioDevice;
 import device.pci_passthru.vfio.DeviceInfo;
 import device.pci_passthru.vfio.DmaRegion;
 import device.pci_passthru.vfio.IrqInfo;
 import device.pci_passthru.vfio.MappedArea;
 import device.pci_passthru.vfio.RegionInfo;
 import device.pci_passthru.vfio.SparseArea;
-import device.pci_passthru.vfio.VfioDevice;
 import device.pci_passthru.vfio.VfioException;
 import vmm.core.hypervisor.EventFd;
 
@@ -29,40 +28,36 @@ import vmm.core.hypervisor.EventFd;
  * Every value the kernel returns is checked before use (a region or capability
  * chain that does not fit is refused, never followed).
  */
-final class KernelVfioDevice implements VfioDevice {
-    private static final long PAGE = 4096;
+final class KernelVfioDevice extends CheckedVfioDevice {
     /** The largest region info with capabilities we accept; real ones are a few hundred bytes. */
     private static final int MAX_REGION_INFO = 64 * 1024;
     /** The most vectors one SET_IRQS may carry (MSI-X's limit). */
     private static final int MAX_IRQ_SET = 2048;
 
     private final VfioSys sys;
-    private final String name;
     private final int container, group, device;
-    private final DeviceInfo info;
-    private final RegionInfo[] regions;
     private final long[] regionOffsets;
-    private final IrqInfo[] irqs;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     KernelVfioDevice(VfioSys sys, String name, int container, int group, int device) {
+        super(name);
         this.sys = sys;
-        this.name = name;
         this.container = container;
         this.group = group;
         this.device = device;
-        this.info = readDeviceInfo();
+        DeviceInfo info = readDeviceInfo();
         if (!info.isPci())
             throw new VfioException(name + ": VFIO reports a device that is not PCI (flags 0x" + Integer.toHexString(info.flags()) + ")");
         if (info.numRegions() <= VFIO_PCI_CONFIG_REGION_INDEX || info.numRegions() > 64)
             throw new VfioException(name + ": VFIO reports " + info.numRegions() + " regions; a PCI device has 9 or a few more");
         if (info.numIrqs() <= VFIO_PCI_MSIX_IRQ_INDEX || info.numIrqs() > 64)
             throw new VfioException(name + ": VFIO reports " + info.numIrqs() + " IRQ indexes; a PCI device has 5 or a few more");
-        regions = new RegionInfo[info.numRegions()];
+        RegionInfo[] regions = new RegionInfo[info.numRegions()];
         regionOffsets = new long[info.numRegions()];
-        for (int i = 0; i < regions.length; i++) readRegionInfo(i);
-        irqs = new IrqInfo[info.numIrqs()];
+        for (int i = 0; i < regions.length; i++) regions[i] = readRegionInfo(i);
+        IrqInfo[] irqs = new IrqInfo[info.numIrqs()];
         for (int i = 0; i < irqs.length; i++) irqs[i] = readIrqInfo(i);
+        describe(info, regions, irqs);
     }
 
     private DeviceInfo readDeviceInfo() {
@@ -75,7 +70,7 @@ final class KernelVfioDevice implements VfioDevice {
         }
     }
 
-    private void readRegionInfo(int index) {
+    private RegionInfo readRegionInfo(int index) {
         int argsz = (int) VFIO_REGION_INFO.byteSize();
         for (int attempt = 0; attempt < 2; attempt++) {
             try (Arena a = Arena.ofConfined()) {
@@ -101,9 +96,8 @@ final class KernelVfioDevice implements VfioDevice {
                     int capOffset = s.get(JAVA_INT, off(VFIO_REGION_INFO, "cap_offset"));
                     readSparseAreas(s, Math.min(argsz, needed), capOffset, index, size, sparse);
                 }
-                regions[index] = new RegionInfo(index, flags & ~VFIO_REGION_INFO_FLAG_CAPS, size, sparse);
                 regionOffsets[index] = offset;
-                return;
+                return new RegionInfo(index, flags & ~VFIO_REGION_INFO_FLAG_CAPS, size, sparse);
             }
         }
         throw new VfioException(name + ": region " + index + " info keeps growing");
@@ -151,33 +145,8 @@ final class KernelVfioDevice implements VfioDevice {
     }
 
     @Override
-    public String name() {
-        return name;
-    }
-
-    @Override
-    public DeviceInfo info() {
-        return info;
-    }
-
-    @Override
-    public RegionInfo regionInfo(int index) {
-        checkRegion(index);
-        return regions[index];
-    }
-
-    private void checkRegion(int index) {
-        RegionChecks.region(name, regions, index);
-    }
-
-    private void checkRange(int index, long offset, long length, boolean write) {
-        RegionChecks.range(name, regions, index, offset, length, write);
-    }
-
-    @Override
     public void read(int index, long offset, byte[] dst, int dstOffset, int length) {
-        java.util.Objects.checkFromIndexSize(dstOffset, length, dst.length);
-        checkRange(index, offset, length, false);
+        checkAccess(index, offset, dst, dstOffset, length, false);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(Math.max(1, length));
             long n = sys.pread(device, buf.asSlice(0, length), regionOffsets[index] + offset);
@@ -190,8 +159,7 @@ final class KernelVfioDevice implements VfioDevice {
 
     @Override
     public void write(int index, long offset, byte[] src, int srcOffset, int length) {
-        java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
-        checkRange(index, offset, length, true);
+        checkAccess(index, offset, src, srcOffset, length, true);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment buf = a.allocate(Math.max(1, length));
             MemorySegment.copy(src, srcOffset, buf, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, length);
@@ -204,11 +172,7 @@ final class KernelVfioDevice implements VfioDevice {
 
     @Override
     public Optional<MappedArea> map(int index, long offset, long length) {
-        checkRegion(index);
-        RegionInfo r = regions[index];
-        if (offset % PAGE != 0 || length % PAGE != 0 || offset < 0 || length <= 0 || offset + length < 0 || offset + length > r.size())
-            throw new IllegalArgumentException(name + ": mmap of [" + offset + ", +" + length + ") of region " + index
-                    + " is not whole pages inside its " + r.size() + " bytes");
+        RegionInfo r = checkMap(index, offset, length);
         if (!r.mappable(offset, length)) return Optional.empty();
         MemorySegment m;
         try {
@@ -216,44 +180,18 @@ final class KernelVfioDevice implements VfioDevice {
         } catch (SysException e) {
             throw new VfioException(name + ": mmap of region " + index + " at " + offset + ": " + e.getMessage(), e.errno, e);
         }
-        AtomicBoolean unmapped = new AtomicBoolean();
-        return Optional.of(new MappedArea() {
-            @Override public MemorySegment segment() {
-                return m;
-            }
-
-            @Override public void close() {
-                if (unmapped.compareAndSet(false, true)) sys.munmap(m);
-            }
-        });
-    }
-
-    @Override
-    public IrqInfo irqInfo(int index) {
-        checkIrq(index);
-        return irqs[index];
-    }
-
-    private void checkIrq(int index) {
-        if (index < 0 || index >= irqs.length)
-            throw new IllegalArgumentException(name + ": IRQ index " + index + " outside [0, " + irqs.length + ")");
+        return Optional.of(mapped(m, sys::munmap));
     }
 
     @Override
     public void setTriggers(int index, int start, List<EventFd> fds) {
-        checkIrq(index);
-        IrqInfo i = irqs[index];
-        if (!i.eventfd()) throw new IllegalArgumentException(name + ": IRQ index " + index + " cannot signal eventfds");
-        if (fds.isEmpty() || start < 0 || start > i.count() - fds.size())
-            throw new IllegalArgumentException(name + ": vectors [" + start + ", +" + fds.size() + ") outside IRQ index " + index + "'s " + i.count());
-        int[] data = new int[fds.size()];
-        for (int k = 0; k < data.length; k++) data[k] = fds.get(k) == null ? -1 : fds.get(k).fd();
+        int[] data = checkTriggers(index, start, fds);
         setIrqs(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, index, start, data);
     }
 
     @Override
     public void disable(int index) {
-        checkIrq(index);
+        irqInfo(index);
         setIrqs(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, index, 0, new int[0]);
     }
 
@@ -268,14 +206,6 @@ final class KernelVfioDevice implements VfioDevice {
         checkMaskable(index, subIndex);
         // DATA_NONE carries no data, but count says which vectors: one.
         setIrqs(VFIO_IRQ_SET_DATA_NONE | (mask ? VFIO_IRQ_SET_ACTION_MASK : VFIO_IRQ_SET_ACTION_UNMASK), index, subIndex, null);
-    }
-
-    private void checkMaskable(int index, int subIndex) {
-        checkIrq(index);
-        IrqInfo i = irqs[index];
-        if (!i.maskable()) throw new IllegalArgumentException(name + ": IRQ index " + index + " is not maskable");
-        if (subIndex < 0 || subIndex >= i.count())
-            throw new IllegalArgumentException(name + ": vector " + subIndex + " outside IRQ index " + index + "'s " + i.count());
     }
 
     /** One {@code VFIO_DEVICE_SET_IRQS}; {@code data} null means one vector with no data. */
@@ -296,7 +226,7 @@ final class KernelVfioDevice implements VfioDevice {
 
     @Override
     public void reset() {
-        if (!info.canReset()) throw new VfioException(name + ": the device has no reset method VFIO can use (no FLR, PM or bus reset)");
+        if (!info().canReset()) throw new VfioException(name + ": the device has no reset method VFIO can use (no FLR, PM or bus reset)");
         try {
             sys.ioctl(device, VFIO_DEVICE_RESET, 0L);
         } catch (SysException e) {

@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import device.pci_passthru.internal.RegionChecks;
+import device.pci_passthru.internal.CheckedVfioDevice;
 import device.pci_passthru.vfio.DeviceInfo;
 import device.pci_passthru.vfio.DmaRegion;
 import device.pci_passthru.vfio.IrqInfo;
@@ -28,28 +28,23 @@ import vmm.vfiouser.VfioUserException;
  * info is checked as the kernel's is, and a lost connection is a
  * {@link VfioException} the passthrough function turns into a disabled device.
  */
-final class VfioUserDevice implements VfioDevice {
-    private static final long PAGE = 4096;
+final class VfioUserDevice extends CheckedVfioDevice {
     private final VfioUserClient client;
-    private final String name;
-    private final DeviceInfo info;
-    private final RegionInfo[] regions;
     private final int[] regionFds;
     private final long[] regionMmapOffsets;
-    private final IrqInfo[] irqs;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     VfioUserDevice(VfioUserClient client, String name) {
+        super(name);
         this.client = client;
-        this.name = name;
         try {
             vmm.vfiouser.DeviceInfo d = client.deviceInfo();
-            info = new DeviceInfo(d.flags(), d.numRegions(), d.numIrqs());
+            DeviceInfo info = new DeviceInfo(d.flags(), d.numRegions(), d.numIrqs());
             if (!info.isPci() || info.numRegions() <= VFIO_PCI_CONFIG_REGION_INDEX || info.numRegions() > 64
                     || info.numIrqs() <= VFIO_PCI_MSIX_IRQ_INDEX || info.numIrqs() > 64)
                 throw new VfioException(name + ": the server offers no PCI device (flags 0x" + Integer.toHexString(d.flags()) + ", "
                         + d.numRegions() + " regions, " + d.numIrqs() + " IRQ types)");
-            regions = new RegionInfo[info.numRegions()];
+            RegionInfo[] regions = new RegionInfo[info.numRegions()];
             regionFds = new int[info.numRegions()];
             regionMmapOffsets = new long[info.numRegions()];
             java.util.Arrays.fill(regionFds, -1);
@@ -66,12 +61,13 @@ final class VfioUserDevice implements VfioDevice {
                 int flags = r.flags() & (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE) | (mmap ? VFIO_REGION_INFO_FLAG_MMAP : 0);
                 regions[i] = new RegionInfo(i, flags, r.size(), List.of());
             }
-            irqs = new IrqInfo[info.numIrqs()];
+            IrqInfo[] irqs = new IrqInfo[info.numIrqs()];
             for (int i = 0; i < irqs.length; i++) {
                 vmm.vfiouser.IrqInfo q = client.irqInfo(i);
                 if (q.count() < 0 || q.count() > 2048) throw new VfioException(name + ": IRQ type " + i + " has " + q.count() + " vectors");
                 irqs[i] = new IrqInfo(i, q.flags(), q.count());
             }
+            describe(info, regions, irqs);
         } catch (VfioUserException e) {
             close();
             throw wrap("asking for the device's info", e);
@@ -81,64 +77,45 @@ final class VfioUserDevice implements VfioDevice {
         }
     }
 
+    /** One request to the server; what it was for names a failure. */
+    @FunctionalInterface
+    private interface Request {
+        void send() throws VfioUserException;
+    }
+
+    /** Sends {@code r}; a failure is a {@link VfioException} naming the device and {@code what}. */
+    private void request(java.util.function.Supplier<String> what, Request r) {
+        try {
+            r.send();
+        } catch (VfioUserException e) {
+            throw wrap(what.get(), e);
+        }
+    }
+
     private VfioException wrap(String what, VfioUserException e) {
         return new VfioException(name + ": " + what + ": " + e.getMessage() + (e.connectionLost() ? " (the server is gone)" : ""), e.errno(), e);
     }
 
     @Override
-    public String name() {
-        return name;
-    }
-
-    @Override
-    public DeviceInfo info() {
-        return info;
-    }
-
-    @Override
-    public RegionInfo regionInfo(int index) {
-        checkRegion(index);
-        return regions[index];
-    }
-
-    private void checkRegion(int index) {
-        RegionChecks.region(name, regions, index);
-    }
-
-    private void checkRange(int index, long offset, long length, boolean write) {
-        RegionChecks.range(name, regions, index, offset, length, write);
-    }
-
-    @Override
     public void read(int index, long offset, byte[] dst, int dstOffset, int length) {
-        java.util.Objects.checkFromIndexSize(dstOffset, length, dst.length);
-        checkRange(index, offset, length, false);
-        try {
+        checkAccess(index, offset, dst, dstOffset, length, false);
+        request(() -> "read of region " + index + " at " + offset, () -> {
             byte[] b = client.regionRead(index, offset, length);
             if (b.length != length) throw new VfioException(name + ": read of " + length + " bytes returned " + b.length);
             System.arraycopy(b, 0, dst, dstOffset, length);
-        } catch (VfioUserException e) {
-            throw wrap("read of region " + index + " at " + offset, e);
-        }
+        });
     }
 
     @Override
     public void write(int index, long offset, byte[] src, int srcOffset, int length) {
-        java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
-        checkRange(index, offset, length, true);
-        try {
-            client.regionWrite(index, offset, java.util.Arrays.copyOfRange(src, srcOffset, srcOffset + length));
-        } catch (VfioUserException e) {
-            throw wrap("write of region " + index + " at " + offset, e);
-        }
+        checkAccess(index, offset, src, srcOffset, length, true);
+        request(() -> "write of region " + index + " at " + offset,
+                () -> client.regionWrite(index, offset, java.util.Arrays.copyOfRange(src, srcOffset, srcOffset + length)));
     }
 
     @Override
     public Optional<MappedArea> map(int index, long offset, long length) {
-        checkRegion(index);
-        RegionInfo r = regions[index];
-        if (offset % PAGE != 0 || length % PAGE != 0 || offset < 0 || length <= 0 || offset + length > r.size())
-            throw new IllegalArgumentException(name + ": mmap of [" + offset + ", +" + length + ") of region " + index + " is not whole pages inside it");
+        RegionInfo r = checkMap(index, offset, length);
         if (!r.mappable(offset, length) || regionFds[index] < 0) return Optional.empty();
         MemorySegment m;
         try {
@@ -146,105 +123,54 @@ final class VfioUserDevice implements VfioDevice {
         } catch (IOException e) {
             throw new VfioException(name + ": mmap of region " + index + ": " + e.getMessage(), e);
         }
-        AtomicBoolean unmapped = new AtomicBoolean();
-        return Optional.of(new MappedArea() {
-            @Override public MemorySegment segment() {
-                return m;
-            }
-
-            @Override public void close() {
-                if (unmapped.compareAndSet(false, true)) Native.munmap(m);
-            }
-        });
-    }
-
-    @Override
-    public IrqInfo irqInfo(int index) {
-        if (index < 0 || index >= irqs.length) throw new IllegalArgumentException(name + ": IRQ index " + index + " outside [0, " + irqs.length + ")");
-        return irqs[index];
+        return Optional.of(mapped(m, Native::munmap));
     }
 
     @Override
     public void setTriggers(int index, int start, List<EventFd> fds) {
-        IrqInfo i = irqInfo(index);
-        if (!i.eventfd()) throw new IllegalArgumentException(name + ": IRQ index " + index + " cannot signal eventfds");
-        if (fds.isEmpty() || start < 0 || start > i.count() - fds.size())
-            throw new IllegalArgumentException(name + ": vectors [" + start + ", +" + fds.size() + ") outside IRQ index " + index + "'s " + i.count());
-        int[] n = new int[fds.size()];
-        for (int k = 0; k < n.length; k++) n[k] = fds.get(k) == null ? -1 : fds.get(k).fd();
-        try {
-            client.setIrqEventfds(index, start, n);
-        } catch (VfioUserException e) {
-            throw wrap("SET_IRQS trigger of IRQ type " + index, e);
-        }
+        int[] n = checkTriggers(index, start, fds);
+        request(() -> "SET_IRQS trigger of IRQ type " + index, () -> client.setIrqEventfds(index, start, n));
     }
 
     @Override
     public void disable(int index) {
         irqInfo(index);
-        try {
-            client.disableIrqs(index);
-        } catch (VfioUserException e) {
-            throw wrap("SET_IRQS disable of IRQ type " + index, e);
-        }
+        request(() -> "SET_IRQS disable of IRQ type " + index, () -> client.disableIrqs(index));
     }
 
     @Override
     public void setUnmaskFd(int index, int subIndex, EventFd fd) {
         checkMaskable(index, subIndex);
-        try {
+        request(() -> "SET_IRQS unmask eventfd of IRQ type " + index, () -> {
             // No descriptor can be sent for "none": the server drops the unmask eventfd when the index is disabled.
             if (fd != null)
                 client.setIrqs(index, VfioUser.VFIO_IRQ_SET_DATA_EVENTFD | VfioUser.VFIO_IRQ_SET_ACTION_UNMASK, subIndex, 1, new byte[0], fd.fd());
-        } catch (VfioUserException e) {
-            throw wrap("SET_IRQS unmask eventfd of IRQ type " + index, e);
-        }
+        });
     }
 
     @Override
     public void mask(int index, int subIndex, boolean mask) {
         checkMaskable(index, subIndex);
-        try {
-            client.maskIrq(index, subIndex, mask);
-        } catch (VfioUserException e) {
-            throw wrap("SET_IRQS mask of IRQ type " + index, e);
-        }
-    }
-
-    private void checkMaskable(int index, int subIndex) {
-        IrqInfo i = irqInfo(index);
-        if (!i.maskable()) throw new IllegalArgumentException(name + ": IRQ index " + index + " is not maskable");
-        if (subIndex < 0 || subIndex >= i.count()) throw new IllegalArgumentException(name + ": vector " + subIndex + " outside " + i.count());
+        request(() -> "SET_IRQS mask of IRQ type " + index, () -> client.maskIrq(index, subIndex, mask));
     }
 
     @Override
     public void reset() {
-        if (!info.canReset()) throw new VfioException(name + ": the server's device cannot be reset");
-        try {
-            client.reset();
-        } catch (VfioUserException e) {
-            throw wrap("reset", e);
-        }
+        if (!info().canReset()) throw new VfioException(name + ": the server's device cannot be reset");
+        request(() -> "reset", client::reset);
     }
 
     @Override
     public void mapDma(DmaRegion region) {
         if (region.fd() < 0)
             throw new VfioException(name + ": guest RAM at 0x" + Long.toHexString(region.iova()) + " has no file descriptor to share with a vfio-user server");
-        try {
-            client.dmaMap(region.iova(), region.size(), region.fd(), region.fdOffset(), region.writable());
-        } catch (VfioUserException e) {
-            throw wrap("DMA map of 0x" + Long.toHexString(region.iova()), e);
-        }
+        request(() -> "DMA map of 0x" + Long.toHexString(region.iova()),
+                () -> client.dmaMap(region.iova(), region.size(), region.fd(), region.fdOffset(), region.writable()));
     }
 
     @Override
     public void unmapDma(long iova, long size) {
-        try {
-            client.dmaUnmap(iova, size);
-        } catch (VfioUserException e) {
-            throw wrap("DMA unmap of 0x" + Long.toHexString(iova), e);
-        }
+        request(() -> "DMA unmap of 0x" + Long.toHexString(iova), () -> client.dmaUnmap(iova, size));
     }
 
     @Override
@@ -252,10 +178,5 @@ final class VfioUserDevice implements VfioDevice {
         if (!closed.compareAndSet(false, true)) return;
         if (regionFds != null) for (int fd : regionFds) if (fd >= 0) Native.close(fd);
         client.close();
-    }
-
-    @Override
-    public String toString() {
-        return name;
     }
 }

@@ -1,5 +1,8 @@
 package device.pci_passthru.internal.kernel;
 
+import static device.pci_passthru.internal.ConfigBytes.put16;
+import static device.pci_passthru.internal.ConfigBytes.put32;
+
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 import java.lang.foreign.Arena;
@@ -7,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
+import device.pci_passthru.internal.ConfigBytes;
 import device.pci_passthru.vfio.VfioDevice;
 
 /**
@@ -114,16 +118,6 @@ public final class FakePciDevice {
     }
 
     public int config16(int o) {
-        return (config[o] & 0xff) | (config[o + 1] & 0xff) << 8;
-    }
-
-    static void put16(byte[] b, int o, int v) {
-        b[o] = (byte) v;
-        b[o + 1] = (byte) (v >>> 8);
-    }
-
-    static void put32(byte[] b, int o, int v) {
-        put16(b, o, v);
-        put16(b, o + 2, v >>> 16);
+        return ConfigBytes.u16(config, o);
     }
 }

@@ -1,12 +1,7 @@
 package vmm.core.internal.osgi;
 
-import java.util.ArrayList;
-import java.util.Dictionary;
-import java.util.Hashtable;
-import java.util.List;
 
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -45,7 +40,7 @@ public final class MachineComponent {
     }
 
     private final Machine machine;
-    private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+    private final MachineServices services;
 
     @Activate
     public MachineComponent(Config config, @Reference IrqChip irqChip, BundleContext context) {
@@ -56,25 +51,13 @@ public final class MachineComponent {
             throw new IllegalArgumentException("configuration " + PID + ": memory.size: " + e.getMessage(), e);
         }
         machine = new Machine(GuestMemory.ofSize(size), irqChip);
-        Dictionary<String, Object> props = new Hashtable<>();
-        props.put("vmm.machine.name", config.name());
-        props.put("vmm.machine.memory", size);
-        registrations.add(context.registerService(Machine.class, machine, props));
-        registrations.add(context.registerService(GuestMemory.class, machine.memory(), props));
-        registrations.add(context.registerService(IoPortBus.class, machine.ioPorts(), props));
-        registrations.add(context.registerService(MmioBus.class, machine.mmio(), props));
-        registrations.add(context.registerService(PciBus.class, machine.pci(), props));
+        services = new MachineServices(config.name(), size);
+        services.registerMachine(context, machine);
     }
 
     @Deactivate
     void deactivate() {
-        for (ServiceRegistration<?> r : registrations) {
-            try {
-                r.unregister();
-            } catch (IllegalStateException alreadyGone) {
-                // the framework unregisters a stopping bundle's services itself
-            }
-        }
+        services.unregisterAll();
         machine.close();
     }
 }

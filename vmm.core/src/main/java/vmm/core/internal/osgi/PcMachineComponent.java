@@ -4,14 +4,9 @@ import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Dictionary;
-import java.util.Hashtable;
-import java.util.List;
 import java.util.function.Consumer;
 
 import org.osgi.framework.BundleContext;
-import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -21,13 +16,9 @@ import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
-import vmm.core.bus.IoPortBus;
-import vmm.core.bus.MmioBus;
 import vmm.core.hypervisor.Hypervisor;
 import vmm.core.machine.Machine;
 import vmm.core.machine.MemorySize;
-import vmm.core.memory.GuestMemory;
-import vmm.core.pci.PciBus;
 import vmm.core.platform.PcMachine;
 
 /**
@@ -86,7 +77,7 @@ public final class PcMachineComponent {
     }
 
     private final PcMachine vm;
-    private final List<ServiceRegistration<?>> registrations = new ArrayList<>();
+    private final MachineServices services;
 
     @Activate
     public PcMachineComponent(Config config, @Reference(name = "hypervisor") Hypervisor hypervisor, BundleContext context) {
@@ -140,28 +131,16 @@ public final class PcMachineComponent {
         }
         if (config.serial_console() != 0) vm.platform().serialConsole(config.serial_console());
         Machine machine = vm.machine();
-        Dictionary<String, Object> props = new Hashtable<>();
-        props.put("vmm.machine.name", config.name());
-        props.put("vmm.machine.memory", size);
-        registrations.add(context.registerService(PcMachine.class, vm, props));
-        registrations.add(context.registerService(Machine.class, machine, props));
-        registrations.add(context.registerService(GuestMemory.class, machine.memory(), props));
-        registrations.add(context.registerService(IoPortBus.class, machine.ioPorts(), props));
-        registrations.add(context.registerService(MmioBus.class, machine.mmio(), props));
-        registrations.add(context.registerService(PciBus.class, machine.pci(), props));
+        services = new MachineServices(config.name(), size);
+        services.register(context, PcMachine.class, vm);
+        services.registerMachine(context, machine);
         LOG.log(Level.INFO, "{0}: {1} of RAM, {2} vCPU(s), {3}, on {4}", config.name(), (size >> 20) + " MiB", config.vcpus(),
                 kernel ? "kernel " + config.kernel() : rom == null ? "no boot ROM" : "boot ROM " + config.bootrom(), backEnd);
     }
 
     @Deactivate
     void deactivate() {
-        for (ServiceRegistration<?> r : registrations) {
-            try {
-                r.unregister();
-            } catch (IllegalStateException alreadyGone) {
-                // the framework unregisters a stopping bundle's services itself
-            }
-        }
+        services.unregisterAll();
         vm.close();
     }
 }

@@ -10,10 +10,9 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
+import vmm.core.Inert;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
-import vmm.core.irq.IrqChip;
-import vmm.core.irq.MsiMessage;
 import vmm.core.pci.PciBus;
 import vmm.core.platform.PowerControl;
 
@@ -24,15 +23,10 @@ class ChipsetTest {
         @Override public void powerOff(String how) { power.add("off"); }
         @Override public void reset(String how) { power.add("reset"); }
     };
-    private final IrqChip none = new IrqChip() {
-        @Override public void setLevel(int gsi, boolean level) { }
-        @Override public void signalMsi(MsiMessage message) { }
-    };
-
     @Test
     void configMechanismOneReachesTheHostBridgeAndAbsentFunctionsReadAllOnes() {
         IoPortBus io = new IoPortBus();
-        PciBus bus = new PciBus(io, new MmioBus(), none);
+        PciBus bus = new PciBus(io, new MmioBus(), Inert.IRQS);
         Piix.attach(bus, io, new AcpiPm(recorder, () -> 0));
         PciConfigPorts cfg = new PciConfigPorts(bus, new ResetControl(recorder));
         cfg.addressPorts().write(0, 4, 0x8000_0000L);
@@ -47,7 +41,7 @@ class ChipsetTest {
 
     @Test
     void writingRstCpuToCf9Resets() {
-        PciConfigPorts cfg = new PciConfigPorts(new PciBus(new IoPortBus(), new MmioBus(), none), new ResetControl(recorder));
+        PciConfigPorts cfg = new PciConfigPorts(new PciBus(new IoPortBus(), new MmioBus(), Inert.IRQS), new ResetControl(recorder));
         cfg.addressPorts().write(1, 1, 0x02);
         assertThat(power).isEmpty();
         assertThat(cfg.addressPorts().read(1, 1)).isEqualTo(0x02);
@@ -58,7 +52,7 @@ class ChipsetTest {
     @Test
     void movingThePmBaseMovesThePmRegisters() {
         IoPortBus io = new IoPortBus();
-        PciBus bus = new PciBus(io, new MmioBus(), none);
+        PciBus bus = new PciBus(io, new MmioBus(), Inert.IRQS);
         Piix piix = Piix.attach(bus, io, new AcpiPm(recorder, () -> 0));
         assertThat(bus.configRead(Piix.PM, 0x80, 1) & 1).as("PMIOSE off at power-on, as on the chip").isZero();
         assertThat(io.isClaimed(Piix.PM_IO_BASE + 4)).isFalse();

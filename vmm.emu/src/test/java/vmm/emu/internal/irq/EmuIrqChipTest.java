@@ -45,6 +45,18 @@ class EmuIrqChipTest {
         return (int) cpu.mmio().read(reg, 4);
     }
 
+    /** Software-enables both local APICs (SVR bit 8; spurious vector 0xff). */
+    private void enableBoth() {
+        apic(cpu0, LocalApic.SVR, 0x1ff);
+        apic(cpu1, LocalApic.SVR, 0x1ff);
+    }
+
+    /** Flat logical destinations: CPU 0 is logical ID bit 0, CPU 1 bit 1. */
+    private void logicalIds() {
+        apic(cpu0, LocalApic.LDR, 0x0100_0000);
+        apic(cpu1, LocalApic.LDR, 0x0200_0000);
+    }
+
     private void ioapicEntry(int pin, long entry) {
         mmio.write(IoApic.BASE, 4, 0x10 + 2 * pin + 1);
         mmio.write(IoApic.BASE + 0x10, 4, entry >>> 32);
@@ -188,8 +200,7 @@ class EmuIrqChipTest {
 
     @Test
     void msiIsDecodedToItsDestinationAndVector() {
-        apic(cpu0, LocalApic.SVR, 0x1ff);
-        apic(cpu1, LocalApic.SVR, 0x1ff);
+        enableBoth();
         chip.signalMsi(new MsiMessage(0xfee0_1000L, 0x0041));
         assertThat(cpu1.acknowledge()).isEqualTo(0x41);
         assertThat(cpu0.hasInterrupt()).isFalse();
@@ -198,10 +209,8 @@ class EmuIrqChipTest {
 
     @Test
     void msiWithLogicalDestinationUsesTheLdr() {
-        apic(cpu0, LocalApic.SVR, 0x1ff);
-        apic(cpu1, LocalApic.SVR, 0x1ff);
-        apic(cpu0, LocalApic.LDR, 0x0100_0000);
-        apic(cpu1, LocalApic.LDR, 0x0200_0000);
+        enableBoth();
+        logicalIds();
         chip.signalMsi(new MsiMessage(0xfee0_2004L, 0x0052));
         assertThat(cpu1.hasInterrupt()).isTrue();
         assertThat(cpu0.hasInterrupt()).isFalse();
@@ -209,10 +218,8 @@ class EmuIrqChipTest {
 
     @Test
     void lowestPriorityMsiGoesToOneApicTheLeastBusy() {
-        apic(cpu0, LocalApic.SVR, 0x1ff);
-        apic(cpu1, LocalApic.SVR, 0x1ff);
-        apic(cpu0, LocalApic.LDR, 0x0100_0000);
-        apic(cpu1, LocalApic.LDR, 0x0200_0000);
+        enableBoth();
+        logicalIds();
         apic(cpu0, LocalApic.TPR, 0x80);
         chip.signalMsi(new MsiMessage(0xfee0_3004L, 0x0153));
         assertThat(cpu1.hasInterrupt()).isTrue();
@@ -221,10 +228,8 @@ class EmuIrqChipTest {
 
     @Test
     void msiRedirectionHintArbitratesAmongTheDestinations() {
-        apic(cpu0, LocalApic.SVR, 0x1ff);
-        apic(cpu1, LocalApic.SVR, 0x1ff);
-        apic(cpu0, LocalApic.LDR, 0x0100_0000);
-        apic(cpu1, LocalApic.LDR, 0x0200_0000);
+        enableBoth();
+        logicalIds();
         apic(cpu1, LocalApic.TPR, 0x80);
         chip.signalMsi(new MsiMessage(0xfee0_300cL, 0x0053));
         assertThat(cpu0.hasInterrupt()).isTrue();
@@ -299,8 +304,7 @@ class EmuIrqChipTest {
 
     @Test
     void shorthandsAddressSelfAllAndOthers() {
-        apic(cpu0, LocalApic.SVR, 0x1ff);
-        apic(cpu1, LocalApic.SVR, 0x1ff);
+        enableBoth();
         apic(cpu0, LocalApic.ICR_LOW, 0x0004_0050); // self
         assertThat(cpu0.acknowledge()).isEqualTo(0x50);
         assertThat(cpu1.hasInterrupt()).isFalse();

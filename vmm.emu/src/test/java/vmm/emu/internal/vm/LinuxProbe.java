@@ -87,16 +87,7 @@ public final class LinuxProbe {
             entry.applyTo(v);
             System.out.println("entry: " + entry.mode() + " at 0x" + Long.toHexString(entry.rip()));
             long start = System.nanoTime(), deadline = start + seconds * 1_000_000_000L;
-            Thread.ofPlatform().daemon().start(() -> {
-                while (true) {
-                    try {
-                        Thread.sleep(500);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                    v.kick();
-                }
-            });
+            ProbeKicker.start(v);
             int halts = 0;
             while (System.nanoTime() < deadline) {
                 VcpuExit e = v.run(machine.ioPorts(), machine.mmio());

@@ -82,16 +82,7 @@ public final class SeaBiosProbe {
             cpu.set(ev);
             long deadline = System.nanoTime() + seconds * 1_000_000_000L;
             int halts = 0;
-            Thread.ofPlatform().daemon().start(() -> {
-                while (true) {
-                    try {
-                        Thread.sleep(500);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                    v.kick();
-                }
-            });
+            ProbeKicker.start(v);
             long t0 = System.nanoTime();
             while (System.nanoTime() < deadline) {
                 VcpuExit e = v.run(machine.ioPorts(), machine.mmio());
