@@ -133,8 +133,10 @@ final class Alu {
 
     /** Sets the arithmetic flags to exactly {@code f} (and only those). */
     static void setArith(Cpu c, long f) {
-        c.materialize();
+        // All six status flags are replaced, and the others are always eager in c.flags: the recorded operation
+        // needs no evaluation first (materialize would compute the six only to drop them).
         c.flags = (c.flags & ~Cpu.ARITH) | (f & Cpu.ARITH);
+        c.lazyOp = EAGER;
     }
 
     /** SF, ZF and PF of a result, for eager operations. */
