@@ -133,8 +133,10 @@ final class Alu {
 
     /** Sets the arithmetic flags to exactly {@code f} (and only those). */
     static void setArith(Cpu c, long f) {
-        c.materialize();
+        // All six status flags are replaced, and the others are always eager in c.flags: the recorded operation
+        // needs no evaluation first (materialize would compute the six only to drop them).
         c.flags = (c.flags & ~Cpu.ARITH) | (f & Cpu.ARITH);
+        c.lazyOp = EAGER;
     }
 
     /** SF, ZF and PF of a result, for eager operations. */
@@ -186,7 +188,19 @@ final class Alu {
         divisor &= m;
         if (divisor == 0) throw CpuFault.de();
         long q, rem;
-        if (size == 8) {
+        if (size == 8 && !signed && c.r[Cpu.RDX] == 0) {
+            // A dividend that fits in RAX (most 64-bit divisions; the kernel's div64 helpers among them): no
+            // 128-bit arithmetic, and the quotient always fits.
+            long lo = c.r[Cpu.RAX];
+            q = Long.divideUnsigned(lo, divisor);
+            rem = Long.remainderUnsigned(lo, divisor);
+        } else if (size == 8 && signed && c.r[Cpu.RDX] == c.r[Cpu.RAX] >> 63) {
+            // RDX:RAX is RAX sign-extended (CQO): Java's division truncates as IDIV does; only MIN / -1 overflows.
+            long lo = c.r[Cpu.RAX];
+            if (lo == Long.MIN_VALUE && divisor == -1) throw CpuFault.de();
+            q = lo / divisor;
+            rem = lo % divisor;
+        } else if (size == 8) {
             long hi = c.r[Cpu.RDX], lo = c.r[Cpu.RAX];
             java.math.BigInteger n = java.math.BigInteger.valueOf(hi).shiftLeft(64)
                     .or(new java.math.BigInteger(Long.toUnsignedString(lo)));

@@ -4,8 +4,10 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * A run of decoded instructions from one page, ending at the first control
- * transfer, mode change or the page's end. Keeps the bytes it was decoded
- * from, to notice memory changed under it by a writer the CPU does not see.
+ * transfer other than a Jcc, mode change or the page's end: a block goes on
+ * past a Jcc into its fall-through path (a superblock; a taken Jcc leaves it
+ * there). Keeps the bytes it was decoded from, to notice memory changed under
+ * it by a writer the CPU does not see.
  */
 public final class Block {
     final long pa;

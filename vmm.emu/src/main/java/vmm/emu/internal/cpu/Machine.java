@@ -37,8 +37,14 @@ public final class Machine implements InterruptTarget {
                 0xA4, 0xA5, 0xA6, 0xA7, 0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF,
                 0x100, 0x101, 0x105, 0x106, 0x107, 0x122, 0x130, 0x1A1, 0x1A9, 0x1B2, 0x1B4, 0x1B5})
             ENDS_BLOCK[op] = true;
-        for (int op = 0x70; op < 0x80; op++) ENDS_BLOCK[op] = true;
-        for (int op = 0x180; op < 0x190; op++) ENDS_BLOCK[op] = true;
+    }
+
+    /**
+     * Jcc (short and near): a block goes on past one into its fall-through path (a superblock with side exits), so
+     * a branch not taken costs no trip through the run loop; a taken one leaves the block there.
+     */
+    static boolean conditionalBranch(int op) {
+        return op >= 0x70 && op <= 0x7F || op >= 0x180 && op <= 0x18F;
     }
 
     public final int index;
@@ -394,13 +400,22 @@ public final class Machine implements InterruptTarget {
         int n = ins.length;
         if (end - icount < n) n = (int) (end - icount);
         for (int i = 0; i < n; i++) {
-            Executor.exec(c, ins[i]);
+            Insn d = ins[i];
+            long from = c.rip;
+            Executor.exec(c, d);
             icount++;
             if (endBlock || !b.valid) {
                 endBlock = false;
                 break;
             }
+            // A side exit: the branch was taken, so the next instruction of the block is not the next to run.
+            if (conditionalBranch(d.op) && c.rip != fallThrough(from, d.len, c.codeBits)) break;
         }
+    }
+
+    private static long fallThrough(long rip, int len, int codeBits) {
+        long n = rip + len;
+        return codeBits == 64 ? n : codeBits == 32 ? n & 0xFFFFFFFFL : n & 0xFFFF;
     }
 
     /** Runs a block's bytecode; a fault comes out with RIP and registers at the faulting instruction. */

@@ -101,12 +101,12 @@ final class Mmu {
             long pa1 = translate(lin, READ, user), pa2 = translate(lin + first, READ, user);
             long v = 0;
             for (int k = size - 1; k >= 0; k--)
-                v = v << 8 | physRead(k < first ? pa1 + k : pa2 + k - first, 1);
+                v = v << 8 | ramRead(k < first ? pa1 + k : pa2 + k - first, 1);
             return v;
         }
         long pa = translate(lin, READ, user);
         fill(READ, lin, pa, user);
-        return physRead(pa, size);
+        return ramRead(pa, size);
     }
 
     private void writeSlow(long lin, int size, long v, boolean user) {
@@ -114,16 +114,39 @@ final class Mmu {
         if (o + size > 4096) {
             int first = 4096 - o;
             long pa1 = translate(lin, WRITE, user), pa2 = translate(lin + first, WRITE, user);
-            for (int k = 0; k < size; k++) physWrite(k < first ? pa1 + k : pa2 + k - first, 1, v >>> (8 * k));
+            for (int k = 0; k < size; k++) ramWrite(k < first ? pa1 + k : pa2 + k - first, 1, v >>> (8 * k));
             return;
         }
         long pa = translate(lin, WRITE, user);
         if (!phys.code.isCode(pa >>> 12)) fill(WRITE, lin, pa, user);
+        ramWrite(pa, size, v);
+    }
+
+    /**
+     * A read at {@code pa} on the slow path (a TLB miss, a page-crossing access): RAM is read straight, without
+     * moving {@code Machine.serial}, as the TLB's fast path does; anything else (MMIO, the APIC, a ROM's tail) is a
+     * device access and serializes. Before, every TLB miss moved the serial number, so each block entered after it
+     * compared its bytes with memory again and every translated loop left.
+     */
+    private long ramRead(long pa, int size) {
+        RamRegion r = phys.regionOf(pa);
+        if (r != null && r.contains(pa, size)) return PhysicalMemory.get(r.segment(), pa - r.guestBase(), size);
+        return physRead(pa, size);
+    }
+
+    /** A write at {@code pa} on the slow path: RAM straight (dropping the blocks of a code page), else as a device. */
+    private void ramWrite(long pa, int size, long v) {
+        RamRegion r = phys.regionOf(pa);
+        if (r != null && !r.readOnly() && r.contains(pa, size)) {
+            phys.code.written(pa);
+            PhysicalMemory.put(r.segment(), pa - r.guestBase(), size, v);
+            return;
+        }
         physWrite(pa, size, v);
     }
 
     long physRead(long pa, int size) {
-        cpu.machine.serial++; // only the slow path comes here: MMIO, ROM tails, page walks, page-crossing accesses
+        cpu.machine.serial++; // a device access (MMIO, the APIC, a ROM's tail), or an instruction fetched through it
         return phys.read(pa, size, cpu.machine.mmio, cpu.machine.apic, cpu.machine.apicBase(), cpu.machine.index);
     }
 
@@ -295,7 +318,7 @@ final class Mmu {
             long want = e | 0x20 | (last && write ? 0x40 : 0);
             boolean pdpte32 = size == 8 && !cpu.longMode() && entries.length == 3 && k == 0;
             if (pdpte32) continue; // PAE PDPTEs have no accessed bit in this form
-            if (want != e) physWrite(addrs[k], size == 8 ? 8 : 4, want);
+            if (want != e) ramWrite(addrs[k], size == 8 ? 8 : 4, want); // RAM: no serialization, as tableRead
         }
     }
 

@@ -17,7 +17,9 @@ final class Shifts {
         v &= m;
         count &= size == 8 ? 0x3F : 0x1F;
         if (count == 0) return v;
-        long f = c.rflags();
+        // Only the rotates keep flags (and RCL/RCR read CF): the shifts set all of theirs, and materializing the
+        // lazy flags for them (Alu.evaluate) was wasted work on every shift.
+        long f = which < 4 ? c.rflags() : 0;
         boolean cf = (f & Cpu.CF) != 0;
         long res;
         boolean of;

@@ -91,7 +91,12 @@ final class Translator {
         };
     }
 
-    /** Whether {@code d} ends a translated run (a control transfer). */
+    /** Jcc, short or near: inside a block (a superblock's side exit) when its fall-through was decoded after it. */
+    private static boolean conditional(int op) {
+        return op >= 0x70 && op <= 0x7F || op >= 0x180 && op <= 0x18F;
+    }
+
+    /** Whether {@code d} is a control transfer (the last of a translated run, or a Jcc's side exit). */
     private static boolean isJump(int op) {
         return op >= 0x70 && op <= 0x7F || op >= 0x180 && op <= 0x18F || op == 0xE9 || op == 0xEB || op == 0xE8
                 || op == 0xC3;
@@ -159,9 +164,13 @@ final class Translator {
                 Insn d = insns[i];
                 code.loadConstant(i).istore(IDX).loadConstant((int) offsets[i]).istore(AT);
                 if (isJump(d.op)) {
-                    jump(d, i);
-                    ended = true;
-                    break;
+                    boolean last = i == count - 1 || !conditional(d.op);
+                    jump(d, i, last);
+                    if (last) {
+                        ended = true;
+                        break;
+                    }
+                    continue; // a Jcc inside a superblock: not taken, the block goes on
                 }
                 instruction(d, i);
             }
@@ -549,8 +558,11 @@ final class Translator {
             }
         }
 
-        /** The block's last instruction: Jcc, JMP rel8 or rel32. */
-        private void jump(Insn d, int i) {
+        /**
+         * A control transfer: the block's last instruction (Jcc, JMP, CALL rel, RET), or ({@code last} false) a Jcc
+         * inside a superblock, which leaves when taken and otherwise falls through to the code emitted next.
+         */
+        private void jump(Insn d, int i, boolean last) {
             int op = d.op;
             if (op == 0xE8 || op == 0xC3) {
                 if (op == 0xE8) { // CALL rel: push the return address, then jump (as the interpreter: unwrapped sum)
@@ -594,7 +606,7 @@ final class Translator {
             }
             if (conditional) {
                 code.labelBinding(notTaken);
-                exitAt(i + 1);
+                if (last) exitAt(i + 1); // else the emitter goes on with the fall-through instruction
             }
         }
     }

@@ -181,6 +181,24 @@ class TranslatorLockstepTest {
     }
 
     @Test
+    void aJccTakenInsideASuperblockLeavesItThereAndOneNotTakenGoesOn() {
+        // 32-bit: mov ecx, 100 ; xor eax, eax ; xor ebx, ebx ; l: inc eax ; test al, 1 ; jz s ; inc ebx ;
+        // s: dec ecx ; jnz l ; hlt. The block at l goes on past its jz (a side exit, taken every other pass).
+        int[] code = {0xB9, 100, 0, 0, 0, 0x31, 0xC0, 0x31, 0xDB, 0x40, 0xA8, 0x01, 0x74, 0x01, 0x43, 0x49, 0x75, 0xF7,
+                0xF4};
+        Jit jit = new Jit(0);
+        try (Harness ref = make(Mode.PROT32, code, null); Harness jitted = make(Mode.PROT32, code, jit)) {
+            ref.runToHalt();
+            jitted.runToHalt();
+            assertThat(ref.c.r[Cpu.RAX]).isEqualTo(100);
+            assertThat(ref.c.r[Cpu.RBX]).isEqualTo(50); // odd EAX: jz not taken, inc ebx ran
+            assertThat(ref.c.rip).isEqualTo(Harness.CODE + code.length);
+            assertThat(state(jitted)).isEqualTo(state(ref));
+            assertThat(jit.failedBlocks()).isZero();
+        }
+    }
+
+    @Test
     void aKickStopsATranslatedEndlessLoop() throws Exception {
         // Real mode: l: inc ax ; jmp l
         Jit jit = new Jit(0);
