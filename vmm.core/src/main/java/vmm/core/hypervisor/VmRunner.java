@@ -88,6 +88,23 @@ public final class VmRunner {
         }
     }
 
+    /**
+     * For a vCPU thread that has just carried out a guest's reset or power-off
+     * write: from now on no vCPU, this one included, enters guest code again
+     * until {@link #pause()} and {@link #resume()} (or {@link #stop()}) follow,
+     * so the guest cannot run past the write that ended it. Returns at once;
+     * the state stays {@link State#RUNNING} until a pause completes. Does
+     * nothing unless running.
+     */
+    public void hold() {
+        synchronized (lock) {
+            if (state != State.RUNNING) return;
+            pauseRequested = true;
+        }
+        // The asking vCPU's own kick ends its run right after the access that asked.
+        for (Vcpu v : vcpus) v.kick();
+    }
+
     /** Lets paused vCPUs run again. Does nothing unless paused. */
     public void resume() {
         synchronized (lock) {

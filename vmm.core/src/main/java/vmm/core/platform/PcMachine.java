@@ -191,6 +191,9 @@ public final class PcMachine implements AutoCloseable {
         if (outcome == Outcome.RESET && reboot) {
             synchronized (resetLock) {
                 if (resetThread != null || requested != null) return; // one reset at a time; none after power-off
+                // Held before this access returns: firmware that finds itself still running after its
+                // reset write tries its next way (SeaBIOS: a triple fault), which must not race the reset.
+                holdVcpus();
                 resetThread = Thread.ofPlatform().daemon().name("vm-reset").unstarted(() -> resetInPlace(how));
                 resetThread.start();
             }
@@ -201,6 +204,7 @@ public final class PcMachine implements AutoCloseable {
             requested = outcome;
             requestDetail = how;
         }
+        holdVcpus();
         LOG.log(Level.INFO, "guest {0}: {1}", outcome == Outcome.POWER_OFF ? "powered off" : "asked for a reset", how);
         VmRunner r = runner;
         if (r != null) Thread.ofPlatform().daemon().name("vm-stop").start(() -> {
@@ -210,6 +214,11 @@ public final class PcMachine implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         });
+    }
+
+    private void holdVcpus() {
+        VmRunner r = runner;
+        if (r != null) r.hold();
     }
 
     /**

@@ -29,6 +29,11 @@ final class ScriptedVcpu implements Vcpu {
         exits.add(exit);
     }
 
+    /** The next run carries out {@code access} on the vCPU's thread, as a device handler would, then returns. */
+    void access(Runnable access) {
+        exits.add(access);
+    }
+
     /** The next run throws {@code error}, as a device handler on the exit path would. */
     void fail(RuntimeException error) {
         exits.add(error);
@@ -47,6 +52,10 @@ final class ScriptedVcpu implements Vcpu {
             return new VcpuExit.Interrupted();
         }
         if (next instanceof RuntimeException e) throw e;
+        if (next instanceof Runnable access) {
+            access.run();
+            return new VcpuExit.Interrupted();
+        }
         return (VcpuExit) next;
     }
 

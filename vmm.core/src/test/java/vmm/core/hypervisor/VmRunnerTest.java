@@ -104,6 +104,30 @@ class VmRunnerTest {
     }
 
     @Test
+    void aVcpuThatHoldsTheVmNeverRunsAgainBeforeAPauseAndResume() throws Exception {
+        runner.start();
+        v0.access(runner::hold); // the guest's reset write, on v0's own thread
+        v0.exit(new VcpuExit.Halted()); // what the guest would run next, were it let
+
+        runner.pause(); // as the reset thread does; returns once both vCPUs are held
+        assertThat(runner.state()).isEqualTo(VmRunner.State.PAUSED);
+        assertThat(v0.runs.get()).as("v0 did not enter the guest again after its hold").isEqualTo(1);
+
+        runner.resume();
+        v1.exit(new VcpuExit.Halted());
+        assertThat(awaitStop().cause()).isEqualTo(StopReport.Cause.ALL_HALTED);
+    }
+
+    @Test
+    void holdDoesNothingUnlessRunning() throws Exception {
+        runner.hold();
+        runner.start();
+        v0.exit(new VcpuExit.Halted());
+        v1.exit(new VcpuExit.Halted());
+        assertThat(awaitStop().cause()).isEqualTo(StopReport.Cause.ALL_HALTED);
+    }
+
+    @Test
     void stopBeforeStartAndTwiceIsHarmless() throws Exception {
         assertThat(runner.stop().cause()).isEqualTo(StopReport.Cause.REQUESTED);
         assertThat(runner.stop().cause()).isEqualTo(StopReport.Cause.REQUESTED);

@@ -24,6 +24,7 @@ import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.DeviceInstanceInfo;
 import vmm.core.pci.PciAddress;
 import vmm.core.platform.PcMachine;
+import vmm.launcher.internal.shell.ControlSocket;
 
 /**
  * {@code vmm run}: writes the machine's configuration, waits until the
@@ -87,7 +88,7 @@ final class RunCommand {
         vmProperties.put("hypervisor.target", accel.target());
         configs.set(0, new Arguments.Config(configs.getFirst().factoryPid(), configs.getFirst().name(), vmProperties));
         Path control = controlSocket(vmName);
-        if (vmm.launcher.internal.shell.ControlSocket.answers(control)) {
+        if (ControlSocket.answers(control)) {
             // Taking its socket over would cut the running VM off from its shell and remove the socket at exit.
             err.println("vmm: a VM named " + vmName + " is already running (its shell answers on " + control
                     + "); give this one another name");

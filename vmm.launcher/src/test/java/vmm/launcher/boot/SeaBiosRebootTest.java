@@ -25,12 +25,13 @@ import vmm.launcher.RebootDisk;
  * again (its banner twice), reads our disk again, and the boot sector, whose
  * boot count lives in CMOS NVRAM, powers off on its second boot. With
  * {@code reboot=false} the run ends at the first reset with that outcome.
+ * Either way no instruction after the guest's reset or power-off write runs.
  */
 class SeaBiosRebootTest {
     @TempDir
     Path dir;
 
-    private record Run(PcMachine.Exit exit, int bootCount, int resets, String log) {}
+    private record Run(PcMachine.Exit exit, int bootCount, int ranPast, int resets, String log) {}
 
     private Run boot(String accel, boolean reboot) throws Exception {
         assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
@@ -50,7 +51,9 @@ class SeaBiosRebootTest {
             assertThat(exit).as("the VM ended; firmware log:%n%s", log).isPresent();
             vm.machine().ioPorts().write(0x70, 1, RebootDisk.COUNTER);
             int count = (int) vm.machine().ioPorts().read(0x71, 1);
-            return new Run(exit.get(), count, vm.resets(), log);
+            vm.machine().ioPorts().write(0x70, 1, RebootDisk.RAN_PAST);
+            int ranPast = (int) vm.machine().ioPorts().read(0x71, 1);
+            return new Run(exit.get(), count, ranPast, vm.resets(), log);
         }
     }
 
@@ -60,6 +63,7 @@ class SeaBiosRebootTest {
         Run r = boot(accel, true);
         assertThat(r.exit().outcome()).as(r.exit().detail() + "\n" + r.log()).isEqualTo(PcMachine.Outcome.POWER_OFF);
         assertThat(r.bootCount()).as("boots counted in CMOS").isEqualTo(2);
+        assertThat(r.ranPast()).as("the guest ran past its reset (1) or power-off (2) write").isZero();
         assertThat(r.resets()).isEqualTo(1);
         assertThat(r.log().split("BUILD: gcc", -1)).as("SeaBIOS's build line, once per POST").hasSize(3);
         assertThat(r.log().split("Moving pm_base to", -1)).as("the ACPI tables loaded each time").hasSize(3);
@@ -76,6 +80,7 @@ class SeaBiosRebootTest {
         assertThat(r.exit().outcome()).as(r.exit().detail()).isEqualTo(PcMachine.Outcome.RESET);
         assertThat(r.exit().detail()).contains("0xcf9");
         assertThat(r.bootCount()).isEqualTo(1);
+        assertThat(r.ranPast()).as("the guest ran past its reset write").isZero();
         assertThat(r.resets()).isZero();
     }
 }

@@ -446,13 +446,13 @@ public final class Machine implements InterruptTarget {
      */
     long serial = 1;
 
-    /** The block at linear {@code lin}; null when an exit was set (fetch outside memory) or one instruction ran. */
     /**
      * The block at linear {@code lin}: decoded afresh, or from the code cache when memory still holds its bytes.
      * {@code last}, the block this slot of the linear-RIP cache held (or null), is taken without a code-cache lookup
      * when it is still valid and {@code lin} still maps to its address: most misses of that cache are a new MMU
      * generation (any INVLPG or CR3 load) in front of the same block. {@code lastChecked}: its bytes were compared
      * since the last serializing access, so only a CPU write, which clears {@code valid}, could have changed them.
+     * Null when an exit was set (a fetch outside memory) or one instruction ran uncached.
      */
     private Block block(long lin, Block last, boolean lastChecked) {
         MemorySegment page = mmu.codePage(lin, fetchOut);
@@ -656,6 +656,9 @@ public final class Machine implements InterruptTarget {
         if (e != null) e.begin();
         if (ports != null) ports.write(port, size, v & Cpu.mask(size));
         if (e != null && e.shouldCommit()) exitEvent(e, "KVM_EXIT_IO", port, size, true);
+        // A write that kicked this vCPU (a reset or power-off holding every vCPU) is the last instruction it
+        // runs: the block ends here, as KVM's vCPU leaves at the I/O exit, not some instructions later.
+        if (kicked) endBlock = true;
     }
 
     /** An instruction the model lacks: #UD for the guest, and one log line per opcode for us. */
