@@ -7,5 +7,5 @@
  * I/O to the machine's buses.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.3.0")
+@org.osgi.annotation.versioning.Version("1.4.0")
 package vmm.core.hypervisor;
