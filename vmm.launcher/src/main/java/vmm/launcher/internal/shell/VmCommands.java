@@ -46,7 +46,16 @@ public final class VmCommands {
      * {@code vm:snapshot [--stop] FILE}: the whole VM into FILE; one line saying what was written, or what is
      * wrong (the VM then runs on as before).
      */
-    public String snapshot(String... args) throws Exception {
+    public String snapshot(String file) throws Exception {
+        return snapshot(java.util.List.of(file));
+    }
+
+    /** {@code vm:snapshot --stop FILE}: Gogo picks a method by its number of arguments. */
+    public String snapshot(String option, String file) throws Exception {
+        return snapshot(java.util.List.of(option, file));
+    }
+
+    private String snapshot(java.util.List<String> args) throws Exception {
         boolean stop = false;
         String file = null;
         for (String a : args) {
