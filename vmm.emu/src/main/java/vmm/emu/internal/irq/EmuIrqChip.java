@@ -257,7 +257,8 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
     /**
      * Every controller's state, for a snapshot: the 8259A pair, the IOAPIC, the PIT, each local APIC with its
      * timer, and the MSI routes. Timers are kept in the VM's time, so a VM whose clock goes on from the saved
-     * time fires each of them when it was due. Any thread; consistent under the chip's lock.
+     * time fires each of them when it was due; {@code time} is the clock's reading they were saved at. Any
+     * thread; consistent under the chip's lock.
      */
     public vmm.core.device.DeviceState save() {
         synchronized (lock) {
@@ -272,7 +273,8 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
                 routes.add(m.address());
                 routes.add(m.data() & 0xffff_ffffL);
             });
-            return vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("pic", pic.save())
+            // The time the timers' deadlines are compared with, read with them under the lock.
+            return vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("time", clock.nanos()).put("pic", pic.save())
                     .put("ioapic", ioapic.save()).put("pit", pit.save()).putList("lapics", lapics)
                     .putList("msi-routes", routes).build();
         }

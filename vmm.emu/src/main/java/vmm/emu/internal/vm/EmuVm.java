@@ -259,9 +259,14 @@ final class EmuVm implements VirtualMachine {
     @Override
     public synchronized vmm.core.device.DeviceState saveState() {
         if (lockstep != null) throw new UnsupportedOperationException(NO_DETERMINISTIC_SNAPSHOT);
-        var b = vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("vcpus", config.vcpus())
-                .put("time", clock.nanos());
-        if (chip != null) b.put("irqchip", chip.save());
+        var b = vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("vcpus", config.vcpus());
+        if (chip != null) {
+            // The time the controllers were saved at, so that no timer can fire between the two readings.
+            vmm.core.device.DeviceState irq = chip.save();
+            b.put("time", irq.getLong("time")).put("irqchip", irq);
+        } else {
+            b.put("time", clock.nanos());
+        }
         List<Long> gsis = new java.util.ArrayList<>();
         synchronized (allocatedGsis) {
             allocatedGsis.stream().forEach(g -> gsis.add((long) g));

@@ -12,6 +12,7 @@ import vmm.core.hypervisor.Vcpu;
 import vmm.core.hypervisor.VirtualMachine;
 import vmm.core.hypervisor.VmConfig;
 import vmm.core.memory.GuestMemory;
+import vmm.emu.StateEdit;
 
 /**
  * Saving and restoring a software-CPU VM through the SPI: a VM made later goes on from the saved VM's time (the
@@ -44,7 +45,9 @@ class EmuVmStateTest {
                 assertThat(b.guestNanos()).as("the guest's time goes on, not from 0").isBetween(saved, saved + 60 * SECOND);
                 assertThat(b0.registers().get(Registers.Reg.RBX)).isEqualTo(0x5151);
                 assertThat(b0.registers().rip()).isEqualTo(0x7c00);
-                assertThat(b.saveState().getState("irqchip")).isEqualTo(vmState.getState("irqchip"));
+                assertThat(StateEdit.without(b.saveState().getState("irqchip"), "time"))
+                        .as("the controllers as saved (their time moved on)")
+                        .isEqualTo(StateEdit.without(vmState.getState("irqchip"), "time"));
             }
         }
     }
