@@ -41,8 +41,8 @@ import vmm.core.snapshot.SnapshotWriter;
  *
  * <p>Restoring puts the state into a machine made from the same configuration, before its vCPUs first run:
  * memory, devices, chipset and PCI configuration, then the back end's clock and interrupt controllers, then
- * the vCPUs. Virtio transports' state (queue addresses and indices) is not in the snapshot yet: a guest that
- * uses a virtio device across a restore does not find it as it left it.
+ * the vCPUs, then each virtio transport (status, features, queue addresses, vectors and ring indices), whose
+ * device, active again, takes the work the guest offered meanwhile.
  */
 public final class VmSnapshot {
     private static final System.Logger LOG = System.getLogger("vmm.platform");
@@ -51,6 +51,8 @@ public final class VmSnapshot {
     public static final String CONFIG = "config";
     /** The platform sections of the chipset, the PCI functions and the hypervisor's VM-wide state. */
     public static final String CHIPSET = "chipset", PCI = "pci", HYPERVISOR = "hypervisor";
+    /** The prefix of the platform section of a virtio device's transport: {@code virtio:INSTANCE}. */
+    public static final String VIRTIO = "virtio:";
     /** The state type of the {@link #PCI} section. */
     public static final String PCI_TYPE = "vmm.pci.functions";
 
@@ -95,7 +97,10 @@ public final class VmSnapshot {
                 devices.put(d, d.quiesce());
                 held.add(d);
             }
-            // Devices are held: interrupt lines, memory and the chips no longer change.
+            // Devices are held: interrupt lines, memory and the chips no longer change, no chain is in flight.
+            Map<DeviceInstance, DeviceState> transports = new LinkedHashMap<>();
+            for (DeviceInstance d : devices.keySet())
+                if (d.transport() != null) transports.put(d, d.transport().saveState());
             DeviceState hypervisor = machine.vm().saveState();
             DeviceState chipset = machine.platform().saveState();
             DeviceState pci = pciState(machine.machine().pci().saveConfig());
@@ -115,6 +120,8 @@ public final class VmSnapshot {
                 w.platform(CHIPSET, chipset);
                 w.platform(PCI, pci);
                 w.platform(HYPERVISOR, hypervisor);
+                for (Map.Entry<DeviceInstance, DeviceState> e : transports.entrySet())
+                    w.platform(VIRTIO + e.getKey().id(), e.getValue());
                 for (Map.Entry<DeviceInstance, DeviceState> e : devices.entrySet())
                     w.device(e.getKey().id(), e.getKey().type(), e.getValue());
                 bytes = w.finish();
@@ -206,6 +213,17 @@ public final class VmSnapshot {
             Section s = file.find(SectionKind.VCPU, Integer.toString(i)).orElseThrow(
                     () -> new IncompatibleStateException("the snapshot has no state of vCPU " + index));
             vcpus.get(i).restoreState(file.readState(s));
+        }
+        // Last: an active virtio device takes work as soon as it is activated, and its interrupts must reach the
+        // restored controllers, not be overwritten by them.
+        for (Section s : file.sections(SectionKind.PLATFORM)) {
+            if (!s.name().startsWith(VIRTIO)) continue;
+            String id = s.name().substring(VIRTIO.length());
+            DeviceInstance d = instances.get(id);
+            if (d == null || d.transport() == null)
+                throw new IncompatibleStateException("the snapshot has the virtio transport of '" + id
+                        + "', which this machine does not have");
+            d.transport().restoreState(file.readState(s));
         }
         LOG.log(Level.INFO, "restored from a snapshot: {0} RAM regions, {1} vCPUs, {2} devices", memory.size(),
                 vcpus.size(), file.sections(SectionKind.DEVICE).size());
