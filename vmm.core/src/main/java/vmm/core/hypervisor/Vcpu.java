@@ -5,6 +5,7 @@ import java.util.OptionalLong;
 
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
+import vmm.core.device.DeviceState;
 
 /**
  * One virtual CPU. {@link #run} is called by one thread at a time (the
@@ -77,6 +78,27 @@ public interface Vcpu extends AutoCloseable {
      * @throws IllegalArgumentException if {@code data} is not the block's size
      */
     void setState(VcpuStateBlock block, byte[] data);
+
+    /**
+     * The vCPU's whole state for a snapshot, in the back end's own versioned form: registers, MSRs, FPU and
+     * SSE state, pending events and multiprocessing state. Only while the vCPU is not running (paused).
+     *
+     * @throws UnsupportedOperationException when the back end cannot take snapshots, with a one-line reason
+     */
+    default DeviceState saveState() {
+        throw new UnsupportedOperationException("this hypervisor back end cannot save a vCPU's state for a snapshot");
+    }
+
+    /**
+     * Puts back a state from {@link #saveState()} of the same back end, before the vCPU runs again.
+     *
+     * @throws vmm.core.device.IncompatibleStateException when the state is not this back end's, of a version it
+     *                                                    does not read, or holds a value the back end refuses
+     * @throws UnsupportedOperationException              when the back end cannot restore snapshots
+     */
+    default void restoreState(DeviceState state) {
+        throw new UnsupportedOperationException("this hypervisor back end cannot restore a vCPU from a snapshot");
+    }
 
     /** Releases the vCPU; it must not be running. */
     @Override

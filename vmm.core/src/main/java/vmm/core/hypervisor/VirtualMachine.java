@@ -3,6 +3,7 @@ package vmm.core.hypervisor;
 import java.lang.foreign.MemorySegment;
 import java.util.OptionalLong;
 
+import vmm.core.device.DeviceState;
 import vmm.core.irq.IrqChip;
 import vmm.core.irq.MsiMessage;
 import vmm.core.memory.GuestMemory;
@@ -139,6 +140,28 @@ public interface VirtualMachine extends AutoCloseable {
      * @throws HypervisorException if the host refuses
      */
     void resetInterruptControllers();
+
+    /**
+     * The back end's VM-wide state for a snapshot, in its own versioned form: the guest's clock, and the
+     * in-kernel interrupt controllers and timers with their MSI routes (the local APICs included). Only while
+     * no vCPU runs (paused).
+     *
+     * @throws UnsupportedOperationException when the back end cannot take snapshots, with a one-line reason
+     */
+    default DeviceState saveState() {
+        throw new UnsupportedOperationException("this hypervisor back end cannot take snapshots");
+    }
+
+    /**
+     * Puts back a state from {@link #saveState()} of the same back end into a VM made with the same
+     * configuration, before any vCPU runs: the guest's clock goes on from the saved time.
+     *
+     * @throws vmm.core.device.IncompatibleStateException when the state is not this back end's or cannot be read
+     * @throws UnsupportedOperationException              when the back end cannot restore snapshots
+     */
+    default void restoreState(DeviceState state) {
+        throw new UnsupportedOperationException("this hypervisor back end cannot restore snapshots");
+    }
 
     /**
      * Destroys the VM. Every vCPU must have stopped running; guest memory is

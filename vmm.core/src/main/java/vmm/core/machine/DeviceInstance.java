@@ -56,6 +56,10 @@ public final class DeviceInstance {
     /** The interrupt lines the models asked for, one per GSI, shared by every model so a level survives a swap. */
     private final Lines lines;
     private volatile String implementation;
+    /** The provider of the serving model, for a restore that makes a model of it again; null while detached. */
+    private DeviceProvider provider;
+    /** Whether {@link #quiesce()} holds the model paused and the gate closed. */
+    private boolean quiesced;
     private volatile Status status = Status.ACTIVE;
     private DeviceState heldState;
     private volatile int swaps;
@@ -95,7 +99,10 @@ public final class DeviceInstance {
         model.start();
         try {
             if (shell instanceof VirtioShell v) v.transport.countInto(counters);
-            return new DeviceInstance(machine, id, type, address, config, implementation, gate, shell, lines, counters);
+            DeviceInstance d = new DeviceInstance(machine, id, type, address, config, implementation, gate, shell,
+                    lines, counters);
+            d.provider = provider;
+            return d;
         } catch (RuntimeException e) {
             shell.unplug();
             model.stop();
@@ -260,6 +267,7 @@ public final class DeviceInstance {
             old.stop();
             shell.install(next);
             implementation = nextImplementation;
+            this.provider = provider;
             swaps++;
             LOG.log(Level.INFO, "device {0}: swapped to {1}", id, nextImplementation);
         } finally {
@@ -285,6 +293,7 @@ public final class DeviceInstance {
                 shell.releaseModel();
                 old.stop();
             } finally {
+                provider = null;
                 status = Status.DETACHED;
                 LOG.log(Level.INFO, "device {0}: implementation {1} left; guest accesses wait for a successor", id, implementation);
             }
@@ -304,6 +313,7 @@ public final class DeviceInstance {
         shell.install(next);
         heldState = null;
         implementation = nextImplementation;
+        this.provider = provider;
         status = Status.ACTIVE;
         swaps++;
         gate.open();
@@ -326,6 +336,76 @@ public final class DeviceInstance {
             next.stop();
             throw e;
         }
+    }
+
+    /**
+     * For a snapshot, with the vCPUs paused: holds guest accesses, pauses the model (it finishes the work it
+     * took, as before a swap) and returns its state; the model stays paused, so it changes neither guest memory
+     * nor an interrupt line until {@link #unquiesce()}. A detached instance gives the state it holds.
+     *
+     * @throws IllegalStateException if the instance was removed or is quiesced already
+     */
+    public synchronized DeviceState quiesce() {
+        requireNotRemoved();
+        if (quiesced) throw new IllegalStateException("device " + id + " is quiesced already");
+        if (status == Status.DETACHED) return heldState;
+        gate.close();
+        DeviceModel m = shell.model();
+        try {
+            m.pause();
+            DeviceState state = m.saveState();
+            quiesced = true;
+            return state;
+        } catch (RuntimeException e) {
+            m.resume();
+            gate.open();
+            throw e;
+        }
+    }
+
+    /** Lets a model held by {@link #quiesce()} work again. Does nothing unless quiesced. */
+    public synchronized void unquiesce() {
+        if (!quiesced) return;
+        quiesced = false;
+        try {
+            shell.model().resume();
+        } finally {
+            gate.open();
+        }
+    }
+
+    /**
+     * Restores a snapshot's state, before the vCPUs run: a model made again by the serving provider adopts
+     * {@code state} and replaces the one plugged from the configuration, as a swap to the same implementation
+     * would (the state may come from another implementation of the type). On failure the plugged model
+     * serves on and the exception is rethrown.
+     *
+     * @throws vmm.core.device.IncompatibleStateException when the model cannot read the state
+     * @throws IllegalStateException                      if the instance is not active
+     */
+    public synchronized void restore(DeviceState state) {
+        requireNotRemoved();
+        if (status != Status.ACTIVE || provider == null)
+            throw new IllegalStateException("device " + id + " has no serving implementation to restore into");
+        gate.close();
+        try {
+            DeviceModel old = shell.model();
+            old.pause();
+            DeviceModel next;
+            try {
+                next = build(provider, state);
+            } catch (RuntimeException e) {
+                old.resume();
+                throw e;
+            }
+            shell.releaseModel();
+            old.stop();
+            shell.install(next);
+            LOG.log(Level.INFO, "device {0}: restored from a snapshot into {1}", id, implementation);
+        } finally {
+            gate.open();
+        }
+        shell.afterInstall();
     }
 
     /**

@@ -435,6 +435,68 @@ final class AttachedFunction implements PciFunction {
         }
     }
 
+    /** The guest-visible configuration, for a snapshot; any thread. */
+    PciConfigState saveConfig() {
+        configLock.lock();
+        try {
+            synchronized (lock) {
+                return new PciConfigState(address, config.clone(),
+                        msixTable == null ? new int[0] : msixTable.saveTable(),
+                        msixTable == null ? new long[0] : msixTable.savePba());
+            }
+        } finally {
+            configLock.unlock();
+        }
+    }
+
+    /**
+     * Puts back a configuration saved from a function of the same identity: the bits a guest can write (BARs,
+     * command, interrupt line, MSI and MSI-X control) and the registers of capability handlers as saved, every
+     * read-only bit as this function has it; then the BARs are mapped where they were and INTx follows.
+     * Only while no vCPU runs.
+     *
+     * @throws vmm.core.device.IncompatibleStateException when the saved function is another device (vendor,
+     *                                                    device, class, revision) or its MSI-X table another size
+     */
+    void restoreConfig(PciConfigState s) {
+        byte[] saved = s.config();
+        configLock.lock();
+        try {
+            synchronized (lock) {
+                if (detached) throw new IllegalStateException(address + " is detached");
+                // Vendor, device, revision and class: the identity a driver bound to.
+                if (!Arrays.equals(saved, 0, 4, config, 0, 4) || !Arrays.equals(saved, 8, 12, config, 8, 12))
+                    throw new vmm.core.device.IncompatibleStateException("PCI function " + address + " is "
+                            + identityOf(config) + " here, but " + identityOf(saved) + " in the snapshot");
+                if (msixTable != null) msixTable.restore(s.msixTable(), s.msixPba());
+                else if (s.msixTable().length != 0)
+                    throw new vmm.core.device.IncompatibleStateException("PCI function " + address
+                            + " has no MSI-X here, but a table in the snapshot");
+                for (int i = 0; i < config.length; i++)
+                    config[i] = (byte) (config[i] & ~wmask[i] | saved[i] & wmask[i]);
+                // A handler's registers (after the capability's ID and next pointer) are as it last answered.
+                for (int c = 0; c < capHandlers.length; c++)
+                    if (capHandlers[c] != null)
+                        System.arraycopy(saved, capOffsets[c] + PCI_CAP_HEADER_SIZE, config,
+                                capOffsets[c] + PCI_CAP_HEADER_SIZE, capLengths[c] - PCI_CAP_HEADER_SIZE);
+                if (deviceRegisters != null)
+                    System.arraycopy(saved, deviceRegisters.offset(), config, deviceRegisters.offset(),
+                            deviceRegisters.length());
+                if (msi != null) clampMsiEnable();
+                Arrays.fill(conflictLogged, -1);
+                updateMappings();
+                updateIntx();
+            }
+            fireChanged();
+        } finally {
+            configLock.unlock();
+        }
+    }
+
+    private static String identityOf(byte[] c) {
+        return String.format("%04x:%04x", get(c, PCI_VENDOR_ID, 2), get(c, PCI_DEVICE_ID, 2));
+    }
+
     /** Platform reset: the state the function had right after attach. */
     void reset() {
         configLock.lock();

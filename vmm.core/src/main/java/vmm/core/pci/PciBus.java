@@ -194,6 +194,29 @@ public final class PciBus {
         return functions.get(address);
     }
 
+    /** The configuration of every function the bus emulates, in address order, for a snapshot. */
+    public List<PciConfigState> saveConfig() {
+        List<PciConfigState> out = new java.util.ArrayList<>();
+        for (AttachedFunction f : functions.values()) out.add(f.saveConfig());
+        return out;
+    }
+
+    /**
+     * Puts back {@link #saveConfig()}'s states into the functions at the same addresses, before any vCPU runs.
+     * Functions the bus emulates but the list does not hold keep their configuration.
+     *
+     * @throws vmm.core.device.IncompatibleStateException when a saved function is not on this bus or is another
+     *                                                    device
+     */
+    public void restoreConfig(List<PciConfigState> states) {
+        for (PciConfigState s : states) {
+            if (!functions.containsKey(s.address()))
+                throw new vmm.core.device.IncompatibleStateException("the snapshot has PCI function " + s.address()
+                        + " (" + s.identity() + "), which this machine does not have");
+        }
+        for (PciConfigState s : states) functions.get(s.address()).restoreConfig(s);
+    }
+
     /**
      * Platform reset of every function: command register 0 (so nothing
      * decodes), BARs and ROM BAR 0, MSI and MSI-X disabled with every MSI-X

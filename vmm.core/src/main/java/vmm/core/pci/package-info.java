@@ -4,5 +4,5 @@
  * and relocation, expansion ROM, INTx routing, MSI and MSI-X).
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.1.0")
+@org.osgi.annotation.versioning.Version("1.2.0")
 package vmm.core.pci;

@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 import vmm.core.boot.MemoryRange;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.Registration;
+import vmm.core.device.DeviceState;
 import vmm.core.internal.acpi.FirmwareAcpi;
 import vmm.core.internal.chipset.AcpiPm;
 import vmm.core.internal.chipset.Cmos;
@@ -58,6 +59,8 @@ public final class PcPlatform implements AutoCloseable {
     private AcpiPm pm;
     private I8042 kbc;
     private ResetControl rcr;
+    private Cmos cmos;
+    private PciConfigPorts configPorts;
 
     private PcPlatform(FwCfg fwCfg, DebugPorts debug, List<E820Entry> e820) {
         this.fwCfg = fwCfg;
@@ -147,6 +150,7 @@ public final class PcPlatform implements AutoCloseable {
             ResetControl rcr = new ResetControl(power);
             p.rcr = rcr;
             PciConfigPorts cfg = new PciConfigPorts(machine.pci(), rcr);
+            p.configPorts = cfg;
             p.registrations.add(io.register("pci-config-address", PciConfigPorts.CONFIG_ADDRESS, 4, cfg.addressPorts()));
             p.registrations.add(io.register("pci-config-data", PciConfigPorts.CONFIG_DATA, 4, cfg.dataPorts()));
             p.registrations.add(machine.mmio().register("pci-ecam", PciEcam.BASE, PciEcam.SIZE, new PciEcam(machine.pci())));
@@ -158,6 +162,7 @@ public final class PcPlatform implements AutoCloseable {
             p.piix = piix;
             p.acpi = new FirmwareAcpi(vcpus, piix::pmBase);
             Cmos cmos = new Cmos(lowEnd, high, vcpus, vm == null ? Clock.systemUTC() : vm.guestWallClock());
+            p.cmos = cmos;
             p.registrations.add(io.register("cmos", Cmos.PORT_INDEX, 2, cmos.ports()));
             I8042 kbc = new I8042(power);
             p.kbc = kbc;
@@ -214,6 +219,41 @@ public final class PcPlatform implements AutoCloseable {
         rcr.reset();
         fwCfg.reset();
         acpi.reset();
+    }
+
+    /** The state type of {@link #saveState()}. */
+    public static final String STATE_TYPE = "vmm.platform";
+
+    /**
+     * The chipset's state, for a snapshot: the CMOS NVRAM, fw_cfg's selection and read offset, the ACPI PM1
+     * registers, the keyboard controller and port A, the reset control register, the PCI CONFIG_ADDRESS latch,
+     * the PIIX registers (PAM, PIRQ, the PM block's base) and the debug ports. The PCI functions' configuration
+     * is the bus's ({@link vmm.core.pci.PciBus#saveConfig()}); the interrupt controllers are the hypervisor's.
+     * Only while no vCPU runs.
+     */
+    public DeviceState saveState() {
+        return DeviceState.builder(STATE_TYPE, 1).put("cmos", cmos.save()).put("fw_cfg", fwCfg.save())
+                .put("acpi-pm", pm.save()).put("i8042", kbc.save()).put("reset-control", rcr.save())
+                .put("pci-config-address", configPorts.save()).put("piix", piix.save()).put("debug-ports", debug.save())
+                .build();
+    }
+
+    /**
+     * Puts back {@link #saveState()}'s state into the chipset of a machine made from the same configuration,
+     * before any vCPU runs; nothing is acted on (no reset or power-off follows from a restored register).
+     *
+     * @throws vmm.core.device.IncompatibleStateException naming the part and field that cannot be read or held
+     */
+    public void restoreState(DeviceState s) {
+        s.require(STATE_TYPE, 1);
+        cmos.restore(s.getState("cmos"));
+        fwCfg.restore(s.getState("fw_cfg"));
+        pm.restore(s.getState("acpi-pm"));
+        kbc.restore(s.getState("i8042"));
+        rcr.restore(s.getState("reset-control"));
+        configPorts.restore(s.getState("pci-config-address"));
+        piix.restore(s.getState("piix"));
+        debug.restore(s.getState("debug-ports"));
     }
 
     /** Tells firmware to use the serial port at {@code port} as its console (SeaBIOS's {@code etc/sercon-port}). */

@@ -51,4 +51,15 @@ final class Interrupts {
         function.intx().lower();
         return v;
     }
+
+    /** ISR status without reading it (a read clears it), for a snapshot. */
+    int isrLocked() {
+        return isr;
+    }
+
+    /** Puts back a saved ISR status; with bits set and no MSI-X, INTx is asserted again, as the driver left it. */
+    void restoreIsrLocked(int value) {
+        isr = value;
+        if (value != 0 && !function.msixEnabled()) function.intx().raise();
+    }
 }

@@ -363,6 +363,142 @@ public final class VirtioPciTransport {
         }
     }
 
+    // --- Snapshots -------------------------------------------------------------------
+
+    /** The state type of {@link #saveState()}. */
+    public static final String STATE_TYPE = "vmm.virtio.pci-transport";
+
+    /**
+     * The transport's registers and queues, for a snapshot: device status, the driver's features and the
+     * feature selectors, the configuration vector and generation, the queue selector, ISR status, and for each
+     * queue its size, MSI-X vector, enable, ring addresses and, when it is live, its two ring indices. Only
+     * while the device model is paused (every chain it took is completed) and no vCPU runs.
+     *
+     * @throws IllegalStateException when a queue has chains in flight (the model was not paused)
+     */
+    public vmm.core.device.DeviceState saveState() {
+        synchronized (lock) {
+            List<vmm.core.device.DeviceState> qs = new ArrayList<>();
+            for (QueueSlot s : queues) {
+                VirtQueue q = s.queue;
+                if (q != null && q.outstanding() != 0)
+                    throw new IllegalStateException(owner + ": queue " + s.index + " has " + q.outstanding()
+                            + " chains in flight; the device must be paused for a snapshot");
+                qs.add(vmm.core.device.DeviceState.builder("queue", 1).put("size", s.size).put("vector", s.vector)
+                        .put("enabled", s.enabled).put("desc", s.desc).put("driver", s.driver).put("device", s.device)
+                        .put("live", q != null).put("last-avail", q == null ? 0 : q.lastAvailIndex())
+                        .put("used", q == null ? 0 : q.usedIndex()).build());
+            }
+            return vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("device-id", deviceType)
+                    .put("status", status).put("driver-features", driverFeatures)
+                    .put("device-feature-select", deviceFeatureSelect).put("driver-feature-select", driverFeatureSelect)
+                    .put("config-vector", configVector).put("config-generation", configGeneration)
+                    .put("queue-select", queueSelect).put("isr", interrupts.isrLocked()).putList("queues", qs).build();
+        }
+    }
+
+    /**
+     * Puts back {@link #saveState()}'s state into a fresh transport (status 0) of the same device, after the PCI
+     * function's configuration (MSI-X) is restored and before the vCPUs run; a device the driver had running
+     * (DRIVER_OK) is activated again with its queues going on from the saved ring indices, and work the guest
+     * offered meanwhile is delivered. Every value is checked first, as untrusted input.
+     *
+     * @throws vmm.core.device.IncompatibleStateException naming what the transport cannot hold (another device,
+     *                                                    a queue the device does not have or too large, a ring
+     *                                                    outside guest RAM)
+     */
+    public void restoreState(vmm.core.device.DeviceState st) {
+        st.require(STATE_TYPE, 1);
+        if (st.getLong("device-id") != deviceType)
+            throw incompatible("a transport of device ID " + st.getLong("device-id") + "; this one has " + deviceType);
+        List<Object> qs = st.getList("queues");
+        if (qs.size() != queueCount) throw incompatible(qs.size() + " queues; the device has " + queueCount);
+        int nStatus = (int) range(st, "status", 0, 0xff), nIsr = (int) range(st, "isr", 0, 3);
+        long nFeatures = st.getLong("driver-features");
+        int[] ints = {(int) range(st, "device-feature-select", 0, 0xffff_ffffL),
+                (int) range(st, "driver-feature-select", 0, 0xffff_ffffL),
+                (int) range(st, "config-vector", 0, 0xffff), (int) range(st, "config-generation", 0, 0xff),
+                (int) range(st, "queue-select", 0, 0xffff)};
+        List<vmm.core.device.DeviceState> q = new ArrayList<>();
+        for (Object o : qs) {
+            if (!(o instanceof vmm.core.device.DeviceState d)) throw incompatible("a queue is not a state");
+            d.require("queue", 1);
+            q.add(d);
+        }
+        DriverContext activate;
+        synchronized (lock) {
+            if (status != 0) throw new IllegalStateException(owner + ": a snapshot is restored into a fresh transport");
+            long features = nFeatures;
+            try {
+                for (int i = 0; i < queueCount; i++) {
+                    vmm.core.device.DeviceState d = q.get(i);
+                    QueueSlot s = queues[i];
+                    int size = (int) range(d, "size", 1, maxQueueSize[i]);
+                    if (Integer.bitCount(size) != 1)
+                        throw incompatible("queue " + i + ": size " + size + " is not a power of two");
+                    s.size = size;
+                    s.vector = vectorOrNone(range(d, "vector", 0, 0xffff));
+                    s.enabled = d.getBoolean("enabled");
+                    s.desc = d.getLong("desc");
+                    s.driver = d.getLong("driver");
+                    s.device = d.getLong("device");
+                    s.queue = null;
+                    if (d.getBoolean("live")) {
+                        QueueLink link = new QueueLink(this, s);
+                        try {
+                            int lastAvail = (int) range(d, "last-avail", 0, 0xffff);
+                            int used = (int) range(d, "used", 0, 0xffff);
+                            link.queue = VirtQueue.restore(sessionMemoryLocked(), i, size, s.desc, s.driver, s.device,
+                                    features, lastAvail, used, link, link);
+                        } catch (VirtqueueException e) {
+                            throw incompatible(e.getMessage());
+                        }
+                        link.queue.countInto(counters);
+                        s.queue = link.queue;
+                    }
+                }
+            } catch (RuntimeException e) {
+                for (QueueSlot r : queues) r.reset(maxQueueSize[r.index]);
+                throw e;
+            }
+            status = nStatus;
+            driverFeatures = nFeatures;
+            deviceFeatureSelect = ints[0];
+            driverFeatureSelect = ints[1];
+            configVector = vectorOrNone(ints[2]);
+            configGeneration = ints[3];
+            queueSelect = ints[4];
+            interrupts.restoreIsrLocked(nIsr);
+            activate = (status & STATUS_DRIVER_OK) != 0 && (status & STATUS_DEVICE_NEEDS_RESET) == 0
+                    ? context = new DriverContext(this, driverFeatures, sessionMemoryLocked()) : null;
+            syncKernelLocked();
+        }
+        if (activate == null) return;
+        if (!gate.enter()) throw new IllegalStateException(owner + ": the device's gate is closed");
+        try {
+            deviceLock.writeLock().lock();
+            try {
+                activateDevice(activate);
+            } finally {
+                deviceLock.writeLock().unlock();
+            }
+        } finally {
+            gate.exit();
+        }
+    }
+
+    private vmm.core.device.IncompatibleStateException incompatible(String what) {
+        return new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state of " + owner + ": " + what);
+    }
+
+    private static long range(vmm.core.device.DeviceState s, String name, long min, long max) {
+        long v = s.getLong(name);
+        if (v < min || v > max)
+            throw new vmm.core.device.IncompatibleStateException(String.format("%s state field '%s': %d is outside"
+                    + " [%d, %d]", s.type(), name, v, min, max));
+        return v;
+    }
+
     // --- Kernel bindings (ioeventfd, irqfd) -------------------------------------------
 
     /**

@@ -5,5 +5,5 @@
  * {@link vmm.core.virtio.VirtioDevice}; the transport does the rest.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.7.0")
+@org.osgi.annotation.versioning.Version("1.8.0")
 package vmm.core.virtio;

@@ -67,9 +67,12 @@ class BusDeviceInstanceTest {
             }
         }
 
+        /** Pauses not yet resumed. */
+        final java.util.concurrent.atomic.AtomicInteger paused = new java.util.concurrent.atomic.AtomicInteger();
+
         @Override public void start() { }
-        @Override public void pause() { }
-        @Override public void resume() { }
+        @Override public void pause() { paused.incrementAndGet(); }
+        @Override public void resume() { paused.decrementAndGet(); }
 
         @Override
         public void reset() {
@@ -207,5 +210,50 @@ class BusDeviceInstanceTest {
         assertThat(made.get('b').stopped).as("the refused model was stopped").isTrue();
         assertThat(machine.instances()).hasSize(1);
         assertThat(machine.ioPorts().read(PORT + 4, 1)).as("the first device still answers").isEqualTo('a');
+    }
+
+    @Test
+    void quiesceHoldsThePausedModelAndGuestAccessesUntilUnquiesced() throws Exception {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        machine.ioPorts().write(PORT, 4, 12);
+        DeviceState state = d.quiesce();
+        assertThat(state.getLong("total")).isEqualTo(12);
+        assertThat(made.get('a').paused.get()).isEqualTo(1);
+        Thread write = Thread.ofPlatform().start(() -> machine.ioPorts().write(PORT, 4, 1));
+        vmm.core.Await.untilWaiting(write);
+        assertThat(made.get('a').total.get()).as("the access waits at the gate").isEqualTo(12);
+        assertThatThrownBy(d::quiesce).isInstanceOf(IllegalStateException.class).hasMessageContaining("quiesced already");
+        d.unquiesce();
+        write.join();
+        assertThat(made.get('a').paused.get()).isZero();
+        assertThat(machine.ioPorts().read(PORT, 4)).isEqualTo(13);
+    }
+
+    @Test
+    void restorePutsASavedStateIntoAFreshModelOfTheServingProviderOrLeavesTheOldOneServing() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        machine.ioPorts().write(PORT, 4, 12);
+        machine.ioPorts().write(PORT + 5, 1, 1);
+        DeviceState state = d.quiesce();
+        d.unquiesce();
+        Counter first = made.get('a');
+        machine.ioPorts().write(PORT, 4, 30);
+        machine.ioPorts().write(PORT + 5, 1, 0);
+
+        d.restore(state);
+        assertThat(d.serving()).isNotSameAs(first).isSameAs(made.get('a'));
+        assertThat(first.stopped).isTrue();
+        assertThat(machine.ioPorts().read(PORT, 4)).isEqualTo(12);
+        assertThat(irq.high(IRQ)).as("the saved level").isTrue();
+        assertThat(d.swapCount()).as("a restore is no swap").isZero();
+
+        Counter second = made.get('a');
+        assertThatThrownBy(() -> d.restore(DeviceState.builder("uart", 1).build()))
+                .isInstanceOf(IncompatibleStateException.class);
+        assertThat(d.serving()).isSameAs(second);
+        assertThat(made.get('a')).as("the model made for the refused state").isNotSameAs(second);
+        assertThat(made.get('a').stopped).isTrue();
+        assertThat(second.stopped).as("the serving model goes on").isFalse();
+        assertThat(machine.ioPorts().read(PORT, 4)).isEqualTo(12);
     }
 }

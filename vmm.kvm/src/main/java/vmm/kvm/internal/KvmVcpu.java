@@ -389,6 +389,16 @@ final class KvmVcpu implements Vcpu {
     }
 
     @Override
+    public vmm.core.device.DeviceState saveState() {
+        throw new UnsupportedOperationException(KvmVm.NO_SNAPSHOTS);
+    }
+
+    @Override
+    public void restoreState(vmm.core.device.DeviceState state) {
+        throw new UnsupportedOperationException(KvmVm.NO_SNAPSHOTS);
+    }
+
+    @Override
     public void close() {
         if (closed) return;
         closed = true;

@@ -76,6 +76,9 @@ public final class Arguments {
                    (the default: KVM where it works, else the software CPU)
                    --deterministic: a reproducible run on the software CPU (QEMU's -icount): time follows
                    the instruction count, vCPUs take turns, disk requests complete in order
+                   vmm run -r FILE [VMNAME]
+                   restore a VM from a snapshot (vm:snapshot in its shell): the machine's configuration comes from
+                   the file, its state is put back before any vCPU runs (the software CPU, accel=emu, only)
                    vmm run -k FILE [flags...] [-o VAR=VALUE]... [VMNAME]
                    the same from a bhyve_config(5) file (var=value lines, # comments, %(var) expansion; or JSON);
                    -o sets one variable (memory.size, cpus, lpc.com1.path, pci.0.4.0.path, accel, kernel, ...);
@@ -104,7 +107,7 @@ public final class Arguments {
     public record WithBundles(List<Path> bundles, List<String> rest) {}
 
     /** The options of {@code run}, {@code vhost-user} and {@code vfio-user} that take the next argument. */
-    private static final Set<String> TAKES_VALUE = Set.of("-k", "-c", "-m", "-s", "-l", "-o", "-U", "-p", "-G", "-K",
+    private static final Set<String> TAKES_VALUE = Set.of("-r", "-k", "-c", "-m", "-s", "-l", "-o", "-U", "-p", "-G", "-K",
             "--kernel", "--initrd", "--cmdline", "--accel", "--socket");
 
     /**
@@ -238,8 +241,41 @@ public final class Arguments {
             Map.entry("deterministic", "deterministic"));
     static final java.util.Set<String> VM_KEYS = new java.util.TreeSet<>(VM_ALIASES.keySet());
 
+    /** The PID of the one configuration of a {@code restore} plan: {@code file} and, if given, {@code name}. */
+    public static final String RESTORE = "vmm.restore";
+
+    /**
+     * {@code run -r FILE [VMNAME]}: bhyve's restore. The machine's configuration comes from the file, so no other
+     * option goes with it.
+     */
+    private static Plan restore(List<String> args) throws UsageException {
+        String file = null, name = null;
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("-r") || a.startsWith("-r=")) {
+                if (file != null) throw new UsageException("-r: one snapshot file, not two");
+                file = a.equals("-r") ? next(args, ++i, "-r needs a snapshot file (from vm:snapshot)") : a.substring(3);
+                if (file.isBlank()) throw new UsageException("-r needs a snapshot file (from vm:snapshot)");
+            } else if (a.startsWith("-")) {
+                throw new UsageException("-r " + (file == null ? "FILE" : file) + ": " + a + " cannot go with a restore:"
+                        + " the machine's configuration comes from the snapshot");
+            } else if (name != null) {
+                throw new UsageException("-r: one VM name, not '" + name + "' and '" + a + "'");
+            } else {
+                name = a;
+            }
+        }
+        Path path = Path.of(file).toAbsolutePath();
+        if (!Files.isRegularFile(path)) throw new UsageException("-r " + file + ": no such file");
+        Map<String, Object> props = new LinkedHashMap<>();
+        props.put("file", path.toString());
+        if (name != null) props.put("name", name);
+        return new Plan("restore", List.of(new Config(RESTORE, null, props)));
+    }
+
     private static Plan run(List<String> args, Set<String> providerTypes) throws UsageException {
         if (args.isEmpty()) return defaultVm(null);
+        if (args.contains("-r") || args.stream().anyMatch(a -> a.startsWith("-r="))) return restore(args);
         // "--accel X" alone still means the built-in default VM, on that back end.
         String accelOnly = args.size() == 2 && args.getFirst().equals("--accel") ? args.get(1)
                 : args.size() == 1 && args.getFirst().startsWith("--accel=") ? args.getFirst().substring(8) : null;
@@ -294,8 +330,7 @@ public final class Arguments {
                     String v = next(args, ++i, "-K needs a keyboard layout");
                     tree.set("keyboard.layout", v, "-K " + v);
                 }
-                case "-r", "-f", "-n" -> throw new UsageException(a + ": " + switch (a) {
-                    case "-r" -> "restoring a saved VM from a file is not supported here";
+                case "-f", "-n" -> throw new UsageException(a + ": " + switch (a) {
                     case "-f" -> "fw_cfg files from the command line are not supported here";
                     default -> "emulated NUMA domains are not supported here";
                 });

@@ -97,6 +97,20 @@ public final class Main implements Callable<Integer> {
             if (Files.exists(socket) && !Files.isRegularFile(socket)) Files.delete(socket);
         }
         if (plan.command().equals("run")) return new RunCommand(cm, context, out, err).run(plan);
+        if (plan.command().equals("restore")) {
+            Map<String, Object> r = plan.configs().getFirst().properties();
+            SnapshotFile.Restore restore;
+            try {
+                restore = SnapshotFile.open(Path.of((String) r.get("file")), (String) r.get("name"),
+                        providers.keySet());
+            } catch (Arguments.UsageException e) {
+                err.println("vmm: " + e.getMessage());
+                return 2;
+            }
+            try (java.nio.channels.FileChannel file = restore.channel()) {
+                return new RunCommand(cm, context, out, err).restore(restore);
+            }
+        }
         for (Arguments.Config c : plan.configs()) {
             Configuration config = cm.getFactoryConfiguration(c.factoryPid(), c.name(), "?");
             config.update(new Hashtable<>(c.properties()));

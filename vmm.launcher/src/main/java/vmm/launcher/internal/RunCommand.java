@@ -24,6 +24,7 @@ import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.DeviceInstanceInfo;
 import vmm.core.pci.PciAddress;
 import vmm.core.platform.PcMachine;
+import vmm.core.platform.VmSnapshot;
 import vmm.launcher.internal.shell.ControlSocket;
 
 /**
@@ -64,13 +65,22 @@ final class RunCommand {
             }
         }
         try {
-            return runConfigured(configs);
+            return runConfigured(configs, null);
         } finally {
             if (demo != null) Files.deleteIfExists(demo);
         }
     }
 
-    private int runConfigured(List<Arguments.Config> configs) throws Exception {
+    /**
+     * {@code vmm run -r FILE}: builds the machine the snapshot's configuration describes, as a run does, puts the
+     * snapshot into it before any vCPU runs, then runs it. A file that does not fit the machine built from it is
+     * one line and exit code 2, with nothing run.
+     */
+    int restore(SnapshotFile.Restore restore) throws Exception {
+        return runConfigured(new ArrayList<>(restore.configs()), restore);
+    }
+
+    private int runConfigured(List<Arguments.Config> configs, SnapshotFile.Restore restore) throws Exception {
         String vmName = String.valueOf(configs.getFirst().properties().get("name"));
         // The back end is chosen before anything is configured: an ordinary user who can open /dev/kvm runs
         // VMs on KVM; one who cannot (or a host without it) runs them on the software CPU, told why in one
@@ -150,6 +160,19 @@ final class RunCommand {
         out.println("vmm: shell: ./vmm shell " + vmName + " COMMAND   (socket " + control + ")");
         out.flush();
 
+        if (restore != null) {
+            try {
+                VmSnapshot.restore(vm, restore.reader());
+            } catch (RuntimeException e) {
+                // A file that does not fit this machine (IncompatibleStateException), a corrupt payload
+                // (SnapshotFormatException), a back end that cannot restore (UnsupportedOperationException).
+                String why = String.valueOf(e.getMessage()).replaceAll("\\s*\\R\\s*", " ");
+                err.println("vmm: -r " + restore.file() + ": " + why);
+                return 2;
+            }
+            out.println("vmm: restored from " + restore.file() + " (written by " + restore.reader().header().writtenBy()
+                    + " at " + restore.reader().header().created() + ")");
+        }
         vm.start();
         PcMachine.Exit exit;
         while (true) {

@@ -283,4 +283,24 @@ class ArgumentsTest {
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-s", "9,virtio-vsock,cid=3,path=" + dir)))
                 .hasMessageContaining("is a directory");
     }
+
+    @Test
+    void restoreTakesASnapshotFileAndAVmNameAndNothingElse() throws Exception {
+        Path snap = dir.resolve("vm.snap");
+        Files.write(snap, new byte[] {1});
+        Arguments.Plan p = Arguments.parse(List.of("run", "-r", snap.toString(), "again"));
+        assertThat(p.command()).isEqualTo("restore");
+        assertThat(p.configs().getFirst().properties()).containsEntry("file", snap.toAbsolutePath().toString())
+                .containsEntry("name", "again");
+        assertThat(Arguments.parse(List.of("run", "-r=" + snap)).configs().getFirst().properties())
+                .doesNotContainKey("name");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-c", "2", "-r", snap.toString())))
+                .isInstanceOf(Arguments.UsageException.class)
+                .hasMessage("-r FILE: -c cannot go with a restore: the machine's configuration comes from the snapshot");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", dir.resolve("none.snap").toString())))
+                .hasMessageEndingWith("none.snap: no such file");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r"))).hasMessageContaining("-r needs a snapshot file");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", snap.toString(), "a", "b")))
+                .hasMessage("-r: one VM name, not 'a' and 'b'");
+    }
 }

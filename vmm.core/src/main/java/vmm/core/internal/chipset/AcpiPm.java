@@ -99,4 +99,20 @@ public final class AcpiPm {
         }
         if (off) power.powerOff("ACPI S5 (PM1a control SLP_EN)");
     }
+
+    /** PM1 status, enable and control, for a snapshot; the PM timer is the VM's time and needs nothing. */
+    public synchronized vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.platform.acpi-pm", 1).put("status", status).put("enable", enable)
+                .put("control", control).build();
+    }
+
+    public synchronized void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.platform.acpi-pm", 1);
+        long st = s.getLong("status"), en = s.getLong("enable"), ct = s.getLong("control");
+        if ((st | en | ct) >>> 16 != 0)
+            throw new vmm.core.device.IncompatibleStateException("vmm.platform.acpi-pm state: PM1 registers are 16 bits");
+        status = (int) st;
+        enable = (int) en;
+        control = (int) ct;
+    }
 }

@@ -126,4 +126,20 @@ public final class Cmos {
         if ((b & REG_B_BINARY) == 0) v = (v / 10) << 4 | v % 10;
         return pm ? v | 0x80 : v;
     }
+
+    /** The NVRAM (RTC registers A-D, alarms, the BIOS's bytes) and the index register, for a snapshot. */
+    public synchronized vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.platform.cmos", 1).put("nvram", nvram).put("index", index).build();
+    }
+
+    /** Puts back {@link #save()}'s state; the time registers still read the clock. */
+    public synchronized void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.platform.cmos", 1);
+        byte[] n = s.getBytes("nvram");
+        long i = s.getLong("index");
+        if (n.length != nvram.length || i < 0 || i > 0x7f)
+            throw new vmm.core.device.IncompatibleStateException("vmm.platform.cmos state: 128 bytes of NVRAM and an index below 0x80");
+        System.arraycopy(n, 0, nvram, 0, nvram.length);
+        index = (int) i;
+    }
 }

@@ -58,4 +58,16 @@ final class ConfigRegisters implements CapabilityHandler {
         for (int i = 0; i < size; i++) afterWrite.accept(offset + i);
         return get(offset, size);
     }
+
+    synchronized byte[] save() {
+        return values.clone();
+    }
+
+    /** Puts back {@link #save()}'s bytes: the writable bits from them, read-only bits as they are. */
+    synchronized void restore(byte[] saved, String what) {
+        if (saved.length != values.length)
+            throw new vmm.core.device.IncompatibleStateException(what + ": " + values.length + " register bytes, not " + saved.length);
+        for (int i = 0; i < values.length; i++)
+            values[i] = (byte) (values[i] & ~writable[i] | saved[i] & writable[i]);
+    }
 }

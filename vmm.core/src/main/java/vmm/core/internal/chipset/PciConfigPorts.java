@@ -80,4 +80,18 @@ public final class PciConfigPorts {
     private static long ones(int size) {
         return size == 8 ? -1L : (1L << (8 * size)) - 1;
     }
+
+    /** The CONFIG_ADDRESS latch (0xCF8), which a guest may have written just before the pause. */
+    public synchronized vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.platform.pci-config-address", 1).put("address", address & 0xffff_ffffL).build();
+    }
+
+    public synchronized void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.platform.pci-config-address", 1);
+        long a = s.getLong("address");
+        if ((a & ~0x80ff_fffcL) != 0)
+            throw new vmm.core.device.IncompatibleStateException(String.format(
+                    "vmm.platform.pci-config-address state: 0x%x sets bits CONFIG_ADDRESS does not keep", a));
+        address = (int) a;
+    }
 }

@@ -35,4 +35,16 @@ public final class ResetControl {
         }
         if (reset) power.reset("reset control register 0xcf9");
     }
+
+    public synchronized vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.platform.reset-control", 1).put("value", value).build();
+    }
+
+    /** Puts back the register's value without acting on it (no reset). */
+    public synchronized void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.platform.reset-control", 1);
+        long v = s.getLong("value");
+        if ((v & ~SYS_RST) != 0) throw new vmm.core.device.IncompatibleStateException("vmm.platform.reset-control state: only SYS_RST is kept");
+        value = (int) v;
+    }
 }

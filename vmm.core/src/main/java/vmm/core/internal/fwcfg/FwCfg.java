@@ -256,4 +256,22 @@ public final class FwCfg {
     public static byte[] le64(long v) {
         return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array();
     }
+
+    /** The selected item, the read offset in it and the DMA address's high half, for a snapshot. */
+    public synchronized vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.platform.fw_cfg", 1).put("selected", selected).put("offset", offset)
+                .put("dma-high", dmaHigh).build();
+    }
+
+    /** Puts back {@link #save()}'s state; the items are this machine's, made from the same configuration. */
+    public synchronized void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.platform.fw_cfg", 1);
+        long sel = s.getLong("selected"), off = s.getLong("offset"), dh = s.getLong("dma-high");
+        if (sel < 0 || sel > 0xffff || off < 0 || off > Integer.MAX_VALUE || dh < 0 || dh > 0xffff_ffffL)
+            throw new vmm.core.device.IncompatibleStateException("vmm.platform.fw_cfg state: a 16-bit selector, an offset and a 32-bit DMA address half");
+        // A generated item (the ACPI tables) is made at its selection: make it again for a read part way through.
+        select((int) sel);
+        offset = (int) off;
+        dmaHigh = dh;
+    }
 }

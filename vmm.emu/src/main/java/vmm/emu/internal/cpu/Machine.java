@@ -264,6 +264,83 @@ public final class Machine implements InterruptTarget {
         return mmu.probe(linear);
     }
 
+    /** The whole architectural state, for a snapshot; only while the vCPU is not running. */
+    public CpuState saveState() {
+        Cpu c = cpu;
+        FpuState f = c.fpu;
+        return new CpuState(c.r, c.rip, c.rflags(), java.util.List.of(c.seg), c.ldtr, c.tr, c.gdtBase, c.gdtLimit,
+                c.idtBase, c.idtLimit, c.cr0, c.cr2, c.cr3, c.cr4, c.cr8, c.efer, c.dr, apicBaseMsr, kernelGsBase,
+                tscOffset, tscAdjust, new java.util.TreeMap<>(msrs),
+                new CpuState.Fpu(f.fcw, f.fsw, f.ftw, f.fop, f.fip, f.fdp, f.fcs, f.fds, f.mxcsr, f.st, f.xmm),
+                halted, waitingForSipi, inInterruptShadow(), nmiBlocked, icount);
+    }
+
+    /**
+     * Puts back a state from {@link #saveState()}, before the vCPU runs again. The local APIC's side (its base
+     * as the APIC sees it, its registers) is the interrupt controllers' state, restored with them.
+     *
+     * @throws vmm.core.device.IncompatibleStateException when an MSR value is one the model refuses; nothing
+     *                                                    is changed then
+     */
+    public void restoreState(CpuState s) {
+        Cpu c = cpu;
+        // Check every MSR on a scratch table first, so a refused value leaves the vCPU as it was.
+        Map<Integer, Long> saved = new HashMap<>(msrs);
+        try {
+            msrs.clear();
+            s.msrs().forEach((k, v) -> {
+                if (!SystemOps.writeMsr(c, k, v))
+                    throw new vmm.core.device.IncompatibleStateException(String.format(
+                            "%s state: MSR 0x%x = 0x%x is refused by the model", CpuState.TYPE, k, v));
+            });
+        } catch (RuntimeException e) {
+            msrs.clear();
+            msrs.putAll(saved);
+            throw e;
+        }
+        System.arraycopy(s.gprs(), 0, c.r, 0, 16);
+        c.rip = s.rip();
+        c.cr0 = s.cr0();
+        c.cr2 = s.cr2();
+        c.cr3 = s.cr3();
+        c.cr4 = s.cr4();
+        c.cr8 = s.cr8();
+        c.efer = s.efer();
+        c.setRflags(s.rflags());
+        for (int i = 0; i < 6; i++) c.setSegment(i, s.segments().get(i));
+        c.ldtr = s.ldtr();
+        c.tr = s.tr();
+        c.gdtBase = s.gdtBase();
+        c.gdtLimit = s.gdtLimit();
+        c.idtBase = s.idtBase();
+        c.idtLimit = s.idtLimit();
+        System.arraycopy(s.dr(), 0, c.dr, 0, 8);
+        CpuState.Fpu f = s.fpu();
+        FpuState fs = c.fpu;
+        fs.fcw = f.fcw();
+        fs.fsw = f.fsw();
+        fs.ftw = f.ftw();
+        fs.fop = f.fop();
+        fs.fip = f.fip();
+        fs.fdp = f.fdp();
+        fs.fcs = f.fcs();
+        fs.fds = f.fds();
+        fs.mxcsr = f.mxcsr();
+        System.arraycopy(f.st(), 0, fs.st, 0, fs.st.length);
+        System.arraycopy(f.xmm(), 0, fs.xmm, 0, fs.xmm.length);
+        apicBaseMsr = s.apicBase();
+        kernelGsBase = s.kernelGsBase();
+        tscOffset = s.tscOffset();
+        tscAdjust = s.tscAdjust();
+        halted = s.halted();
+        waitingForSipi = s.waitingForSipi();
+        nmiBlocked = s.nmiBlocked();
+        icount = s.instructions();
+        shadowAt = s.interruptShadow() ? icount : -1;
+        stateChanged();
+        attention = true;
+    }
+
     /** Called after the state was set from outside: recomputes what is derived from it. */
     public void stateChanged() {
         cpu.updateCodeBits();

@@ -276,6 +276,15 @@ final class SystemOps {
         };
     }
 
+    /** Whether the model keeps {@code msr} in {@link Machine#msrs} (what a snapshot carries of that table). */
+    static boolean keptInTable(int msr) {
+        return switch (msr) {
+            case IA32_SYSENTER_CS, IA32_SYSENTER_ESP, IA32_SYSENTER_EIP, STAR, LSTAR, CSTAR, SFMASK, TSC_AUX, DE_CFG ->
+                    true;
+            default -> MtrrMsrs.stored(msr);
+        };
+    }
+
     /** Writes an MSR; false when the model has none of that number or refuses the value. */
     static boolean writeMsr(Cpu c, int msr, long v) {
         c.machine.serial++;

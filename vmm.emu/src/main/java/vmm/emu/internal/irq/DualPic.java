@@ -134,4 +134,21 @@ public final class DualPic implements PortDevice {
     // For tests and the state dump.
     int irr(boolean ofMaster) { return (ofMaster ? master : slave).irr; }
     int isr(boolean ofMaster) { return (ofMaster ? master : slave).isr; }
+
+    /** Both chips and the INT output, for a snapshot. */
+    public vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.emu.pic", 1).put("master", master.save())
+                .put("slave", slave.save()).put("output", output).build();
+    }
+
+    /**
+     * Puts back {@link #save()}'s state; the output is as saved, without telling the listener (the local APIC's
+     * side of it is restored with the APIC).
+     */
+    public void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.emu.pic", 1);
+        master.restore(s.getState("master"));
+        slave.restore(s.getState("slave"));
+        output = s.getBoolean("output");
+    }
 }

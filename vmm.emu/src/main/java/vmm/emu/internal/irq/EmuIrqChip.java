@@ -251,6 +251,77 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
         timers.changed();
     }
 
+    /** The state type of {@link #save()}. */
+    public static final String STATE_TYPE = "vmm.emu.irqchip";
+
+    /**
+     * Every controller's state, for a snapshot: the 8259A pair, the IOAPIC, the PIT, each local APIC with its
+     * timer, and the MSI routes. Timers are kept in the VM's time, so a VM whose clock goes on from the saved
+     * time fires each of them when it was due; {@code time} is the clock's reading they were saved at. Any
+     * thread; consistent under the chip's lock.
+     */
+    public vmm.core.device.DeviceState save() {
+        synchronized (lock) {
+            List<vmm.core.device.DeviceState> lapics = new ArrayList<>();
+            for (LocalApic a : apics) {
+                if (a == null) throw new IllegalStateException("every vCPU must be created before a snapshot");
+                lapics.add(a.save());
+            }
+            List<Long> routes = new ArrayList<>();
+            new java.util.TreeMap<>(msiRoutes).forEach((gsi, m) -> {
+                routes.add((long) gsi);
+                routes.add(m.address());
+                routes.add(m.data() & 0xffff_ffffL);
+            });
+            // The time the timers' deadlines are compared with, read with them under the lock.
+            return vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("time", clock.nanos()).put("pic", pic.save())
+                    .put("ioapic", ioapic.save()).put("pit", pit.save()).putList("lapics", lapics)
+                    .putList("msi-routes", routes).build();
+        }
+    }
+
+    /**
+     * Puts back {@link #save()}'s state of a chip with as many vCPUs, every one attached, before any vCPU runs.
+     * A state refused part way leaves the chip unusable: the caller discards the VM.
+     *
+     * @throws vmm.core.device.IncompatibleStateException naming what cannot be read or held
+     */
+    public void restore(vmm.core.device.DeviceState s) {
+        s.require(STATE_TYPE, 1);
+        List<Object> lapics = s.getList("lapics");
+        if (lapics.size() != apics.length)
+            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state has " + lapics.size()
+                    + " local APICs; this VM has " + apics.length + " vCPUs");
+        List<Object> routes = s.getList("msi-routes");
+        if (routes.size() % 3 != 0 || routes.size() / 3 > GSI_LIMIT)
+            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: MSI routes are GSI, address,"
+                    + " data triples");
+        Map<Integer, MsiMessage> newRoutes = new HashMap<>();
+        for (int i = 0; i < routes.size(); i += 3) {
+            if (!(routes.get(i) instanceof Long gsi) || !(routes.get(i + 1) instanceof Long address)
+                    || !(routes.get(i + 2) instanceof Long data) || gsi < IOAPIC_PINS || gsi >= GSI_LIMIT
+                    || data < 0 || data > 0xffff_ffffL)
+                throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: MSI route " + i / 3
+                        + " is not a GSI in [" + IOAPIC_PINS + ", " + GSI_LIMIT + ") with an address and 32-bit data");
+            newRoutes.put(gsi.intValue(), new MsiMessage(address, data.intValue()));
+        }
+        synchronized (lock) {
+            for (int i = 0; i < apics.length; i++) {
+                if (apics[i] == null) throw new IllegalStateException("every vCPU must be created before a restore");
+                if (!(lapics.get(i) instanceof vmm.core.device.DeviceState ls))
+                    throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: local APIC " + i
+                            + " is not a state");
+                apics[i].restore(ls);
+            }
+            pic.restore(s.getState("pic"));
+            ioapic.restore(s.getState("ioapic"));
+            pit.restore(s.getState("pit"));
+            msiRoutes.clear();
+            msiRoutes.putAll(newRoutes);
+        }
+        timers.changed();
+    }
+
     /** Stops the timer thread if it runs. */
     @Override
     public void close() {

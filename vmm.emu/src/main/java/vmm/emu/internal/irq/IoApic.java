@@ -152,4 +152,27 @@ public final class IoApic implements IoHandler {
     public int id() {
         return id;
     }
+
+    /** The redirection table, input levels, ID and register select, for a snapshot. */
+    public vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.emu.ioapic", 1).putList("table", States.list(table))
+                .put("lines", lines).put("id", id).put("select", select).build();
+    }
+
+    /** Puts back {@link #save()}'s state, checked first: a bad value changes nothing. */
+    public void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.emu.ioapic", 1);
+        long[] t = States.longs(s, "table", PINS, Long.MIN_VALUE, Long.MAX_VALUE);
+        long kept = RTE_WRITABLE | RTE_DELIVERY_STATUS | RTE_REMOTE_IRR;
+        for (int i = 0; i < PINS; i++)
+            if ((t[i] & ~kept) != 0)
+                throw new vmm.core.device.IncompatibleStateException(String.format(
+                        "vmm.emu.ioapic state: entry %d (0x%x) sets reserved bits", i, t[i]));
+        int nLines = States.intRange(s, "lines", 0, (1 << PINS) - 1);
+        int nId = States.intRange(s, "id", 0, 15), nSelect = States.intRange(s, "select", 0, 0xff);
+        System.arraycopy(t, 0, table, 0, PINS);
+        lines = nLines;
+        id = nId;
+        select = nSelect;
+    }
 }

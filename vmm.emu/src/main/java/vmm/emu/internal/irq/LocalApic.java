@@ -550,6 +550,82 @@ public final class LocalApic implements Timed, IoHandler {
         refresh();
     }
 
+    /**
+     * Everything the APIC holds, for a snapshot: the base MSR, the registers, the timer where it stands in
+     * the VM's time (not restarted, as {@link #loadRegisters} does), pending NMI/INIT/SIPI, whether the CPU
+     * waits for a SIPI, and the 8259A's output as last seen.
+     */
+    public vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.emu.lapic", 1).put("index", index).put("apic-base", apicBase)
+                .put("id", id).put("tpr", tpr).put("ldr", ldr & 0xffff_ffffL).put("dfr", dfr & 0xffff_ffffL)
+                .put("svr", svr).put("esr", esr).put("pending-esr", pendingEsr).put("icr-low", icrLow)
+                .put("icr-high", icrHigh & 0xffff_ffffL).putList("irr", States.list(irr))
+                .putList("isr", States.list(isr)).putList("tmr", States.list(tmr)).putList("lvt", States.list(lvt))
+                .put("timer", timer.save()).put("nmi", nmi).put("init", init).put("startup", startup)
+                .put("startup-vector", startupVector).put("wait-for-startup", waitForStartup)
+                .put("pic-output", picOutput).build();
+    }
+
+    /**
+     * Puts back {@link #save()}'s state of the APIC with the same index, checked first (a bad value changes
+     * nothing); the vCPU is woken if something is pending.
+     *
+     * @throws vmm.core.device.IncompatibleStateException for another APIC's state or a value the APIC cannot hold
+     */
+    public void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.emu.lapic", 1);
+        if (s.getLong("index") != index)
+            throw new vmm.core.device.IncompatibleStateException("vmm.emu.lapic state of APIC " + s.getLong("index")
+                    + " given to APIC " + index);
+        long base = s.getLong("apic-base");
+        if ((base & BASE_RESERVED) != 0 || (base & BASE_BSP) != (isBsp() ? BASE_BSP : 0) || base < 0)
+            throw new vmm.core.device.IncompatibleStateException(String.format(
+                    "vmm.emu.lapic state: APIC base 0x%x is not one APIC %d can have", base, index));
+        int[] nIrr = States.ints(s, "irr", 8, 0, 0xffff_ffffL), nIsr = States.ints(s, "isr", 8, 0, 0xffff_ffffL),
+                nTmr = States.ints(s, "tmr", 8, 0, 0xffff_ffffL),
+                nLvt = States.ints(s, "lvt", lvt.length, 0, 0xffff_ffffL);
+        for (int i = 0; i < nLvt.length; i++)
+            if ((nLvt[i] & ~(LVT_WRITABLE[i] | LVT_PENDING | LVT_REMOTE_IRR)) != 0)
+                throw new vmm.core.device.IncompatibleStateException(String.format(
+                        "vmm.emu.lapic state: LVT %d (0x%x) sets bits the register does not have", i, nLvt[i]));
+        int nId = States.intRange(s, "id", 0, 0xff), nTpr = States.intRange(s, "tpr", 0, 0xff),
+                nSvr = States.intRange(s, "svr", 0, SVR_WRITABLE),
+                nIcrLow = States.intRange(s, "icr-low", 0, ICR_LOW_WRITABLE),
+                nStartupVector = States.intRange(s, "startup-vector", 0, 0xff),
+                nEsr = States.intRange(s, "esr", 0, 0xff), nPendingEsr = States.intRange(s, "pending-esr", 0, 0xff);
+        long nLdr = States.range(s, "ldr", 0, 0xffff_ffffL), nDfr = States.range(s, "dfr", 0, 0xffff_ffffL),
+                nIcrHigh = States.range(s, "icr-high", 0, 0xffff_ffffL);
+        if ((nSvr & ~SVR_WRITABLE) != 0 || (nIcrLow & ~ICR_LOW_WRITABLE) != 0 || (nLdr & 0x00ff_ffffL) != 0
+                || (nDfr & 0x0fff_ffffL) != 0x0fff_ffffL || (nIcrHigh & 0x00ff_ffffL) != 0)
+            throw new vmm.core.device.IncompatibleStateException(
+                    "vmm.emu.lapic state: SVR, ICR, LDR or DFR sets bits the register does not have");
+        ApicTimer t = new ApicTimer();
+        t.restore(s.getState("timer"));
+        timer.restore(s.getState("timer"));
+        apicBase = base;
+        id = nId;
+        tpr = nTpr;
+        ldr = (int) nLdr;
+        dfr = (int) nDfr;
+        svr = nSvr;
+        esr = nEsr;
+        pendingEsr = nPendingEsr;
+        icrLow = nIcrLow;
+        icrHigh = (int) nIcrHigh;
+        System.arraycopy(nIrr, 0, irr, 0, 8);
+        System.arraycopy(nIsr, 0, isr, 0, 8);
+        System.arraycopy(nTmr, 0, tmr, 0, 8);
+        System.arraycopy(nLvt, 0, lvt, 0, lvt.length);
+        nmi = s.getBoolean("nmi");
+        init = s.getBoolean("init");
+        startup = s.getBoolean("startup");
+        startupVector = nStartupVector;
+        waitForStartup = s.getBoolean("wait-for-startup");
+        picOutput = s.getBoolean("pic-output");
+        interruptReady = false;
+        refresh();
+    }
+
     /** Sets whether this APIC's CPU waits for a SIPI (restoring a vCPU's multiprocessing state). */
     public void setWaitingForStartup(boolean waiting) {
         waitForStartup = waiting;

@@ -212,4 +212,44 @@ final class Pic8259 {
     boolean initializing() {
         return init != Init.READY;
     }
+
+    /** The chip's registers and modes, for a snapshot. */
+    vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.emu.8259a", 1).put("irr", irr).put("isr", isr).put("imr", imr)
+                .put("lines", lines).put("elcr", elcr).put("priority-base", priorityBase).put("vector-base", vectorBase)
+                .put("read-isr", readIsr).put("poll", poll).put("special-mask", specialMask).put("auto-eoi", autoEoi)
+                .put("rotate-on-auto-eoi", rotateOnAutoEoi).put("special-fully-nested", specialFullyNested)
+                .put("level-all", levelAll).put("icw4-expected", icw4Expected).put("single", single)
+                .put("init", init.ordinal()).build();
+    }
+
+    /** Puts back {@link #save()}'s state, checked first: a bad value changes nothing. */
+    void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.emu.8259a", 1);
+        int nIrr = States.intRange(s, "irr", 0, 0xff), nIsr = States.intRange(s, "isr", 0, 0xff),
+                nImr = States.intRange(s, "imr", 0, 0xff), nLines = States.intRange(s, "lines", 0, 0xff),
+                nElcr = States.intRange(s, "elcr", 0, 0xff), nBase = States.intRange(s, "priority-base", 0, 7),
+                nVector = States.intRange(s, "vector-base", 0, 0xf8),
+                nInit = States.intRange(s, "init", 0, Init.values().length - 1);
+        if ((nElcr & ~elcrMask) != 0 || (nVector & 7) != 0)
+            throw new vmm.core.device.IncompatibleStateException("vmm.emu.8259a state: ELCR or vector base not as the chip"
+                    + " can hold them");
+        irr = nIrr;
+        isr = nIsr;
+        imr = nImr;
+        lines = nLines;
+        elcr = nElcr;
+        priorityBase = nBase;
+        vectorBase = nVector;
+        readIsr = s.getBoolean("read-isr");
+        poll = s.getBoolean("poll");
+        specialMask = s.getBoolean("special-mask");
+        autoEoi = s.getBoolean("auto-eoi");
+        rotateOnAutoEoi = s.getBoolean("rotate-on-auto-eoi");
+        specialFullyNested = s.getBoolean("special-fully-nested");
+        levelAll = s.getBoolean("level-all");
+        icw4Expected = s.getBoolean("icw4-expected");
+        single = s.getBoolean("single");
+        init = Init.values()[nInit];
+    }
 }

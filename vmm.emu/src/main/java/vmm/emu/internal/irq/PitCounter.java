@@ -218,4 +218,49 @@ final class PitCounter {
             }
         };
     }
+
+    /** Every register and latch of the counter, for a snapshot. */
+    vmm.core.device.DeviceState save() {
+        return vmm.core.device.DeviceState.builder("vmm.emu.8254-counter", 1).put("rw", rw).put("mode", mode)
+                .put("mode-bits", modeBits).put("bcd", bcd).put("gate", gate).put("count", count).put("loaded", loaded)
+                .put("triggered", triggered).put("null-count", nullCount).put("load-tick", loadTick)
+                .put("suspended-at", suspendedAt).put("write-msb-next", writeMsbNext).put("read-msb-next", readMsbNext)
+                .put("lsb-written", lsbWritten).put("latched", latched).put("latched-status", latchedStatus)
+                .put("latched-msb-next", latchedMsbNext).build();
+    }
+
+    /** Puts back {@link #save()}'s state, checked first: a bad value changes nothing. */
+    void restore(vmm.core.device.DeviceState s) {
+        s.require("vmm.emu.8254-counter", 1);
+        int nRw = States.intRange(s, "rw", Pit8254.RW_LSB, Pit8254.RW_LSB_MSB);
+        int nModeBits = States.intRange(s, "mode-bits", 0, 7);
+        int nMode = States.intRange(s, "mode", 0, MODE_HARDWARE_STROBE);
+        if (nMode != (nModeBits > MODE_HARDWARE_STROBE ? nModeBits & 3 : nModeBits))
+            throw new vmm.core.device.IncompatibleStateException("vmm.emu.8254-counter state: mode " + nMode
+                    + " does not follow the mode bits " + nModeBits);
+        boolean nBcd = s.getBoolean("bcd"), nLoaded = s.getBoolean("loaded");
+        // A loaded count divides the elapsed ticks: it is never 0.
+        long nCount = States.range(s, "count", nLoaded ? 1 : 0, nBcd ? 10_000 : 65_536);
+        long nLoadTick = States.range(s, "load-tick", 0, Long.MAX_VALUE / 2);
+        long nSuspended = States.range(s, "suspended-at", 0, Long.MAX_VALUE / 2);
+        int nLsb = States.intRange(s, "lsb-written", 0, 0xff), nLatched = States.intRange(s, "latched", -1, 0xffff),
+                nStatus = States.intRange(s, "latched-status", -1, 0xff);
+        rw = nRw;
+        mode = nMode;
+        modeBits = nModeBits;
+        bcd = nBcd;
+        gate = s.getBoolean("gate");
+        count = nCount;
+        loaded = nLoaded;
+        triggered = s.getBoolean("triggered");
+        nullCount = s.getBoolean("null-count");
+        loadTick = nLoadTick;
+        suspendedAt = nSuspended;
+        writeMsbNext = s.getBoolean("write-msb-next");
+        readMsbNext = s.getBoolean("read-msb-next");
+        lsbWritten = nLsb;
+        latched = nLatched;
+        latchedStatus = nStatus;
+        latchedMsbNext = s.getBoolean("latched-msb-next");
+    }
 }

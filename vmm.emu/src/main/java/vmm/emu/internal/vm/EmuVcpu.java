@@ -230,6 +230,16 @@ final class EmuVcpu implements Vcpu {
         }
     }
 
+    @Override
+    public vmm.core.device.DeviceState saveState() {
+        return machine.saveState().toDeviceState();
+    }
+
+    @Override
+    public void restoreState(vmm.core.device.DeviceState state) {
+        machine.restoreState(vmm.emu.internal.cpu.CpuState.from(state));
+    }
+
     private VcpuInterrupts apic() {
         if (interrupts == null) throw new IllegalStateException(EmuVm.NO_IRQCHIP);
         return interrupts;

@@ -44,6 +44,8 @@ final class EmuVm implements VirtualMachine {
     /** The turn-taking and time of a deterministic run; null in real time. */
     private final vmm.emu.internal.cpu.Lockstep lockstep;
     private final VirtualClock clock;
+    /** The clock of a real-time run, which a restore moves; null in a deterministic run. */
+    private final vmm.emu.internal.cpu.HostClock hostClock;
     private final IoEvents ioEvents = new IoEvents();
     private final Map<Integer, EmuVcpu> vcpus = new HashMap<>();
     /** The interrupt controllers, their bus registrations and irqfds; null without inKernelIrqchip. */
@@ -63,10 +65,12 @@ final class EmuVm implements VirtualMachine {
         if (config.deterministic()) {
             lockstep = new vmm.emu.internal.cpu.Lockstep(config.vcpus());
             clock = lockstep;
+            hostClock = null;
             if (jit != null) jit = jit.compilingOnVcpu();
         } else {
             lockstep = null;
-            clock = VirtualClock.host();
+            hostClock = VirtualClock.host();
+            clock = hostClock;
         }
         phys.setTranslator(jit);
         if (config.inKernelIrqchip()) {
@@ -239,6 +243,64 @@ final class EmuVm implements VirtualMachine {
     @Override
     public void resetInterruptControllers() {
         if (chip != null) chip.reset();
+    }
+
+    /** Moves a real-time VM's clock, as a restore does: for tests that need a VM that has run a while. */
+    void restoreClockForTest(long nanos) {
+        hostClock.continueFrom(nanos);
+    }
+
+    /** The state type of {@link #saveState()}. */
+    static final String STATE_TYPE = "vmm.emu.vm";
+    static final String NO_DETERMINISTIC_SNAPSHOT = "a deterministic run (its time follows the instruction count"
+            + " of each vCPU's turns) cannot be snapshot yet";
+
+    /** The VM's time, its interrupt controllers (local APICs included) and the MSI GSIs handed out. */
+    @Override
+    public synchronized vmm.core.device.DeviceState saveState() {
+        if (lockstep != null) throw new UnsupportedOperationException(NO_DETERMINISTIC_SNAPSHOT);
+        var b = vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("vcpus", config.vcpus());
+        if (chip != null) {
+            // The time the controllers were saved at, so that no timer can fire between the two readings.
+            vmm.core.device.DeviceState irq = chip.save();
+            b.put("time", irq.getLong("time")).put("irqchip", irq);
+        } else {
+            b.put("time", clock.nanos());
+        }
+        List<Long> gsis = new java.util.ArrayList<>();
+        synchronized (allocatedGsis) {
+            allocatedGsis.stream().forEach(g -> gsis.add((long) g));
+        }
+        return b.putList("msi-gsis", gsis).build();
+    }
+
+    /** Moves the VM's clock to the saved time first, so every timer restored after it is due when it was. */
+    @Override
+    public synchronized void restoreState(vmm.core.device.DeviceState state) {
+        if (lockstep != null) throw new UnsupportedOperationException(NO_DETERMINISTIC_SNAPSHOT);
+        state.require(STATE_TYPE, 1);
+        if (state.getLong("vcpus") != config.vcpus())
+            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state of " + state.getLong("vcpus")
+                    + " vCPUs given to a VM of " + config.vcpus());
+        if (state.has("irqchip") != (chip != null))
+            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state " + (chip == null
+                    ? "has interrupt controllers; this VM has none" : "has no interrupt controllers; this VM has them"));
+        long time = state.getLong("time");
+        if (time < 0 || time > Long.MAX_VALUE / 4)
+            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: time " + time
+                    + " ns is outside what a VM's clock reaches");
+        BitSet gsis = new BitSet();
+        for (Object o : state.getList("msi-gsis")) {
+            if (!(o instanceof Long g) || g < GsiPool.FIRST || g >= EmuIrqChip.GSI_LIMIT)
+                throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: MSI GSI " + o
+                        + " outside [" + GsiPool.FIRST + ", " + EmuIrqChip.GSI_LIMIT + ")");
+            gsis.set(g.intValue());
+        }
+        hostClock.continueFrom(time);
+        if (chip != null) chip.restore(state.getState("irqchip"));
+        synchronized (allocatedGsis) {
+            allocatedGsis.or(gsis);
+        }
     }
 
     @Override

@@ -1,0 +1,153 @@
+package vmm.launcher.boot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import device.uart.internal.UartProvider;
+import device.virtio_block.VirtioBlockProvider;
+import vmm.core.device.DeviceState;
+import vmm.core.hypervisor.Registers;
+import vmm.core.hypervisor.Segment;
+import vmm.core.hypervisor.SpecialRegisters;
+import vmm.core.hypervisor.Vcpu;
+import vmm.core.platform.PcMachine;
+import vmm.core.platform.VmSnapshot;
+import vmm.core.snapshot.SnapshotReader;
+import vmm.launcher.CountDisk;
+import vmm.testing.HangGuard;
+
+/**
+ * A snapshot of a guest that counts in RAM and prints each count on COM1, taken with {@code --stop}'s semantics
+ * (written, then the VM ends) and restored into a fresh machine of the same configuration in this JVM: COM1 of
+ * the first run followed by COM1 of the second is 1, 2, 3, ... with no gap and no repeat, and the count in RAM
+ * goes on from where it stood. Once with the counting code placed in RAM directly (no firmware, interrupts off),
+ * once booted by Debian's SeaBIOS from a virtio-blk disk, its PIT interrupt running through the restore.
+ */
+class SnapshotRestoreTest {
+    private static final long RAM = 32L << 20;
+
+    @TempDir
+    Path dir;
+
+    /** How the machine is made and its guest set going, the same before the snapshot and after. */
+    private interface Guest {
+        PcMachine create(Path console) throws Exception;
+
+        /** Sets the guest going in a fresh machine (not called for the restored one). */
+        default void boot(PcMachine vm) {
+        }
+    }
+
+    @Test
+    void aCounterPlacedInRamGoesOnInAFreshMachineWithNoGapAndNoRepeat() throws Exception {
+        check(new Guest() {
+            @Override
+            public PcMachine create(Path console) throws Exception {
+                PcMachine vm = PcMachine.create(new vmm.emu.internal.vm.EmuHypervisor(),
+                        new PcMachine.Config(RAM, 1, null, true), line -> { });
+                com1(vm, console);
+                return vm;
+            }
+
+            @Override
+            public void boot(PcMachine vm) {
+                byte[] code = CountDisk.bootSector();
+                vm.machine().memory().write(CountDisk.LOAD, code, 0, code.length);
+                Vcpu v = vm.vcpus().getFirst();
+                SpecialRegisters s = v.specialRegisters();
+                for (SpecialRegisters.Seg seg : List.of(SpecialRegisters.Seg.CS, SpecialRegisters.Seg.DS,
+                        SpecialRegisters.Seg.ES, SpecialRegisters.Seg.SS, SpecialRegisters.Seg.FS,
+                        SpecialRegisters.Seg.GS))
+                    s.segment(seg, Segment.realMode(0, seg == SpecialRegisters.Seg.CS));
+                v.setSpecialRegisters(s);
+                Registers r = v.registers();
+                v.setRegisters(r.rip(CountDisk.LOAD).rflags(2));
+            }
+        });
+    }
+
+    @Test
+    void aCounterBootedBySeaBiosGoesOnInAFreshMachineWithNoGapAndNoRepeat() throws Exception {
+        assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
+        Path disk = dir.resolve("count.img");
+        CountDisk.write(disk);
+        byte[] rom = Files.readAllBytes(SeaBiosBootTest.SEABIOS);
+        check(console -> {
+            PcMachine vm = PcMachine.create(new vmm.emu.internal.vm.EmuHypervisor(),
+                    new PcMachine.Config(RAM, 1, rom, true), line -> { });
+            vm.machine().plug("disk", "virtio-blk", SeaBiosBootTest.DISK_SLOT, Map.of("path", disk.toString()),
+                    "virtio-blk", new VirtioBlockProvider());
+            com1(vm, console);
+            vm.platform().serialConsole(0x3f8);
+            return vm;
+        });
+    }
+
+    private static void com1(PcMachine vm, Path console) {
+        vm.machine().plug("com1", UartProvider.TYPE, null, Map.of("port", "com1", "backend", "log=" + console),
+                UartProvider.TYPE, new UartProvider());
+    }
+
+    private void check(Guest guest) throws Exception {
+        Path snap = dir.resolve("vm.snap"), before = dir.resolve("before.log"), after = dir.resolve("after.log");
+        long atSnapshot;
+        VmSnapshot.Written written;
+        try (PcMachine a = guest.create(before)) {
+            guest.boot(a);
+            a.start();
+            HangGuard.await(() -> count(a) >= 25, "the guest counted to 25");
+            written = VmSnapshot.write(a, snap, DeviceState.builder("test.config", 1).build(), "vmm test", true);
+            Optional<PcMachine.Exit> exit = a.awaitExit(HangGuard.BOUND);
+            assertThat(exit).as("the snapshot ended the VM").isPresent();
+            assertThat(exit.get().outcome()).isEqualTo(PcMachine.Outcome.STOPPED);
+            atSnapshot = count(a);
+        }
+        assertThat(written.stopped()).isTrue();
+        assertThat(written.ramBytes()).as("zero pages are not written").isLessThan(RAM / 2);
+        try (PcMachine b = guest.create(after);
+             FileChannel ch = FileChannel.open(snap, StandardOpenOption.READ)) {
+            VmSnapshot.restore(b, SnapshotReader.open(ch));
+            assertThat(count(b)).as("the count in RAM, before the restored VM runs").isEqualTo(atSnapshot);
+            b.start();
+            HangGuard.await(() -> count(b) >= atSnapshot + 25, "the restored guest counted 25 more");
+            b.stop();
+        }
+        String first = Files.readString(before, StandardCharsets.US_ASCII);
+        String second = Files.readString(after, StandardCharsets.US_ASCII);
+        // SeaBIOS's own lines come first: the count is the lines that are numbers.
+        String all = "\n" + first + second;
+        String counting = all.substring(all.indexOf("\n1\n") + 1);
+        List<String> lines = new ArrayList<>(List.of(counting.split("\n", -1)));
+        lines.removeLast(); // the line being printed when the VM was stopped
+        for (int i = 0; i < lines.size(); i++)
+            assertThat(lines.get(i)).as("line %d of COM1: %s | %s", i + 1, tail(first), head(second))
+                    .isEqualTo(Integer.toString(i + 1));
+        assertThat(lines.size()).isGreaterThanOrEqualTo((int) atSnapshot + 20);
+        assertThat(second).as("the restored VM printed, not only the first").isNotEmpty();
+    }
+
+    private static long count(PcMachine vm) {
+        return vm.machine().memory().readU32(CountDisk.COUNTER);
+    }
+
+    private static String tail(String s) {
+        return s.substring(Math.max(0, s.length() - 20)).replace("\n", "\\n");
+    }
+
+    private static String head(String s) {
+        return s.substring(0, Math.min(20, s.length())).replace("\n", "\\n");
+    }
+}
