@@ -146,6 +146,25 @@ class SnapshotFileTest {
         assertThat(refusal(snapshot("foreign-config.snap", notOurs, "uart"))).contains("qemu.config");
     }
 
+    @Test
+    void aReplacementGivesTheSnapshotsDeviceANewBackEndOrIsRefusedWhenTheDeviceIsNotThere() throws Exception {
+        Arguments.Config log = new Arguments.Config("vmm.device", "com1",
+                props("type", "uart", "port", "com1", "backend", "log=/tmp/other.log"));
+        SnapshotFile.Restore r = SnapshotFile.open(good(), null, List.of(log), Set.of("uart"));
+        try (FileChannel ch = r.channel()) {
+            assertThat(r.configs().get(1)).isEqualTo(log);
+        }
+        Arguments.Config com2 = new Arguments.Config("vmm.device", "com2",
+                props("type", "uart", "port", "com2", "backend", "stdio"));
+        assertThatThrownBy(() -> SnapshotFile.open(good(), null, List.of(com2), Set.of("uart")))
+                .isInstanceOf(Arguments.UsageException.class)
+                .hasMessageContaining("the snapshot has no device at com2 (a restore replaces back ends");
+        Arguments.Config disk = new Arguments.Config("vmm.device", null,
+                props("type", "virtio-blk", "address", "0:4.0", "path", "/tmp/x.img"));
+        assertThatThrownBy(() -> SnapshotFile.open(good(), null, List.of(disk), Set.of("uart")))
+                .isInstanceOf(Arguments.UsageException.class).hasMessageContaining("no device at slot 0:4.0");
+    }
+
     private static int indexOf(byte[] hay, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= hay.length; i++) {
