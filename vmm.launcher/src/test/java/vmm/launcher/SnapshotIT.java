@@ -17,12 +17,12 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import vmm.core.device.DeviceState;
 import vmm.core.platform.VmSnapshot;
 import vmm.core.snapshot.SectionKind;
 import vmm.core.snapshot.SnapshotReader;
 import vmm.core.snapshot.SnapshotWriter;
 import vmm.testing.HangGuard;
+import vmm.core.device.DeviceState;
 
 /**
  * Snapshot and restore as a user does them, with the exported {@code target/vmm.jar}: SeaBIOS boots a disk whose

@@ -108,7 +108,8 @@ public final class Arguments {
     public record WithBundles(List<Path> bundles, List<String> rest) {}
 
     /** The options of {@code run}, {@code vhost-user} and {@code vfio-user} that take the next argument. */
-    private static final Set<String> TAKES_VALUE = Set.of("-r", "-k", "-c", "-m", "-s", "-l", "-o", "-U", "-p", "-G", "-K",
+    private static final Set<String> TAKES_VALUE = Set.of("-r", "-k", "-c", "-m", "-s", "-l", "-o", "-U", "-p",
+            "-G", "-K",
             "--kernel", "--initrd", "--cmdline", "--accel", "--socket");
 
     /**
@@ -292,7 +293,8 @@ public final class Arguments {
                 p.put("address", "0:" + Integer.parseInt(sf[0]) + "." + (sf.length > 1 ? sf[1] : "0"));
                 replace.add(new Config("vmm.device", null, p));
             } else if (a.startsWith("-")) {
-                throw new UsageException("-r " + (file == null ? "FILE" : file) + ": " + a + " cannot go with a restore:"
+                throw new UsageException("-r " + (file == null ? "FILE" : file) + ": " + a
+                        + " cannot go with a restore:"
                         + " the machine's configuration comes from the snapshot (-l and -s may replace back ends)");
             } else if (name != null) {
                 throw new UsageException("-r: one VM name, not '" + name + "' and '" + a + "'");
@@ -312,7 +314,8 @@ public final class Arguments {
 
     private static Plan run(List<String> args, Set<String> providerTypes) throws UsageException {
         if (args.isEmpty()) return defaultVm(null);
-        if (args.contains("-r") || args.stream().anyMatch(a -> a.startsWith("-r="))) return restore(args, providerTypes);
+        if (args.contains("-r") || args.stream()
+                .anyMatch(a -> a.startsWith("-r="))) return restore(args, providerTypes);
         // "--accel X" alone still means the built-in default VM, on that back end.
         String accelOnly = args.size() == 2 && args.getFirst().equals("--accel") ? args.get(1)
                 : args.size() == 1 && args.getFirst().startsWith("--accel=") ? args.getFirst().substring(8) : null;

@@ -18,13 +18,13 @@ import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
 
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.platform.VmSnapshot;
 import vmm.core.snapshot.Section;
 import vmm.core.snapshot.SectionKind;
 import vmm.core.snapshot.SnapshotFormatException;
 import vmm.core.snapshot.SnapshotReader;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The launcher's side of a snapshot file: the VM's configuration it stores (the Configuration Admin
@@ -94,7 +94,8 @@ public final class SnapshotFile {
                     case Long l -> "long";
                     case Boolean b -> "boolean";
                     default -> throw new IllegalStateException("configuration " + c.factoryPid() + " property "
-                            + e.getKey() + " is a " + v.getClass().getSimpleName() + ", which a snapshot does not store");
+                            + e.getKey() + " is a " + v.getClass().getSimpleName()
+                                    + ", which a snapshot does not store");
                 };
                 props.add(DeviceState.builder("property", 1).put("key", e.getKey()).put("type", type)
                         .put("value", String.valueOf(v)).build());
@@ -114,11 +115,13 @@ public final class SnapshotFile {
         s.require(CONFIG_TYPE, 1);
         List<Arguments.Config> out = new ArrayList<>();
         for (Object o : s.getList("configurations")) {
-            if (!(o instanceof DeviceState c)) throw new IncompatibleStateException(CONFIG_TYPE + ": not a configuration");
+            if (!(o instanceof DeviceState c)) throw new IncompatibleStateException(CONFIG_TYPE
+                    + ": not a configuration");
             c.require("configuration", 1);
             Map<String, Object> props = new LinkedHashMap<>();
             for (Object p : c.getList("properties")) {
-                if (!(p instanceof DeviceState ps)) throw new IncompatibleStateException(CONFIG_TYPE + ": not a property");
+                if (!(p instanceof DeviceState ps)) throw new IncompatibleStateException(CONFIG_TYPE
+                        + ": not a property");
                 ps.require("property", 1);
                 String key = ps.getString("key"), value = ps.getString("value");
                 try {

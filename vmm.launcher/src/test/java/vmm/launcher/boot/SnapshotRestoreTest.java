@@ -18,7 +18,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import device.uart.internal.UartProvider;
 import device.virtio_block.VirtioBlockProvider;
-import vmm.core.device.DeviceState;
 import vmm.core.hypervisor.Registers;
 import vmm.core.hypervisor.Segment;
 import vmm.core.hypervisor.SpecialRegisters;
@@ -28,6 +27,7 @@ import vmm.core.platform.VmSnapshot;
 import vmm.core.snapshot.SnapshotReader;
 import vmm.launcher.CountDisk;
 import vmm.testing.HangGuard;
+import vmm.core.device.DeviceState;
 
 /**
  * A snapshot of a guest that counts in RAM and prints each count on COM1, taken with {@code --stop}'s semantics
@@ -81,7 +81,8 @@ class SnapshotRestoreTest {
 
     @Test
     void aCounterBootedBySeaBiosGoesOnInAFreshMachineWithNoGapAndNoRepeat() throws Exception {
-        assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS + ": apt-get install seabios");
+        assumeTrue(Files.isReadable(SeaBiosBootTest.SEABIOS), "no " + SeaBiosBootTest.SEABIOS
+                + ": apt-get install seabios");
         Path disk = dir.resolve("count.img");
         CountDisk.write(disk);
         byte[] rom = Files.readAllBytes(SeaBiosBootTest.SEABIOS);

@@ -300,7 +300,8 @@ class ArgumentsTest {
                         + " (-l and -s may replace back ends)");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", dir.resolve("none.snap").toString())))
                 .hasMessageEndingWith("none.snap: no such file");
-        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r"))).hasMessageContaining("-r needs a snapshot file");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r")))
+                .hasMessageContaining("-r needs a snapshot file");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", snap.toString(), "a", "b")))
                 .hasMessage("-r: one VM name, not 'a' and 'b'");
     }
@@ -316,7 +317,8 @@ class ArgumentsTest {
         List<Arguments.Config> replace = (List<Arguments.Config>) p.configs().getFirst().properties()
                 .get(Arguments.REPLACE);
         assertThat(replace).hasSize(2);
-        assertThat(replace.get(0).properties()).containsEntry("port", "com1").containsEntry("backend", "log=/tmp/c.log");
+        assertThat(replace.get(0).properties()).containsEntry("port", "com1")
+                .containsEntry("backend", "log=/tmp/c.log");
         assertThat(replace.get(1).properties()).containsEntry("address", "0:4.0").containsEntry("type", "virtio-blk")
                 .containsEntry("path", disk.toString());
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", snap.toString(), "-l", "com1,telepathy")))

@@ -20,9 +20,9 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import vmm.core.device.DeviceState;
 import vmm.core.platform.VmSnapshot;
 import vmm.core.snapshot.SnapshotWriter;
+import vmm.core.device.DeviceState;
 
 /**
  * What {@code vmm run -r FILE} checks before anything is configured: a whole snapshot of ours gives back the
