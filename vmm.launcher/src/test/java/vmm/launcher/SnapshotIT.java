@@ -61,19 +61,11 @@ class SnapshotIT {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
     }
 
-    /**
-     * The counts on COM1 so far, over the logs one after the other: the lines after SeaBIOS's that are numbers,
-     * the last (unfinished) one left out.
-     */
+    /** The counts on COM1 so far, over the logs one after the other (see {@link vmm.launcher.boot.SnapshotRestoreTest#counts}). */
     private static List<String> counts(Path... logs) throws IOException {
         StringBuilder all = new StringBuilder();
         for (Path log : logs) if (Files.exists(log)) all.append(Files.readString(log));
-        // SeaBIOS's output comes first, its last line unfinished: the count starts at the first "1\n2\n".
-        java.util.regex.Matcher start = java.util.regex.Pattern.compile("(?<![0-9])1\n2\n").matcher(all);
-        if (!start.find()) return List.of();
-        List<String> lines = new ArrayList<>(Arrays.asList(all.substring(start.start()).split("\n", -1)));
-        lines.removeLast();
-        return lines;
+        return vmm.launcher.boot.SnapshotRestoreTest.counts(all.toString());
     }
 
     private static void awaitCounts(int n, Path... logs) {
@@ -94,7 +86,8 @@ class SnapshotIT {
         CountDisk.write(disk);
         String name = "snap-it-" + ProcessHandle.current().pid(), again = name + "-again";
         Process first = start(dir.resolve("first.txt"), "run", "--accel", "emu", "-m", "32M", "-s",
-                "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, name);
+                "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS,
+                name);
         Process second = null;
         try {
             awaitCounts(20, log);
