@@ -1,9 +1,9 @@
 package vmm.emu;
 
 import java.util.List;
-
 import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
+
 
 /** Tests' way to make a bad saved state: a copy of a {@link DeviceState} with one field's value replaced. */
 public final class StateEdit {

@@ -17,18 +17,19 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import vmm.core.device.DeviceState;
 import vmm.core.platform.VmSnapshot;
 import vmm.core.snapshot.SectionKind;
 import vmm.core.snapshot.SnapshotReader;
 import vmm.core.snapshot.SnapshotWriter;
 import vmm.testing.HangGuard;
+import vmm.core.device.DeviceState;
 
 /**
  * Snapshot and restore as a user does them, with the exported {@code target/vmm.jar}: SeaBIOS boots a disk whose
  * boot sector counts in RAM and prints each count on COM1 (a log file); {@code vm:snapshot --stop} in the VM's
- * shell writes the VM and ends it (exit 0); {@code vmm run -r FILE NAME} in another process goes on, appending to
- * the same log: the log's numbers run 1, 2, 3, ... with no gap and no repeat. A corrupt, truncated, newer or
+ * shell writes the VM and ends it (exit 0); {@code vmm run -r FILE -l com1,log=SECOND NAME} in another process goes
+ * on with COM1 on another log: the first log's numbers followed by the second's run 1, 2, 3, ... with no gap and
+ * no repeat. A corrupt, truncated, newer or
  * foreign file, or one naming a device type no bundle provides, is one line and exit code 2 with nothing run.
  */
 class SnapshotIT {
@@ -60,21 +61,17 @@ class SnapshotIT {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(output.toFile()).start();
     }
 
-    /** The counts on COM1 so far: the lines after SeaBIOS's that are numbers, the last (unfinished) one left out. */
-    private static List<String> counts(Path log) throws IOException {
-        if (!Files.exists(log)) return List.of();
-        String s = "\n" + Files.readString(log);
-        int first = s.indexOf("\n1\n");
-        if (first < 0) return List.of();
-        List<String> lines = new ArrayList<>(Arrays.asList(s.substring(first + 1).split("\n", -1)));
-        lines.removeLast();
-        return lines;
+    /** The counts on COM1 so far, over the logs one after the other (see {@link vmm.launcher.boot.SnapshotRestoreTest#counts}). */
+    private static List<String> counts(Path... logs) throws IOException {
+        StringBuilder all = new StringBuilder();
+        for (Path log : logs) if (Files.exists(log)) all.append(Files.readString(log));
+        return vmm.launcher.boot.SnapshotRestoreTest.counts(all.toString());
     }
 
-    private static void awaitCounts(Path log, int n) {
+    private static void awaitCounts(int n, Path... logs) {
         HangGuard.await(() -> {
             try {
-                return counts(log).size() >= n;
+                return counts(logs).size() >= n;
             } catch (IOException e) {
                 return false;
             }
@@ -84,24 +81,27 @@ class SnapshotIT {
     @Test
     void aVmSnapshotInOneProcessGoesOnInAnotherWithNoGapAndNoRepeat() throws Exception {
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
-        Path disk = dir.resolve("count.img"), log = dir.resolve("com1.log"), snap = dir.resolve("vm.snap");
+        Path disk = dir.resolve("count.img"), log = dir.resolve("com1.log"), log2 = dir.resolve("com1-again.log"),
+                snap = dir.resolve("vm.snap");
         CountDisk.write(disk);
         String name = "snap-it-" + ProcessHandle.current().pid(), again = name + "-again";
         Process first = start(dir.resolve("first.txt"), "run", "--accel", "emu", "-m", "32M", "-s",
-                "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, name);
+                "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS,
+                name);
         Process second = null;
         try {
-            awaitCounts(log, 20);
+            awaitCounts(20, log);
             Result taken = vmm("shell", name, "vm:snapshot", "--stop", snap.toString());
             assertThat(taken.output()).as(taken.output()).contains("snapshot " + snap).contains("the VM is stopped");
             assertThat(first.waitFor(60, TimeUnit.SECONDS)).isTrue();
             assertThat(first.exitValue()).as(Files.readString(dir.resolve("first.txt"))).isZero();
             int before = counts(log).size();
 
-            second = start(dir.resolve("second.txt"), "run", "-r", snap.toString(), again);
-            awaitCounts(log, before + 20);
+            second = start(dir.resolve("second.txt"), "run", "-r", snap.toString(), "-l", "com1,log=" + log2, again);
+            awaitCounts(before + 20, log, log2);
             assertThat(Files.readString(dir.resolve("second.txt"))).contains("vmm: restored from " + snap);
-            List<String> counts = counts(log);
+            assertThat(counts(log)).as("the first log ends at the snapshot").hasSize(before);
+            List<String> counts = counts(log, log2);
             for (int i = 0; i < counts.size(); i++)
                 assertThat(counts.get(i)).as("count %d of %d (%d before the snapshot)", i + 1, counts.size(), before)
                         .isEqualTo(Integer.toString(i + 1));

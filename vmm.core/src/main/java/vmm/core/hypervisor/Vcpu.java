@@ -6,6 +6,7 @@ import java.util.OptionalLong;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * One virtual CPU. {@link #run} is called by one thread at a time (the
@@ -92,7 +93,7 @@ public interface Vcpu extends AutoCloseable {
     /**
      * Puts back a state from {@link #saveState()} of the same back end, before the vCPU runs again.
      *
-     * @throws vmm.core.device.IncompatibleStateException when the state is not this back end's, of a version it
+     * @throws IncompatibleStateException when the state is not this back end's, of a version it
      *                                                    does not read, or holds a value the back end refuses
      * @throws UnsupportedOperationException              when the back end cannot restore snapshots
      */

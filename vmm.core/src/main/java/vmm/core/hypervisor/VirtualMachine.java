@@ -3,10 +3,11 @@ package vmm.core.hypervisor;
 import java.lang.foreign.MemorySegment;
 import java.util.OptionalLong;
 
-import vmm.core.device.DeviceState;
 import vmm.core.irq.IrqChip;
 import vmm.core.irq.MsiMessage;
 import vmm.core.memory.GuestMemory;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * One VM of a {@link Hypervisor}: its memory map, vCPUs, interrupt controller
@@ -156,7 +157,7 @@ public interface VirtualMachine extends AutoCloseable {
      * Puts back a state from {@link #saveState()} of the same back end into a VM made with the same
      * configuration, before any vCPU runs: the guest's clock goes on from the saved time.
      *
-     * @throws vmm.core.device.IncompatibleStateException when the state is not this back end's or cannot be read
+     * @throws IncompatibleStateException when the state is not this back end's or cannot be read
      * @throws UnsupportedOperationException              when the back end cannot restore snapshots
      */
     default void restoreState(DeviceState state) {

@@ -8,7 +8,6 @@ import vmm.core.device.DeviceContext;
 import vmm.core.device.DeviceCounters;
 import vmm.core.device.DeviceModel;
 import vmm.core.device.DeviceProvider;
-import vmm.core.device.DeviceState;
 import vmm.core.device.PciDevice;
 import vmm.core.device.SwapGate;
 import vmm.core.memory.GuestMemory;
@@ -16,6 +15,8 @@ import vmm.core.pci.PciAddress;
 import vmm.core.irq.InterruptLine;
 import vmm.core.virtio.VirtioDevice;
 import vmm.core.virtio.VirtioPciTransport;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * One device as the guest knows it: an identity (id, type, where it sits,
@@ -380,7 +381,7 @@ public final class DeviceInstance {
      * would (the state may come from another implementation of the type). On failure the plugged model
      * serves on and the exception is rethrown.
      *
-     * @throws vmm.core.device.IncompatibleStateException when the model cannot read the state
+     * @throws IncompatibleStateException when the model cannot read the state
      * @throws IllegalStateException                      if the instance is not active
      */
     public synchronized void restore(DeviceState state) {

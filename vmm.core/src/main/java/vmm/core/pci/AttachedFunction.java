@@ -16,6 +16,7 @@ import vmm.core.bus.Registration;
 import vmm.core.irq.InterruptLine;
 import vmm.core.irq.IrqChip;
 import vmm.core.irq.MsiMessage;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * One function on a {@link PciBus}: its 256 bytes of configuration space,
@@ -455,7 +456,7 @@ final class AttachedFunction implements PciFunction {
      * read-only bit as this function has it; then the BARs are mapped where they were and INTx follows.
      * Only while no vCPU runs.
      *
-     * @throws vmm.core.device.IncompatibleStateException when the saved function is another device (vendor,
+     * @throws IncompatibleStateException when the saved function is another device (vendor,
      *                                                    device, class, revision) or its MSI-X table another size
      */
     void restoreConfig(PciConfigState s) {
@@ -466,11 +467,11 @@ final class AttachedFunction implements PciFunction {
                 if (detached) throw new IllegalStateException(address + " is detached");
                 // Vendor, device, revision and class: the identity a driver bound to.
                 if (!Arrays.equals(saved, 0, 4, config, 0, 4) || !Arrays.equals(saved, 8, 12, config, 8, 12))
-                    throw new vmm.core.device.IncompatibleStateException("PCI function " + address + " is "
+                    throw new IncompatibleStateException("PCI function " + address + " is "
                             + identityOf(config) + " here, but " + identityOf(saved) + " in the snapshot");
                 if (msixTable != null) msixTable.restore(s.msixTable(), s.msixPba());
                 else if (s.msixTable().length != 0)
-                    throw new vmm.core.device.IncompatibleStateException("PCI function " + address
+                    throw new IncompatibleStateException("PCI function " + address
                             + " has no MSI-X here, but a table in the snapshot");
                 for (int i = 0; i < config.length; i++)
                     config[i] = (byte) (config[i] & ~wmask[i] | saved[i] & wmask[i]);

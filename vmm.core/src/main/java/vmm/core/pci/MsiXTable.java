@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.function.Consumer;
 
 import vmm.core.irq.MsiMessage;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The MSI-X table and pending bit array of an emulated function (PCI 3.0
@@ -147,15 +148,16 @@ final class MsiXTable {
      * Puts back {@link #saveTable()} and {@link #savePba()}, with the reserved bits of each entry's vector
      * control left clear.
      *
-     * @throws vmm.core.device.IncompatibleStateException when the sizes are not this table's
+     * @throws IncompatibleStateException when the sizes are not this table's
      */
     void restore(int[] t, long[] p) {
         if (t.length != table.length || p.length != pba.length)
-            throw new vmm.core.device.IncompatibleStateException("vmm.pci.config state: an MSI-X table of "
+            throw new IncompatibleStateException("vmm.pci.config state: an MSI-X table of "
                     + t.length / 4 + " entries and " + p.length + " PBA words; the function has " + table.length / 4
                     + " and " + pba.length);
         System.arraycopy(t, 0, table, 0, t.length);
-        for (int e = 0; e < table.length; e += 4) table[e + PCI_MSIX_ENTRY_VECTOR_CTRL / 4] &= PCI_MSIX_ENTRY_CTRL_MASKBIT;
+        for (int e = 0; e < table.length; e += 4) table[e
+                + PCI_MSIX_ENTRY_VECTOR_CTRL / 4] &= PCI_MSIX_ENTRY_CTRL_MASKBIT;
         System.arraycopy(p, 0, pba, 0, p.length);
     }
 }

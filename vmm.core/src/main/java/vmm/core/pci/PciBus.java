@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentSkipListMap;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.irq.IrqChip;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The PCI segment of the VM: which function sits at which address, and the
@@ -205,13 +206,13 @@ public final class PciBus {
      * Puts back {@link #saveConfig()}'s states into the functions at the same addresses, before any vCPU runs.
      * Functions the bus emulates but the list does not hold keep their configuration.
      *
-     * @throws vmm.core.device.IncompatibleStateException when a saved function is not on this bus or is another
+     * @throws IncompatibleStateException when a saved function is not on this bus or is another
      *                                                    device
      */
     public void restoreConfig(List<PciConfigState> states) {
         for (PciConfigState s : states) {
             if (!functions.containsKey(s.address()))
-                throw new vmm.core.device.IncompatibleStateException("the snapshot has PCI function " + s.address()
+                throw new IncompatibleStateException("the snapshot has PCI function " + s.address()
                         + " (" + s.identity() + "), which this machine does not have");
         }
         for (PciConfigState s : states) functions.get(s.address()).restoreConfig(s);

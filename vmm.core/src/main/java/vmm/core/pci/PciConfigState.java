@@ -3,9 +3,9 @@ package vmm.core.pci;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-
 import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
+
 
 /**
  * The guest-visible configuration of one PCI function, for a snapshot: its 256-byte configuration space (BARs,

@@ -11,7 +11,6 @@ import java.util.function.Consumer;
 import vmm.core.boot.MemoryRange;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.Registration;
-import vmm.core.device.DeviceState;
 import vmm.core.internal.acpi.FirmwareAcpi;
 import vmm.core.internal.chipset.AcpiPm;
 import vmm.core.internal.chipset.Cmos;
@@ -24,6 +23,8 @@ import vmm.core.internal.chipset.ResetControl;
 import vmm.core.internal.fwcfg.FwCfg;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The PC a guest firmware or kernel expects, on a {@link Machine}: an
@@ -242,7 +243,7 @@ public final class PcPlatform implements AutoCloseable {
      * Puts back {@link #saveState()}'s state into the chipset of a machine made from the same configuration,
      * before any vCPU runs; nothing is acted on (no reset or power-off follows from a restored register).
      *
-     * @throws vmm.core.device.IncompatibleStateException naming the part and field that cannot be read or held
+     * @throws IncompatibleStateException naming the part and field that cannot be read or held
      */
     public void restoreState(DeviceState s) {
         s.require(STATE_TYPE, 1);

@@ -15,8 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.hypervisor.Vcpu;
 import vmm.core.hypervisor.VmRunner;
 import vmm.core.machine.DeviceInstance;
@@ -27,6 +25,8 @@ import vmm.core.snapshot.Section;
 import vmm.core.snapshot.SectionKind;
 import vmm.core.snapshot.SnapshotReader;
 import vmm.core.snapshot.SnapshotWriter;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * A snapshot of a whole {@link PcMachine}, taken and restored: the VM's configuration (as its caller gives it),

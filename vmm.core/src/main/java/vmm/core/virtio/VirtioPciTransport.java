@@ -23,6 +23,8 @@ import vmm.core.pci.BarHandler;
 import vmm.core.pci.PciAddress;
 import vmm.core.pci.PciBus;
 import vmm.core.pci.PciFunction;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The virtio-pci transport (virtio 1.2 section 4.1): one PCI function that
@@ -376,20 +378,20 @@ public final class VirtioPciTransport {
      *
      * @throws IllegalStateException when a queue has chains in flight (the model was not paused)
      */
-    public vmm.core.device.DeviceState saveState() {
+    public DeviceState saveState() {
         synchronized (lock) {
-            List<vmm.core.device.DeviceState> qs = new ArrayList<>();
+            List<DeviceState> qs = new ArrayList<>();
             for (QueueSlot s : queues) {
                 VirtQueue q = s.queue;
                 if (q != null && q.outstanding() != 0)
                     throw new IllegalStateException(owner + ": queue " + s.index + " has " + q.outstanding()
                             + " chains in flight; the device must be paused for a snapshot");
-                qs.add(vmm.core.device.DeviceState.builder("queue", 1).put("size", s.size).put("vector", s.vector)
+                qs.add(DeviceState.builder("queue", 1).put("size", s.size).put("vector", s.vector)
                         .put("enabled", s.enabled).put("desc", s.desc).put("driver", s.driver).put("device", s.device)
                         .put("live", q != null).put("last-avail", q == null ? 0 : q.lastAvailIndex())
                         .put("used", q == null ? 0 : q.usedIndex()).build());
             }
-            return vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("device-id", deviceType)
+            return DeviceState.builder(STATE_TYPE, 1).put("device-id", deviceType)
                     .put("status", status).put("driver-features", driverFeatures)
                     .put("device-feature-select", deviceFeatureSelect).put("driver-feature-select", driverFeatureSelect)
                     .put("config-vector", configVector).put("config-generation", configGeneration)
@@ -403,11 +405,11 @@ public final class VirtioPciTransport {
      * (DRIVER_OK) is activated again with its queues going on from the saved ring indices, and work the guest
      * offered meanwhile is delivered. Every value is checked first, as untrusted input.
      *
-     * @throws vmm.core.device.IncompatibleStateException naming what the transport cannot hold (another device,
+     * @throws IncompatibleStateException naming what the transport cannot hold (another device,
      *                                                    a queue the device does not have or too large, a ring
      *                                                    outside guest RAM)
      */
-    public void restoreState(vmm.core.device.DeviceState st) {
+    public void restoreState(DeviceState st) {
         st.require(STATE_TYPE, 1);
         if (st.getLong("device-id") != deviceType)
             throw incompatible("a transport of device ID " + st.getLong("device-id") + "; this one has " + deviceType);
@@ -419,9 +421,9 @@ public final class VirtioPciTransport {
                 (int) range(st, "driver-feature-select", 0, 0xffff_ffffL),
                 (int) range(st, "config-vector", 0, 0xffff), (int) range(st, "config-generation", 0, 0xff),
                 (int) range(st, "queue-select", 0, 0xffff)};
-        List<vmm.core.device.DeviceState> q = new ArrayList<>();
+        List<DeviceState> q = new ArrayList<>();
         for (Object o : qs) {
-            if (!(o instanceof vmm.core.device.DeviceState d)) throw incompatible("a queue is not a state");
+            if (!(o instanceof DeviceState d)) throw incompatible("a queue is not a state");
             d.require("queue", 1);
             q.add(d);
         }
@@ -431,7 +433,7 @@ public final class VirtioPciTransport {
             long features = nFeatures;
             try {
                 for (int i = 0; i < queueCount; i++) {
-                    vmm.core.device.DeviceState d = q.get(i);
+                    DeviceState d = q.get(i);
                     QueueSlot s = queues[i];
                     int size = (int) range(d, "size", 1, maxQueueSize[i]);
                     if (Integer.bitCount(size) != 1)
@@ -487,14 +489,14 @@ public final class VirtioPciTransport {
         }
     }
 
-    private vmm.core.device.IncompatibleStateException incompatible(String what) {
-        return new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state of " + owner + ": " + what);
+    private IncompatibleStateException incompatible(String what) {
+        return new IncompatibleStateException(STATE_TYPE + " state of " + owner + ": " + what);
     }
 
-    private static long range(vmm.core.device.DeviceState s, String name, long min, long max) {
+    private static long range(DeviceState s, String name, long min, long max) {
         long v = s.getLong(name);
         if (v < min || v > max)
-            throw new vmm.core.device.IncompatibleStateException(String.format("%s state field '%s': %d is outside"
+            throw new IncompatibleStateException(String.format("%s state field '%s': %d is outside"
                     + " [%d, %d]", s.type(), name, v, min, max));
         return v;
     }

@@ -14,11 +14,11 @@ import org.junit.jupiter.api.Test;
 import vmm.core.device.BusDevice;
 import vmm.core.device.BusRange;
 import vmm.core.device.DeviceProvider;
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.irq.InterruptLine;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciAddress;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * A {@link BusDevice} (a device on the I/O-port or MMIO bus, without PCI) as a device instance: its ranges reach
@@ -222,7 +222,8 @@ class BusDeviceInstanceTest {
         Thread write = Thread.ofPlatform().start(() -> machine.ioPorts().write(PORT, 4, 1));
         vmm.core.Await.untilWaiting(write);
         assertThat(made.get('a').total.get()).as("the access waits at the gate").isEqualTo(12);
-        assertThatThrownBy(d::quiesce).isInstanceOf(IllegalStateException.class).hasMessageContaining("quiesced already");
+        assertThatThrownBy(d::quiesce).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("quiesced already");
         d.unquiesce();
         write.join();
         assertThat(made.get('a').paused.get()).isZero();

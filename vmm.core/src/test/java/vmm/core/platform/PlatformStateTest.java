@@ -9,8 +9,6 @@ import org.junit.jupiter.api.Test;
 
 import vmm.core.Inert;
 import vmm.core.bus.IoPortBus;
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.irq.MsiMessage;
 import vmm.core.machine.Machine;
 import vmm.core.memory.GuestMemory;
@@ -21,6 +19,8 @@ import vmm.core.pci.PciAddress;
 import vmm.core.pci.PciConfigState;
 import vmm.core.pci.PciFunction;
 import vmm.core.pci.PciFunctionSpec;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The chipset's and the PCI functions' snapshot state: what a guest programmed into one machine's CMOS, fw_cfg,
@@ -90,7 +90,8 @@ class PlatformStateTest {
         assertThat(a.io.read(0x511, 1)).isEqualTo('E');
         a.io.write(0x64, 1, 0x20);                     // "read command byte": its answer waits in the buffer
         a.io.write(0xcf9, 1, 0x02);                    // SYS_RST only, no reset
-        a.io.write(0xcf8, 4, 0x8000_0860L);            // the CONFIG_ADDRESS latch, as a guest paused between two accesses
+        // the CONFIG_ADDRESS latch, as a guest paused between two accesses
+        a.io.write(0xcf8, 4, 0x8000_0860L);
         a.io.write(0x70, 1, 0x40);
 
         DeviceState chipset = DeviceState.decode(a.platform.saveState().encode());

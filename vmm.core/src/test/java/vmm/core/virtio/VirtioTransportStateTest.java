@@ -8,10 +8,10 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.memory.GuestMemory;
 import vmm.core.pci.PciConfigState;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * A virtio-pci transport's snapshot state: restored (after the PCI function's configuration) into a fresh
@@ -82,13 +82,15 @@ class VirtioTransportStateTest {
             DeviceState tooBig = DeviceState.builder("queue", 1).put("size", 64).put("vector", 0xffff)
                     .put("enabled", true).put("desc", q.getLong("desc")).put("driver", q.getLong("driver"))
                     .put("device", q.getLong("device")).put("live", true).put("last-avail", 0).put("used", 0).build();
-            assertThatThrownBy(() -> fresh.restoreState(merge(good, DeviceState.builder(VirtioPciTransport.STATE_TYPE, 1)
+            assertThatThrownBy(() -> fresh.restoreState(merge(good,
+                    DeviceState.builder(VirtioPciTransport.STATE_TYPE, 1)
                     .putList("queues", List.of(tooBig)).build())))
                     .isInstanceOf(IncompatibleStateException.class).hasMessageContaining("'size'");
             DeviceState outside = DeviceState.builder("queue", 1).put("size", 8).put("vector", 0xffff)
                     .put("enabled", true).put("desc", 0x7fff_f000L).put("driver", 0x7fff_f800L)
                     .put("device", 0x7fff_fc00L).put("live", true).put("last-avail", 0).put("used", 0).build();
-            assertThatThrownBy(() -> fresh.restoreState(merge(good, DeviceState.builder(VirtioPciTransport.STATE_TYPE, 1)
+            assertThatThrownBy(() -> fresh.restoreState(merge(good,
+                    DeviceState.builder(VirtioPciTransport.STATE_TYPE, 1)
                     .putList("queues", List.of(outside)).build())))
                     .isInstanceOf(IncompatibleStateException.class).hasMessageContaining("not in guest RAM");
             assertThat(fresh.status()).as("nothing taken from a refused state").isZero();

@@ -29,6 +29,7 @@ import vmm.kvm.CpuidEntry;
 import vmm.kvm.KvmVendor;
 import vmm.kvm.internal.abi.KvmStructs;
 import vmm.kvm.internal.linux.Sys;
+import vmm.core.device.DeviceState;
 
 /** A KVM vCPU: its fd, its {@code kvm_run} mapping, and the exit loop for port and MMIO accesses. */
 final class KvmVcpu implements Vcpu {
@@ -389,12 +390,12 @@ final class KvmVcpu implements Vcpu {
     }
 
     @Override
-    public vmm.core.device.DeviceState saveState() {
+    public DeviceState saveState() {
         throw new UnsupportedOperationException(KvmVm.NO_SNAPSHOTS);
     }
 
     @Override
-    public void restoreState(vmm.core.device.DeviceState state) {
+    public void restoreState(DeviceState state) {
         throw new UnsupportedOperationException(KvmVm.NO_SNAPSHOTS);
     }
 

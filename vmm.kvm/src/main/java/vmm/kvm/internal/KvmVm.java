@@ -29,6 +29,7 @@ import vmm.kvm.KvmVendor;
 import vmm.kvm.internal.abi.KvmStructs;
 import vmm.kvm.internal.linux.Sys;
 import vmm.kvm.internal.linux.SysException;
+import vmm.core.device.DeviceState;
 
 /** A KVM VM: its fd, memory slots, in-kernel irqchip and PIT, GSI routes, and eventfd bindings. */
 public final class KvmVm implements VirtualMachine {
@@ -120,12 +121,12 @@ public final class KvmVm implements VirtualMachine {
             + " accel=emu): its vCPU, LAPIC and irqchip state are not saved";
 
     @Override
-    public vmm.core.device.DeviceState saveState() {
+    public DeviceState saveState() {
         throw new UnsupportedOperationException(NO_SNAPSHOTS);
     }
 
     @Override
-    public void restoreState(vmm.core.device.DeviceState state) {
+    public void restoreState(DeviceState state) {
         throw new UnsupportedOperationException(NO_SNAPSHOTS);
     }
 

@@ -76,9 +76,10 @@ public final class Arguments {
                    (the default: KVM where it works, else the software CPU)
                    --deterministic: a reproducible run on the software CPU (QEMU's -icount): time follows
                    the instruction count, vCPUs take turns, disk requests complete in order
-                   vmm run -r FILE [VMNAME]
+                   vmm run -r FILE [-l com1|com2,BACKEND]... [-s SLOT,EMULATION[,conf]]... [VMNAME]
                    restore a VM from a snapshot (vm:snapshot in its shell): the machine's configuration comes from
-                   the file, its state is put back before any vCPU runs (the software CPU, accel=emu, only)
+                   the file, its state is put back before any vCPU runs (the software CPU, accel=emu, only);
+                   -l and -s give a device of the snapshot another back end (a log, a disk's path, a TAP)
                    vmm run -k FILE [flags...] [-o VAR=VALUE]... [VMNAME]
                    the same from a bhyve_config(5) file (var=value lines, # comments, %(var) expansion; or JSON);
                    -o sets one variable (memory.size, cpus, lpc.com1.path, pci.0.4.0.path, accel, kernel, ...);
@@ -107,7 +108,8 @@ public final class Arguments {
     public record WithBundles(List<Path> bundles, List<String> rest) {}
 
     /** The options of {@code run}, {@code vhost-user} and {@code vfio-user} that take the next argument. */
-    private static final Set<String> TAKES_VALUE = Set.of("-r", "-k", "-c", "-m", "-s", "-l", "-o", "-U", "-p", "-G", "-K",
+    private static final Set<String> TAKES_VALUE = Set.of("-r", "-k", "-c", "-m", "-s", "-l", "-o", "-U", "-p",
+            "-G", "-K",
             "--kernel", "--initrd", "--cmdline", "--accel", "--socket");
 
     /**
@@ -244,38 +246,76 @@ public final class Arguments {
     /** The PID of the one configuration of a {@code restore} plan: {@code file} and, if given, {@code name}. */
     public static final String RESTORE = "vmm.restore";
 
+    /** The property of a restore plan holding the devices {@code -l} and {@code -s} give new back ends. */
+    public static final String REPLACE = "replace";
+
     /**
-     * {@code run -r FILE [VMNAME]}: bhyve's restore. The machine's configuration comes from the file, so no other
-     * option goes with it.
+     * {@code run -r FILE [-l comN,BACKEND]... [-s SLOT[:FUNC],EMULATION[,conf]]... [VMNAME]}: bhyve's restore.
+     * The machine's configuration comes from the file; {@code -l} and {@code -s} may give a device there another
+     * back end (a COM port's, a disk's path, a TAP), checked as in a run. Nothing else goes with it.
      */
-    private static Plan restore(List<String> args) throws UsageException {
+    private static Plan restore(List<String> args, Set<String> providerTypes) throws UsageException {
         String file = null, name = null;
+        List<Config> replace = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);
             if (a.equals("-r") || a.startsWith("-r=")) {
                 if (file != null) throw new UsageException("-r: one snapshot file, not two");
                 file = a.equals("-r") ? next(args, ++i, "-r needs a snapshot file (from vm:snapshot)") : a.substring(3);
                 if (file.isBlank()) throw new UsageException("-r needs a snapshot file (from vm:snapshot)");
+            } else if (a.equals("-l")) {
+                String v = next(args, ++i, "-l needs com1|com2,BACKEND");
+                int comma = v.indexOf(',');
+                String port = comma < 0 ? v : v.substring(0, comma), backend = comma < 0 ? "" : v.substring(comma + 1);
+                if (!port.equals("com1") && !port.equals("com2"))
+                    throw new UsageException("-l " + v + ": a restore replaces the back end of com1 or com2 only");
+                if (!backend.matches("stdio|none|tcp=.+:\\d+|unix=.+|log=.+"))
+                    throw new UsageException("-l " + v + ": the backend must be stdio, tcp=HOST:PORT, unix=PATH,"
+                            + " log=FILE or none");
+                Map<String, Object> p = new LinkedHashMap<>();
+                p.put("type", "uart");
+                p.put("port", port);
+                p.put("backend", backend);
+                replace.add(new Config("vmm.device", port, p));
+            } else if (a.equals("-s")) {
+                String v = next(args, ++i, "-s needs SLOT[:FUNC],EMULATION[,conf]");
+                int comma = v.indexOf(',');
+                String at = comma < 0 ? v : v.substring(0, comma);
+                if (comma < 0 || !at.matches("\\d{1,2}(:\\d)?"))
+                    throw new UsageException("-s " + v + ": expected SLOT[:FUNC],EMULATION[,conf]");
+                String[] sf = at.split(":");
+                Map<String, Object> p;
+                try {
+                    p = emulation(v.substring(comma + 1), new ArrayList<>(), providerTypes);
+                } catch (UsageException e) {
+                    throw new UsageException("-s " + v + ": " + e.getMessage());
+                }
+                p.put("address", "0:" + Integer.parseInt(sf[0]) + "." + (sf.length > 1 ? sf[1] : "0"));
+                replace.add(new Config("vmm.device", null, p));
             } else if (a.startsWith("-")) {
-                throw new UsageException("-r " + (file == null ? "FILE" : file) + ": " + a + " cannot go with a restore:"
-                        + " the machine's configuration comes from the snapshot");
+                throw new UsageException("-r " + (file == null ? "FILE" : file) + ": " + a
+                        + " cannot go with a restore:"
+                        + " the machine's configuration comes from the snapshot (-l and -s may replace back ends)");
             } else if (name != null) {
                 throw new UsageException("-r: one VM name, not '" + name + "' and '" + a + "'");
             } else {
                 name = a;
             }
         }
+        if (file == null) throw new UsageException("-r needs a snapshot file (from vm:snapshot)");
         Path path = Path.of(file).toAbsolutePath();
         if (!Files.isRegularFile(path)) throw new UsageException("-r " + file + ": no such file");
         Map<String, Object> props = new LinkedHashMap<>();
         props.put("file", path.toString());
         if (name != null) props.put("name", name);
+        props.put(REPLACE, List.copyOf(replace));
         return new Plan("restore", List.of(new Config(RESTORE, null, props)));
     }
 
     private static Plan run(List<String> args, Set<String> providerTypes) throws UsageException {
         if (args.isEmpty()) return defaultVm(null);
-        if (args.contains("-r") || args.stream().anyMatch(a -> a.startsWith("-r="))) return restore(args);
+        if (args.contains("-r") || args.stream()
+                .anyMatch(a -> a.startsWith("-r="))) return restore(args, providerTypes);
         // "--accel X" alone still means the built-in default VM, on that back end.
         String accelOnly = args.size() == 2 && args.getFirst().equals("--accel") ? args.get(1)
                 : args.size() == 1 && args.getFirst().startsWith("--accel=") ? args.getFirst().substring(8) : null;

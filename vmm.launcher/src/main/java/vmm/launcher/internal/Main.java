@@ -101,7 +101,9 @@ public final class Main implements Callable<Integer> {
             Map<String, Object> r = plan.configs().getFirst().properties();
             SnapshotFile.Restore restore;
             try {
-                restore = SnapshotFile.open(Path.of((String) r.get("file")), (String) r.get("name"),
+                @SuppressWarnings("unchecked")
+                List<Arguments.Config> replace = (List<Arguments.Config>) r.get(Arguments.REPLACE);
+                restore = SnapshotFile.open(Path.of((String) r.get("file")), (String) r.get("name"), replace,
                         providers.keySet());
             } catch (Arguments.UsageException e) {
                 err.println("vmm: " + e.getMessage());

@@ -18,13 +18,13 @@ import org.osgi.framework.InvalidSyntaxException;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
 
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.platform.VmSnapshot;
 import vmm.core.snapshot.Section;
 import vmm.core.snapshot.SectionKind;
 import vmm.core.snapshot.SnapshotFormatException;
 import vmm.core.snapshot.SnapshotReader;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The launcher's side of a snapshot file: the VM's configuration it stores (the Configuration Admin
@@ -94,7 +94,8 @@ public final class SnapshotFile {
                     case Long l -> "long";
                     case Boolean b -> "boolean";
                     default -> throw new IllegalStateException("configuration " + c.factoryPid() + " property "
-                            + e.getKey() + " is a " + v.getClass().getSimpleName() + ", which a snapshot does not store");
+                            + e.getKey() + " is a " + v.getClass().getSimpleName()
+                                    + ", which a snapshot does not store");
                 };
                 props.add(DeviceState.builder("property", 1).put("key", e.getKey()).put("type", type)
                         .put("value", String.valueOf(v)).build());
@@ -114,11 +115,13 @@ public final class SnapshotFile {
         s.require(CONFIG_TYPE, 1);
         List<Arguments.Config> out = new ArrayList<>();
         for (Object o : s.getList("configurations")) {
-            if (!(o instanceof DeviceState c)) throw new IncompatibleStateException(CONFIG_TYPE + ": not a configuration");
+            if (!(o instanceof DeviceState c)) throw new IncompatibleStateException(CONFIG_TYPE
+                    + ": not a configuration");
             c.require("configuration", 1);
             Map<String, Object> props = new LinkedHashMap<>();
             for (Object p : c.getList("properties")) {
-                if (!(p instanceof DeviceState ps)) throw new IncompatibleStateException(CONFIG_TYPE + ": not a property");
+                if (!(p instanceof DeviceState ps)) throw new IncompatibleStateException(CONFIG_TYPE
+                        + ": not a property");
                 ps.require("property", 1);
                 String key = ps.getString("key"), value = ps.getString("value");
                 try {
@@ -150,6 +153,18 @@ public final class SnapshotFile {
      * @throws Arguments.UsageException one line naming the file and what is wrong with it
      */
     static Restore open(Path file, String name, Set<String> providerTypes) throws Arguments.UsageException {
+        return open(file, name, List.of(), providerTypes);
+    }
+
+    /**
+     * {@link #open(Path, String, Set)}, then gives the devices of {@code replace} (from {@code -l} and {@code -s}:
+     * a COM port by its port, a PCI device by its address) their new properties; the device must be in the
+     * snapshot, of the same type.
+     *
+     * @throws Arguments.UsageException one line naming the file or the replacement and what is wrong
+     */
+    static Restore open(Path file, String name, List<Arguments.Config> replace, Set<String> providerTypes)
+            throws Arguments.UsageException {
         String what = "-r " + file + ": ";
         FileChannel ch;
         try {
@@ -169,6 +184,7 @@ public final class SnapshotFile {
                     throw new Arguments.UsageException(what + "device '" + s.name() + "' is of type '" + s.type()
                             + "', which no installed bundle provides (add it with --bundle)");
             }
+            for (Arguments.Config device : replace) replaceDevice(configs, device, what);
             if (name != null) {
                 Arguments.Config vm = configs.getFirst();
                 Map<String, Object> props = new LinkedHashMap<>(vm.properties());
@@ -186,6 +202,28 @@ public final class SnapshotFile {
             close(ch);
             throw e;
         }
+    }
+
+    /** Gives the snapshot's device at {@code r}'s port or address {@code r}'s properties, keeping its name. */
+    private static void replaceDevice(List<Arguments.Config> configs, Arguments.Config r, String what)
+            throws Arguments.UsageException {
+        Object port = r.properties().get("port"), address = r.properties().get("address");
+        String where = port != null ? String.valueOf(port) : "slot " + address;
+        for (int i = 0; i < configs.size(); i++) {
+            Arguments.Config c = configs.get(i);
+            if (!"vmm.device".equals(c.factoryPid())) continue;
+            boolean same = port != null ? port.equals(c.properties().get("port"))
+                    : address.equals(c.properties().get("address"));
+            if (!same) continue;
+            Object type = c.properties().get("type");
+            if (!String.valueOf(type).equals(String.valueOf(r.properties().get("type"))))
+                throw new Arguments.UsageException(what + where + " is " + type + " in the snapshot, not "
+                        + r.properties().get("type"));
+            configs.set(i, new Arguments.Config(c.factoryPid(), c.name(), r.properties()));
+            return;
+        }
+        throw new Arguments.UsageException(what + "the snapshot has no device at " + where
+                + " (a restore replaces back ends; it adds no device)");
     }
 
     private static String oneLine(String s) {

@@ -296,11 +296,36 @@ class ArgumentsTest {
                 .doesNotContainKey("name");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-c", "2", "-r", snap.toString())))
                 .isInstanceOf(Arguments.UsageException.class)
-                .hasMessage("-r FILE: -c cannot go with a restore: the machine's configuration comes from the snapshot");
+                .hasMessage("-r FILE: -c cannot go with a restore: the machine's configuration comes from the snapshot"
+                        + " (-l and -s may replace back ends)");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", dir.resolve("none.snap").toString())))
                 .hasMessageEndingWith("none.snap: no such file");
-        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r"))).hasMessageContaining("-r needs a snapshot file");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r")))
+                .hasMessageContaining("-r needs a snapshot file");
         assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", snap.toString(), "a", "b")))
                 .hasMessage("-r: one VM name, not 'a' and 'b'");
+    }
+
+    @Test
+    void restoreTakesNewBackEndsForComPortsAndPciDevicesCheckedAsInARun() throws Exception {
+        Path snap = dir.resolve("vm.snap"), disk = dir.resolve("other.img");
+        Files.write(snap, new byte[] {1});
+        Files.write(disk, new byte[512]);
+        Arguments.Plan p = Arguments.parse(List.of("run", "-r", snap.toString(), "-l", "com1,log=/tmp/c.log", "-s",
+                "4,virtio-blk," + disk));
+        @SuppressWarnings("unchecked")
+        List<Arguments.Config> replace = (List<Arguments.Config>) p.configs().getFirst().properties()
+                .get(Arguments.REPLACE);
+        assertThat(replace).hasSize(2);
+        assertThat(replace.get(0).properties()).containsEntry("port", "com1")
+                .containsEntry("backend", "log=/tmp/c.log");
+        assertThat(replace.get(1).properties()).containsEntry("address", "0:4.0").containsEntry("type", "virtio-blk")
+                .containsEntry("path", disk.toString());
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", snap.toString(), "-l", "com1,telepathy")))
+                .hasMessageContaining("the backend must be stdio");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", snap.toString(), "-l", "bootrom,x.bin")))
+                .hasMessageContaining("com1 or com2 only");
+        assertThatThrownBy(() -> Arguments.parse(List.of("run", "-r", snap.toString(), "-s",
+                "4,virtio-blk," + dir.resolve("none.img")))).hasMessageContaining("no such file");
     }
 }

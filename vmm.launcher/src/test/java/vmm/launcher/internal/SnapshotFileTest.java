@@ -20,9 +20,9 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import vmm.core.device.DeviceState;
 import vmm.core.platform.VmSnapshot;
 import vmm.core.snapshot.SnapshotWriter;
+import vmm.core.device.DeviceState;
 
 /**
  * What {@code vmm run -r FILE} checks before anything is configured: a whole snapshot of ours gives back the
@@ -144,6 +144,25 @@ class SnapshotFileTest {
         assertThat(refusal(snapshot("noconfig.snap", null, "uart"))).contains("no configuration section");
         DeviceState notOurs = DeviceState.builder("qemu.config", 1).build();
         assertThat(refusal(snapshot("foreign-config.snap", notOurs, "uart"))).contains("qemu.config");
+    }
+
+    @Test
+    void aReplacementGivesTheSnapshotsDeviceANewBackEndOrIsRefusedWhenTheDeviceIsNotThere() throws Exception {
+        Arguments.Config log = new Arguments.Config("vmm.device", "com1",
+                props("type", "uart", "port", "com1", "backend", "log=/tmp/other.log"));
+        SnapshotFile.Restore r = SnapshotFile.open(good(), null, List.of(log), Set.of("uart"));
+        try (FileChannel ch = r.channel()) {
+            assertThat(r.configs().get(1)).isEqualTo(log);
+        }
+        Arguments.Config com2 = new Arguments.Config("vmm.device", "com2",
+                props("type", "uart", "port", "com2", "backend", "stdio"));
+        assertThatThrownBy(() -> SnapshotFile.open(good(), null, List.of(com2), Set.of("uart")))
+                .isInstanceOf(Arguments.UsageException.class)
+                .hasMessageContaining("the snapshot has no device at com2 (a restore replaces back ends");
+        Arguments.Config disk = new Arguments.Config("vmm.device", null,
+                props("type", "virtio-blk", "address", "0:4.0", "path", "/tmp/x.img"));
+        assertThatThrownBy(() -> SnapshotFile.open(good(), null, List.of(disk), Set.of("uart")))
+                .isInstanceOf(Arguments.UsageException.class).hasMessageContaining("no device at slot 0:4.0");
     }
 
     private static int indexOf(byte[] hay, byte[] needle) {

@@ -5,6 +5,8 @@ import java.util.function.LongSupplier;
 
 import vmm.core.bus.IoHandler;
 import vmm.core.platform.PowerControl;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The ACPI fixed-hardware registers of the PIIX4 power-management function
@@ -101,16 +103,16 @@ public final class AcpiPm {
     }
 
     /** PM1 status, enable and control, for a snapshot; the PM timer is the VM's time and needs nothing. */
-    public synchronized vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.platform.acpi-pm", 1).put("status", status).put("enable", enable)
+    public synchronized DeviceState save() {
+        return DeviceState.builder("vmm.platform.acpi-pm", 1).put("status", status).put("enable", enable)
                 .put("control", control).build();
     }
 
-    public synchronized void restore(vmm.core.device.DeviceState s) {
+    public synchronized void restore(DeviceState s) {
         s.require("vmm.platform.acpi-pm", 1);
         long st = s.getLong("status"), en = s.getLong("enable"), ct = s.getLong("control");
         if ((st | en | ct) >>> 16 != 0)
-            throw new vmm.core.device.IncompatibleStateException("vmm.platform.acpi-pm state: PM1 registers are 16 bits");
+            throw new IncompatibleStateException("vmm.platform.acpi-pm state: PM1 registers are 16 bits");
         status = (int) st;
         enable = (int) en;
         control = (int) ct;

@@ -5,6 +5,8 @@ import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 
 import vmm.core.bus.IoHandler;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The MC146818 RTC and CMOS NVRAM behind ports 0x70 (index; bit 7 masks
@@ -128,17 +130,17 @@ public final class Cmos {
     }
 
     /** The NVRAM (RTC registers A-D, alarms, the BIOS's bytes) and the index register, for a snapshot. */
-    public synchronized vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.platform.cmos", 1).put("nvram", nvram).put("index", index).build();
+    public synchronized DeviceState save() {
+        return DeviceState.builder("vmm.platform.cmos", 1).put("nvram", nvram).put("index", index).build();
     }
 
     /** Puts back {@link #save()}'s state; the time registers still read the clock. */
-    public synchronized void restore(vmm.core.device.DeviceState s) {
+    public synchronized void restore(DeviceState s) {
         s.require("vmm.platform.cmos", 1);
         byte[] n = s.getBytes("nvram");
         long i = s.getLong("index");
         if (n.length != nvram.length || i < 0 || i > 0x7f)
-            throw new vmm.core.device.IncompatibleStateException("vmm.platform.cmos state: 128 bytes of NVRAM and an index below 0x80");
+            throw new IncompatibleStateException("vmm.platform.cmos state: 128 bytes of NVRAM and an index below 0x80");
         System.arraycopy(n, 0, nvram, 0, nvram.length);
         index = (int) i;
     }

@@ -3,6 +3,7 @@ package vmm.core.internal.chipset;
 import java.util.function.IntConsumer;
 
 import vmm.core.pci.CapabilityHandler;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * A chipset function's device-specific configuration registers: plain
@@ -66,7 +67,7 @@ final class ConfigRegisters implements CapabilityHandler {
     /** Puts back {@link #save()}'s bytes: the writable bits from them, read-only bits as they are. */
     synchronized void restore(byte[] saved, String what) {
         if (saved.length != values.length)
-            throw new vmm.core.device.IncompatibleStateException(what + ": " + values.length + " register bytes, not " + saved.length);
+            throw new IncompatibleStateException(what + ": " + values.length + " register bytes, not " + saved.length);
         for (int i = 0; i < values.length; i++)
             values[i] = (byte) (values[i] & ~writable[i] | saved[i] & writable[i]);
     }

@@ -3,6 +3,8 @@ package vmm.core.internal.chipset;
 import java.util.function.Consumer;
 
 import vmm.core.bus.IoHandler;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The ports firmware writes progress to: the POST code port 0x80 (kept, the
@@ -63,17 +65,18 @@ public final class DebugPorts {
     }
 
     /** The last POST code and the debug console's unfinished line. */
-    public synchronized vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.platform.debug-ports", 1).put("post-code", lastPostCode)
+    public synchronized DeviceState save() {
+        return DeviceState.builder("vmm.platform.debug-ports", 1).put("post-code", lastPostCode)
                 .put("line", line.toString().getBytes(java.nio.charset.StandardCharsets.ISO_8859_1)).build();
     }
 
-    public synchronized void restore(vmm.core.device.DeviceState s) {
+    public synchronized void restore(DeviceState s) {
         s.require("vmm.platform.debug-ports", 1);
         byte[] l = s.getBytes("line");
         long p = s.getLong("post-code");
         if (l.length > MAX_LINE || p < 0 || p > 0xff)
-            throw new vmm.core.device.IncompatibleStateException("vmm.platform.debug-ports state: a line of at most " + MAX_LINE + " bytes, a byte code");
+            throw new IncompatibleStateException("vmm.platform.debug-ports state: a line of at most " + MAX_LINE
+                    + " bytes, a byte code");
         lastPostCode = (int) p;
         line.setLength(0);
         for (byte b : l) line.append(b >= 0x20 && b < 0x7f || b == '\t' ? (char) b : '.');

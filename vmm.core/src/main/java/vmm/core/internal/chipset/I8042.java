@@ -5,6 +5,8 @@ import java.util.Deque;
 
 import vmm.core.bus.IoHandler;
 import vmm.core.platform.PowerControl;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The keyboard controller as far as firmware and kernels use it without a
@@ -147,24 +149,26 @@ public final class I8042 {
     }
 
     /** The command byte, output port, port A, the bytes waiting to be read and a command awaiting its data. */
-    public synchronized vmm.core.device.DeviceState save() {
+    public synchronized DeviceState save() {
         java.util.List<Long> out = new java.util.ArrayList<>();
         for (int v : output) out.add((long) v);
-        return vmm.core.device.DeviceState.builder("vmm.platform.i8042", 1).put("command-byte", commandByte).put("output-port", outputPort)
+        return DeviceState.builder("vmm.platform.i8042", 1).put("command-byte", commandByte)
+                .put("output-port", outputPort)
                 .put("port-a", portA).put("pending", pending).put("last-was-command", lastWasCommand)
                 .putList("output", out).build();
     }
 
     /** Puts back {@link #save()}'s state without acting on it (no reset is pulsed). */
-    public synchronized void restore(vmm.core.device.DeviceState s) {
+    public synchronized void restore(DeviceState s) {
         s.require("vmm.platform.i8042", 1);
         java.util.List<Object> out = s.getList("output");
         if (out.size() > OUTPUT_BUFFER_BYTES || !out.stream().allMatch(o -> o instanceof Long v && v >= 0 && v <= 0xff))
-            throw new vmm.core.device.IncompatibleStateException("vmm.platform.i8042 state: at most " + OUTPUT_BUFFER_BYTES + " output bytes");
+            throw new IncompatibleStateException("vmm.platform.i8042 state: at most " + OUTPUT_BUFFER_BYTES
+                    + " output bytes");
         long cb = s.getLong("command-byte"), op = s.getLong("output-port"), pa = s.getLong("port-a"),
                 pe = s.getLong("pending");
         if ((cb | op | pa) >>> 8 != 0 || pe < -1 || pe > 0xff)
-            throw new vmm.core.device.IncompatibleStateException("vmm.platform.i8042 state: registers are bytes");
+            throw new IncompatibleStateException("vmm.platform.i8042 state: registers are bytes");
         commandByte = (int) cb;
         outputPort = (int) op;
         portA = (int) pa;

@@ -3,6 +3,8 @@ package vmm.core.internal.chipset;
 import vmm.core.bus.IoHandler;
 import vmm.core.pci.PciAddress;
 import vmm.core.pci.PciBus;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * PCI configuration mechanism #1 (PCI Local Bus 3.0, 3.2.2.3.2): a 32-bit
@@ -82,15 +84,15 @@ public final class PciConfigPorts {
     }
 
     /** The CONFIG_ADDRESS latch (0xCF8), which a guest may have written just before the pause. */
-    public synchronized vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.platform.pci-config-address", 1).put("address", address & 0xffff_ffffL).build();
+    public synchronized DeviceState save() {
+        return DeviceState.builder("vmm.platform.pci-config-address", 1).put("address", address & 0xffff_ffffL).build();
     }
 
-    public synchronized void restore(vmm.core.device.DeviceState s) {
+    public synchronized void restore(DeviceState s) {
         s.require("vmm.platform.pci-config-address", 1);
         long a = s.getLong("address");
         if ((a & ~0x80ff_fffcL) != 0)
-            throw new vmm.core.device.IncompatibleStateException(String.format(
+            throw new IncompatibleStateException(String.format(
                     "vmm.platform.pci-config-address state: 0x%x sets bits CONFIG_ADDRESS does not keep", a));
         address = (int) a;
     }

@@ -5,6 +5,8 @@ import vmm.core.bus.Registration;
 import vmm.core.pci.PciAddress;
 import vmm.core.pci.PciBus;
 import vmm.core.pci.PciFunctionSpec;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The PCI functions of an i440FX/PIIX chipset, as firmware written for
@@ -124,17 +126,17 @@ public final class Piix {
     }
 
     /** PAM, PIRQ routes and the PM function's registers (where its block decodes), for a snapshot. */
-    public vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.platform.piix", 1).put("pam", pam.save()).put("pirq", pirq.save())
+    public DeviceState save() {
+        return DeviceState.builder("vmm.platform.piix", 1).put("pam", pam.save()).put("pirq", pirq.save())
                 .put("pm", pmRegs.save()).build();
     }
 
     /** Puts back {@link #save()}'s registers and places the PM block where they say. */
-    public void restore(vmm.core.device.DeviceState s) {
+    public void restore(DeviceState s) {
         s.require("vmm.platform.piix", 1);
         byte[] a = s.getBytes("pam"), b = s.getBytes("pirq"), c = s.getBytes("pm");
         if (a.length != I440FX_PAM_COUNT || b.length != 4 || c.length != 0xa0)
-            throw new vmm.core.device.IncompatibleStateException("vmm.platform.piix state: 7 PAM, 4 PIRQ and 160 PM register bytes");
+            throw new IncompatibleStateException("vmm.platform.piix state: 7 PAM, 4 PIRQ and 160 PM register bytes");
         pam.restore(a, "vmm.platform.piix state");
         pirq.restore(b, "vmm.platform.piix state");
         pmRegs.restore(c, "vmm.platform.piix state");

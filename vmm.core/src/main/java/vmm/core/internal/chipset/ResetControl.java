@@ -1,6 +1,8 @@
 package vmm.core.internal.chipset;
 
 import vmm.core.platform.PowerControl;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The reset control register at 0xCF9 (PIIX/ICH "RCR"): writing bit 2
@@ -36,15 +38,16 @@ public final class ResetControl {
         if (reset) power.reset("reset control register 0xcf9");
     }
 
-    public synchronized vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.platform.reset-control", 1).put("value", value).build();
+    public synchronized DeviceState save() {
+        return DeviceState.builder("vmm.platform.reset-control", 1).put("value", value).build();
     }
 
     /** Puts back the register's value without acting on it (no reset). */
-    public synchronized void restore(vmm.core.device.DeviceState s) {
+    public synchronized void restore(DeviceState s) {
         s.require("vmm.platform.reset-control", 1);
         long v = s.getLong("value");
-        if ((v & ~SYS_RST) != 0) throw new vmm.core.device.IncompatibleStateException("vmm.platform.reset-control state: only SYS_RST is kept");
+        if ((v & ~SYS_RST) != 0)
+            throw new IncompatibleStateException("vmm.platform.reset-control state: only SYS_RST is kept");
         value = (int) v;
     }
 }

@@ -13,6 +13,8 @@ import java.util.function.Supplier;
 import vmm.core.bus.IoHandler;
 import vmm.core.memory.GuestMemory;
 import vmm.core.memory.GuestMemoryException;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * QEMU's firmware configuration device (docs/specs/fw_cfg.rst in QEMU),
@@ -258,17 +260,18 @@ public final class FwCfg {
     }
 
     /** The selected item, the read offset in it and the DMA address's high half, for a snapshot. */
-    public synchronized vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.platform.fw_cfg", 1).put("selected", selected).put("offset", offset)
+    public synchronized DeviceState save() {
+        return DeviceState.builder("vmm.platform.fw_cfg", 1).put("selected", selected).put("offset", offset)
                 .put("dma-high", dmaHigh).build();
     }
 
     /** Puts back {@link #save()}'s state; the items are this machine's, made from the same configuration. */
-    public synchronized void restore(vmm.core.device.DeviceState s) {
+    public synchronized void restore(DeviceState s) {
         s.require("vmm.platform.fw_cfg", 1);
         long sel = s.getLong("selected"), off = s.getLong("offset"), dh = s.getLong("dma-high");
         if (sel < 0 || sel > 0xffff || off < 0 || off > Integer.MAX_VALUE || dh < 0 || dh > 0xffff_ffffL)
-            throw new vmm.core.device.IncompatibleStateException("vmm.platform.fw_cfg state: a 16-bit selector, an offset and a 32-bit DMA address half");
+            throw new IncompatibleStateException(
+                    "vmm.platform.fw_cfg state: a 16-bit selector, an offset and a 32-bit DMA address half");
         // A generated item (the ACPI tables) is made at its selection: make it again for a read part way through.
         select((int) sel);
         offset = (int) off;

@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
+import vmm.core.hypervisor.Segment;
 import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
-import vmm.core.hypervisor.Segment;
 
 /**
  * Everything one software vCPU holds between two instructions, for a snapshot: the general-purpose registers,
@@ -195,7 +195,8 @@ public record CpuState(long[] gprs, long rip, long rflags, List<Segment> segment
         d.require("segment", 1);
         return new Segment(d.getLong("base"), (int) range(d, "limit", 0, 0xFFFF_FFFFL),
                 (int) range(d, "selector", 0, 0xFFFF), (int) range(d, "type", 0, 15), d.getBoolean("present"),
-                (int) range(d, "dpl", 0, 3), d.getBoolean("db"), d.getBoolean("s"), d.getBoolean("l"), d.getBoolean("g"),
+                (int) range(d, "dpl", 0, 3), d.getBoolean("db"), d.getBoolean("s"), d.getBoolean("l"),
+                        d.getBoolean("g"),
                 d.getBoolean("avl"), d.getBoolean("unusable"));
     }
 

@@ -16,6 +16,7 @@ import vmm.core.bus.MmioBus;
 import vmm.core.events.VmExitEvent;
 import vmm.core.hypervisor.Segment;
 import vmm.core.hypervisor.VcpuExit;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * One software vCPU: the {@link Cpu} state, its MMU, and the run loop that
@@ -279,7 +280,7 @@ public final class Machine implements InterruptTarget {
      * Puts back a state from {@link #saveState()}, before the vCPU runs again. The local APIC's side (its base
      * as the APIC sees it, its registers) is the interrupt controllers' state, restored with them.
      *
-     * @throws vmm.core.device.IncompatibleStateException when an MSR value is one the model refuses; nothing
+     * @throws IncompatibleStateException when an MSR value is one the model refuses; nothing
      *                                                    is changed then
      */
     public void restoreState(CpuState s) {
@@ -290,7 +291,7 @@ public final class Machine implements InterruptTarget {
             msrs.clear();
             s.msrs().forEach((k, v) -> {
                 if (!SystemOps.writeMsr(c, k, v))
-                    throw new vmm.core.device.IncompatibleStateException(String.format(
+                    throw new IncompatibleStateException(String.format(
                             "%s state: MSR 0x%x = 0x%x is refused by the model", CpuState.TYPE, k, v));
             });
         } catch (RuntimeException e) {

@@ -1,5 +1,8 @@
 package vmm.emu.internal.irq;
 
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
+
 /**
  * The local APIC timer's counter (SDM vol. 3, 11.5.4): the initial count,
  * the divide configuration and the current count, in one-shot or periodic
@@ -95,18 +98,18 @@ final class ApicTimer {
     }
 
     /** The counter's registers and where it stands in the VM's time, for a snapshot. */
-    vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.emu.apic-timer", 1).put("initial-count", initialCount)
+    DeviceState save() {
+        return DeviceState.builder("vmm.emu.apic-timer", 1).put("initial-count", initialCount)
                 .put("dcr", dcr).put("periodic", periodic).put("start", start).put("deadline", deadline).build();
     }
 
     /** Puts back {@link #save()}'s state: the count goes on from where it stood, not restarted. */
-    void restore(vmm.core.device.DeviceState s) {
+    void restore(DeviceState s) {
         s.require("vmm.emu.apic-timer", 1);
         long nInitial = States.range(s, "initial-count", 0, 0xffff_ffffL);
         int nDcr = States.intRange(s, "dcr", 0, DCR_MASK);
         if ((nDcr & ~DCR_MASK) != 0)
-            throw new vmm.core.device.IncompatibleStateException("vmm.emu.apic-timer state: DCR 0x" + Integer.toHexString(nDcr)
+            throw new IncompatibleStateException("vmm.emu.apic-timer state: DCR 0x" + Integer.toHexString(nDcr)
                     + " sets reserved bits");
         long nStart = States.range(s, "start", Long.MIN_VALUE / 2, Long.MAX_VALUE / 2);
         long nDeadline = States.range(s, "deadline", Long.MIN_VALUE / 2, Timed.NEVER);

@@ -1,6 +1,7 @@
 package vmm.emu.internal.irq;
 
 import java.util.Objects;
+import vmm.core.device.DeviceState;
 
 /**
  * The two cascaded 8259As of a PC with the PIIX's edge/level control
@@ -136,8 +137,8 @@ public final class DualPic implements PortDevice {
     int isr(boolean ofMaster) { return (ofMaster ? master : slave).isr; }
 
     /** Both chips and the INT output, for a snapshot. */
-    public vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.emu.pic", 1).put("master", master.save())
+    public DeviceState save() {
+        return DeviceState.builder("vmm.emu.pic", 1).put("master", master.save())
                 .put("slave", slave.save()).put("output", output).build();
     }
 
@@ -145,7 +146,7 @@ public final class DualPic implements PortDevice {
      * Puts back {@link #save()}'s state; the output is as saved, without telling the listener (the local APIC's
      * side of it is restored with the APIC).
      */
-    public void restore(vmm.core.device.DeviceState s) {
+    public void restore(DeviceState s) {
         s.require("vmm.emu.pic", 1);
         master.restore(s.getState("master"));
         slave.restore(s.getState("slave"));

@@ -12,6 +12,8 @@ import vmm.core.bus.Registration;
 import vmm.core.irq.IrqChip;
 import vmm.core.irq.MsiMessage;
 import vmm.emu.internal.cpu.VirtualClock;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The interrupt controllers and timer a software-CPU VM has where KVM has its
@@ -260,9 +262,9 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
      * time fires each of them when it was due; {@code time} is the clock's reading they were saved at. Any
      * thread; consistent under the chip's lock.
      */
-    public vmm.core.device.DeviceState save() {
+    public DeviceState save() {
         synchronized (lock) {
-            List<vmm.core.device.DeviceState> lapics = new ArrayList<>();
+            List<DeviceState> lapics = new ArrayList<>();
             for (LocalApic a : apics) {
                 if (a == null) throw new IllegalStateException("every vCPU must be created before a snapshot");
                 lapics.add(a.save());
@@ -274,7 +276,7 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
                 routes.add(m.data() & 0xffff_ffffL);
             });
             // The time the timers' deadlines are compared with, read with them under the lock.
-            return vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("time", clock.nanos()).put("pic", pic.save())
+            return DeviceState.builder(STATE_TYPE, 1).put("time", clock.nanos()).put("pic", pic.save())
                     .put("ioapic", ioapic.save()).put("pit", pit.save()).putList("lapics", lapics)
                     .putList("msi-routes", routes).build();
         }
@@ -284,32 +286,32 @@ public final class EmuIrqChip implements IrqChip, AutoCloseable {
      * Puts back {@link #save()}'s state of a chip with as many vCPUs, every one attached, before any vCPU runs.
      * A state refused part way leaves the chip unusable: the caller discards the VM.
      *
-     * @throws vmm.core.device.IncompatibleStateException naming what cannot be read or held
+     * @throws IncompatibleStateException naming what cannot be read or held
      */
-    public void restore(vmm.core.device.DeviceState s) {
+    public void restore(DeviceState s) {
         s.require(STATE_TYPE, 1);
         List<Object> lapics = s.getList("lapics");
         if (lapics.size() != apics.length)
-            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state has " + lapics.size()
+            throw new IncompatibleStateException(STATE_TYPE + " state has " + lapics.size()
                     + " local APICs; this VM has " + apics.length + " vCPUs");
         List<Object> routes = s.getList("msi-routes");
         if (routes.size() % 3 != 0 || routes.size() / 3 > GSI_LIMIT)
-            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: MSI routes are GSI, address,"
+            throw new IncompatibleStateException(STATE_TYPE + " state: MSI routes are GSI, address,"
                     + " data triples");
         Map<Integer, MsiMessage> newRoutes = new HashMap<>();
         for (int i = 0; i < routes.size(); i += 3) {
             if (!(routes.get(i) instanceof Long gsi) || !(routes.get(i + 1) instanceof Long address)
                     || !(routes.get(i + 2) instanceof Long data) || gsi < IOAPIC_PINS || gsi >= GSI_LIMIT
                     || data < 0 || data > 0xffff_ffffL)
-                throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: MSI route " + i / 3
+                throw new IncompatibleStateException(STATE_TYPE + " state: MSI route " + i / 3
                         + " is not a GSI in [" + IOAPIC_PINS + ", " + GSI_LIMIT + ") with an address and 32-bit data");
             newRoutes.put(gsi.intValue(), new MsiMessage(address, data.intValue()));
         }
         synchronized (lock) {
             for (int i = 0; i < apics.length; i++) {
                 if (apics[i] == null) throw new IllegalStateException("every vCPU must be created before a restore");
-                if (!(lapics.get(i) instanceof vmm.core.device.DeviceState ls))
-                    throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: local APIC " + i
+                if (!(lapics.get(i) instanceof DeviceState ls))
+                    throw new IncompatibleStateException(STATE_TYPE + " state: local APIC " + i
                             + " is not a state");
                 apics[i].restore(ls);
             }

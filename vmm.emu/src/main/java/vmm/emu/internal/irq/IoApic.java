@@ -4,6 +4,8 @@ import java.util.Objects;
 import java.util.function.ToIntFunction;
 
 import vmm.core.bus.IoHandler;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The I/O APIC (Intel 82093AA, version 0x11) with 24 inputs, as a register
@@ -154,19 +156,19 @@ public final class IoApic implements IoHandler {
     }
 
     /** The redirection table, input levels, ID and register select, for a snapshot. */
-    public vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.emu.ioapic", 1).putList("table", States.list(table))
+    public DeviceState save() {
+        return DeviceState.builder("vmm.emu.ioapic", 1).putList("table", States.list(table))
                 .put("lines", lines).put("id", id).put("select", select).build();
     }
 
     /** Puts back {@link #save()}'s state, checked first: a bad value changes nothing. */
-    public void restore(vmm.core.device.DeviceState s) {
+    public void restore(DeviceState s) {
         s.require("vmm.emu.ioapic", 1);
         long[] t = States.longs(s, "table", PINS, Long.MIN_VALUE, Long.MAX_VALUE);
         long kept = RTE_WRITABLE | RTE_DELIVERY_STATUS | RTE_REMOTE_IRR;
         for (int i = 0; i < PINS; i++)
             if ((t[i] & ~kept) != 0)
-                throw new vmm.core.device.IncompatibleStateException(String.format(
+                throw new IncompatibleStateException(String.format(
                         "vmm.emu.ioapic state: entry %d (0x%x) sets reserved bits", i, t[i]));
         int nLines = States.intRange(s, "lines", 0, (1 << PINS) - 1);
         int nId = States.intRange(s, "id", 0, 15), nSelect = States.intRange(s, "select", 0, 0xff);

@@ -6,6 +6,8 @@ import java.util.function.IntSupplier;
 
 import vmm.core.bus.IoHandler;
 import vmm.emu.internal.cpu.VirtualClock;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * One vCPU's local APIC in xAPIC mode (Intel SDM vol. 3, ch. 11) as a
@@ -555,8 +557,8 @@ public final class LocalApic implements Timed, IoHandler {
      * the VM's time (not restarted, as {@link #loadRegisters} does), pending NMI/INIT/SIPI, whether the CPU
      * waits for a SIPI, and the 8259A's output as last seen.
      */
-    public vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.emu.lapic", 1).put("index", index).put("apic-base", apicBase)
+    public DeviceState save() {
+        return DeviceState.builder("vmm.emu.lapic", 1).put("index", index).put("apic-base", apicBase)
                 .put("id", id).put("tpr", tpr).put("ldr", ldr & 0xffff_ffffL).put("dfr", dfr & 0xffff_ffffL)
                 .put("svr", svr).put("esr", esr).put("pending-esr", pendingEsr).put("icr-low", icrLow)
                 .put("icr-high", icrHigh & 0xffff_ffffL).putList("irr", States.list(irr))
@@ -570,23 +572,23 @@ public final class LocalApic implements Timed, IoHandler {
      * Puts back {@link #save()}'s state of the APIC with the same index, checked first (a bad value changes
      * nothing); the vCPU is woken if something is pending.
      *
-     * @throws vmm.core.device.IncompatibleStateException for another APIC's state or a value the APIC cannot hold
+     * @throws IncompatibleStateException for another APIC's state or a value the APIC cannot hold
      */
-    public void restore(vmm.core.device.DeviceState s) {
+    public void restore(DeviceState s) {
         s.require("vmm.emu.lapic", 1);
         if (s.getLong("index") != index)
-            throw new vmm.core.device.IncompatibleStateException("vmm.emu.lapic state of APIC " + s.getLong("index")
+            throw new IncompatibleStateException("vmm.emu.lapic state of APIC " + s.getLong("index")
                     + " given to APIC " + index);
         long base = s.getLong("apic-base");
         if ((base & BASE_RESERVED) != 0 || (base & BASE_BSP) != (isBsp() ? BASE_BSP : 0) || base < 0)
-            throw new vmm.core.device.IncompatibleStateException(String.format(
+            throw new IncompatibleStateException(String.format(
                     "vmm.emu.lapic state: APIC base 0x%x is not one APIC %d can have", base, index));
         int[] nIrr = States.ints(s, "irr", 8, 0, 0xffff_ffffL), nIsr = States.ints(s, "isr", 8, 0, 0xffff_ffffL),
                 nTmr = States.ints(s, "tmr", 8, 0, 0xffff_ffffL),
                 nLvt = States.ints(s, "lvt", lvt.length, 0, 0xffff_ffffL);
         for (int i = 0; i < nLvt.length; i++)
             if ((nLvt[i] & ~(LVT_WRITABLE[i] | LVT_PENDING | LVT_REMOTE_IRR)) != 0)
-                throw new vmm.core.device.IncompatibleStateException(String.format(
+                throw new IncompatibleStateException(String.format(
                         "vmm.emu.lapic state: LVT %d (0x%x) sets bits the register does not have", i, nLvt[i]));
         int nId = States.intRange(s, "id", 0, 0xff), nTpr = States.intRange(s, "tpr", 0, 0xff),
                 nSvr = States.intRange(s, "svr", 0, SVR_WRITABLE),
@@ -597,7 +599,7 @@ public final class LocalApic implements Timed, IoHandler {
                 nIcrHigh = States.range(s, "icr-high", 0, 0xffff_ffffL);
         if ((nSvr & ~SVR_WRITABLE) != 0 || (nIcrLow & ~ICR_LOW_WRITABLE) != 0 || (nLdr & 0x00ff_ffffL) != 0
                 || (nDfr & 0x0fff_ffffL) != 0x0fff_ffffL || (nIcrHigh & 0x00ff_ffffL) != 0)
-            throw new vmm.core.device.IncompatibleStateException(
+            throw new IncompatibleStateException(
                     "vmm.emu.lapic state: SVR, ICR, LDR or DFR sets bits the register does not have");
         ApicTimer t = new ApicTimer();
         t.restore(s.getState("timer"));

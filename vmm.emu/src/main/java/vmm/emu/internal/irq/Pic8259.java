@@ -1,5 +1,8 @@
 package vmm.emu.internal.irq;
 
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
+
 /**
  * One Intel 8259A programmable interrupt controller as a register model: the
  * initialization words ICW1-4, the operation words OCW1-3, IRR/ISR/IMR, the
@@ -214,8 +217,8 @@ final class Pic8259 {
     }
 
     /** The chip's registers and modes, for a snapshot. */
-    vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.emu.8259a", 1).put("irr", irr).put("isr", isr).put("imr", imr)
+    DeviceState save() {
+        return DeviceState.builder("vmm.emu.8259a", 1).put("irr", irr).put("isr", isr).put("imr", imr)
                 .put("lines", lines).put("elcr", elcr).put("priority-base", priorityBase).put("vector-base", vectorBase)
                 .put("read-isr", readIsr).put("poll", poll).put("special-mask", specialMask).put("auto-eoi", autoEoi)
                 .put("rotate-on-auto-eoi", rotateOnAutoEoi).put("special-fully-nested", specialFullyNested)
@@ -224,7 +227,7 @@ final class Pic8259 {
     }
 
     /** Puts back {@link #save()}'s state, checked first: a bad value changes nothing. */
-    void restore(vmm.core.device.DeviceState s) {
+    void restore(DeviceState s) {
         s.require("vmm.emu.8259a", 1);
         int nIrr = States.intRange(s, "irr", 0, 0xff), nIsr = States.intRange(s, "isr", 0, 0xff),
                 nImr = States.intRange(s, "imr", 0, 0xff), nLines = States.intRange(s, "lines", 0, 0xff),
@@ -232,7 +235,7 @@ final class Pic8259 {
                 nVector = States.intRange(s, "vector-base", 0, 0xf8),
                 nInit = States.intRange(s, "init", 0, Init.values().length - 1);
         if ((nElcr & ~elcrMask) != 0 || (nVector & 7) != 0)
-            throw new vmm.core.device.IncompatibleStateException("vmm.emu.8259a state: ELCR or vector base not as the chip"
+            throw new IncompatibleStateException("vmm.emu.8259a state: ELCR or vector base not as the chip"
                     + " can hold them");
         irr = nIrr;
         isr = nIsr;

@@ -2,6 +2,8 @@ package vmm.emu.internal.irq;
 
 import java.util.Objects;
 import vmm.emu.internal.cpu.VirtualClock;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The Intel 8254 programmable interval timer of a PC as a register model:
@@ -144,10 +146,10 @@ public final class Pit8254 implements Timed, PortDevice {
     }
 
     /** The three counters, the speaker data bit and the next IRQ0 tick, for a snapshot. */
-    public vmm.core.device.DeviceState save() {
-        java.util.List<vmm.core.device.DeviceState> c = new java.util.ArrayList<>();
+    public DeviceState save() {
+        java.util.List<DeviceState> c = new java.util.ArrayList<>();
         for (PitCounter p : counters) c.add(p.save());
-        return vmm.core.device.DeviceState.builder("vmm.emu.pit", 1).putList("counters", c)
+        return DeviceState.builder("vmm.emu.pit", 1).putList("counters", c)
                 .put("speaker-data", speakerData).put("next-irq-tick", nextIrqTick).build();
     }
 
@@ -155,20 +157,20 @@ public final class Pit8254 implements Timed, PortDevice {
      * Puts back {@link #save()}'s state, in the VM's time (which a restored VM continues from the snapshot's), so
      * that the next IRQ0 comes when it was due: none is lost or doubled.
      */
-    public void restore(vmm.core.device.DeviceState s) {
+    public void restore(DeviceState s) {
         s.require("vmm.emu.pit", 1);
         java.util.List<Object> c = s.getList("counters");
-        if (c.size() != counters.length || !c.stream().allMatch(o -> o instanceof vmm.core.device.DeviceState))
-            throw new vmm.core.device.IncompatibleStateException("vmm.emu.pit state: 3 counters, not " + c.size());
+        if (c.size() != counters.length || !c.stream().allMatch(o -> o instanceof DeviceState))
+            throw new IncompatibleStateException("vmm.emu.pit state: 3 counters, not " + c.size());
         long next = s.getLong("next-irq-tick");
         // Far ticks would overflow into negative deadlines and keep the timer thread busy.
         if (next != Timed.NEVER && (next < 0 || next > ticksAt(Long.MAX_VALUE / 4)))
-            throw new vmm.core.device.IncompatibleStateException("vmm.emu.pit state: next IRQ0 tick " + next
+            throw new IncompatibleStateException("vmm.emu.pit state: next IRQ0 tick " + next
                     + " is outside the VM's time");
         // Each counter is checked before any is changed.
         PitCounter[] fresh = {new PitCounter(), new PitCounter(), new PitCounter()};
-        for (int i = 0; i < 3; i++) fresh[i].restore((vmm.core.device.DeviceState) c.get(i));
-        for (int i = 0; i < 3; i++) counters[i].restore((vmm.core.device.DeviceState) c.get(i));
+        for (int i = 0; i < 3; i++) fresh[i].restore((DeviceState) c.get(i));
+        for (int i = 0; i < 3; i++) counters[i].restore((DeviceState) c.get(i));
         speakerData = s.getBoolean("speaker-data");
         nextIrqTick = next;
     }

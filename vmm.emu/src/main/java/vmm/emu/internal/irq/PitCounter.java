@@ -1,5 +1,8 @@
 package vmm.emu.internal.irq;
 
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
+
 /**
  * One counter of the 8254 (8254 datasheet, "Modes"), computed from the time
  * its count was loaded rather than ticked: the count read or latched, OUT,
@@ -220,8 +223,8 @@ final class PitCounter {
     }
 
     /** Every register and latch of the counter, for a snapshot. */
-    vmm.core.device.DeviceState save() {
-        return vmm.core.device.DeviceState.builder("vmm.emu.8254-counter", 1).put("rw", rw).put("mode", mode)
+    DeviceState save() {
+        return DeviceState.builder("vmm.emu.8254-counter", 1).put("rw", rw).put("mode", mode)
                 .put("mode-bits", modeBits).put("bcd", bcd).put("gate", gate).put("count", count).put("loaded", loaded)
                 .put("triggered", triggered).put("null-count", nullCount).put("load-tick", loadTick)
                 .put("suspended-at", suspendedAt).put("write-msb-next", writeMsbNext).put("read-msb-next", readMsbNext)
@@ -230,13 +233,13 @@ final class PitCounter {
     }
 
     /** Puts back {@link #save()}'s state, checked first: a bad value changes nothing. */
-    void restore(vmm.core.device.DeviceState s) {
+    void restore(DeviceState s) {
         s.require("vmm.emu.8254-counter", 1);
         int nRw = States.intRange(s, "rw", Pit8254.RW_LSB, Pit8254.RW_LSB_MSB);
         int nModeBits = States.intRange(s, "mode-bits", 0, 7);
         int nMode = States.intRange(s, "mode", 0, MODE_HARDWARE_STROBE);
         if (nMode != (nModeBits > MODE_HARDWARE_STROBE ? nModeBits & 3 : nModeBits))
-            throw new vmm.core.device.IncompatibleStateException("vmm.emu.8254-counter state: mode " + nMode
+            throw new IncompatibleStateException("vmm.emu.8254-counter state: mode " + nMode
                     + " does not follow the mode bits " + nModeBits);
         boolean nBcd = s.getBoolean("bcd"), nLoaded = s.getBoolean("loaded");
         // A loaded count divides the elapsed ticks: it is never 0.

@@ -2,9 +2,9 @@ package vmm.emu.internal.irq;
 
 import java.util.ArrayList;
 import java.util.List;
-
 import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
+
 
 /**
  * Reading the interrupt controllers' saved state as untrusted input (a snapshot file): every number is checked
@@ -30,7 +30,8 @@ final class States {
     static long[] longs(DeviceState s, String name, int n, long min, long max) {
         List<Object> l = s.getList(name);
         if (l.size() != n)
-            throw new IncompatibleStateException(s.type() + " state field '" + name + "': " + n + " values, not " + l.size());
+            throw new IncompatibleStateException(s.type() + " state field '" + name + "': " + n
+                    + " values, not " + l.size());
         long[] a = new long[n];
         for (int i = 0; i < n; i++) {
             if (!(l.get(i) instanceof Long v) || v < min || v > max)

@@ -22,6 +22,7 @@ import vmm.emu.internal.cpu.Machine;
 import vmm.emu.internal.cpu.PhysicalMemory;
 import vmm.emu.internal.cpu.VirtualClock;
 import vmm.emu.internal.irq.VcpuInterrupts;
+import vmm.core.device.DeviceState;
 
 /** A software vCPU behind the {@link Vcpu} SPI: maps the SPI's register views onto {@link Cpu}. */
 final class EmuVcpu implements Vcpu {
@@ -231,12 +232,12 @@ final class EmuVcpu implements Vcpu {
     }
 
     @Override
-    public vmm.core.device.DeviceState saveState() {
+    public DeviceState saveState() {
         return machine.saveState().toDeviceState();
     }
 
     @Override
-    public void restoreState(vmm.core.device.DeviceState state) {
+    public void restoreState(DeviceState state) {
         machine.restoreState(vmm.emu.internal.cpu.CpuState.from(state));
     }
 

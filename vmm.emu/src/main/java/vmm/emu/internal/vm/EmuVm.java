@@ -25,6 +25,8 @@ import vmm.emu.internal.cpu.PhysicalMemory;
 import vmm.emu.internal.cpu.VirtualClock;
 import vmm.emu.internal.irq.EmuIrqChip;
 import vmm.emu.internal.irq.VcpuInterrupts;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * A VM of software vCPUs over the caller's guest memory. With
@@ -257,12 +259,12 @@ final class EmuVm implements VirtualMachine {
 
     /** The VM's time, its interrupt controllers (local APICs included) and the MSI GSIs handed out. */
     @Override
-    public synchronized vmm.core.device.DeviceState saveState() {
+    public synchronized DeviceState saveState() {
         if (lockstep != null) throw new UnsupportedOperationException(NO_DETERMINISTIC_SNAPSHOT);
-        var b = vmm.core.device.DeviceState.builder(STATE_TYPE, 1).put("vcpus", config.vcpus());
+        var b = DeviceState.builder(STATE_TYPE, 1).put("vcpus", config.vcpus());
         if (chip != null) {
             // The time the controllers were saved at, so that no timer can fire between the two readings.
-            vmm.core.device.DeviceState irq = chip.save();
+            DeviceState irq = chip.save();
             b.put("time", irq.getLong("time")).put("irqchip", irq);
         } else {
             b.put("time", clock.nanos());
@@ -276,23 +278,24 @@ final class EmuVm implements VirtualMachine {
 
     /** Moves the VM's clock to the saved time first, so every timer restored after it is due when it was. */
     @Override
-    public synchronized void restoreState(vmm.core.device.DeviceState state) {
+    public synchronized void restoreState(DeviceState state) {
         if (lockstep != null) throw new UnsupportedOperationException(NO_DETERMINISTIC_SNAPSHOT);
         state.require(STATE_TYPE, 1);
         if (state.getLong("vcpus") != config.vcpus())
-            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state of " + state.getLong("vcpus")
+            throw new IncompatibleStateException(STATE_TYPE + " state of " + state.getLong("vcpus")
                     + " vCPUs given to a VM of " + config.vcpus());
         if (state.has("irqchip") != (chip != null))
-            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state " + (chip == null
-                    ? "has interrupt controllers; this VM has none" : "has no interrupt controllers; this VM has them"));
+            throw new IncompatibleStateException(STATE_TYPE + " state " + (chip == null
+                    ? "has interrupt controllers; this VM has none"
+                            : "has no interrupt controllers; this VM has them"));
         long time = state.getLong("time");
         if (time < 0 || time > Long.MAX_VALUE / 4)
-            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: time " + time
+            throw new IncompatibleStateException(STATE_TYPE + " state: time " + time
                     + " ns is outside what a VM's clock reaches");
         BitSet gsis = new BitSet();
         for (Object o : state.getList("msi-gsis")) {
             if (!(o instanceof Long g) || g < GsiPool.FIRST || g >= EmuIrqChip.GSI_LIMIT)
-                throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: MSI GSI " + o
+                throw new IncompatibleStateException(STATE_TYPE + " state: MSI GSI " + o
                         + " outside [" + GsiPool.FIRST + ", " + EmuIrqChip.GSI_LIMIT + ")");
             gsis.set(g.intValue());
         }

@@ -8,11 +8,11 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.hypervisor.VcpuExit;
 import vmm.emu.StateEdit;
 import vmm.emu.internal.irq.ManualClock;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * A software vCPU's snapshot state: a vCPU restored from another's state part way through a program ends it

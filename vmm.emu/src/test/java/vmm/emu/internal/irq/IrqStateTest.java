@@ -12,9 +12,9 @@ import org.junit.jupiter.api.Test;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.MmioBus;
 import vmm.core.bus.Registration;
+import vmm.core.irq.MsiMessage;
 import vmm.core.device.DeviceState;
 import vmm.core.device.IncompatibleStateException;
-import vmm.core.irq.MsiMessage;
 
 /**
  * The interrupt controllers' snapshot state: a chip restored from another's state at the same virtual time goes

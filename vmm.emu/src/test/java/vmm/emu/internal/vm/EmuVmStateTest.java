@@ -5,14 +5,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 import vmm.core.hypervisor.Registers;
 import vmm.core.hypervisor.Vcpu;
 import vmm.core.hypervisor.VirtualMachine;
 import vmm.core.hypervisor.VmConfig;
 import vmm.core.memory.GuestMemory;
 import vmm.emu.StateEdit;
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * Saving and restoring a software-CPU VM through the SPI: a VM made later goes on from the saved VM's time (the
@@ -42,7 +42,8 @@ class EmuVmStateTest {
                 b.createVcpu(1);
                 b.restoreState(vmState);
                 b0.restoreState(cpu0);
-                assertThat(b.guestNanos()).as("the guest's time goes on, not from 0").isBetween(saved, saved + 60 * SECOND);
+                assertThat(b.guestNanos()).as("the guest's time goes on, not from 0").isBetween(saved, saved
+                        + 60 * SECOND);
                 assertThat(b0.registers().get(Registers.Reg.RBX)).isEqualTo(0x5151);
                 assertThat(b0.registers().rip()).isEqualTo(0x7c00);
                 assertThat(StateEdit.without(b.saveState().getState("irqchip"), "time"))

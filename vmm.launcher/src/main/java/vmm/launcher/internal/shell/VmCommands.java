@@ -8,10 +8,10 @@ import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
-import vmm.core.device.DeviceState;
 import vmm.core.platform.PcMachine;
 import vmm.core.platform.VmSnapshot;
 import vmm.launcher.internal.SnapshotFile;
+import vmm.core.device.DeviceState;
 
 /**
  * Gogo commands for the running VM: {@code vm:status}, {@code vm:pause}, {@code vm:resume}, and
@@ -60,7 +60,8 @@ public final class VmCommands {
         String file = null;
         for (String a : args) {
             if (a.equals("--stop")) stop = true;
-            else if (a.startsWith("-")) return "vm:snapshot: unknown option " + a + " (usage: vm:snapshot [--stop] FILE)";
+            else if (a.startsWith("-")) return "vm:snapshot: unknown option " + a
+                    + " (usage: vm:snapshot [--stop] FILE)";
             else if (file != null) return "vm:snapshot: one file, not '" + file + "' and '" + a + "'";
             else file = a;
         }
