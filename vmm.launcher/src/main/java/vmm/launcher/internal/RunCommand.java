@@ -148,6 +148,18 @@ final class RunCommand {
                 summary.add(String.format("  %-8s %-12s %s", at, "passthru", c.properties().get("host")));
             }
         }
+        // Before anything is printed: a file that does not fit the machine built from it is one line.
+        if (restore != null) {
+            try {
+                VmSnapshot.restore(vm, restore.reader());
+            } catch (RuntimeException e) {
+                // A file that does not fit this machine (IncompatibleStateException), a corrupt payload
+                // (SnapshotFormatException), a back end that cannot restore (UnsupportedOperationException).
+                String why = String.valueOf(e.getMessage()).replaceAll("\\s*\\R\\s*", " ");
+                err.println("vmm: -r " + restore.file() + ": " + why);
+                return 2;
+            }
+        }
         Hypervisor hv = service(Hypervisor.class, accel.target());
         Capabilities caps = hv == null ? null : hv.capabilities();
         Map<String, Object> vmProps = configs.getFirst().properties();
@@ -160,19 +172,9 @@ final class RunCommand {
         out.println("vmm: shell: ./vmm shell " + vmName + " COMMAND   (socket " + control + ")");
         out.flush();
 
-        if (restore != null) {
-            try {
-                VmSnapshot.restore(vm, restore.reader());
-            } catch (RuntimeException e) {
-                // A file that does not fit this machine (IncompatibleStateException), a corrupt payload
-                // (SnapshotFormatException), a back end that cannot restore (UnsupportedOperationException).
-                String why = String.valueOf(e.getMessage()).replaceAll("\\s*\\R\\s*", " ");
-                err.println("vmm: -r " + restore.file() + ": " + why);
-                return 2;
-            }
+        if (restore != null)
             out.println("vmm: restored from " + restore.file() + " (written by " + restore.reader().header().writtenBy()
                     + " at " + restore.reader().header().created() + ")");
-        }
         vm.start();
         PcMachine.Exit exit;
         while (true) {

@@ -96,6 +96,34 @@ public class SnapshotRestoreTest {
         });
     }
 
+    @Test
+    void aBackEndThatCannotSaveItsStateIsRefusedInOneLineAndTheVmRunsOnWithNoFileWritten() throws Exception {
+        // A deterministic run on the software CPU, like the KVM back end, cannot save its state (yet).
+        Path snap = dir.resolve("det.snap");
+        try (PcMachine vm = PcMachine.create(new vmm.emu.internal.vm.EmuHypervisor(),
+                new PcMachine.Config(RAM, 1, null, true, true), line -> { })) {
+            com1(vm, dir.resolve("det.log"));
+            byte[] code = CountDisk.bootSector();
+            vm.machine().memory().write(CountDisk.LOAD, code, 0, code.length);
+            Vcpu v = vm.vcpus().getFirst();
+            SpecialRegisters s = v.specialRegisters();
+            s.segment(SpecialRegisters.Seg.CS, Segment.realMode(0, true));
+            v.setSpecialRegisters(s);
+            v.setRegisters(v.registers().rip(CountDisk.LOAD));
+            vm.start();
+            HangGuard.await(() -> count(vm) >= 3, "the guest counted to 3");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> VmSnapshot.write(vm, snap,
+                            DeviceState.builder("test.config", 1).build(), "vmm test", true))
+                    .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("deterministic")
+                    .hasMessageNotContaining("\n");
+            assertThat(vm.state()).isEqualTo(vmm.core.hypervisor.VmRunner.State.RUNNING);
+            long at = count(vm);
+            HangGuard.await(() -> count(vm) > at, "the guest counts on");
+            assertThat(snap).doesNotExist();
+            assertThat(dir.resolve("det.snap.tmp")).doesNotExist();
+        }
+    }
+
     private static void com1(PcMachine vm, Path console) {
         vm.machine().plug("com1", UartProvider.TYPE, null, Map.of("port", "com1", "backend", "log=" + console),
                 UartProvider.TYPE, new UartProvider());
