@@ -14,8 +14,10 @@
 #   SOAK_DIR        where the clones go (default: a new folder under $TMPDIR
 #                   or /tmp); each clone is removed after its run
 #
-# The logs of failing runs, with their test reports, are kept and their folder
-# is printed. Exits 0 when every run passed, 1 when one failed, 2 on bad use.
+# Installs the Debian packages the tests need first, as .ci/run does
+# (cnf/test-packages.sh). The logs of failing runs, with their test reports,
+# are kept and their folder is printed. Exits 0 when every run passed, 1 when
+# one failed, 2 on bad use.
 set -uo pipefail
 
 # The whole script is one function, read in full before it runs: a soak takes long, and editing or
@@ -62,6 +64,14 @@ main() {
     }
     trap cleanup EXIT
     trap 'echo; echo "soak: interrupted" >&2; exit 130' INT TERM
+
+    # What .ci/run installs: without it a fresh machine's runs pass with the guest tests skipped.
+    # shellcheck source=test-packages.sh
+    . "$repo/cnf/test-packages.sh"
+    vmm_install_test_packages soak || {
+        echo "soak: could not install the packages the tests need" >&2
+        exit 2
+    }
 
     if [ "$load" -eq 1 ]; then
         if ! command -v stress-ng >/dev/null 2>&1; then
