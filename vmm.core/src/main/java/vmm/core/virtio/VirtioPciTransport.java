@@ -14,6 +14,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 import vmm.core.device.SwapGate;
 import vmm.core.hypervisor.EventFd;
 import vmm.core.hypervisor.GsiPool;
@@ -23,8 +25,6 @@ import vmm.core.pci.BarHandler;
 import vmm.core.pci.PciAddress;
 import vmm.core.pci.PciBus;
 import vmm.core.pci.PciFunction;
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 
 /**
  * The virtio-pci transport (virtio 1.2 section 4.1): one PCI function that

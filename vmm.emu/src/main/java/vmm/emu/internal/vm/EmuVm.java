@@ -247,11 +247,6 @@ final class EmuVm implements VirtualMachine {
         if (chip != null) chip.reset();
     }
 
-    /** Moves a real-time VM's clock, as a restore does: for tests that need a VM that has run a while. */
-    void restoreClockForTest(long nanos) {
-        hostClock.continueFrom(nanos);
-    }
-
     /** The state type of {@link #saveState()}. */
     static final String STATE_TYPE = "vmm.emu.vm";
     static final String NO_DETERMINISTIC_SNAPSHOT = "a deterministic run (its time follows the instruction count"

@@ -5,14 +5,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
+import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 import vmm.core.hypervisor.Registers;
 import vmm.core.hypervisor.Vcpu;
 import vmm.core.hypervisor.VirtualMachine;
 import vmm.core.hypervisor.VmConfig;
 import vmm.core.memory.GuestMemory;
 import vmm.emu.StateEdit;
-import vmm.core.device.DeviceState;
-import vmm.core.device.IncompatibleStateException;
 
 /**
  * Saving and restoring a software-CPU VM through the SPI: a VM made later goes on from the saved VM's time (the
@@ -31,7 +31,7 @@ class EmuVmStateTest {
             Registers r = a0.registers();
             r.set(Registers.Reg.RBX, 0x5151).rip(0x7c00);
             a0.setRegisters(r);
-            ((EmuVm) a).restoreClockForTest(5 * SECOND);
+            a.restoreState(StateEdit.with(a.saveState(), "time", 5 * SECOND)); // a VM that has run 5 s
             DeviceState vmState = DeviceState.decode(a.saveState().encode());
             DeviceState cpu0 = DeviceState.decode(a0.saveState().encode());
             long saved = vmState.getLong("time");
