@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import jdk.jfr.consumer.RecordingFile;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -71,6 +73,27 @@ class LauncherIT {
     private static void requireGuests(String accel) {
         if (accel.equals("kvm")) vmm.launcher.boot.HostKvm.require();
         assumeTrue(Files.isReadable(SEABIOS), "no " + SEABIOS + ": apt-get install seabios");
+    }
+
+    /**
+     * Flight Recorder rewrites vmm.core's event classes to call {@code jdk.jfr.internal.event}, which a bundle's
+     * class loader finds only by boot delegation: without it the first exit event under a recording killed the VM.
+     */
+    @ParameterizedTest(name = "--accel {0}")
+    @ValueSource(strings = {"kvm", "emu"})
+    void underAFlightRecordingTheDefaultVmRunsToItsPowerOffAndItsExitsAreRecorded(String accel) throws Exception {
+        requireGuests(accel);
+        Path recording = dir.resolve("vmm.jfr");
+        Result r = vmmWith(List.of("-XX:StartFlightRecording=dumponexit=true,filename=" + recording), "run",
+                "--accel", accel);
+        assertThat(r.output()).contains(DemoDisk.MESSAGE).contains("the guest powered off")
+                .doesNotContain("NoClassDefFoundError");
+        assertThat(r.exit()).as(r.output()).isZero();
+        long exits = 0;
+        try (RecordingFile f = new RecordingFile(recording)) {
+            while (f.hasMoreEvents()) if (f.readEvent().getEventType().getName().equals("vmm.VmExit")) exits++;
+        }
+        assertThat(exits).as("vmm.VmExit events in the recording").isPositive();
     }
 
     @ParameterizedTest(name = "--accel {0}")
