@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -105,9 +106,16 @@ class VmRunnerTest {
 
     @Test
     void aVcpuThatHoldsTheVmNeverRunsAgainBeforeAPauseAndResume() throws Exception {
-        runner.start();
-        v0.access(runner::hold); // the guest's reset write, on v0's own thread
+        CountDownLatch held = new CountDownLatch(1);
+        v0.access(() -> { // the guest's reset write, on v0's own thread
+            runner.hold();
+            held.countDown();
+        });
         v0.exit(new VcpuExit.Halted()); // what the guest would run next, were it let
+        runner.start();
+        // The reset thread's pause comes after the write that asked for it: a pause first would hold v0 before it
+        // ever ran, which is not the case under test.
+        held.await();
 
         runner.pause(); // as the reset thread does; returns once both vCPUs are held
         assertThat(runner.state()).isEqualTo(VmRunner.State.PAUSED);
