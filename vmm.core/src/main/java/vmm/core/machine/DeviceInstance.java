@@ -2,6 +2,7 @@ package vmm.core.machine;
 
 import java.lang.System.Logger.Level;
 import java.util.Map;
+import java.util.function.Function;
 
 import vmm.core.device.BusDevice;
 import vmm.core.device.DeviceContext;
@@ -253,20 +254,7 @@ public final class DeviceInstance {
         }
         gate.close();
         try {
-            DeviceModel old = shell.model();
-            old.pause();
-            DeviceState state;
-            DeviceModel next;
-            try {
-                state = old.saveState();
-                next = build(provider, state);
-            } catch (RuntimeException e) {
-                old.resume();
-                throw e;
-            }
-            shell.releaseModel();
-            old.stop();
-            shell.install(next);
+            replaceModel(provider, DeviceModel::saveState);
             implementation = nextImplementation;
             this.provider = provider;
             swaps++;
@@ -340,6 +328,26 @@ public final class DeviceInstance {
     }
 
     /**
+     * Pauses the serving model and puts in its place a model of {@code provider} built from {@code stateOf} (the
+     * old model's own state for a swap, a snapshot's for a restore); on any failure the old model resumes and
+     * serves on, and the exception is rethrown. With the gate closed, under this instance's lock.
+     */
+    private void replaceModel(DeviceProvider provider, Function<DeviceModel, DeviceState> stateOf) {
+        DeviceModel old = shell.model();
+        old.pause();
+        DeviceModel next;
+        try {
+            next = build(provider, stateOf.apply(old));
+        } catch (RuntimeException e) {
+            old.resume();
+            throw e;
+        }
+        shell.releaseModel();
+        old.stop();
+        shell.install(next);
+    }
+
+    /**
      * For a snapshot, with the vCPUs paused: holds guest accesses, pauses the model (it finishes the work it
      * took, as before a swap) and returns its state; the model stays paused, so it changes neither guest memory
      * nor an interrupt line until {@link #unquiesce()}. A detached instance gives the state it holds.
@@ -390,18 +398,7 @@ public final class DeviceInstance {
             throw new IllegalStateException("device " + id + " has no serving implementation to restore into");
         gate.close();
         try {
-            DeviceModel old = shell.model();
-            old.pause();
-            DeviceModel next;
-            try {
-                next = build(provider, state);
-            } catch (RuntimeException e) {
-                old.resume();
-                throw e;
-            }
-            shell.releaseModel();
-            old.stop();
-            shell.install(next);
+            replaceModel(provider, old -> state);
             LOG.log(Level.INFO, "device {0}: restored from a snapshot into {1}", id, implementation);
         } finally {
             gate.open();
