@@ -24,8 +24,12 @@ public final class Jit implements BlockTranslator {
     public static final String ENABLED_PROPERTY = "vmm.emu.jit";
     /** The system property with the threshold (runs of a block before it is compiled). */
     public static final String THRESHOLD_PROPERTY = "vmm.emu.jit.threshold";
-    /** Runs before a block is compiled, by default: enough to skip code that runs once (firmware start-up). */
-    public static final int DEFAULT_THRESHOLD = 64;
+    /**
+     * Runs before a block is compiled, by default: enough that code a boot runs a few thousand times and never
+     * again stays interpreted, whose HotSpot compilations (tier 3, then C2, per hidden class) cost more than they
+     * saved (docs/architecture.md, "The threshold").
+     */
+    public static final int DEFAULT_THRESHOLD = 30_000;
 
     private static final System.Logger LOG = System.getLogger("vmm.emu.jit");
     private static final AtomicLong NAMES = new AtomicLong();
