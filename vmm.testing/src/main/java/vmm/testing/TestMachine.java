@@ -80,10 +80,21 @@ public final class TestMachine implements AutoCloseable {
         return plug(type, address, provider, "impl", Map.of());
     }
 
-    /** Plugs a device with an implementation name and configuration. */
+    /**
+     * Plugs a device with an implementation name and configuration. Unless the configuration sets
+     * {@link DeviceInstance#SWAP_WAIT_MS}, guest accesses wait for a swap up to {@link HangGuard#BOUND} rather than the
+     * VMM's 2 s, so a swap test on a loaded machine never sees an access answered as unclaimed; set it to test that.
+     */
     public DeviceInstance plug(String type, PciAddress address, DeviceProvider provider, String implementation,
                                Map<String, Object> configuration) {
-        return machine.plug(type + "@" + address, type, address, configuration, implementation, provider);
+        return machine.plug(type + "@" + address, type, address, withSwapWait(configuration), implementation, provider);
+    }
+
+    private static Map<String, Object> withSwapWait(Map<String, Object> configuration) {
+        if (configuration.containsKey(DeviceInstance.SWAP_WAIT_MS)) return configuration;
+        Map<String, Object> c = new java.util.HashMap<>(configuration);
+        c.put(DeviceInstance.SWAP_WAIT_MS, HangGuard.BOUND.toMillis());
+        return Map.copyOf(c);
     }
 
     /**
@@ -96,7 +107,7 @@ public final class TestMachine implements AutoCloseable {
     public DeviceInstance plug(String instanceId, Class<? extends DeviceProvider> component, PciAddress address,
                                Map<String, Object> configuration) {
         DeclaredProvider d = DeclaredProvider.of(component);
-        return machine.plug(instanceId, d.type(), address, configuration, d.implementation(), d.provider());
+        return machine.plug(instanceId, d.type(), address, withSwapWait(configuration), d.implementation(), d.provider());
     }
 
     /**

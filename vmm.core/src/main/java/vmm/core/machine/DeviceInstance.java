@@ -87,10 +87,10 @@ public final class DeviceInstance {
      */
     static DeviceInstance plug(Machine machine, String id, String type, PciAddress address, Map<String, Object> config,
                                String implementation, DeviceProvider provider) {
+        SwapGate gate = new SwapGate(swapWaitMillis(id, config.get(SWAP_WAIT_MS)));
         DeviceCounters counters = new DeviceCounters(id);
         Lines lines = new Lines(machine);
         DeviceModel model = provider.create(context(id, config, machine.memory(), counters, lines));
-        SwapGate gate = new SwapGate();
         Shell shell;
         try {
             shell = shellFor(machine, id, type, address, config, implementation, model, gate);
@@ -165,6 +165,33 @@ public final class DeviceInstance {
 
     /** The configuration key of a device's option ROM file (any virtio-pci device; iPXE for a network device). */
     public static final String ROM = "rom";
+
+    /**
+     * The configuration key of how long, in milliseconds, a guest access to the device waits while it is swapped
+     * or held detached before it is answered as if no device decoded it (reads all ones, writes dropped); 1 to
+     * {@value #MAX_SWAP_WAIT_MS}, {@value SwapGate#DEFAULT_WAIT_MILLIS} when not set.
+     */
+    public static final String SWAP_WAIT_MS = "swap-wait-ms";
+    static final long MAX_SWAP_WAIT_MS = 3_600_000;
+
+    /**
+     * The value of {@code swap-wait-ms}, or the default when it is not set.
+     *
+     * @throws IllegalArgumentException naming the key when it is no number of milliseconds in range
+     */
+    static long swapWaitMillis(String id, Object value) {
+        if (value == null || String.valueOf(value).isBlank()) return SwapGate.DEFAULT_WAIT_MILLIS;
+        long ms;
+        try {
+            ms = Long.parseLong(String.valueOf(value).trim());
+        } catch (NumberFormatException e) {
+            ms = -1;
+        }
+        if (ms < 1 || ms > MAX_SWAP_WAIT_MS)
+            throw new IllegalArgumentException("device " + id + ": " + SWAP_WAIT_MS + "=" + value
+                    + " must be a number of milliseconds from 1 to " + MAX_SWAP_WAIT_MS);
+        return ms;
+    }
 
     /**
      * The image of {@code rom=FILE}, or null when not set (no expansion ROM BAR).

@@ -135,7 +135,7 @@ class BusDeviceInstanceTest {
 
     @Test
     void aSwapUnderAStreamOfGuestWritesLosesNoneAndCarriesTheTotalOver() throws Exception {
-        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
+        DeviceInstance d = machine.plug("counter", "counter", null, SwapStorm.CONFIG, "a", counter('a'));
         int writes = 20_000;
         SwapStorm.run(d, writes, () -> machine.ioPorts().write(PORT, 4, 1), this::counter);
         assertThat(machine.ioPorts().read(PORT, 4)).as("every write counted once, across 20 swaps").isEqualTo(writes);

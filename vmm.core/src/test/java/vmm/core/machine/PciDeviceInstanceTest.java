@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -123,7 +124,11 @@ class PciDeviceInstanceTest {
 
     /** Plays firmware: places BAR0 and enables memory decode. */
     private DeviceInstance plugAndProgram(char tag) {
-        DeviceInstance d = machine.plug("counter", "pci-counter", SLOT, Map.of(), String.valueOf(tag), counter(tag));
+        return plugAndProgram(tag, Map.of());
+    }
+
+    private DeviceInstance plugAndProgram(char tag, Map<String, Object> config) {
+        DeviceInstance d = machine.plug("counter", "pci-counter", SLOT, config, String.valueOf(tag), counter(tag));
         machine.pci().configWrite(SLOT, 0x10, 4, (int) BAR0);
         machine.pci().configWrite(SLOT, 0x04, 2, 0x2);
         return d;
@@ -148,7 +153,7 @@ class PciDeviceInstanceTest {
 
     @Test
     void aSwapUnderAStreamOfBarWritesLosesNoneAndKeepsTheBarTheCapabilityAndTheIntxLevel() throws Exception {
-        DeviceInstance d = plugAndProgram('a');
+        DeviceInstance d = plugAndProgram('a', SwapStorm.CONFIG);
         machine.mmio().write(BAR0 + 4, 4, 1);
         int gsi = IntxRouting.standard().gsi(SLOT, 1);
         assertThat(irq.high(gsi)).isTrue();
@@ -163,6 +168,27 @@ class PciDeviceInstanceTest {
         assertThat(irq.high(gsi)).as("INTA# still asserted").isTrue();
         machine.mmio().write(BAR0 + 4, 4, 0);
         assertThat(irq.high(gsi)).as("the successor lowered it").isFalse();
+    }
+
+    @Test
+    void swapWaitIsCheckedBeforeTheProviderIsAskedAndBoundsHowLongADetachedDeviceHoldsTheGuest() throws Exception {
+        for (String bad : new String[] {"0", "-5", "soon", "3600001"})
+            assertThatThrownBy(() -> machine.plug("counter", "pci-counter", SLOT, Map.of(DeviceInstance.SWAP_WAIT_MS, bad),
+                    "a", counter('a')))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("device counter: swap-wait-ms=" + bad + " must be a number of milliseconds from 1 to 3600000");
+        assertThat(made).as("no provider was asked for a bad configuration").isEmpty();
+        assertThat(machine.instances()).isEmpty();
+
+        DeviceInstance d = plugAndProgram('a', Map.of(DeviceInstance.SWAP_WAIT_MS, "1"));
+        machine.mmio().write(BAR0, 4, 5);
+        d.detach();
+        // A vCPU's accesses: the thread that closed the gate (this one) would pass straight through.
+        CompletableFuture.runAsync(() -> machine.mmio().write(BAR0, 4, 1)).get();
+        assertThat(CompletableFuture.supplyAsync(() -> machine.mmio().read(BAR0, 4)).get())
+                .as("detached: after 1 ms a read is answered as unclaimed").isEqualTo(0xFFFF_FFFFL);
+        d.attach("a", counter('a'));
+        assertThat(machine.mmio().read(BAR0, 4)).as("the write made while detached was dropped").isEqualTo(5);
     }
 
     @Test
