@@ -29,6 +29,11 @@ import vmm.launcher.internal.DemoDisk;
 class LauncherIT {
     static final Path JAR = Path.of("target/vmm.jar");
     static final Path SEABIOS = Path.of("/usr/share/seabios/bios-256k.bin");
+    /**
+     * The swap test's {@code swap-wait-ms}: the guest's disk accesses wait for the swap as long as the hang guard
+     * rather than the VMM's 2 s, so a loaded machine cannot turn the swap into a dropped notify.
+     */
+    static final long SWAP_WAIT_MS = 60_000;
 
     @TempDir
     Path dir;
@@ -168,7 +173,8 @@ class LauncherIT {
         String name = "shell-it-" + ProcessHandle.current().pid();
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-jar", JAR.toString(),
-                "run", "-m", "64M", "-s", "4,virtio-blk," + disk, "-l", "com1,log=" + log, "-l", "bootrom," + SEABIOS, name));
+                "run", "-m", "64M", "-s", "4,virtio-blk," + disk + ",swap-wait-ms=" + SWAP_WAIT_MS, "-l", "com1,log=" + log,
+                "-l", "bootrom," + SEABIOS, name));
         Process vm = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("vm.txt").toFile()).start();
         try {
             awaitDots(log, 3);

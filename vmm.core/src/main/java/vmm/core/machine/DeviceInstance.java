@@ -172,7 +172,8 @@ public final class DeviceInstance {
      * {@value #MAX_SWAP_WAIT_MS}, {@value SwapGate#DEFAULT_WAIT_MILLIS} when not set.
      */
     public static final String SWAP_WAIT_MS = "swap-wait-ms";
-    static final long MAX_SWAP_WAIT_MS = 3_600_000;
+    /** The longest {@value #SWAP_WAIT_MS} (an hour). */
+    public static final long MAX_SWAP_WAIT_MS = 3_600_000;
 
     /**
      * The value of {@code swap-wait-ms}, or the default when it is not set.

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
+import vmm.core.machine.DeviceInstance;
 import vmm.launcher.internal.Arguments.Config;
 import vmm.launcher.internal.Arguments.UsageException;
 
@@ -182,6 +183,7 @@ final class Emulations {
         }
         String impl = o.get("implementation");
         if (impl != null) props.put("implementation", impl);
+        o.integer(DeviceInstance.SWAP_WAIT_MS, 1, DeviceInstance.MAX_SWAP_WAIT_MS, props);
         return props;
     }
 

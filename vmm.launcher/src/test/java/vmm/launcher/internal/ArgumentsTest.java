@@ -30,6 +30,17 @@ class ArgumentsTest {
     }
 
     @Test
+    void swapWaitMsIsADeviceVariableCheckedBeforeAnythingStarts() throws Exception {
+        Path img = Files.createFile(dir.resolve("disk.img"));
+        assertThat(Arguments.emulation("virtio-blk," + img + ",swap-wait-ms=60000")).containsEntry("swap-wait-ms", "60000");
+        assertThat(Arguments.emulation("virtio-rng")).doesNotContainKey("swap-wait-ms");
+        assertThatThrownBy(() -> Arguments.emulation("virtio-rng,swap-wait-ms=0"))
+                .hasMessage("virtio-rng: swap-wait-ms=0 must be 1..3600000");
+        assertThatThrownBy(() -> Arguments.emulation("virtio-rng,swap-wait-ms=soon"))
+                .hasMessage("virtio-rng: swap-wait-ms=soon is not a number");
+    }
+
+    @Test
     void vfioUserServesTheSameEmulationsAsAVfioUserConfiguration() throws Exception {
         Path img = Files.createFile(dir.resolve("disk.img"));
         Arguments.Plan plan = Arguments.parse(List.of("vfio-user", "--socket=" + dir.resolve("v.sock"), "virtio-blk," + img));
