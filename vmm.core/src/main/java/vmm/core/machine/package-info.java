@@ -4,5 +4,5 @@
  * hot-swap mechanism that moves an instance between implementations.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.4.0")
+@org.osgi.annotation.versioning.Version("1.5.0")
 package vmm.core.machine;
