@@ -66,6 +66,7 @@ public final class DeviceInstance {
     private DeviceState heldState;
     private volatile int swaps;
     private final DeviceCounters counters;
+    private final java.util.concurrent.CompletableFuture<Void> removed = new java.util.concurrent.CompletableFuture<>();
 
     private DeviceInstance(Machine machine, String id, String type, PciAddress address, Map<String, Object> configuration,
                            String implementation, SwapGate gate, Shell shell, Lines lines, DeviceCounters counters) {
@@ -462,7 +463,13 @@ public final class DeviceInstance {
             status = Status.REMOVED;
             gate.open();
             machine.forget(this);
+            removed.complete(null);
         }
+    }
+
+    /** Completed once the instance is {@link Status#REMOVED} (by {@link #remove()}, or by the guest's eject after {@link Machine#unplug}). */
+    public java.util.concurrent.CompletableFuture<Void> removal() {
+        return removed.copy();
     }
 
     private void requireNotRemoved() {

@@ -3,6 +3,7 @@ package vmm.core.machine;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import vmm.core.bus.IoPortBus;
@@ -30,6 +31,7 @@ public final class Machine implements AutoCloseable {
     private final List<DeviceInstance> instances = new CopyOnWriteArrayList<>();
     private volatile VirtualMachine hypervisor;
     private volatile GsiPool gsis;
+    private volatile Hotplug hotplug;
 
     /** Assembles a machine over {@code memory}; the machine closes the memory when it is closed. */
     public Machine(GuestMemory memory, IrqChip irqChip) {
@@ -64,6 +66,42 @@ public final class Machine implements AutoCloseable {
         this.hypervisor = java.util.Objects.requireNonNull(vm, "vm");
     }
 
+    /**
+     * Says how PCI devices go in and out of the running guest; set once by the platform (a PC's chipset) before
+     * devices are plugged. Without one, {@link #unplug} removes at once.
+     *
+     * @throws IllegalStateException when called twice or after a device was plugged
+     */
+    public synchronized void useHotplug(Hotplug h) {
+        if (hotplug != null) throw new IllegalStateException("the machine already has a hotplug controller");
+        if (!instances.isEmpty()) throw new IllegalStateException("useHotplug must come before devices are plugged");
+        this.hotplug = java.util.Objects.requireNonNull(h, "hotplug");
+    }
+
+    /** The controller given to {@link #useHotplug}, or null. */
+    public Hotplug hotplug() { return hotplug; }
+
+    /** The configuration key that makes a PCI device plugged before the guest runs removable by it. */
+    public static final String REMOVABLE = "removable";
+
+    /**
+     * Takes {@code d} out: while the guest runs and the platform hotplugs, by asking the guest to eject it (the
+     * device stays in place until it does); otherwise at once.
+     *
+     * @return completed once the device is removed
+     * @throws IllegalStateException when the guest runs and the device may not be taken out of it (plugged at
+     *                               start and not configured {@code removable=true}); nothing changed then
+     */
+    public CompletableFuture<Void> unplug(DeviceInstance d) {
+        Hotplug h = hotplug;
+        if (h != null && d.address() != null && h.live() && d.status() != DeviceInstance.Status.REMOVED) {
+            h.requestRemoval(d.address());
+            return d.removal();
+        }
+        d.remove();
+        return d.removal();
+    }
+
     /** The VM given to {@link #useHypervisor}, or null. */
     public VirtualMachine hypervisor() { return hypervisor; }
 
@@ -86,12 +124,17 @@ public final class Machine implements AutoCloseable {
             if (d.id().equals(instanceId)) throw new IllegalStateException("device instance " + instanceId + " already exists");
         DeviceInstance d = DeviceInstance.plug(this, instanceId, type, address, configuration, implementation, provider);
         instances.add(d);
+        Hotplug h = hotplug;
+        if (h != null && address != null)
+            h.plugged(address, Boolean.parseBoolean(String.valueOf(configuration.getOrDefault(REMOVABLE, "false")).trim()), d::remove);
         return d;
     }
 
     /** Called by an instance when it is removed. */
     void forget(DeviceInstance d) {
         instances.remove(d);
+        Hotplug h = hotplug;
+        if (h != null && d.address() != null) h.removed(d.address());
     }
 
     /** The plugged instances, in plug order. */

@@ -179,6 +179,7 @@ public final class PcMachine implements AutoCloseable {
     public synchronized void start() {
         if (runner != null) throw new IllegalStateException("the machine was already started");
         runner = new VmRunner("vm", vcpus, machine.ioPorts(), machine.mmio(), memory);
+        platform.guestRuns();
         runner.start();
     }
 

@@ -11,6 +11,7 @@ import java.util.function.Consumer;
 import vmm.core.boot.MemoryRange;
 import vmm.core.bus.IoPortBus;
 import vmm.core.bus.Registration;
+import vmm.core.internal.acpi.AcpiTables;
 import vmm.core.internal.acpi.FirmwareAcpi;
 import vmm.core.internal.chipset.AcpiPm;
 import vmm.core.internal.chipset.Cmos;
@@ -18,6 +19,8 @@ import vmm.core.internal.chipset.DebugPorts;
 import vmm.core.internal.chipset.I8042;
 import vmm.core.internal.chipset.PciConfigPorts;
 import vmm.core.internal.chipset.PciEcam;
+import vmm.core.internal.chipset.PciHotplug;
+import vmm.core.irq.GsiLine;
 import vmm.core.internal.chipset.Piix;
 import vmm.core.internal.chipset.ResetControl;
 import vmm.core.internal.fwcfg.FwCfg;
@@ -32,7 +35,8 @@ import vmm.core.device.IncompatibleStateException;
  * on 0xCF8/0xCFC and PCIe ECAM at {@link PciEcam#BASE}, the ISA bridge, the ACPI power-management function),
  * the CMOS/RTC, QEMU's fw_cfg interface, the i8042 and port 0x92 for reset
  * and A20, the reset control register 0xCF9, and the debug ports 0x80 and
- * 0x402, and the ACPI tables for firmware (fw_cfg {@code etc/acpi/tables},
+ * 0x402, ACPI PCI hotplug of bus 0 as QEMU's PIIX4 does it (the register block at 0xAE00, GPE 1 in the GPE0
+ * block at 0xAFE0, the SCI on IRQ 9; {@link #guestRuns()}), and the ACPI tables for firmware (fw_cfg {@code etc/acpi/tables},
  * {@code etc/acpi/rsdp}, {@code etc/table-loader}, built when the firmware
  * reads them). The interrupt controllers and the PIT are the hypervisor's
  * (in-kernel). Built once per machine, before the vCPUs run.
@@ -62,6 +66,7 @@ public final class PcPlatform implements AutoCloseable {
     private ResetControl rcr;
     private Cmos cmos;
     private PciConfigPorts configPorts;
+    private PcHotplug hotplug;
 
     private PcPlatform(FwCfg fwCfg, DebugPorts debug, List<E820Entry> e820) {
         this.fwCfg = fwCfg;
@@ -157,8 +162,15 @@ public final class PcPlatform implements AutoCloseable {
             p.registrations.add(machine.mmio().register("pci-ecam", PciEcam.BASE, PciEcam.SIZE, new PciEcam(machine.pci())));
             // The guest's own time where the back end keeps one (a deterministic run), else the host's.
             vmm.core.hypervisor.VirtualMachine vm = machine.hypervisor();
-            AcpiPm pm = new AcpiPm(power, vm == null ? System::nanoTime : vm::guestNanos);
+            AcpiPm pm = new AcpiPm(power, vm == null ? System::nanoTime : vm::guestNanos,
+                    new GsiLine(machine.irqChip(), AcpiTables.SCI_IRQ));
             p.pm = pm;
+            p.registrations.add(io.register("acpi-gpe0", AcpiPm.GPE0_BASE, AcpiPm.GPE0_LEN, pm.gpeRegisters()));
+            PcHotplug hotplug = new PcHotplug(pm);
+            p.hotplug = hotplug;
+            p.registrations.add(io.register("acpi-pci-hotplug", PciHotplug.IO_BASE, PciHotplug.BLOCK_SIZE,
+                    hotplug.registers().registers()));
+            machine.useHotplug(hotplug);
             Piix piix = Piix.attach(machine.pci(), io, pm);
             p.piix = piix;
             p.acpi = new FirmwareAcpi(vcpus, piix::pmBase);
@@ -209,17 +221,27 @@ public final class PcPlatform implements AutoCloseable {
      * registers (PAM, PIRQ, the PM function with its block unmapped), the
      * ACPI PM registers, the keyboard controller and port A, the reset
      * control register, fw_cfg's selection, and the ACPI tables, rebuilt at
-     * the firmware's next read. The CMOS keeps its NVRAM and clock, as a
+     * the firmware's next read. PCI hotplug announcements are dropped and the removals the guest was asked
+     * for are carried out (the device is released). The CMOS keeps its NVRAM and clock, as a
      * battery-backed one does; the PCI functions' headers are the bus's to
      * reset ({@link vmm.core.pci.PciBus#resetAll()}).
      */
     public void reset() {
+        hotplug.reset();
         piix.reset();
         pm.reset();
         kbc.reset();
         rcr.reset();
         fwCfg.reset();
         acpi.reset();
+    }
+
+    /**
+     * Says the guest runs from now on (the machine started): a PCI device plugged into the machine afterwards is
+     * announced to the guest, and one unplugged must be ejected by it first.
+     */
+    public void guestRuns() {
+        hotplug.goLive();
     }
 
     /** The state type of {@link #saveState()}. */

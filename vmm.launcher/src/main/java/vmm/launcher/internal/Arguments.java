@@ -507,7 +507,7 @@ public final class Arguments {
     }
 
     /** {@link #emulation(String)}, adding a line to {@code warnings} for options ignored or read by nothing. */
-    static Map<String, Object> emulation(String spec, List<String> warnings,
+    public static Map<String, Object> emulation(String spec, List<String> warnings,
             Set<String> providerTypes) throws UsageException {
         int comma = spec.indexOf(',');
         String name = comma < 0 ? spec : spec.substring(0, comma);

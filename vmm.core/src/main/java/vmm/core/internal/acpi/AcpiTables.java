@@ -11,6 +11,7 @@ import java.util.Map;
 
 import vmm.core.internal.chipset.AcpiPm;
 import vmm.core.internal.chipset.PciEcam;
+import vmm.core.internal.chipset.PciHotplug;
 import vmm.core.internal.chipset.Piix;
 
 /**
@@ -28,7 +29,9 @@ public final class AcpiTables {
     public static final String OEM_ID = "VMMJVA", OEM_TABLE_ID = "VMMPC   ";
     static final int HEADER = 36;
     static final long LAPIC_BASE = 0xfee0_0000L, IOAPIC_BASE = 0xfec0_0000L;
-    static final int IOAPIC_ID = 0, SCI_IRQ = 9, PIRQ_A_GSI = 16;
+    static final int IOAPIC_ID = 0, PIRQ_A_GSI = 16;
+    /** The SCI's ISA IRQ (and GSI, identity-mapped with an override that makes it level, active high). */
+    public static final int SCI_IRQ = 9;
 
     private AcpiTables() {}
 
@@ -199,9 +202,9 @@ public final class AcpiTables {
         b.putInt(0);                       // PM1b_CNT_BLK
         b.putInt(0);                       // PM2_CNT_BLK
         b.putInt(pm + AcpiPm.PM_TMR);      // PM_TMR_BLK
-        b.putInt(0).putInt(0);             // GPE0_BLK, GPE1_BLK
+        b.putInt(AcpiPm.GPE0_BASE).putInt(0); // GPE0_BLK (QEMU's, fixed), GPE1_BLK
         b.put((byte) 4).put((byte) 2).put((byte) 0).put((byte) 4); // PM1_EVT_LEN, PM1_CNT_LEN, PM2_CNT_LEN, PM_TMR_LEN
-        b.put((byte) 0).put((byte) 0).put((byte) 0).put((byte) 0); // GPE0_BLK_LEN, GPE1_BLK_LEN, GPE1_BASE, CST_CNT
+        b.put((byte) AcpiPm.GPE0_LEN).put((byte) 0).put((byte) 0).put((byte) 0); // GPE0_BLK_LEN, GPE1_BLK_LEN, GPE1_BASE, CST_CNT
         b.putShort((short) 0xfff).putShort((short) 0xfff);         // P_LVL2_LAT, P_LVL3_LAT: C2/C3 not supported
         b.putShort((short) 0).putShort((short) 0);                  // FLUSH_SIZE, FLUSH_STRIDE
         b.put((byte) 0).put((byte) 0);                              // DUTY_OFFSET, DUTY_WIDTH
@@ -221,7 +224,7 @@ public final class AcpiTables {
         gas(b, 0, 0, 0, 0, 0);                                      // X_PM1b_CNT_BLK
         gas(b, 0, 0, 0, 0, 0);                                      // X_PM2_CNT_BLK
         gas(b, 1, 32, 0, 3, pm + AcpiPm.PM_TMR);                    // X_PM_TMR_BLK
-        gas(b, 0, 0, 0, 0, 0);                                      // X_GPE0_BLK
+        gas(b, 1, 8 * AcpiPm.GPE0_LEN, 0, 1, AcpiPm.GPE0_BASE);    // X_GPE0_BLK: byte access
         gas(b, 0, 0, 0, 0, 0);                                      // X_GPE1_BLK
         gas(b, 0, 0, 0, 0, 0);                                      // SLEEP_CONTROL_REG
         gas(b, 0, 0, 0, 0, 0);                                      // SLEEP_STATUS_REG
@@ -273,7 +276,8 @@ public final class AcpiTables {
                 Aml.device("PRES",
                         Aml.nameOf("_HID", Aml.eisaId("PNP0C02")),
                         Aml.nameOf("_UID", Aml.integer(1)),
-                        Aml.nameOf("_CRS", Aml.resourceTemplate(Aml.memory32Fixed(spec.ecamBase(), (long) spec.ecamBuses() << 20)))));
+                        Aml.nameOf("_CRS", Aml.resourceTemplate(Aml.memory32Fixed(spec.ecamBase(), (long) spec.ecamBuses() << 20)))),
+                Aml.concat(hotplugSlots()));
         byte[] com1 = Aml.device("COM1",
                 Aml.nameOf("_HID", Aml.eisaId("PNP0501")),
                 Aml.nameOf("_UID", Aml.integer(1)),
@@ -284,6 +288,52 @@ public final class AcpiTables {
                 Aml.nameOf("_CRS", Aml.resourceTemplate(Aml.io(0x2f8, 8), Aml.irq(3))));
         byte[] sb = Aml.scope("\\_SB", pci0, com1, com2);
         byte[] s5 = Aml.nameOf("\\_S5", Aml.pkg(Aml.integer(AcpiPm.SLP_TYP_S5), Aml.integer(0), Aml.integer(0), Aml.integer(0)));
-        return Aml.concat(sb, s5);
+        return Aml.concat(sb, s5, hotplugEvent());
+    }
+
+    /** The DSDT's names of the {@link PciHotplug} registers, in their region {@code \_SB.PCI0.PCST}. */
+    static final String HOTPLUG_REGION = "PCST", PCI_UP = "PCIU", PCI_DOWN = "PCID", B0EJ = "B0EJ", PCI_RMV = "PCRM";
+
+    /** The name of the slot's device object under PCI0: S and the slot in two hex digits ({@code S02}..{@code S1F}). */
+    static String slotName(int slot) {
+        return String.format("S%02X", slot);
+    }
+
+    /**
+     * The hotplug register block as an operation region, and a device per hotpluggable slot (2..31, present or
+     * not, as QEMU makes them): its address, its slot number, and {@code _EJ0}, which writes the slot's bit to
+     * the eject register. The OS (Linux's acpiphp) calls {@code _EJ0} after it released the device.
+     */
+    private static byte[][] hotplugSlots() {
+        List<byte[]> terms = new ArrayList<>();
+        terms.add(Aml.ioRegion(HOTPLUG_REGION, PciHotplug.IO_BASE, PciHotplug.BLOCK_SIZE));
+        terms.add(Aml.dwordFields(HOTPLUG_REGION, PCI_UP, PCI_DOWN, B0EJ, PCI_RMV));
+        for (int slot = PciHotplug.FIRST_SLOT; slot < PciHotplug.SLOTS; slot++)
+            terms.add(Aml.device(slotName(slot),
+                    Aml.nameOf("_ADR", Aml.integer((long) slot << 16)),
+                    Aml.nameOf("_SUN", Aml.integer(slot)),
+                    Aml.method("_EJ0", 1, Aml.store(Aml.integer(1L << slot), Aml.ref(B0EJ)))));
+        return terms.toArray(byte[][]::new);
+    }
+
+    /** ACPI notification values (5.6.6): Device Check for an insertion, Eject Request for a removal. */
+    static final int NOTIFY_DEVICE_CHECK = 1, NOTIFY_EJECT_REQUEST = 3;
+
+    /**
+     * {@code \_GPE._E01} (the GPE {@link PciHotplug#GPE_BIT} handler): reads PCI_UP and PCI_DOWN once each and
+     * notifies each slot whose bit is set, Device Check for an insertion and Eject Request for a removal, as
+     * QEMU's PCNT does.
+     */
+    private static byte[] hotplugEvent() {
+        List<byte[]> body = new ArrayList<>();
+        body.add(Aml.store(Aml.ref("\\_SB.PCI0." + PCI_UP), Aml.local(0)));
+        body.add(Aml.store(Aml.ref("\\_SB.PCI0." + PCI_DOWN), Aml.local(1)));
+        for (int slot = PciHotplug.FIRST_SLOT; slot < PciHotplug.SLOTS; slot++) {
+            String dev = "\\_SB.PCI0." + slotName(slot);
+            body.add(Aml.ifThen(Aml.and(Aml.local(0), Aml.integer(1L << slot)), Aml.notify(dev, NOTIFY_DEVICE_CHECK)));
+            body.add(Aml.ifThen(Aml.and(Aml.local(1), Aml.integer(1L << slot)), Aml.notify(dev, NOTIFY_EJECT_REQUEST)));
+        }
+        String method = String.format("_E%02X", PciHotplug.GPE_BIT);
+        return Aml.scope("\\_GPE", Aml.method(method, 0, body.toArray(byte[][]::new)));
     }
 }

@@ -6,14 +6,21 @@ import java.nio.charset.StandardCharsets;
 /**
  * A small encoder of ACPI Machine Language (ACPI 6.5 chapter 20): the few
  * terms a DSDT for this machine needs (scopes, devices, names, integers,
- * strings, EISA IDs, packages and resource-template buffers). Each method
+ * strings, EISA IDs, packages and resource-template buffers, and for PCI
+ * hotplug an I/O operation region with its fields, methods, Store, And, If
+ * and Notify). Each method
  * returns the encoded term; nesting is by passing encoded terms in.
  */
 public final class Aml {
     static final int ZERO_OP = 0x00, ONE_OP = 0x01, NAME_OP = 0x08, BYTE_PREFIX = 0x0a, WORD_PREFIX = 0x0b,
             DWORD_PREFIX = 0x0c, STRING_PREFIX = 0x0d, QWORD_PREFIX = 0x0e, SCOPE_OP = 0x10, BUFFER_OP = 0x11,
             PACKAGE_OP = 0x12, ONES_OP = 0xff, EXT_OP_PREFIX = 0x5b, DEVICE_OP = 0x82, ROOT_CHAR = 0x5c,
-            DUAL_NAME_PREFIX = 0x2e, MULTI_NAME_PREFIX = 0x2f;
+            DUAL_NAME_PREFIX = 0x2e, MULTI_NAME_PREFIX = 0x2f, METHOD_OP = 0x14, LOCAL0_OP = 0x60, ARG0_OP = 0x68,
+            STORE_OP = 0x70, AND_OP = 0x7b, NOTIFY_OP = 0x86, IF_OP = 0xa0, OP_REGION_OP = 0x80, FIELD_OP = 0x81;
+    /** Operation region spaces (19.6.100). */
+    static final int SYSTEM_IO = 0x01;
+    /** FieldFlags (20.2.5.2): AccessType DWordAcc in bits 0..3, NoLock, UpdateRule WriteAsZeros in bits 5..6. */
+    static final int DWORD_ACC = 0x03, WRITE_AS_ZEROS = 0x40;
 
     private Aml() {}
 
@@ -186,5 +193,64 @@ public final class Aml {
     static byte[] irq(int irq) {
         int mask = 1 << irq;
         return new byte[] {0x22, (byte) mask, (byte) (mask >>> 8)};
+    }
+
+    /** {@code Method(name, args, NotSerialized) { terms }}. */
+    static byte[] method(String name, int args, byte[]... terms) {
+        if (args < 0 || args > 7) throw new IllegalArgumentException("a method takes 0..7 arguments, not " + args);
+        return withPkgLength(METHOD_OP, concat(name(name), new byte[] {(byte) args}, concat(terms)));
+    }
+
+    /** {@code OperationRegion(name, SystemIO, base, length)}. */
+    static byte[] ioRegion(String name, int base, int length) {
+        return concat(new byte[] {(byte) EXT_OP_PREFIX, (byte) OP_REGION_OP}, name(name), new byte[] {SYSTEM_IO}, integer(base), integer(length));
+    }
+
+    /**
+     * {@code Field(region, DWordAcc, NoLock, WriteAsZeros) { name, 32, ... }}: consecutive 32-bit fields.
+     */
+    static byte[] dwordFields(String region, String... names) {
+        java.io.ByteArrayOutputStream list = new java.io.ByteArrayOutputStream();
+        for (String n : names) {
+            list.writeBytes(nameSeg(n));
+            list.write(32); // the field's length in bits, encoded as a PkgLength of the value itself
+        }
+        byte[] f = withPkgLength(FIELD_OP, concat(name(region), new byte[] {(byte) (DWORD_ACC | WRITE_AS_ZEROS)}, list.toByteArray()));
+        return concat(new byte[] {(byte) EXT_OP_PREFIX}, f);
+    }
+
+    /** A reference to a named object, as an operand. */
+    static byte[] ref(String path) {
+        return name(path);
+    }
+
+    /** {@code LocalN}. */
+    static byte[] local(int n) {
+        return new byte[] {(byte) (LOCAL0_OP + n)};
+    }
+
+    /** {@code ArgN}. */
+    static byte[] arg(int n) {
+        return new byte[] {(byte) (ARG0_OP + n)};
+    }
+
+    /** {@code Store(value, target)}. */
+    static byte[] store(byte[] value, byte[] target) {
+        return concat(new byte[] {STORE_OP}, value, target);
+    }
+
+    /** {@code And(a, b)} with no target: the result as an operand. */
+    static byte[] and(byte[] a, byte[] b) {
+        return concat(new byte[] {AND_OP}, a, b, new byte[] {0});
+    }
+
+    /** {@code If(predicate) { terms }}. */
+    static byte[] ifThen(byte[] predicate, byte[]... terms) {
+        return withPkgLength(IF_OP, concat(predicate, concat(terms)));
+    }
+
+    /** {@code Notify(object, value)}. */
+    static byte[] notify(String object, int value) {
+        return concat(new byte[] {(byte) NOTIFY_OP}, name(object), integer(value));
     }
 }

@@ -32,7 +32,11 @@ import vmm.core.pci.PciAddress;
  * the device. The component follows the {@link DeviceProvider} services of
  * its type as they come and go: it plugs the device when the first one
  * arrives, swaps to another when the serving one leaves or another is
- * chosen, and holds the device detached while none is there.
+ * chosen, and holds the device detached while none is there. A configuration
+ * created while the guest runs plugs the device into the running guest
+ * (ACPI PCI hotplug on a PC); one deleted then asks the guest to eject it
+ * ({@link Machine#unplug}). {@code removable=true} lets the guest eject a
+ * device configured before it started.
  */
 // immediate: the device must exist while configured, not only while someone holds its info service
 @Component(configurationPid = DeviceInstanceComponent.PID, configurationPolicy = ConfigurationPolicy.REQUIRE, immediate = true)
@@ -109,11 +113,25 @@ public final class DeviceInstanceComponent implements DeviceInstanceInfo {
         }
     }
 
+    /**
+     * The configuration was deleted (or the machine goes away): while the guest runs, a PCI device is taken out
+     * through hotplug, so it stays in place until the guest ejects it ({@code device:remove} waits for that); a
+     * device the guest may not eject (plugged at start without {@code removable=true}) is removed at once, as
+     * before hotplug, with a warning. Before the guest runs, at once.
+     */
     @Deactivate
     void deactivate() {
         follower.close();
         DeviceInstance i = instance;
-        if (i != null) i.remove();
+        if (i != null) {
+            try {
+                if (!machine.unplug(i).isDone())
+                    LOG.log(Level.INFO, "device {0}: the guest was asked to eject it from {1}; it stays until the guest does", id, address);
+            } catch (IllegalStateException e) {
+                LOG.log(Level.WARNING, "device {0}: {1}; removed without the guest''s consent", id, e.getMessage());
+                i.remove();
+            }
+        }
         instance = null;
     }
 

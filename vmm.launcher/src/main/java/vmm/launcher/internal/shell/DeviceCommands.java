@@ -3,7 +3,13 @@ package vmm.launcher.internal.shell;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Dictionary;
+import java.util.Hashtable;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.Configuration;
@@ -15,7 +21,12 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 
 import vmm.core.device.DeviceCounters;
+import vmm.core.machine.DeviceInstance;
 import vmm.core.machine.DeviceInstanceInfo;
+import vmm.core.machine.Hotplug;
+import vmm.core.machine.Machine;
+import vmm.core.pci.PciAddress;
+import vmm.launcher.internal.Arguments;
 import vmm.launcher.internal.Implementations;
 
 /**
@@ -25,10 +36,15 @@ import vmm.launcher.internal.Implementations;
  * or vfio-user socket too), which writes the choice into
  * the instance's configuration, as a user would, and waits for the core to
  * carry it out; {@code device:stats}: each instance's requests, bytes and
- * errors since it was plugged (the core's counters, across swaps).
+ * errors since it was plugged (the core's counters, across swaps);
+ * {@code device:add SLOT EMULATION[,options]} and {@code device:remove SLOT [SECONDS]}, which plug a PCI device
+ * into the running guest and take it out with the guest's consent (ACPI PCI hotplug). Both go through
+ * Configuration Admin, as a user's own configuration would: add creates the instance's {@code vmm.device}
+ * factory configuration, remove deletes it and waits for the guest to eject the device.
  */
 @Component(service = DeviceCommands.class, property = {"osgi.command.scope=device", "osgi.command.function=list",
-        "osgi.command.function=swap", "osgi.command.function=stats"})
+        "osgi.command.function=swap", "osgi.command.function=stats", "osgi.command.function=add",
+        "osgi.command.function=remove"})
 public final class DeviceCommands {
     @Reference
     private ConfigurationAdmin cm;
@@ -36,6 +52,8 @@ public final class DeviceCommands {
     private BundleContext context;
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
     private volatile List<DeviceInstanceInfo> devices;
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC)
+    private volatile Machine machine;
 
     public String list() {
         List<String> lines = new ArrayList<>();
@@ -106,5 +124,87 @@ public final class DeviceCommands {
         for (DeviceInstanceInfo d : devices)
             if (d.id().equals(instance) || d.id().equals("vmm.device~" + instance) || where(d).equals(instance)) return d;
         throw new IllegalArgumentException("no device instance " + instance + " (see device:list)");
+    }
+
+    /** How long {@code device:remove} waits for the guest's eject when not told. */
+    static final long REMOVE_WAIT_SECONDS = 30;
+
+    /**
+     * Plugs {@code emulation} (as {@code -s SLOT,EMULATION[,options]} writes it, e.g. {@code virtio-blk,disk.img})
+     * into PCI {@code slot} ({@code 5}, {@code 5:0} or {@code 00:05.0}) of the running guest: creates the
+     * instance's configuration and waits for the device to be plugged; the guest is notified through ACPI.
+     */
+    public String add(String slot, String emulation) throws Exception {
+        PciAddress at = slot(slot);
+        for (DeviceInstanceInfo d : devices)
+            if (at.equals(d.address())) throw new IllegalArgumentException("slot " + at + " holds " + d.id() + " (see device:list)");
+        List<String> warnings = new ArrayList<>();
+        Map<String, Object> props = Arguments.emulation(emulation, warnings, Set.of());
+        props.put("address", "0:" + at.device() + "." + at.function());
+        Configuration c = cm.getFactoryConfiguration(DEVICE_PID, "s" + at.device() + "_" + at.function(), "?");
+        if (c.getProperties() != null) throw new IllegalStateException("configuration " + c.getPid() + " exists already");
+        c.update(new Hashtable<>(props));
+        String id = c.getPid();
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            for (DeviceInstanceInfo d : devices)
+                if (d.id().equals(id) && d.status() == DeviceInstance.Status.ACTIVE)
+                    return id + ": " + d.type() + " added at " + at + (live() ? "; the guest was notified" : "")
+                            + (warnings.isEmpty() ? "" : "\n" + String.join("\n", warnings));
+            Thread.sleep(20);
+        }
+        return id + ": configured, but no " + props.get("type") + " was plugged within 10 s (is its provider installed? "
+                + "see device:list and the log)";
+    }
+
+    /** {@link #remove(String, long)} waiting {@link #REMOVE_WAIT_SECONDS}. */
+    public String remove(String instance) throws Exception {
+        return remove(instance, REMOVE_WAIT_SECONDS);
+    }
+
+    /**
+     * Takes {@code instance} (a slot or an instance id) out of the running guest: deletes its configuration, which
+     * asks the guest to eject it, and waits up to {@code seconds} for the guest to do so; the device is released
+     * only then. A guest that does not eject keeps the device, and the request stands.
+     */
+    public String remove(String instance, long seconds) throws Exception {
+        DeviceInstanceInfo d = find(instance);
+        DeviceInstance i = d.instance();
+        Machine m = machine;
+        Hotplug h = m == null ? null : m.hotplug();
+        boolean ask = i != null && d.address() != null && h != null && h.live();
+        if (ask && !h.removable(d.address()))
+            return d.id() + ": cannot be taken out of the running guest: it was plugged at start and not configured "
+                    + Machine.REMOVABLE + "=true; nothing changed";
+        CompletableFuture<Void> removed = i == null ? CompletableFuture.completedFuture(null) : i.removal();
+        cm.getConfiguration(d.id(), "?").delete();
+        if (!ask) {
+            removed.get(10, TimeUnit.SECONDS);
+            return d.id() + ": removed";
+        }
+        try {
+            removed.get(seconds, TimeUnit.SECONDS);
+            return d.id() + ": the guest ejected it; removed from " + d.address();
+        } catch (TimeoutException e) {
+            return d.id() + ": the guest was asked to eject it and has not within " + seconds + " s; the device stays at "
+                    + d.address() + " until the guest ejects it (the request stands)";
+        }
+    }
+
+    private boolean live() {
+        Machine m = machine;
+        return m != null && m.hotplug() != null && m.hotplug().live();
+    }
+
+    static final String DEVICE_PID = "vmm.device";
+
+    /** A slot as the user writes it: {@code 5}, {@code 5:0} (slot and function) or a PCI address. */
+    static PciAddress slot(String text) {
+        String t = text.trim();
+        if (t.matches("\\d+(:\\d)?")) {
+            String[] p = t.split(":");
+            return new PciAddress(0, Integer.parseInt(p[0]), p.length > 1 ? Integer.parseInt(p[1]) : 0);
+        }
+        return PciAddress.parse(t);
     }
 }

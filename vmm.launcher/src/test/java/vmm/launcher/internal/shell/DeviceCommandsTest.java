@@ -64,4 +64,14 @@ class DeviceCommandsTest {
         assertThat(DeviceCommands.find(all, "vhost-user unix /tmp/net.sock")).isSameAs(served);
         assertThat(DeviceCommands.find(all, "s4_0").id()).isEqualTo("vmm.device~s4_0");
     }
+
+    @Test
+    void aSlotIsWrittenAsANumberASlotAndFunctionOrAPciAddress() {
+        assertThat(DeviceCommands.slot("6")).isEqualTo(PciAddress.slot(6));
+        assertThat(DeviceCommands.slot(" 6:0 ")).isEqualTo(PciAddress.slot(6));
+        assertThat(DeviceCommands.slot("7:2")).isEqualTo(new PciAddress(0, 7, 2));
+        assertThat(DeviceCommands.slot("00:06.0")).isEqualTo(PciAddress.slot(6));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> DeviceCommands.slot("32"))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
 }
