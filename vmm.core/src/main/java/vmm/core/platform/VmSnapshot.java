@@ -88,8 +88,6 @@ public final class VmSnapshot {
         List<DeviceInstance> held = new ArrayList<>();
         boolean written = false;
         try {
-            // The back end first: one that cannot save its state is refused before a device is held.
-            machine.vm().saveState();
             List<DeviceState> vcpus = new ArrayList<>();
             for (Vcpu v : machine.vcpus()) vcpus.add(v.saveState());
             Map<DeviceInstance, DeviceState> devices = new LinkedHashMap<>();
@@ -101,6 +99,8 @@ public final class VmSnapshot {
             Map<DeviceInstance, DeviceState> transports = new LinkedHashMap<>();
             for (DeviceInstance d : devices.keySet())
                 if (d.transport() != null) transports.put(d, d.transport().saveState());
+            // Once, with the devices held: no line moves while the controllers are read. A back end that cannot
+            // save its state refuses here; the devices and vCPUs then go on (finally) and no file is written.
             DeviceState hypervisor = machine.vm().saveState();
             DeviceState chipset = machine.platform().saveState();
             DeviceState pci = pciState(machine.machine().pci().saveConfig());

@@ -124,6 +124,72 @@ public class SnapshotRestoreTest {
         }
     }
 
+    @Test
+    void aSnapshotAsksTheBackEndForItsStateOnceWithTheDevicesHeld() throws Exception {
+        // The back end's state is taken once, after every device is held: a device's line cannot move after it.
+        java.util.concurrent.atomic.AtomicInteger saves = new java.util.concurrent.atomic.AtomicInteger();
+        List<Boolean> heldAtSave = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicReference<PcMachine> machine = new java.util.concurrent.atomic.AtomicReference<>();
+        vmm.emu.internal.vm.EmuHypervisor emu = new vmm.emu.internal.vm.EmuHypervisor();
+        vmm.core.hypervisor.Hypervisor counting = new vmm.core.hypervisor.Hypervisor() {
+            @Override
+            public vmm.core.hypervisor.Capabilities capabilities() {
+                return emu.capabilities();
+            }
+
+            @Override
+            public vmm.core.hypervisor.VirtualMachine createVm(vmm.core.memory.GuestMemory memory,
+                                                               vmm.core.hypervisor.VmConfig config) {
+                vmm.core.hypervisor.VirtualMachine real = emu.createVm(memory, config);
+                return (vmm.core.hypervisor.VirtualMachine) java.lang.reflect.Proxy.newProxyInstance(
+                        getClass().getClassLoader(), new Class<?>[] {vmm.core.hypervisor.VirtualMachine.class},
+                        (proxy, method, args) -> {
+                            if (method.getName().equals("saveState")) {
+                                saves.incrementAndGet();
+                                heldAtSave.add(held(machine.get()));
+                            }
+                            try {
+                                return method.invoke(real, args);
+                            } catch (java.lang.reflect.InvocationTargetException e) {
+                                throw e.getCause();
+                            }
+                        });
+            }
+        };
+        Path snap = dir.resolve("once.snap");
+        try (PcMachine vm = PcMachine.create(counting, new PcMachine.Config(RAM, 1, null, true), line -> { })) {
+            machine.set(vm);
+            com1(vm, dir.resolve("once.log"));
+            byte[] code = CountDisk.bootSector();
+            vm.machine().memory().write(CountDisk.LOAD, code, 0, code.length);
+            Vcpu v = vm.vcpus().getFirst();
+            SpecialRegisters s = v.specialRegisters();
+            s.segment(SpecialRegisters.Seg.CS, Segment.realMode(0, true));
+            v.setSpecialRegisters(s);
+            v.setRegisters(v.registers().rip(CountDisk.LOAD));
+            vm.start();
+            HangGuard.await(() -> count(vm) >= 3, "the guest counted to 3");
+            VmSnapshot.write(vm, snap, DeviceState.builder("test.config", 1).build(), "vmm test", false);
+            assertThat(saves.get()).as("the back end's state taken").isEqualTo(1);
+            assertThat(heldAtSave).as("COM1 held when it was taken").containsExactly(true);
+            long at = count(vm);
+            HangGuard.await(() -> count(vm) > at, "the guest counts on after the snapshot");
+            assertThat(held(vm)).as("COM1 serves again").isFalse();
+        }
+    }
+
+    /** Whether the machine's COM1 is quiesced: a second quiesce says so. */
+    private static boolean held(PcMachine vm) {
+        vmm.core.machine.DeviceInstance com1 = vm.machine().instances().getFirst();
+        try {
+            com1.quiesce();
+        } catch (IllegalStateException e) {
+            return e.getMessage().contains("quiesced already");
+        }
+        com1.unquiesce();
+        return false;
+    }
+
     private static void com1(PcMachine vm, Path console) {
         vm.machine().plug("com1", UartProvider.TYPE, null, Map.of("port", "com1", "backend", "log=" + console),
                 UartProvider.TYPE, new UartProvider());
