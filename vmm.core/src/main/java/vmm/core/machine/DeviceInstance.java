@@ -352,12 +352,20 @@ public final class DeviceInstance {
      * took, as before a swap) and returns its state; the model stays paused, so it changes neither guest memory
      * nor an interrupt line until {@link #unquiesce()}. A detached instance gives the state it holds.
      *
-     * @throws IllegalStateException if the instance was removed or is quiesced already
+     * @return the model's state, never null
+     * @throws IllegalStateException if the instance was removed or is quiesced already, or is detached without a
+     *                               state (the implementation that left could not save one)
      */
     public synchronized DeviceState quiesce() {
         requireNotRemoved();
         if (quiesced) throw new IllegalStateException("device " + id + " is quiesced already");
-        if (status == Status.DETACHED) return heldState;
+        if (status == Status.DETACHED) {
+            // detach() leaves no state when the leaving implementation could not save one: nothing to snapshot.
+            if (heldState == null)
+                throw new IllegalStateException("device " + id + " is detached and its implementation " + implementation
+                        + " left no state to snapshot");
+            return heldState;
+        }
         gate.close();
         DeviceModel m = shell.model();
         try {

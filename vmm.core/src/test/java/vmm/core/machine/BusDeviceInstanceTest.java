@@ -231,6 +231,22 @@ class BusDeviceInstanceTest {
     }
 
     @Test
+    void aDetachedDeviceWhoseImplementationLeftNoStateIsRefusedByNameForASnapshot() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a",
+                context -> new Counter('a', context.interruptLine(IRQ)) {
+                    @Override
+                    public DeviceState saveState() {
+                        throw new IllegalStateException("the counter lost its total");
+                    }
+                });
+        assertThatThrownBy(d::detach).hasMessageContaining("lost its total");
+        assertThat(d.status()).isEqualTo(DeviceInstance.Status.DETACHED);
+        assertThatThrownBy(d::quiesce).as("not a null state for the snapshot's writer")
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("device counter")
+                .hasMessageContaining("left no state").hasMessageNotContaining("\n");
+    }
+
+    @Test
     void restorePutsASavedStateIntoAFreshModelOfTheServingProviderOrLeavesTheOldOneServing() {
         DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
         machine.ioPorts().write(PORT, 4, 12);
