@@ -579,9 +579,9 @@ public final class Connections {
                 restored.add(Connection.restore(d, limits.bufAlloc(), limits.toGuestCap()));
             }
             List<Object> rs = s.getList("loose-resets");
-            if (rs.size() > limits.maxConnections())
+            if (rs.size() > MAX_LOOSE_RESETS)
                 throw new IncompatibleStateException("loose-resets holds " + rs.size() + " headers (at most "
-                        + limits.maxConnections() + ")");
+                        + MAX_LOOSE_RESETS + ")");
             List<VsockHeader> resets = new ArrayList<>();
             for (Object o : rs) {
                 if (!(o instanceof byte[] b)) throw new IncompatibleStateException("loose-resets holds " + o);

@@ -405,6 +405,8 @@ class ConnectionsTest {
                 new byte[BUF + 65]))));
         cases.put("a header is", with(good, "loose-resets", List.of(new byte[3])));
         cases.put("loose-resets holds y", with(good, "loose-resets", List.of("y")));
+        cases.put("loose-resets holds 257 headers", with(good, "loose-resets", java.util.Collections.nCopies(
+                Connections.MAX_LOOSE_RESETS + 1, guest(VIRTIO_VSOCK_OP_RST, 1, 2).encode())));
         cases.put("next-host-port -5", with(good, "next-host-port", -5L));
         for (Map.Entry<String, DeviceState> e : cases.entrySet())
             assertThatThrownBy(() -> c.restore(e.getValue())).as(e.getKey())
