@@ -397,7 +397,8 @@ public final class DeviceInstance {
      * would (the state may come from another implementation of the type). On failure the plugged model
      * serves on and the exception is rethrown.
      *
-     * @throws IncompatibleStateException when the model cannot read the state
+     * @throws IncompatibleStateException when the model cannot read the state, or fails on it in any other way
+     *                                    (one line naming this instance)
      * @throws IllegalStateException                      if the instance is not active
      */
     public synchronized void restore(DeviceState state) {
@@ -408,6 +409,13 @@ public final class DeviceInstance {
         try {
             replaceModel(provider, old -> state);
             LOG.log(Level.INFO, "device {0}: restored from a snapshot into {1}", id, implementation);
+        } catch (IncompatibleStateException e) {
+            throw new IncompatibleStateException("device " + id + " (" + implementation + "): " + e.getMessage());
+        } catch (RuntimeException e) {
+            // The state comes from a file: a model that fails on it otherwise than by refusing it still refuses it,
+            // in one line naming the device, and the plugged model serves on.
+            throw new IncompatibleStateException("device " + id + " (" + implementation + ") cannot take its saved "
+                    + "state: " + String.valueOf(e).replaceAll("\\s*\\R\\s*", " "));
         } finally {
             gate.open();
         }

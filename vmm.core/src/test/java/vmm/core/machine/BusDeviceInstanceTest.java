@@ -247,6 +247,28 @@ class BusDeviceInstanceTest {
     }
 
     @Test
+    void aSavedStateTheModelFailsOnOtherwiseThanByRefusingIsRefusedInOneLineNamingTheDevice() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a",
+                context -> new Counter('a', context.interruptLine(IRQ)) {
+                    @Override
+                    public void restoreState(DeviceState state) {
+                        Object total = state.getList("totals").getFirst(); // a model written for trusted state
+                        this.total.set((Long) total);
+                    }
+                });
+        machine.ioPorts().write(PORT, 4, 5);
+        Counter serving = (Counter) d.serving();
+        DeviceState hostile = DeviceState.builder("counter", 1).putList("totals", List.of("lots")).build();
+        assertThatThrownBy(() -> d.restore(hostile)).isInstanceOf(IncompatibleStateException.class)
+                .hasMessageStartingWith("device counter (a) cannot take its saved state")
+                .hasMessageContaining("ClassCastException").hasMessageNotContaining("\n");
+        assertThatThrownBy(() -> d.restore(DeviceState.builder("uart", 1).build()))
+                .isInstanceOf(IncompatibleStateException.class).hasMessageStartingWith("device counter (a): ");
+        assertThat(d.serving()).as("the plugged model serves on").isSameAs(serving);
+        assertThat(machine.ioPorts().read(PORT, 4)).isEqualTo(5);
+    }
+
+    @Test
     void restorePutsASavedStateIntoAFreshModelOfTheServingProviderOrLeavesTheOldOneServing() {
         DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
         machine.ioPorts().write(PORT, 4, 12);
