@@ -80,11 +80,9 @@ public final class VmSnapshot {
      */
     public static Written write(PcMachine machine, Path file, DeviceState config, String writtenBy, boolean stop)
             throws IOException, InterruptedException {
-        VmRunner.State before = machine.state();
-        if (before != VmRunner.State.RUNNING && before != VmRunner.State.PAUSED)
-            throw new IllegalStateException("the VM is " + before.name().toLowerCase() + ", not running");
         long paused = System.nanoTime();
-        machine.pause();
+        // After a guest reset under way, never in its middle; one the guest asks for meanwhile waits for the file.
+        VmRunner.State before = machine.pauseForSnapshot();
         List<DeviceInstance> held = new ArrayList<>();
         boolean written = false;
         try {
@@ -140,9 +138,13 @@ public final class VmSnapshot {
             return new Written(file, bytes, ram, System.nanoTime() - paused, stop);
         } finally {
             boolean ending = written && stop;
-            if (ending) machine.stop();
-            for (DeviceInstance d : held) d.unquiesce();
-            if (!ending && before == VmRunner.State.RUNNING) machine.resume();
+            try {
+                if (ending) machine.stop();
+                for (DeviceInstance d : held) d.unquiesce();
+                if (!ending && before == VmRunner.State.RUNNING) machine.resume();
+            } finally {
+                machine.endSnapshotPause();
+            }
         }
     }
 

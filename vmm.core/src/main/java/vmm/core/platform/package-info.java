@@ -5,5 +5,5 @@
  * guest's power-off and reset reach whoever runs the machine.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.4.0")
+@org.osgi.annotation.versioning.Version("1.5.0")
 package vmm.core.platform;
