@@ -358,8 +358,10 @@ public final class VirtioBlock implements VirtioDevice {
                     + "' differs from this device's '" + options.serial() + "'");
         long wb = state.getLong("writeback");
         if (wb != 0 && wb != 1) throw new IncompatibleStateException("virtio-blk " + name + ": writeback " + wb + " is not 0 or 1");
+        long done = state.getLong("requests-completed");
+        if (done < 0) throw new IncompatibleStateException("virtio-blk " + name + ": requests-completed " + done + " is negative");
         writeback = (int) wb;
-        completed.set(state.getLong("requests-completed"));
+        completed.set(done);
     }
 
     private void same(DeviceState state, String field, long mine) {

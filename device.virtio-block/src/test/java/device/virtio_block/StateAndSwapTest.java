@@ -135,6 +135,23 @@ class StateAndSwapTest {
     }
 
     @Test
+    void aHostileSavedStateIsRefusedNamingItsField() throws IOException {
+        VirtioBlock a = create(config(image("a.img", SECTORS)));
+        DeviceState good = a.saveState();
+        for (String field : List.of("writeback", "requests-completed")) {
+            DeviceState.Builder b = DeviceState.builder(good.type(), good.version());
+            for (String n : good.names())
+                if (n.equals("serial")) b.put(n, good.getString(n));
+                else b.put(n, n.equals(field) ? (field.equals("writeback") ? 7 : -1) : good.getLong(n));
+            DeviceState bad = b.build();
+            assertThatThrownBy(() -> a.restoreState(bad)).as(field).isInstanceOf(IncompatibleStateException.class)
+                    .hasMessageContaining(field);
+        }
+        assertThat(a.saveState()).as("nothing adopted").isEqualTo(good);
+        a.stop();
+    }
+
+    @Test
     void aSwapToAnIncompatibleSuccessorLeavesTheOldOneServing(TestMachine m) throws IOException {
         Path img = image("disk.img", SECTORS);
         DeviceInstance device = m.plug("virtio-blk", SLOT, new VirtioBlockProvider(), "A", config(img));

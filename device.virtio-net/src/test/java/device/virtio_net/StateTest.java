@@ -58,6 +58,56 @@ class StateTest {
         fresh.stop();
     }
 
+    /** A saved state as a snapshot file could hold it, {@code field} replaced by {@code value}. */
+    private static DeviceState hostile(DeviceState good, String field, Object value) {
+        DeviceState.Builder b = DeviceState.builder(good.type(), good.version());
+        for (String n : good.names()) {
+            Object v = n.equals(field) ? value : switch (n) {
+                case "mac" -> good.getBytes(n);
+                case "mac-table-unicast", "mac-table-multicast", "counters", "rx-pending" -> good.getList(n);
+                default -> good.getLong(n);
+            };
+            switch (v) {
+                case Long l -> b.put(n, l);
+                case Integer i -> b.put(n, i);
+                case byte[] bytes -> b.put(n, bytes);
+                case String str -> b.put(n, str);
+                case List<?> l -> b.putList(n, l);
+                default -> throw new IllegalArgumentException(String.valueOf(v));
+            }
+        }
+        return DeviceState.decode(b.build().encode());
+    }
+
+    @Test
+    void aHostileStateIsRefusedNamingTheFieldAndTheModelKeepsItsOwn() {
+        NetModel model = (NetModel) new VirtioNetProvider((id, o) -> new FakeBackend()).create(ConfigurationTest.context(VirtioNetTest.CONFIG));
+        DeviceState good = model.saveState();
+        Map<String, Object[]> cases = new java.util.LinkedHashMap<>();
+        cases.put("mac is 2 bytes", new Object[] {"mac", new byte[2]});
+        cases.put("status=0x", new Object[] {"status", 0x80L});
+        cases.put("rx-mode=0x", new Object[] {"rx-mode", 0x100L});
+        cases.put("'rx-mode'", new Object[] {"rx-mode", 1L << 40});
+        cases.put("mac-table-unicast holds 65", new Object[] {"mac-table-unicast", java.util.Collections.nCopies(65, new byte[6])});
+        cases.put("mac-table-multicast is 7 bytes", new Object[] {"mac-table-multicast", List.of(new byte[7])});
+        cases.put("mac-table-unicast holds x", new Object[] {"mac-table-unicast", List.of("x")});
+        cases.put("queue-pairs=0", new Object[] {"queue-pairs", 0L});
+        cases.put("queue-pairs=9", new Object[] {"queue-pairs", 9L});
+        cases.put("counters holds -1", new Object[] {"counters", List.of(-1L)});
+        cases.put("counters holds many", new Object[] {"counters", List.of("many")});
+        cases.put("a frame of 70000 bytes", new Object[] {"rx-pending", List.of(new byte[70_000])});
+        cases.put("rx-pending holds frame", new Object[] {"rx-pending", List.of("frame")});
+        cases.put("rx-pending holds 4097 frames", new Object[] {"rx-pending", java.util.Collections.nCopies(4097, new byte[60])});
+        for (Map.Entry<String, Object[]> c : cases.entrySet()) {
+            DeviceState bad = hostile(good, (String) c.getValue()[0], c.getValue()[1]);
+            assertThatThrownBy(() -> model.restoreState(bad)).as(c.getKey())
+                    .isInstanceOf(IncompatibleStateException.class).hasMessageContaining(c.getKey())
+                    .hasMessageNotContaining("\n");
+        }
+        assertThat(model.saveState()).as("nothing adopted").isEqualTo(good);
+        model.stop();
+    }
+
     @Test
     void stateOfAnotherDeviceTypeIsRefused() {
         NetModel model = (NetModel) new VirtioNetProvider((id, o) -> new FakeBackend()).create(ConfigurationTest.context(VirtioNetTest.CONFIG));

@@ -124,6 +124,10 @@ public final class VirtioRng implements VirtioDevice {
     @Override
     public synchronized void restoreState(DeviceState state) {
         state.require(STATE_TYPE, 1);
-        bytesServed = state.getLong("bytes-served");
+        long served = state.getLong("bytes-served");
+        // From a snapshot file too: a count, never negative.
+        if (served < 0)
+            throw new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: bytes-served " + served + " is negative");
+        bytesServed = served;
     }
 }

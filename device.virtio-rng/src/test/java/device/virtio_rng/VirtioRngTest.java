@@ -95,6 +95,19 @@ class VirtioRngTest {
     }
 
     @Test
+    void aHostileSavedStateIsRefusedNamingItsFieldAndTheCountIsKept(TestMachine m) {
+        DeviceInstance d = m.plug("virtio-rng", SLOT, new VirtioRngProvider());
+        VirtioRng rng = (VirtioRng) d.model();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> rng.restoreState(
+                        vmm.core.device.DeviceState.builder(VirtioRng.STATE_TYPE, 1).put("bytes-served", -5).build()))
+                .isInstanceOf(vmm.core.device.IncompatibleStateException.class).hasMessageContaining("bytes-served -5");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> rng.restoreState(
+                        vmm.core.device.DeviceState.builder(VirtioRng.STATE_TYPE, 1).put("bytes-served", "many").build()))
+                .isInstanceOf(vmm.core.device.IncompatibleStateException.class).hasMessageContaining("'bytes-served'");
+        assertThat(rng.bytesServed()).isZero();
+    }
+
+    @Test
     void keepsServingAcrossASwapToAFreshInstanceAndCarriesItsCounter(TestMachine m) {
         DeviceInstance d = m.plug("virtio-rng", SLOT, new VirtioRngProvider());
         DriverQueue q = m.virtio(SLOT).initialize(0, 64).queue(0);

@@ -310,7 +310,8 @@ public final class VsockDevice implements VirtioDevice {
      * reach are reset: one by one with RST when the host side was handed
      * over, all at once with a transport reset event when it is new.
      *
-     * @throws IllegalArgumentException when the state is of another guest CID
+     * @throws vmm.core.device.IncompatibleStateException when the state is of another guest CID, or a field is
+     *                                                    bad (a snapshot file is untrusted): named, nothing adopted
      */
     @Override
     public void restoreState(DeviceState state) {

@@ -209,22 +209,72 @@ public final class NetModel implements VirtioDevice, KernelNotified {
                 .build();
     }
 
+    /**
+     * Adopts a saved state: from a swap's predecessor, or from a snapshot file, so every field is checked before
+     * any is used (a MAC of six bytes, link status and receive mode bits this device knows, MAC tables no longer
+     * than the device's, active queue pairs the device offers, counters, pending frames no longer than a frame);
+     * a bad field is refused by name and this model is left unchanged.
+     *
+     * @throws vmm.core.device.IncompatibleStateException naming the state and the field
+     */
     @Override
     public void restoreState(DeviceState state) {
         state.require(STATE_TYPE, STATE_VERSION);
-        RxFilter f = RxFilter.of(state.getInt("rx-mode"), macs(state.getList("mac-table-unicast")), macs(state.getList("mac-table-multicast")));
-        control.restore(MacAddress.of(state.getBytes("mac"), 0), state.getInt("status"), f, state.getInt("queue-pairs"));
-        counters.restore(state.getList("counters"));
+        MacAddress mac = mac(state.getBytes("mac"), "mac");
+        int status = state.getInt("status");
+        if ((status & ~(VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE)) != 0)
+            throw refused("status=0x" + Integer.toHexString(status) + " has bits no link status has");
+        int rxMode = state.getInt("rx-mode");
+        if ((rxMode & ~RX_MODE_BITS) != 0)
+            throw refused("rx-mode=0x" + Integer.toHexString(rxMode) + " has bits no receive mode has");
+        RxFilter f = RxFilter.of(rxMode, macs(state.getList("mac-table-unicast"), "mac-table-unicast"),
+                macs(state.getList("mac-table-multicast"), "mac-table-multicast"));
+        int pairs = state.getInt("queue-pairs");
+        if (pairs < 1 || pairs > control.maxPairs())
+            throw refused("queue-pairs=" + pairs + " is not 1.." + control.maxPairs());
+        List<Object> saved = state.getList("counters");
+        for (Object o : saved)
+            if (!(o instanceof Long v) || v < 0) throw refused("counters holds " + o + ", not a count");
+        List<Object> frames = state.getList("rx-pending");
         List<byte[]> pending = new ArrayList<>();
-        for (Object o : state.getList("rx-pending")) pending.add((byte[]) o);
+        for (Object o : frames) {
+            // A frame as the data path read it: the virtio-net header, then at most a GSO frame.
+            if (!(o instanceof byte[] b) || b.length > VIRTIO_NET_HDR_SIZE + MAX_GSO_FRAME)
+                throw refused("rx-pending holds " + (o instanceof byte[] b ? "a frame of " + b.length + " bytes (at most "
+                        + (VIRTIO_NET_HDR_SIZE + MAX_GSO_FRAME) + ")" : o + ", not a frame"));
+            pending.add(b);
+        }
+        if (pending.size() > MAX_PENDING_FRAMES)
+            throw refused("rx-pending holds " + pending.size() + " frames (at most " + MAX_PENDING_FRAMES + ")");
+        control.restore(mac, status, f, pairs);
+        counters.restore(saved);
         dataPath.restorePendingFrames(pending);
         // The data path moved: ask the guest to announce itself, as after a migration.
         announceOnActivate = true;
     }
 
-    private static List<MacAddress> macs(List<Object> l) {
+    /** The receive mode bits {@link RxFilter#of} reads: promiscuous, all-multi, all-uni, no-multi, no-uni, no-broadcast. */
+    private static final int RX_MODE_BITS = 0x3F;
+    /** Frames a restored data path may hold undelivered: a data path holds one per receive queue that stalled. */
+    static final int MAX_PENDING_FRAMES = 4096;
+
+    private static vmm.core.device.IncompatibleStateException refused(String what) {
+        return new vmm.core.device.IncompatibleStateException(STATE_TYPE + " state: " + what);
+    }
+
+    private static MacAddress mac(byte[] b, String field) {
+        if (b.length != 6) throw refused(field + " is " + b.length + " bytes, not 6");
+        return MacAddress.of(b, 0);
+    }
+
+    private static List<MacAddress> macs(List<Object> l, String field) {
+        if (l.size() > RxFilter.MAC_TABLE_ENTRIES)
+            throw refused(field + " holds " + l.size() + " addresses (at most " + RxFilter.MAC_TABLE_ENTRIES + ")");
         List<MacAddress> out = new ArrayList<>();
-        for (Object o : l) out.add(MacAddress.of((byte[]) o, 0));
+        for (Object o : l) {
+            if (!(o instanceof byte[] b)) throw refused(field + " holds " + o + ", not an address");
+            out.add(mac(b, field));
+        }
         return out;
     }
 

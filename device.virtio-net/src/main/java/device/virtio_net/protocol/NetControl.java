@@ -73,7 +73,12 @@ public final class NetControl {
         negotiated = 0;
     }
 
-    /** Adopts saved values. */
+    /** The most queue pairs the driver may enable. */
+    public int maxPairs() {
+        return maxPairs;
+    }
+
+    /** Adopts saved values, checked by the caller ({@code pairs} in 1..{@link #maxPairs()}). */
     public synchronized void restore(MacAddress mac, int status, RxFilter filter, int pairs) {
         this.mac = mac;
         this.status = status;

@@ -5,5 +5,5 @@
  * logic, shared by every implementation of the device.
  */
 @org.osgi.annotation.bundle.Export
-@org.osgi.annotation.versioning.Version("1.0.0")
+@org.osgi.annotation.versioning.Version("1.1.0")
 package device.virtio_net.protocol;

@@ -89,26 +89,57 @@ final class Connection {
 
     static Connection restore(DeviceState s, int bufAlloc, int toGuestCap) {
         s.require("virtio-vsock-connection", 1);
-        Connection c = new Connection(new ConnectionKey(s.getLong("host-port"), s.getLong("guest-port")),
-                State.valueOf(s.getString("state")), bufAlloc, toGuestCap);
+        String name = s.getString("state");
+        State state = java.util.Arrays.stream(State.values()).filter(v -> v.name().equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("a connection's state " + name + " is none this device has"));
+        Connection c = new Connection(new ConnectionKey(port(s, "host-port"), port(s, "guest-port")), state, bufAlloc,
+                toGuestCap);
         byte[] h = s.getBytes("to-host"), g = s.getBytes("to-guest");
         if (h.length > c.toHost.room() || g.length > c.toGuest.room())
             throw new IllegalArgumentException(c.key + ": saved buffers exceed this device's limits");
         c.toHost.append(h, 0, h.length);
-        c.preamble = s.getInt("preamble");
+        c.preamble = count(s, "preamble");
         c.toGuest.append(g, 0, g.length);
-        c.rxCnt = s.getLong("rx-cnt");
-        c.fwdCnt = s.getLong("fwd-cnt");
-        c.advertisedFwd = s.getLong("advertised-fwd");
-        c.txCnt = s.getLong("tx-cnt");
-        c.peerBufAlloc = s.getLong("peer-buf-alloc");
-        c.peerFwdCnt = s.getLong("peer-fwd-cnt");
-        c.peerShutdown = s.getInt("peer-shutdown");
-        c.shutdownSent = s.getInt("shutdown-sent");
+        c.rxCnt = longCount(s, "rx-cnt");
+        c.fwdCnt = longCount(s, "fwd-cnt");
+        c.advertisedFwd = longCount(s, "advertised-fwd");
+        c.txCnt = longCount(s, "tx-cnt");
+        c.peerBufAlloc = longCount(s, "peer-buf-alloc");
+        c.peerFwdCnt = longCount(s, "peer-fwd-cnt");
+        c.peerShutdown = shutdownBits(s, "peer-shutdown");
+        c.shutdownSent = shutdownBits(s, "shutdown-sent");
         c.hostEof = s.getBoolean("host-eof");
         c.hostOutputShut = s.getBoolean("host-output-shut");
-        c.owed = s.getInt("owed");
+        c.owed = count(s, "owed");
         c.creditAsked = s.getBoolean("credit-asked");
         return c;
+    }
+
+    /** A saved port: a u32, as the wire carries it. */
+    private static long port(DeviceState s, String field) {
+        long v = s.getLong(field);
+        if (v < 0 || v > 0xFFFF_FFFFL) throw new IllegalArgumentException("a connection's " + field + " " + v + " is not a port");
+        return v;
+    }
+
+    /** A saved count or size: never negative (an int field also fits an int). */
+    private static int count(DeviceState s, String field) {
+        int v = s.getInt(field);
+        if (v < 0) throw new IllegalArgumentException("a connection's " + field + " " + v + " is negative");
+        return v;
+    }
+
+    /** A saved byte count: never negative. */
+    private static long longCount(DeviceState s, String field) {
+        long v = s.getLong(field);
+        if (v < 0) throw new IllegalArgumentException("a connection's " + field + " " + v + " is negative");
+        return v;
+    }
+
+    /** Shutdown flags: receive (1) and send (2), nothing else. */
+    private static int shutdownBits(DeviceState s, String field) {
+        int v = s.getInt(field);
+        if ((v & ~3) != 0) throw new IllegalArgumentException("a connection's " + field + " " + v + " has bits no shutdown has");
+        return v;
     }
 }

@@ -17,6 +17,7 @@ import java.util.Set;
 import device.virtio_vsock.connection.VsockCounters.Counter;
 import device.virtio_vsock.protocol.VsockHeader;
 import vmm.core.device.DeviceState;
+import vmm.core.device.IncompatibleStateException;
 
 /**
  * The connection state machine of a virtio socket device (virtio 1.2
@@ -563,24 +564,50 @@ public final class Connections {
      */
     public void restore(DeviceState s) {
         s.require(STATE_TYPE, 1);
-        if (s.getLong("guest-cid") != guestCid)
-            throw new IllegalArgumentException("saved connections are of guest CID " + s.getLong("guest-cid")
-                    + ", not " + guestCid);
-        List<Object> cs = s.getList("connections");
-        if (cs.size() > limits.maxConnections())
-            throw new IllegalArgumentException(cs.size() + " saved connections exceed the limit "
-                    + limits.maxConnections());
-        connections.clear();
-        ready.clear();
-        for (Object o : cs) {
-            Connection c = Connection.restore((DeviceState) o, limits.bufAlloc(), limits.toGuestCap());
-            connections.put(c.key, c);
-            touch(c);
+        try {
+            if (s.getLong("guest-cid") != guestCid)
+                throw new IncompatibleStateException("saved connections are of guest CID " + s.getLong("guest-cid")
+                        + ", not " + guestCid);
+            List<Object> cs = s.getList("connections");
+            if (cs.size() > limits.maxConnections())
+                throw new IncompatibleStateException(cs.size() + " saved connections exceed the limit "
+                        + limits.maxConnections());
+            // Everything is read and checked before anything is replaced: a refused state leaves these unchanged.
+            List<Connection> restored = new ArrayList<>();
+            for (Object o : cs) {
+                if (!(o instanceof DeviceState d)) throw new IncompatibleStateException("connections holds " + o);
+                restored.add(Connection.restore(d, limits.bufAlloc(), limits.toGuestCap()));
+            }
+            List<Object> rs = s.getList("loose-resets");
+            if (rs.size() > MAX_LOOSE_RESETS)
+                throw new IncompatibleStateException("loose-resets holds " + rs.size() + " headers (at most "
+                        + MAX_LOOSE_RESETS + ")");
+            List<VsockHeader> resets = new ArrayList<>();
+            for (Object o : rs) {
+                if (!(o instanceof byte[] b)) throw new IncompatibleStateException("loose-resets holds " + o);
+                resets.add(VsockHeader.decode(b));
+            }
+            long port = s.getLong("next-host-port");
+            if (port < 0 || port > 0xFFFF_FFFFL)
+                throw new IncompatibleStateException("next-host-port " + port + " is not a port");
+            boolean reset = s.getBoolean("transport-reset");
+            connections.clear();
+            ready.clear();
+            for (Connection c : restored) {
+                connections.put(c.key, c);
+                touch(c);
+            }
+            looseResets.clear();
+            looseResets.addAll(resets);
+            nextHostPort = port;
+            transportResetPending = reset;
+        } catch (IncompatibleStateException e) {
+            throw e.getMessage().startsWith(STATE_TYPE) ? e
+                    : new IncompatibleStateException(STATE_TYPE + " state: " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            // A header too short, a state name no connection has, a key out of range: refused, by what it is.
+            throw new IncompatibleStateException(STATE_TYPE + " state: " + e.getMessage());
         }
-        looseResets.clear();
-        for (Object o : s.getList("loose-resets")) looseResets.add(VsockHeader.decode((byte[]) o));
-        nextHostPort = s.getLong("next-host-port");
-        transportResetPending = s.getBoolean("transport-reset");
     }
 
     /** Resets the connections in {@code keys} (their host sockets were lost): RST to the guest for each. */

@@ -2,11 +2,13 @@ package device.virtio_vsock.connection;
 
 import static device.virtio_vsock.protocol.VsockSpec.*;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
@@ -351,6 +353,67 @@ class ConnectionsTest {
         assertThat(c.hostReadAllowance(k)).isEqualTo(1024);
         send(guest(VIRTIO_VSOCK_OP_CREDIT_UPDATE, 1024, 500, 0, 0, 65536, 4));
         assertThat(c.keys()).as("fwd_cnt 4 > tx_cnt 3 is a lie even after the restore").doesNotContain(k);
+    }
+
+    /** {@code s} with {@code field} replaced by {@code value}, as a hostile snapshot file could hold it. */
+    static DeviceState with(DeviceState s, String field, Object value) {
+        DeviceState.Builder b = DeviceState.builder(s.type(), s.version());
+        for (String n : s.names()) {
+            Object v = n.equals(field) ? value : raw(s, n);
+            switch (v) {
+                case Long l -> b.put(n, l);
+                case Integer i -> b.put(n, i);
+                case String str -> b.put(n, str);
+                case byte[] bytes -> b.put(n, bytes);
+                case DeviceState d -> b.put(n, d);
+                case List<?> l -> b.putList(n, l);
+                default -> throw new IllegalArgumentException(String.valueOf(v));
+            }
+        }
+        return DeviceState.decode(b.build().encode());
+    }
+
+    private static Object raw(DeviceState s, String n) {
+        for (java.util.function.Function<String, Object> get : List.<java.util.function.Function<String, Object>>of(
+                s::getLong, s::getString, s::getBytes, s::getState, s::getList)) {
+            try {
+                return get.apply(n);
+            } catch (vmm.core.device.IncompatibleStateException e) {
+                // another kind of field
+            }
+        }
+        throw new AssertionError(n);
+    }
+
+    @Test
+    void aHostileSavedStateIsRefusedNamingWhatIsWrongAndNothingIsReplaced() {
+        ConnectionKey k = guestConnected();
+        sendData(1024, 500, "abc".getBytes(StandardCharsets.US_ASCII), 0);
+        DeviceState good = DeviceState.decode(c.save().encode());
+        DeviceState conn = (DeviceState) good.getList("connections").getFirst();
+        Map<String, DeviceState> cases = new java.util.LinkedHashMap<>();
+        cases.put("guest CID 9", with(good, "guest-cid", 9L));
+        cases.put("connections holds x", with(good, "connections", List.of("x")));
+        cases.put("5 saved connections", with(good, "connections", java.util.Collections.nCopies(5, conn)));
+        cases.put("state OPENISH", with(good, "connections", List.of(with(conn, "state", "OPENISH"))));
+        cases.put("host-port -1", with(good, "connections", List.of(with(conn, "host-port", -1L))));
+        cases.put("guest-port 4294967296", with(good, "connections", List.of(with(conn, "guest-port", 1L << 32))));
+        cases.put("rx-cnt -2", with(good, "connections", List.of(with(conn, "rx-cnt", -2L))));
+        cases.put("'preamble'", with(good, "connections", List.of(with(conn, "preamble", 1L << 40))));
+        cases.put("peer-shutdown 8", with(good, "connections", List.of(with(conn, "peer-shutdown", 8L))));
+        cases.put("exceed this device's limits", with(good, "connections", List.of(with(conn, "to-host",
+                new byte[BUF + 65]))));
+        cases.put("a header is", with(good, "loose-resets", List.of(new byte[3])));
+        cases.put("loose-resets holds y", with(good, "loose-resets", List.of("y")));
+        cases.put("loose-resets holds 257 headers", with(good, "loose-resets", java.util.Collections.nCopies(
+                Connections.MAX_LOOSE_RESETS + 1, guest(VIRTIO_VSOCK_OP_RST, 1, 2).encode())));
+        cases.put("next-host-port -5", with(good, "next-host-port", -5L));
+        for (Map.Entry<String, DeviceState> e : cases.entrySet())
+            assertThatThrownBy(() -> c.restore(e.getValue())).as(e.getKey())
+                    .isInstanceOf(vmm.core.device.IncompatibleStateException.class)
+                    .hasMessageContaining(e.getKey()).hasMessageNotContaining("\n");
+        assertThat(c.keys()).as("the connections kept").containsExactly(k);
+        assertThat(toHost(k)).isEqualTo("abc");
     }
 
     @Test

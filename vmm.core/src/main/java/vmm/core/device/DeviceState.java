@@ -49,7 +49,17 @@ public final class DeviceState {
 
     public long getLong(String name) { return get(name, Long.class); }
 
-    public int getInt(String name) { return Math.toIntExact(getLong(name)); }
+    /**
+     * A long field that must fit an int.
+     *
+     * @throws IncompatibleStateException when it is missing, not a number, or out of the int range (a hostile
+     *                                    snapshot's field is refused by name, not an ArithmeticException)
+     */
+    public int getInt(String name) {
+        long v = getLong(name);
+        if (v != (int) v) throw new IncompatibleStateException(type + " state field '" + name + "' = " + v + " is out of range");
+        return (int) v;
+    }
 
     public boolean getBoolean(String name) { return getLong(name) != 0; }
 

@@ -50,9 +50,13 @@ public class EnumCounters<E extends Enum<E>> {
      * Adopts saved values (a list {@link #snapshot()} made); a shorter list (an older format) leaves the rest
      * at 0, extra entries are ignored.
      *
-     * @throws ClassCastException when an entry is not a Long
+     * @throws IncompatibleStateException when an entry is not a count (a Long of at least 0), from a hostile
+     *                                    snapshot file; nothing is adopted then
      */
     public final void restore(List<Object> saved) {
+        for (Object o : saved)
+            if (!(o instanceof Long v) || v < 0)
+                throw new IncompatibleStateException("saved counters hold " + o + ", not a count");
         for (int i = 0; i < Math.min(saved.size(), values.length()); i++) values.set(i, (Long) saved.get(i));
     }
 

@@ -381,12 +381,20 @@ public final class DeviceInstance {
      * took, as before a swap) and returns its state; the model stays paused, so it changes neither guest memory
      * nor an interrupt line until {@link #unquiesce()}. A detached instance gives the state it holds.
      *
-     * @throws IllegalStateException if the instance was removed or is quiesced already
+     * @return the model's state, never null
+     * @throws IllegalStateException if the instance was removed or is quiesced already, or is detached without a
+     *                               state (the implementation that left could not save one)
      */
     public synchronized DeviceState quiesce() {
         requireNotRemoved();
         if (quiesced) throw new IllegalStateException("device " + id + " is quiesced already");
-        if (status == Status.DETACHED) return heldState;
+        if (status == Status.DETACHED) {
+            // detach() leaves no state when the leaving implementation could not save one: nothing to snapshot.
+            if (heldState == null)
+                throw new IllegalStateException("device " + id + " is detached and its implementation " + implementation
+                        + " left no state to snapshot");
+            return heldState;
+        }
         gate.close();
         DeviceModel m = shell.model();
         try {
@@ -418,7 +426,8 @@ public final class DeviceInstance {
      * would (the state may come from another implementation of the type). On failure the plugged model
      * serves on and the exception is rethrown.
      *
-     * @throws IncompatibleStateException when the model cannot read the state
+     * @throws IncompatibleStateException when the model cannot read the state, or fails on it in any other way
+     *                                    (one line naming this instance)
      * @throws IllegalStateException                      if the instance is not active
      */
     public synchronized void restore(DeviceState state) {
@@ -429,6 +438,13 @@ public final class DeviceInstance {
         try {
             replaceModel(provider, old -> state);
             LOG.log(Level.INFO, "device {0}: restored from a snapshot into {1}", id, implementation);
+        } catch (IncompatibleStateException e) {
+            throw new IncompatibleStateException("device " + id + " (" + implementation + "): " + e.getMessage());
+        } catch (RuntimeException e) {
+            // The state comes from a file: a model that fails on it otherwise than by refusing it still refuses it,
+            // in one line naming the device, and the plugged model serves on.
+            throw new IncompatibleStateException("device " + id + " (" + implementation + ") cannot take its saved "
+                    + "state: " + String.valueOf(e).replaceAll("\\s*\\R\\s*", " "));
         } finally {
             gate.open();
         }

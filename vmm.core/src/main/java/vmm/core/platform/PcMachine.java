@@ -88,6 +88,7 @@ public final class PcMachine implements AutoCloseable {
     private final Object resetLock = new Object();
     private Thread resetThread;       // guarded by resetLock: the reset under way, if any
     private int resets;               // guarded by resetLock
+    private boolean snapshotting;     // guarded by resetLock: a snapshot holds the machine; a guest reset waits
     private Path kernel, initrd;      // what loadKernel loaded, loaded again on each reset
     private String cmdline;
     private volatile VmRunner runner;
@@ -238,6 +239,10 @@ public final class PcMachine implements AutoCloseable {
         }
         LOG.log(Level.INFO, "guest asked for a reset ({0}): restarting the machine (reset {1})", how, n);
         try {
+            // A snapshot being taken holds the machine: the reset comes after it (or not at all after --stop).
+            synchronized (resetLock) {
+                while (snapshotting && r.state() != VmRunner.State.STOPPED) resetLock.wait();
+            }
             r.pause();
             if (r.state() != VmRunner.State.PAUSED) return; // stopped meanwhile
             for (var d : machine.instances()) {
@@ -299,6 +304,43 @@ public final class PcMachine implements AutoCloseable {
         r.pause();
     }
 
+    /**
+     * For a snapshot ({@link VmSnapshot#write}): waits for a guest reset under way to finish (it touches vCPUs,
+     * devices and the chips the snapshot reads), then holds every vCPU; a reset the guest asks for from now on
+     * waits until {@link #endSnapshotPause()}. Called by one snapshot at a time, from any thread but a vCPU's.
+     *
+     * @return the state before this pause, {@link VmRunner.State#RUNNING} or {@link VmRunner.State#PAUSED}
+     * @throws IllegalStateException when the machine is not running or paused, or a snapshot holds it already;
+     *                               nothing is held then
+     */
+    public VmRunner.State pauseForSnapshot() throws InterruptedException {
+        VmRunner r = runner;
+        if (r == null) throw new IllegalStateException("the VM is new, not running");
+        synchronized (resetLock) {
+            if (snapshotting) throw new IllegalStateException("a snapshot of the VM is being taken already");
+            while (resetThread != null) resetLock.wait();
+            snapshotting = true;
+        }
+        try {
+            VmRunner.State before = r.state();
+            if (before != VmRunner.State.RUNNING && before != VmRunner.State.PAUSED)
+                throw new IllegalStateException("the VM is " + before.name().toLowerCase() + ", not running");
+            r.pause();
+            return before;
+        } catch (InterruptedException | RuntimeException e) {
+            endSnapshotPause();
+            throw e;
+        }
+    }
+
+    /** Ends {@link #pauseForSnapshot()}'s hold on guest resets (the caller resumes the vCPUs itself). */
+    public void endSnapshotPause() {
+        synchronized (resetLock) {
+            snapshotting = false;
+            resetLock.notifyAll();
+        }
+    }
+
     /** Lets paused vCPUs run again. */
     public void resume() {
         VmRunner r = runner;
@@ -316,8 +358,10 @@ public final class PcMachine implements AutoCloseable {
     public void stop() throws InterruptedException {
         VmRunner r = runner;
         if (r != null) r.stop();
-        // A reset under way touches vCPUs and devices: let it finish before anything is released.
+        // A reset under way touches vCPUs and devices: let it finish before anything is released. One waiting for
+        // a snapshot (--stop) sees the machine stopped and ends.
         synchronized (resetLock) {
+            resetLock.notifyAll();
             while (resetThread != null && resetThread != Thread.currentThread()) resetLock.wait();
         }
     }

@@ -80,16 +80,12 @@ public final class VmSnapshot {
      */
     public static Written write(PcMachine machine, Path file, DeviceState config, String writtenBy, boolean stop)
             throws IOException, InterruptedException {
-        VmRunner.State before = machine.state();
-        if (before != VmRunner.State.RUNNING && before != VmRunner.State.PAUSED)
-            throw new IllegalStateException("the VM is " + before.name().toLowerCase() + ", not running");
         long paused = System.nanoTime();
-        machine.pause();
+        // After a guest reset under way, never in its middle; one the guest asks for meanwhile waits for the file.
+        VmRunner.State before = machine.pauseForSnapshot();
         List<DeviceInstance> held = new ArrayList<>();
         boolean written = false;
         try {
-            // The back end first: one that cannot save its state is refused before a device is held.
-            machine.vm().saveState();
             List<DeviceState> vcpus = new ArrayList<>();
             for (Vcpu v : machine.vcpus()) vcpus.add(v.saveState());
             Map<DeviceInstance, DeviceState> devices = new LinkedHashMap<>();
@@ -101,6 +97,8 @@ public final class VmSnapshot {
             Map<DeviceInstance, DeviceState> transports = new LinkedHashMap<>();
             for (DeviceInstance d : devices.keySet())
                 if (d.transport() != null) transports.put(d, d.transport().saveState());
+            // Once, with the devices held: no line moves while the controllers are read. A back end that cannot
+            // save its state refuses here; the devices and vCPUs then go on (finally) and no file is written.
             DeviceState hypervisor = machine.vm().saveState();
             DeviceState chipset = machine.platform().saveState();
             DeviceState pci = pciState(machine.machine().pci().saveConfig());
@@ -140,9 +138,13 @@ public final class VmSnapshot {
             return new Written(file, bytes, ram, System.nanoTime() - paused, stop);
         } finally {
             boolean ending = written && stop;
-            if (ending) machine.stop();
-            for (DeviceInstance d : held) d.unquiesce();
-            if (!ending && before == VmRunner.State.RUNNING) machine.resume();
+            try {
+                if (ending) machine.stop();
+                for (DeviceInstance d : held) d.unquiesce();
+                if (!ending && before == VmRunner.State.RUNNING) machine.resume();
+            } finally {
+                machine.endSnapshotPause();
+            }
         }
     }
 

@@ -57,6 +57,14 @@ class DeviceStateTest {
     }
 
     @Test
+    void anIntFieldOutOfTheIntRangeIsAnIncompatibleStateNamingIt() {
+        DeviceState s = DeviceState.builder("x", 1).put("queue-pairs", 1L << 40).put("small", -7).build();
+        assertThatThrownBy(() -> s.getInt("queue-pairs")).isInstanceOf(IncompatibleStateException.class)
+                .hasMessageContaining("'queue-pairs'").hasMessageContaining(Long.toString(1L << 40));
+        assertThat(s.getInt("small")).isEqualTo(-7);
+    }
+
+    @Test
     void truncatedOrCorruptBytesAreRefusedNotMisread() {
         byte[] good = sample().encode();
         for (int cut = 0; cut < good.length; cut += 7) {

@@ -43,4 +43,17 @@ class EnumCountersTest {
 
         assertThat(c.snapshot()).containsExactly(5L, 0L, 0L);
     }
+
+    @Test
+    void aSavedListOfSomethingOtherThanCountsIsRefusedAndNothingAdopted() {
+        EnumCounters<C> c = new EnumCounters<>(C.class);
+        c.add(C.BYTES, 3);
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.restore(List.of(5L, "many")))
+                .isInstanceOf(IncompatibleStateException.class).hasMessageContaining("many");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.restore(List.of(-1L)))
+                .isInstanceOf(IncompatibleStateException.class).hasMessageContaining("-1");
+
+        assertThat(c.snapshot()).containsExactly(0L, 3L, 0L);
+    }
 }

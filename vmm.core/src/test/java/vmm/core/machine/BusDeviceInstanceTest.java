@@ -231,6 +231,44 @@ class BusDeviceInstanceTest {
     }
 
     @Test
+    void aDetachedDeviceWhoseImplementationLeftNoStateIsRefusedByNameForASnapshot() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a",
+                context -> new Counter('a', context.interruptLine(IRQ)) {
+                    @Override
+                    public DeviceState saveState() {
+                        throw new IllegalStateException("the counter lost its total");
+                    }
+                });
+        assertThatThrownBy(d::detach).hasMessageContaining("lost its total");
+        assertThat(d.status()).isEqualTo(DeviceInstance.Status.DETACHED);
+        assertThatThrownBy(d::quiesce).as("not a null state for the snapshot's writer")
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("device counter")
+                .hasMessageContaining("left no state").hasMessageNotContaining("\n");
+    }
+
+    @Test
+    void aSavedStateTheModelFailsOnOtherwiseThanByRefusingIsRefusedInOneLineNamingTheDevice() {
+        DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a",
+                context -> new Counter('a', context.interruptLine(IRQ)) {
+                    @Override
+                    public void restoreState(DeviceState state) {
+                        Object total = state.getList("totals").getFirst(); // a model written for trusted state
+                        this.total.set((Long) total);
+                    }
+                });
+        machine.ioPorts().write(PORT, 4, 5);
+        Counter serving = (Counter) d.serving();
+        DeviceState hostile = DeviceState.builder("counter", 1).putList("totals", List.of("lots")).build();
+        assertThatThrownBy(() -> d.restore(hostile)).isInstanceOf(IncompatibleStateException.class)
+                .hasMessageStartingWith("device counter (a) cannot take its saved state")
+                .hasMessageContaining("ClassCastException").hasMessageNotContaining("\n");
+        assertThatThrownBy(() -> d.restore(DeviceState.builder("uart", 1).build()))
+                .isInstanceOf(IncompatibleStateException.class).hasMessageStartingWith("device counter (a): ");
+        assertThat(d.serving()).as("the plugged model serves on").isSameAs(serving);
+        assertThat(machine.ioPorts().read(PORT, 4)).isEqualTo(5);
+    }
+
+    @Test
     void restorePutsASavedStateIntoAFreshModelOfTheServingProviderOrLeavesTheOldOneServing() {
         DeviceInstance d = machine.plug("counter", "counter", null, Map.of(), "a", counter('a'));
         machine.ioPorts().write(PORT, 4, 12);

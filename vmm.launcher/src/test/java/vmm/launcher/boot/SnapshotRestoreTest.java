@@ -124,6 +124,150 @@ public class SnapshotRestoreTest {
         }
     }
 
+    @Test
+    void aSnapshotAsksTheBackEndForItsStateOnceWithTheDevicesHeld() throws Exception {
+        // The back end's state is taken once, after every device is held: a device's line cannot move after it.
+        java.util.concurrent.atomic.AtomicInteger saves = new java.util.concurrent.atomic.AtomicInteger();
+        List<Boolean> heldAtSave = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicReference<PcMachine> machine = new java.util.concurrent.atomic.AtomicReference<>();
+        vmm.emu.internal.vm.EmuHypervisor emu = new vmm.emu.internal.vm.EmuHypervisor();
+        vmm.core.hypervisor.Hypervisor counting = new vmm.core.hypervisor.Hypervisor() {
+            @Override
+            public vmm.core.hypervisor.Capabilities capabilities() {
+                return emu.capabilities();
+            }
+
+            @Override
+            public vmm.core.hypervisor.VirtualMachine createVm(vmm.core.memory.GuestMemory memory,
+                                                               vmm.core.hypervisor.VmConfig config) {
+                vmm.core.hypervisor.VirtualMachine real = emu.createVm(memory, config);
+                return (vmm.core.hypervisor.VirtualMachine) java.lang.reflect.Proxy.newProxyInstance(
+                        getClass().getClassLoader(), new Class<?>[] {vmm.core.hypervisor.VirtualMachine.class},
+                        (proxy, method, args) -> {
+                            if (method.getName().equals("saveState")) {
+                                saves.incrementAndGet();
+                                heldAtSave.add(held(machine.get()));
+                            }
+                            try {
+                                return method.invoke(real, args);
+                            } catch (java.lang.reflect.InvocationTargetException e) {
+                                throw e.getCause();
+                            }
+                        });
+            }
+        };
+        Path snap = dir.resolve("once.snap");
+        try (PcMachine vm = PcMachine.create(counting, new PcMachine.Config(RAM, 1, null, true), line -> { })) {
+            machine.set(vm);
+            com1(vm, dir.resolve("once.log"));
+            byte[] code = CountDisk.bootSector();
+            vm.machine().memory().write(CountDisk.LOAD, code, 0, code.length);
+            Vcpu v = vm.vcpus().getFirst();
+            SpecialRegisters s = v.specialRegisters();
+            s.segment(SpecialRegisters.Seg.CS, Segment.realMode(0, true));
+            v.setSpecialRegisters(s);
+            v.setRegisters(v.registers().rip(CountDisk.LOAD));
+            vm.start();
+            HangGuard.await(() -> count(vm) >= 3, "the guest counted to 3");
+            VmSnapshot.write(vm, snap, DeviceState.builder("test.config", 1).build(), "vmm test", false);
+            assertThat(saves.get()).as("the back end's state taken").isEqualTo(1);
+            assertThat(heldAtSave).as("COM1 held when it was taken").containsExactly(true);
+            long at = count(vm);
+            HangGuard.await(() -> count(vm) > at, "the guest counts on after the snapshot");
+            assertThat(held(vm)).as("COM1 serves again").isFalse();
+        }
+    }
+
+    /**
+     * A boot ROM (at 4 GiB - 64 KiB, entered at F000:FFF0) that on its first boot marks CMOS 0x4F and resets the
+     * machine through port 0x92, and on the second halts: {@code cli; mov al,4Fh; out 70h,al; in al,71h; test al,al;
+     * jnz halt; mov al,4Fh; out 70h,al; mov al,1; out 71h,al; mov al,1; out 92h,al; hlt; jmp $-1; halt: hlt; jmp $-1}.
+     */
+    private static byte[] resettingRom() {
+        byte[] rom = new byte[64 << 10];
+        byte[] code = java.util.HexFormat.of().parseHex("fab04fe670e47184c0750fb04fe670b001e671b001e692f4ebfdf4ebfd");
+        System.arraycopy(code, 0, rom, 0, code.length);
+        byte[] resetVector = {(byte) 0xEA, 0x00, 0x00, 0x00, (byte) 0xF0}; // jmp far F000:0000
+        System.arraycopy(resetVector, 0, rom, 0xfff0, resetVector.length);
+        return rom;
+    }
+
+    @Test
+    void aSnapshotAskedForDuringAGuestResetWaitsForTheResetAndTouchesNothingBeforeItEnds() throws Exception {
+        java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1),
+                release = new java.util.concurrent.CountDownLatch(1);
+        List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        // A device whose reset takes as long as the test wants: the guest's reset is under way until released.
+        vmm.core.device.DeviceProvider slow = context -> new vmm.core.device.BusDevice() {
+            @Override public List<vmm.core.device.BusRange> ranges() {
+                return List.of(vmm.core.device.BusRange.ports("slow", 0x5a0, 8));
+            }
+            @Override public long read(int range, long offset, int size) { return 0; }
+            @Override public void write(int range, long offset, int size, long value) { }
+            @Override public void start() { }
+            @Override public void pause() { events.add("pause"); }
+            @Override public void resume() { events.add("resume"); }
+            @Override public void stop() { }
+            @Override public void reset() {
+                events.add("reset-begin");
+                entered.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                events.add("reset-end");
+            }
+            @Override public DeviceState saveState() {
+                events.add("save");
+                return DeviceState.builder("test.slow-reset", 1).build();
+            }
+            @Override public void restoreState(DeviceState state) { }
+        };
+        Path snap = dir.resolve("reset.snap");
+        try (PcMachine vm = PcMachine.create(new vmm.emu.internal.vm.EmuHypervisor(),
+                new PcMachine.Config(RAM, 1, resettingRom(), true), line -> { })) {
+            vm.machine().plug("slow", "test.slow-reset", null, Map.of(), "slow", slow);
+            java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread snapshot;
+            try {
+                vm.start();
+                assertThat(entered.await(HangGuard.BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS))
+                        .as("the guest's reset reached the device").isTrue();
+                snapshot = Thread.ofPlatform().name("snapshot").start(() -> {
+                    try {
+                        VmSnapshot.write(vm, snap, DeviceState.builder("test.config", 1).build(), "vmm test", false);
+                    } catch (Throwable e) {
+                        failed.set(e);
+                    }
+                });
+                // Waiting for the reset, not blocked on the device in the middle of it.
+                HangGuard.await(() -> snapshot.getState() == Thread.State.WAITING, "the snapshot waits for the reset");
+                assertThat(events).as("nothing taken while the reset is under way").containsExactly("reset-begin");
+            } finally {
+                release.countDown();
+            }
+            snapshot.join();
+            assertThat(failed.get()).isNull();
+            assertThat(events).as("the snapshot held the device after its reset")
+                    .containsExactly("reset-begin", "reset-end", "pause", "save", "resume");
+            assertThat(vm.resets()).isEqualTo(1);
+            assertThat(snap).exists();
+        }
+    }
+
+    /** Whether the machine's COM1 is quiesced: a second quiesce says so. */
+    private static boolean held(PcMachine vm) {
+        vmm.core.machine.DeviceInstance com1 = vm.machine().instances().getFirst();
+        try {
+            com1.quiesce();
+        } catch (IllegalStateException e) {
+            return e.getMessage().contains("quiesced already");
+        }
+        com1.unquiesce();
+        return false;
+    }
+
     private static void com1(PcMachine vm, Path console) {
         vm.machine().plug("com1", UartProvider.TYPE, null, Map.of("port", "com1", "backend", "log=" + console),
                 UartProvider.TYPE, new UartProvider());

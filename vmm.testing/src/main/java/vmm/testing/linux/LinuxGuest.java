@@ -5,15 +5,20 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
+import vmm.core.device.DeviceState;
 import vmm.core.hypervisor.Hypervisor;
 import vmm.core.machine.Machine;
 import vmm.core.platform.PcMachine;
+import vmm.core.platform.VmSnapshot;
+import vmm.core.snapshot.SnapshotReader;
 
 /**
  * Linux's own drivers against the devices a test plugs: a PC ({@link PcMachine}) on the CPU back end the test
@@ -200,6 +205,38 @@ public final class LinuxGuest implements AutoCloseable {
         pc.loadKernel(kernel, initrd, cmdline);
         pc.start();
         return this;
+    }
+
+    /**
+     * Takes a snapshot of the running guest into {@code file} ({@link VmSnapshot#write}, with a configuration
+     * section naming this test helper): with {@code stop} the machine ends once the file is written (outcome
+     * {@link PcMachine.Outcome#STOPPED}), else it runs on.
+     */
+    public VmSnapshot.Written snapshot(Path file, boolean stop) throws IOException, InterruptedException {
+        return VmSnapshot.write(pc, file, DeviceState.builder("vmm.testing.linux.guest", 1).build(),
+                "vmm.testing LinuxGuest", stop);
+    }
+
+    /**
+     * Instead of {@link #boot()}: puts the snapshot in {@code file} into this guest's machine, made as the one
+     * that took it (the same builder settings, the same devices plugged at the same addresses), and starts its
+     * vCPUs where the snapshot left them; once.
+     *
+     * @throws vmm.core.device.IncompatibleStateException when the snapshot does not fit this machine
+     */
+    public synchronized LinuxGuest restore(Path file) throws IOException {
+        if (booted) throw new IllegalStateException("already booted");
+        booted = true;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            VmSnapshot.restore(pc, SnapshotReader.open(ch));
+        }
+        pc.start();
+        return this;
+    }
+
+    /** How the machine ended, waiting at most {@code timeout} for it to end; empty while it runs. */
+    public Optional<PcMachine.Exit> awaitExit(Duration timeout) throws InterruptedException {
+        return pc.awaitExit(timeout);
     }
 
     /** Everything on COM1 so far: the kernel's messages and the script's output. */
