@@ -2,6 +2,7 @@ package vmm.core.machine;
 
 import java.lang.System.Logger.Level;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Function;
 
 import vmm.core.device.BusDevice;
@@ -66,7 +67,7 @@ public final class DeviceInstance {
     private DeviceState heldState;
     private volatile int swaps;
     private final DeviceCounters counters;
-    private final java.util.concurrent.CompletableFuture<Void> removed = new java.util.concurrent.CompletableFuture<>();
+    private final CompletableFuture<Void> removed = new CompletableFuture<>();
 
     private DeviceInstance(Machine machine, String id, String type, PciAddress address, Map<String, Object> configuration,
                            String implementation, SwapGate gate, Shell shell, Lines lines, DeviceCounters counters) {
@@ -484,7 +485,7 @@ public final class DeviceInstance {
     }
 
     /** Completed once the instance is {@link Status#REMOVED} (by {@link #remove()}, or by the guest's eject after {@link Machine#unplug}). */
-    public java.util.concurrent.CompletableFuture<Void> removal() {
+    public CompletableFuture<Void> removal() {
         return removed.copy();
     }
 

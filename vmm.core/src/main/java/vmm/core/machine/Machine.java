@@ -85,6 +85,20 @@ public final class Machine implements AutoCloseable {
     public static final String REMOVABLE = "removable";
 
     /**
+     * {@code removable}'s value: false when not set.
+     *
+     * @throws IllegalArgumentException naming the key for anything but true or false, so a typo does not leave a
+     *                                  device the user meant to remove fixed in place (or the other way round)
+     */
+    private static boolean removable(String id, Object value) {
+        if (value == null || String.valueOf(value).isBlank()) return false;
+        String v = String.valueOf(value).trim();
+        if (v.equalsIgnoreCase("true")) return true;
+        if (v.equalsIgnoreCase("false")) return false;
+        throw new IllegalArgumentException("device " + id + ": " + REMOVABLE + "=" + value + " must be true or false");
+    }
+
+    /**
      * Takes {@code d} out: while the guest runs and the platform hotplugs, by asking the guest to eject it (the
      * device stays in place until it does); otherwise at once.
      *
@@ -122,11 +136,11 @@ public final class Machine implements AutoCloseable {
                                String implementation, DeviceProvider provider) {
         for (DeviceInstance d : instances)
             if (d.id().equals(instanceId)) throw new IllegalStateException("device instance " + instanceId + " already exists");
+        boolean removable = removable(instanceId, configuration.get(REMOVABLE));
         DeviceInstance d = DeviceInstance.plug(this, instanceId, type, address, configuration, implementation, provider);
         instances.add(d);
         Hotplug h = hotplug;
-        if (h != null && address != null)
-            h.plugged(address, Boolean.parseBoolean(String.valueOf(configuration.getOrDefault(REMOVABLE, "false")).trim()), d::remove);
+        if (h != null && address != null) h.plugged(address, removable, d::remove);
         return d;
     }
 

@@ -192,6 +192,18 @@ class PciDeviceInstanceTest {
     }
 
     @Test
+    void removableIsTrueOrFalseAndAnythingElseIsRefusedByNameBeforeTheProviderIsAsked() {
+        for (String bad : new String[] {"yes", "1", "ture"})
+            assertThatThrownBy(() -> machine.plug("counter", "pci-counter", SLOT, Map.of(Machine.REMOVABLE, bad), "a",
+                    counter('a')))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("device counter: removable=" + bad + " must be true or false");
+        assertThat(made).isEmpty();
+        assertThat(machine.plug("counter", "pci-counter", SLOT, Map.of(Machine.REMOVABLE, " TRUE "), "a", counter('a')))
+                .isNotNull();
+    }
+
+    @Test
     void aSuccessorWithAnotherFunctionIsRefusedAndAGuestResetResetsTheModel() {
         DeviceInstance d = plugAndProgram('a');
         machine.mmio().write(BAR0, 4, 7);

@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 import vmm.core.machine.DeviceInstance;
+import vmm.core.machine.Machine;
 import vmm.launcher.internal.Arguments.Config;
 import vmm.launcher.internal.Arguments.UsageException;
 
@@ -184,6 +185,8 @@ final class Emulations {
         String impl = o.get("implementation");
         if (impl != null) props.put("implementation", impl);
         o.integer(DeviceInstance.SWAP_WAIT_MS, 1, DeviceInstance.MAX_SWAP_WAIT_MS, props);
+        Boolean removable = o.bool(Machine.REMOVABLE);
+        if (removable != null) props.put(Machine.REMOVABLE, removable.toString());
         return props;
     }
 

@@ -41,6 +41,16 @@ class ArgumentsTest {
     }
 
     @Test
+    void removableIsABooleanDeviceVariableForHotplug() throws Exception {
+        Path img = Files.createFile(dir.resolve("disk.img"));
+        assertThat(Arguments.emulation("virtio-blk," + img + ",removable")).containsEntry("removable", "true");
+        assertThat(Arguments.emulation("virtio-rng,removable=no")).containsEntry("removable", "false");
+        assertThat(Arguments.emulation("virtio-rng")).doesNotContainKey("removable");
+        assertThatThrownBy(() -> Arguments.emulation("virtio-rng,removable=maybe"))
+                .hasMessage("virtio-rng: removable=maybe is not a boolean (true/false, yes/no, on/off, 1/0)");
+    }
+
+    @Test
     void vfioUserServesTheSameEmulationsAsAVfioUserConfiguration() throws Exception {
         Path img = Files.createFile(dir.resolve("disk.img"));
         Arguments.Plan plan = Arguments.parse(List.of("vfio-user", "--socket=" + dir.resolve("v.sock"), "virtio-blk," + img));
