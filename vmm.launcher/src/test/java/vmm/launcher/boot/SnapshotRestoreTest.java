@@ -96,6 +96,18 @@ public class SnapshotRestoreTest {
         });
     }
 
+    /** Starts {@code vm} at {@link CountDisk}'s boot sector, loaded straight into RAM (no firmware). */
+    private static void startCountSector(PcMachine vm) {
+        byte[] code = CountDisk.bootSector();
+        vm.machine().memory().write(CountDisk.LOAD, code, 0, code.length);
+        Vcpu v = vm.vcpus().getFirst();
+        SpecialRegisters s = v.specialRegisters();
+        s.segment(SpecialRegisters.Seg.CS, Segment.realMode(0, true));
+        v.setSpecialRegisters(s);
+        v.setRegisters(v.registers().rip(CountDisk.LOAD));
+        vm.start();
+    }
+
     @Test
     void aBackEndThatCannotSaveItsStateIsRefusedInOneLineAndTheVmRunsOnWithNoFileWritten() throws Exception {
         // A deterministic run on the software CPU, like the KVM back end, cannot save its state (yet).
@@ -103,14 +115,7 @@ public class SnapshotRestoreTest {
         try (PcMachine vm = PcMachine.create(new vmm.emu.internal.vm.EmuHypervisor(),
                 new PcMachine.Config(RAM, 1, null, true, true), line -> { })) {
             com1(vm, dir.resolve("det.log"));
-            byte[] code = CountDisk.bootSector();
-            vm.machine().memory().write(CountDisk.LOAD, code, 0, code.length);
-            Vcpu v = vm.vcpus().getFirst();
-            SpecialRegisters s = v.specialRegisters();
-            s.segment(SpecialRegisters.Seg.CS, Segment.realMode(0, true));
-            v.setSpecialRegisters(s);
-            v.setRegisters(v.registers().rip(CountDisk.LOAD));
-            vm.start();
+            startCountSector(vm);
             HangGuard.await(() -> count(vm) >= 3, "the guest counted to 3");
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> VmSnapshot.write(vm, snap,
                             DeviceState.builder("test.config", 1).build(), "vmm test", true))
@@ -160,14 +165,7 @@ public class SnapshotRestoreTest {
         try (PcMachine vm = PcMachine.create(counting, new PcMachine.Config(RAM, 1, null, true), line -> { })) {
             machine.set(vm);
             com1(vm, dir.resolve("once.log"));
-            byte[] code = CountDisk.bootSector();
-            vm.machine().memory().write(CountDisk.LOAD, code, 0, code.length);
-            Vcpu v = vm.vcpus().getFirst();
-            SpecialRegisters s = v.specialRegisters();
-            s.segment(SpecialRegisters.Seg.CS, Segment.realMode(0, true));
-            v.setSpecialRegisters(s);
-            v.setRegisters(v.registers().rip(CountDisk.LOAD));
-            vm.start();
+            startCountSector(vm);
             HangGuard.await(() -> count(vm) >= 3, "the guest counted to 3");
             VmSnapshot.write(vm, snap, DeviceState.builder("test.config", 1).build(), "vmm test", false);
             assertThat(saves.get()).as("the back end's state taken").isEqualTo(1);
